@@ -1,0 +1,127 @@
+import {createHash} from 'node:crypto'
+import {closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
+import {homedir, hostname} from 'node:os'
+import {dirname, isAbsolute, join, resolve} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import type {PluginContext, RegistryBackend, StoredDocument, WriteCondition} from 'morpheus/plugin-api'
+
+function revisionOf(body: string): string {
+  return `sha256:${createHash('sha256').update(body).digest('hex')}`
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * The registry as a local file. Writes are compare-and-swap: under a cross-process
+ * lock file (O_EXCL, holder's pid inside, broken only when that pid is gone or the
+ * lock is older than the timeout) the current content's hash is compared with the
+ * expected revision, and the new content replaces the file by an atomic rename.
+ */
+export class FileRegistry implements RegistryBackend {
+  readonly location: string
+  private readonly lockPath: string
+
+  constructor(readonly path: string, private readonly context: PluginContext, private readonly lockTimeoutMs: number) {
+    this.location = path
+    this.lockPath = `${path}.lock`
+  }
+
+  async probe() {
+    return {concurrency: 'compare-and-swap' as const, notes: ['local file: lock file + content hash + atomic rename']}
+  }
+
+  async read(): Promise<StoredDocument | null> {
+    let body: string
+    try {
+      body = readFileSync(this.path, 'utf8')
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') return null
+      throw this.context.error('UNREACHABLE', `cannot read ${this.path}: ${(error as Error).message}`)
+    }
+    return {body, revision: revisionOf(body)}
+  }
+
+  async write(body: string, condition: WriteCondition): Promise<{revision: string}> {
+    mkdirSync(dirname(this.path), {mode: 0o700, recursive: true})
+    await this.lock()
+    try {
+      const current = await this.read()
+      if ('ifAbsent' in condition) {
+        if (current !== null) throw this.context.error('CONFLICT', `${this.path} already exists`)
+      } else if (current === null || current.revision !== condition.ifRevision) {
+        throw this.context.error('CONFLICT', `${this.path} changed since it was read`)
+      }
+      const tmp = `${this.path}.${process.pid}.${Date.now()}.tmp`
+      const fd = openSync(tmp, 'w', 0o600)
+      try {
+        writeSync(fd, body)
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+      renameSync(tmp, this.path)
+      try {
+        const dirFd = openSync(dirname(this.path), 'r')
+        fsyncSync(dirFd)
+        closeSync(dirFd)
+      } catch {
+        // Some filesystems refuse fsync on a directory; the rename is still atomic.
+      }
+      return {revision: revisionOf(body)}
+    } finally {
+      this.unlock()
+    }
+  }
+
+  private async lock(): Promise<void> {
+    const deadline = Date.now() + this.lockTimeoutMs
+    const stamp = JSON.stringify({host: hostname(), pid: process.pid, time: new Date().toISOString()})
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      try {
+        writeFileSync(this.lockPath, stamp, {flag: 'wx', mode: 0o600})
+        return
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw this.context.error('UNREACHABLE', `cannot create the lock ${this.lockPath}: ${(error as Error).message}`)
+      }
+      if (this.staleLock()) {
+        rmSync(this.lockPath, {force: true})
+        continue
+      }
+      if (Date.now() > deadline) {
+        throw this.context.error('CONFLICT', `${this.lockPath} is held by another process`, `If no other morpheus is running, delete ${this.lockPath}.`)
+      }
+      await sleep(delay * (0.5 + Math.random()))
+    }
+  }
+
+  /** A lock whose holder (on this host) has exited, or that is older than the timeout. */
+  private staleLock(): boolean {
+    try {
+      const holder = JSON.parse(readFileSync(this.lockPath, 'utf8')) as {host?: string; pid?: number}
+      if (holder.host === hostname() && typeof holder.pid === 'number' && !alive(holder.pid)) return true
+      return Date.now() - statSync(this.lockPath).mtimeMs > this.lockTimeoutMs
+    } catch {
+      // Being written right now, or just removed: not stale.
+      return false
+    }
+  }
+
+  private unlock(): void {
+    rmSync(this.lockPath, {force: true})
+  }
+}
+
+export function createFileRegistry(context: PluginContext): RegistryBackend {
+  const configured = String(context.config.path ?? 'registry.json')
+  const path = configured === '~' || configured.startsWith('~/') ? join(homedir(), configured.slice(1)) : isAbsolute(configured) ? configured : resolve(context.configDir, configured)
+  return new FileRegistry(path, context, Number(context.config.lock_timeout_seconds ?? 10) * 1000)
+}

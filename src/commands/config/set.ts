@@ -1,0 +1,33 @@
+import {Args} from '@oclif/core'
+
+import {MorpheusCommand} from '../../ui/base-command.js'
+import {configPath, displayValue, expandEnv, parseCliValue, readRawConfig, setKey, validateCore, writeConfig} from '../../config/config.js'
+import {MorpheusError} from '../../errors.js'
+
+export default class ConfigSet extends MorpheusCommand {
+  static summary = 'Set one config value (validated before the file is written; the file is mode 0600)'
+  static examples = [
+    '<%= config.bin %> config set forest.sizes.medium 3',
+    '<%= config.bin %> config set registry.type none',
+    "<%= config.bin %> config set secrets.hetzner_api_token '${HETZNER_API_TOKEN}'",
+  ]
+  static args = {
+    key: Args.string({description: 'dotted key, e.g. forest.sizes.small', required: true}),
+    value: Args.string({description: 'value, read as YAML (3 is a number, true a boolean)', required: true}),
+  }
+
+  async run(): Promise<{key: string; value: unknown; path: string}> {
+    const {args} = await this.parse(ConfigSet)
+    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(args.key)) throw new MorpheusError('USAGE', `"${args.key}" is not a dotted key like forest.sizes.small`)
+    const path = configPath()
+    const {raw} = readRawConfig(path)
+    const value = parseCliValue(args.value)
+    setKey(raw, args.key, value)
+    // Validate the result with ${ENV} references left as they are (they may be set only later).
+    validateCore(expandEnv(raw, path, new Proxy({}, {get: (_t, k) => `\${${String(k)}}`})) as Record<string, unknown>, path)
+    writeConfig(path, raw)
+    const shown = displayValue(args.key, value)
+    if (!this.jsonEnabled()) this.log(`${args.key} = ${typeof shown === 'object' ? JSON.stringify(shown) : String(shown)}  (${path})`)
+    return {key: args.key, path, value: shown}
+  }
+}

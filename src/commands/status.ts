@@ -1,0 +1,30 @@
+import {Args} from '@oclif/core'
+
+import {forestStatus, type ForestStatusView} from '../forest/status.js'
+import {MorpheusCommand} from '../ui/base-command.js'
+import {table} from '../ui/table.js'
+
+export default class Status extends MorpheusCommand {
+  static summary = "Show a forest's live state: each node's health and routes, and the JetStream leader"
+  static examples = ['<%= config.bin %> status forest-1732400000', '<%= config.bin %> status forest-1732400000 --json']
+  static args = {
+    forest: Args.string({description: 'forest id (see `morpheus list`)', required: true}),
+  }
+
+  async run(): Promise<ForestStatusView> {
+    const {args} = await this.parse(Status)
+    const view = await forestStatus(this.runtime, args.forest)
+    if (!this.jsonEnabled()) {
+      const f = view.forest
+      this.log(`Forest ${f.id}: ${view.health} (registry: ${f.status}; ${f.provider}, ${f.size}; JetStream leader: ${view.jetstream_leader ?? 'none'})`)
+      if (view.nodes.length > 0) {
+        this.log('')
+        this.log(table(
+          ['NODE', 'ADDRESS', 'RECORDED', 'HEALTH', 'ROUTES', 'VERSION'],
+          view.nodes.map((n) => [n.id, n.ip, n.status, n.health.healthy ? 'ok' : n.health.error ?? 'unhealthy', n.health.reachable ? `${n.health.routes}/${view.nodes.length - 1}` : '-', n.health.version ?? '-']),
+        ))
+      }
+    }
+    return view
+  }
+}

@@ -1,0 +1,177 @@
+import {mkdirSync, readFileSync, renameSync, writeFileSync, chmodSync, openSync, fsyncSync, closeSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {dirname, isAbsolute, join, resolve} from 'node:path'
+import {dump, load} from 'js-yaml'
+
+import {MorpheusError} from '../errors.js'
+import type {ConfigSchema} from '../plugin-api/index.js'
+import {coreSchema} from './core-schema.js'
+import {isPlainObject, schemaFor, validateAgainst, withDefaults} from './schema.js'
+
+export interface LoadedConfig {
+  /** Absolute path of the config file (it may not exist). */
+  path: string
+  dir: string
+  exists: boolean
+  /** The file as written (no expansion, no defaults): what `config set` edits. */
+  raw: Record<string, unknown>
+  /** Expanded and defaulted: what the program uses. */
+  values: Record<string, unknown>
+}
+
+export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.MORPHEUS_CONFIG
+  if (fromEnv) return resolve(fromEnv)
+  return join(homedir(), '.morpheus', 'config.yaml')
+}
+
+function configError(file: string, message: string, hint?: string): MorpheusError {
+  return new MorpheusError('CONFIG', `${file}: ${message}`, {hint: hint ?? `Fix the file, or run \`morpheus config list\` to see every key.`})
+}
+
+/** Read and parse the file without expanding or validating it. */
+export function readRawConfig(path: string): {raw: Record<string, unknown>; exists: boolean} {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {raw: {}, exists: false}
+    throw configError(path, `cannot be read: ${(error as Error).message}`)
+  }
+  let parsed: unknown
+  try {
+    parsed = load(text, {filename: path})
+  } catch (error) {
+    throw configError(path, `is not valid YAML: ${(error as Error).message.split('\n')[0]}`)
+  }
+  if (parsed === undefined || parsed === null) return {raw: {}, exists: true}
+  if (!isPlainObject(parsed)) throw configError(path, 'must be a YAML mapping of keys to values')
+  return {raw: parsed, exists: true}
+}
+
+const ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
+
+/** Expand `${VAR}` and `${VAR:-default}` in every string value; `$${` stands for a literal `${`. */
+export function expandEnv(value: unknown, file: string, env: NodeJS.ProcessEnv = process.env, key = ''): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REF, (match, name: string | undefined, fallback: string | undefined) => {
+      if (match === '$${') return '${'
+      const found = env[name!]
+      if (found !== undefined && found !== '') return found
+      if (fallback !== undefined) return fallback
+      throw configError(file, `${key || 'a value'} refers to \${${name}}, which is not set in the environment`, `Export ${name}, or give ${key} a value in the file.`)
+    })
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, file, env, `${key}[${i}]`))
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, file, env, key ? `${key}.${k}` : k)
+    return out
+  }
+  return value
+}
+
+export function validateCore(raw: Record<string, unknown>, file: string): void {
+  const problems = validateAgainst(coreSchema, raw, '')
+  if (problems.length > 0) {
+    const lines = problems.map((p) => `  ${p.key} ${p.message}`)
+    throw configError(file, `has ${problems.length === 1 ? 'an error' : `${problems.length} errors`}:\n${lines.join('\n')}`)
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const path = configPath(env)
+  const {raw, exists} = readRawConfig(path)
+  const expanded = expandEnv(raw, path, env) as Record<string, unknown>
+  validateCore(expanded, path)
+  return {dir: dirname(path), exists, path, raw, values: withDefaults(coreSchema, expanded)}
+}
+
+/** Validate and default a plugin's section against its schema, naming the key and the file. */
+export function pluginSection(config: LoadedConfig, prefix: string, schema: ConfigSchema | undefined, section: Record<string, unknown>, ignore: string[] = []): Record<string, unknown> {
+  const toCheck = Object.fromEntries(Object.entries(section).filter(([k]) => !ignore.includes(k)))
+  if (schema) {
+    const problems = validateAgainst(schema, toCheck, prefix)
+    if (problems.length > 0) {
+      throw configError(config.path, problems.map((p) => `${p.key} ${p.message}`).join('; '))
+    }
+    return withDefaults(schema, section)
+  }
+  return {...section}
+}
+
+/** Resolve a path from the config: `~` is the home directory, relative paths start at the config's directory. */
+export function resolveConfigPath(config: LoadedConfig, value: string): string {
+  if (value === '~' || value.startsWith('~/')) return join(homedir(), value.slice(1))
+  return isAbsolute(value) ? value : resolve(config.dir, value)
+}
+
+// ---------------------------------------------------------------------------
+// Dotted keys for `config get|set|unset`
+// ---------------------------------------------------------------------------
+export function getKey(obj: Record<string, unknown>, dotted: string): unknown {
+  let current: unknown = obj
+  for (const part of dotted.split('.')) {
+    if (!isPlainObject(current)) return undefined
+    current = current[part]
+  }
+  return current
+}
+
+export function setKey(obj: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split('.')
+  let current = obj
+  for (const part of parts.slice(0, -1)) {
+    if (!isPlainObject(current[part])) current[part] = {}
+    current = current[part] as Record<string, unknown>
+  }
+  current[parts.at(-1)!] = value
+}
+
+export function unsetKey(obj: Record<string, unknown>, dotted: string): boolean {
+  const parts = dotted.split('.')
+  const parent = getKey(obj, parts.slice(0, -1).join('.')) ?? (parts.length === 1 ? obj : undefined)
+  const container = parts.length === 1 ? obj : parent
+  if (!isPlainObject(container) || !(parts.at(-1)! in container)) return false
+  delete container[parts.at(-1)!]
+  return true
+}
+
+const SECRET_NAME = /(password|secret|token|access_key|private_key)/i
+
+/** Is this key a secret, by schema or by name? */
+export function isSecretKey(dotted: string, schema: ConfigSchema = coreSchema): boolean {
+  return Boolean(schemaFor(schema, dotted)?.secret) || SECRET_NAME.test(dotted.split('.').at(-1) ?? '')
+}
+
+/** Mask a secret for display: an ${ENV} reference is shown (it is not the secret), a literal is not. */
+export function displayValue(dotted: string, value: unknown): unknown {
+  if (typeof value === 'string' && isSecretKey(dotted) && !/^\$\{[^}]+\}$/.test(value)) return '********'
+  if (isPlainObject(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, displayValue(`${dotted}.${k}`, v)]))
+  }
+  return value
+}
+
+/** Write atomically with mode 0600 (the file may hold secrets). */
+export function writeConfig(path: string, raw: Record<string, unknown>): void {
+  mkdirSync(dirname(path), {mode: 0o700, recursive: true})
+  const tmp = `${path}.${process.pid}.tmp`
+  const header = '# Morpheus configuration. Every key is documented in config.example.yaml.\n'
+  writeFileSync(tmp, header + dump(raw, {lineWidth: 120, noRefs: true}), {mode: 0o600})
+  const fd = openSync(tmp, 'r')
+  fsyncSync(fd)
+  closeSync(fd)
+  renameSync(tmp, path)
+  chmodSync(path, 0o600)
+}
+
+/** Parse a value typed on the command line the way YAML would (numbers, booleans, lists). */
+export function parseCliValue(text: string): unknown {
+  try {
+    const v = load(text)
+    return v === undefined ? '' : v
+  } catch {
+    return text
+  }
+}

@@ -1,0 +1,110 @@
+import type {ConfigKeySchema, ConfigSchema} from '../plugin-api/index.js'
+
+export interface SchemaProblem {
+  key: string
+  message: string
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'a list'
+  return typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`
+}
+
+function checkValue(key: string, schema: ConfigKeySchema, value: unknown, problems: SchemaProblem[]): void {
+  const bad = (expected: string) => problems.push({key, message: `must be ${expected}, got ${typeName(value)}`})
+  switch (schema.type) {
+    case 'string': {
+      if (typeof value !== 'string') return void bad('a string')
+      if (schema.enum && !schema.enum.includes(value)) {
+        problems.push({key, message: `must be one of ${schema.enum.join(', ')}, got "${value}"`})
+      }
+      return
+    }
+    case 'number':
+    case 'integer': {
+      if (typeof value !== 'number' || Number.isNaN(value)) return void bad(`a ${schema.type}`)
+      if (schema.type === 'integer' && !Number.isInteger(value)) return void bad('an integer')
+      if (schema.minimum !== undefined && value < schema.minimum) problems.push({key, message: `must be at least ${schema.minimum}, got ${value}`})
+      if (schema.maximum !== undefined && value > schema.maximum) problems.push({key, message: `must be at most ${schema.maximum}, got ${value}`})
+      return
+    }
+    case 'boolean': {
+      if (typeof value !== 'boolean') bad('true or false')
+      return
+    }
+    case 'string[]': {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) bad('a list of strings')
+      return
+    }
+    case 'object': {
+      if (!isPlainObject(value)) return void bad('a mapping')
+      validateAgainst(schema.properties ?? {}, value, key, problems)
+      return
+    }
+    case 'map': {
+      if (!isPlainObject(value)) return void bad('a mapping')
+      if (schema.values) for (const [k, v] of Object.entries(value)) checkValue(`${key}.${k}`, schema.values, v, problems)
+    }
+  }
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * Check `value` against `schema`; unknown keys are reported (with a "did you mean") so a
+ * typo does not silently fall back to a default. `null` counts as "not set".
+ */
+export function validateAgainst(schema: ConfigSchema, value: Record<string, unknown>, prefix: string, problems: SchemaProblem[] = []): SchemaProblem[] {
+  for (const [k, v] of Object.entries(value)) {
+    const key = prefix ? `${prefix}.${k}` : k
+    const keySchema = schema[k]
+    if (!keySchema) {
+      const near = Object.keys(schema).find((known) => closeEnough(known, k))
+      problems.push({key, message: `is not a known key${near ? ` (did you mean "${near}"?)` : ''}`})
+      continue
+    }
+    if (v === null || v === undefined) continue
+    checkValue(key, keySchema, v, problems)
+  }
+  return problems
+}
+
+function closeEnough(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 2) return false
+  // Levenshtein distance <= 2
+  const dp = Array.from({length: a.length + 1}, (_, i) => [i, ...Array(b.length).fill(0)])
+  for (let j = 1; j <= b.length; j++) dp[0][j] = j
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      dp[i][j] = Math.min(dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+  return dp[a.length][b.length] <= 2
+}
+
+/** Fill in defaults from the schema (a fresh object; the input is not changed). */
+export function withDefaults(schema: ConfigSchema, value: Record<string, unknown> = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = {...value}
+  for (const [k, s] of Object.entries(schema)) {
+    if (s.type === 'object') {
+      out[k] = withDefaults(s.properties ?? {}, isPlainObject(out[k]) ? (out[k] as Record<string, unknown>) : {})
+    } else if ((out[k] === undefined || out[k] === null) && s.default !== undefined) {
+      out[k] = structuredClone(s.default)
+    }
+  }
+  return out
+}
+
+/** Look up the schema of a dotted key ("forest.sizes.small"). */
+export function schemaFor(schema: ConfigSchema, dotted: string): ConfigKeySchema | undefined {
+  const parts = dotted.split('.')
+  let current: ConfigKeySchema | undefined = {type: 'object', description: '', properties: schema}
+  for (const part of parts) {
+    if (!current) return undefined
+    if (current.type === 'object') current = current.properties?.[part]
+    else if (current.type === 'map') current = current.values
+    else return undefined
+  }
+  return current
+}

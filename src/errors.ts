@@ -1,0 +1,61 @@
+/**
+ * Errors the user sees, each with a stable exit code. Commands never print stack
+ * traces for these: the message says what went wrong and the hint what to do.
+ */
+export const ExitCode = {
+  OK: 0,
+  UNEXPECTED: 1,
+  USAGE: 2,
+  CONFIG: 3,
+  REGISTRY: 4,
+  PROVIDER: 5,
+  NOT_FOUND: 6,
+  NOT_FORMED: 7,
+  PLUGIN: 8,
+  INTERRUPTED: 130,
+} as const
+
+export type ExitCodeName = keyof typeof ExitCode
+
+export class MorpheusError extends Error {
+  readonly kind: ExitCodeName
+  readonly hint?: string
+  /** Anything that should travel with --json errors (never secrets). */
+  readonly details?: Record<string, unknown>
+
+  constructor(kind: ExitCodeName, message: string, options: {hint?: string; cause?: unknown; details?: Record<string, unknown>} = {}) {
+    super(message, options.cause === undefined ? undefined : {cause: options.cause})
+    this.name = 'MorpheusError'
+    this.kind = kind
+    this.hint = options.hint
+    this.details = options.details
+  }
+
+  get exitCode(): number {
+    return ExitCode[this.kind]
+  }
+}
+
+const pluginCodeToKind: Record<string, ExitCodeName> = {
+  AUTH: 'REGISTRY',
+  CONFLICT: 'REGISTRY',
+  FAILED: 'PROVIDER',
+  NOT_FOUND: 'NOT_FOUND',
+  PREREQUISITE: 'PROVIDER',
+  UNREACHABLE: 'REGISTRY',
+  UNSUPPORTED: 'REGISTRY',
+}
+
+/** Turn whatever a plugin threw into a MorpheusError, naming the plugin. */
+export function fromPluginError(error: unknown, plugin: string, fallback: ExitCodeName): MorpheusError {
+  if (error instanceof MorpheusError) return error
+  const e = error as {code?: string; message?: string; hint?: string}
+  const kind = (e?.code && pluginCodeToKind[e.code]) || fallback
+  const message = e?.message ?? String(error)
+  return new MorpheusError(kind, `${plugin}: ${message}`, {cause: error, hint: e?.hint})
+}
+
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as {code?: unknown})?.code
+  return typeof code === 'string' ? code : undefined
+}

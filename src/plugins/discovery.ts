@@ -1,0 +1,127 @@
+import type {Config} from '@oclif/core'
+
+import {MorpheusError} from '../errors.js'
+import {PLUGIN_API_VERSION, PROVIDERS_HOOK, REGISTRIES_HOOK} from '../plugin-api/index.js'
+import type {ProviderDescriptor, RegistryDescriptor} from '../plugin-api/index.js'
+
+export interface PluginInfo {
+  name: string
+  version: string
+  /** core (bundled), user (installed with `morpheus plugins install`) or link. */
+  type: string
+}
+
+export interface Entry<D> {
+  descriptor: D
+  plugin: PluginInfo
+}
+
+export interface Catalog<D> {
+  kind: 'provider' | 'registry backend'
+  /** Usable descriptors by name (aliases resolve through `resolve`). */
+  entries: Entry<D>[]
+  /** Descriptors refused because they speak another plugin API version. */
+  incompatible: Array<Entry<{name: string; apiVersion: unknown}>>
+  warnings: string[]
+  /** Names offered by more than one plugin. */
+  conflicts: Array<{name: string; plugins: PluginInfo[]}>
+}
+
+type AnyDescriptor = {name: string; aliases?: readonly string[]; apiVersion: number; summary: string; load: () => Promise<unknown>}
+
+const HOOK_TIMEOUT_MS = Number(process.env.MORPHEUS_HOOK_TIMEOUT_MS ?? 5000)
+
+function label(p: PluginInfo): string {
+  return `${p.name}@${p.version}`
+}
+
+function shapeProblem(d: unknown): string | undefined {
+  const x = d as Partial<AnyDescriptor> | null
+  if (!x || typeof x !== 'object') return 'is not an object'
+  if (typeof x.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(x.name)) return 'has no valid name (lower-case letters, digits and dashes)'
+  if (typeof x.load !== 'function') return `"${x.name}" has no load() function`
+  if (typeof x.summary !== 'string') return `"${x.name}" has no summary`
+  return undefined
+}
+
+/**
+ * Ask every installed plugin's hook for its descriptors, in parallel with a timeout.
+ * A plugin whose hook fails or times out is named in a warning and the others still count.
+ */
+export async function discover<D extends AnyDescriptor>(config: Config, hook: typeof PROVIDERS_HOOK | typeof REGISTRIES_HOOK): Promise<Catalog<D>> {
+  const kind = hook === PROVIDERS_HOOK ? 'provider' : 'registry backend'
+  const catalog: Catalog<D> = {conflicts: [], entries: [], incompatible: [], kind, warnings: []}
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const result = await (config.runHook as any)(hook, {}, HOOK_TIMEOUT_MS, true)
+  const info = (p: {name: string; version: string; type: string}): PluginInfo => ({name: p.name, type: p.type, version: p.version})
+
+  for (const failure of result.failures as Array<{error: Error; plugin: {name: string; version: string; type: string}}>) {
+    catalog.warnings.push(`plugin ${label(info(failure.plugin))} could not list its ${kind}s: ${failure.error.message}`)
+  }
+  const byName = new Map<string, Entry<D>>()
+  const successes = result.successes as Array<{plugin: {name: string; version: string; type: string}; result: unknown}>
+  for (const success of successes.sort((a, b) => a.plugin.name.localeCompare(b.plugin.name))) {
+    const plugin = info(success.plugin)
+    if (!Array.isArray(success.result)) {
+      catalog.warnings.push(`plugin ${label(plugin)} answered ${hook} with something other than a list of descriptors; ignored`)
+      continue
+    }
+    for (const d of success.result) {
+      const problem = shapeProblem(d)
+      if (problem) {
+        catalog.warnings.push(`plugin ${label(plugin)} offers a ${kind} that ${problem}; ignored`)
+        continue
+      }
+      const descriptor = d as D
+      if (descriptor.apiVersion !== PLUGIN_API_VERSION) {
+        catalog.incompatible.push({descriptor: {apiVersion: descriptor.apiVersion, name: descriptor.name}, plugin})
+        catalog.warnings.push(incompatibleMessage(kind, descriptor.name, descriptor.apiVersion, plugin))
+        continue
+      }
+      for (const name of [descriptor.name, ...(descriptor.aliases ?? [])]) {
+        const other = byName.get(name)
+        if (other && other.plugin.name !== plugin.name) {
+          const existing = catalog.conflicts.find((c) => c.name === name)
+          if (existing) existing.plugins.push(plugin)
+          else catalog.conflicts.push({name, plugins: [other.plugin, plugin]})
+        } else {
+          byName.set(name, {descriptor, plugin})
+        }
+      }
+      catalog.entries.push({descriptor, plugin})
+    }
+  }
+  catalog.entries.sort((a, b) => a.descriptor.name.localeCompare(b.descriptor.name))
+  return catalog
+}
+
+function incompatibleMessage(kind: string, name: string, apiVersion: unknown, plugin: PluginInfo): string {
+  return `${kind} "${name}" from ${label(plugin)} was written for plugin API version ${JSON.stringify(apiVersion)}, but this morpheus speaks version ${PLUGIN_API_VERSION}; install a release of ${plugin.name} made for plugin API ${PLUGIN_API_VERSION}`
+}
+
+/** Refuse a catalog in which two plugins claim the same name. */
+export function assertNoConflicts<D>(catalog: Catalog<D>): void {
+  if (catalog.conflicts.length === 0) return
+  const c = catalog.conflicts[0]
+  throw new MorpheusError('PLUGIN', `${catalog.kind} name "${c.name}" is offered by ${c.plugins.map(label).join(' and ')}`, {
+    hint: `Uninstall one of them: morpheus plugins uninstall ${c.plugins.find((p) => p.type !== 'core')?.name ?? c.plugins[1].name}`,
+  })
+}
+
+/** Find a descriptor by name or alias, or explain what is installed. */
+export function resolve<D extends AnyDescriptor>(catalog: Catalog<D>, name: string): Entry<D> {
+  assertNoConflicts(catalog)
+  const found = catalog.entries.find((e) => e.descriptor.name === name || e.descriptor.aliases?.includes(name))
+  if (found) return found
+  const old = catalog.incompatible.find((e) => e.descriptor.name === name)
+  if (old) throw new MorpheusError('PLUGIN', incompatibleMessage(catalog.kind, name, old.descriptor.apiVersion, old.plugin))
+  const installed = catalog.entries.map((e) => e.descriptor.name)
+  throw new MorpheusError('USAGE', `unknown ${catalog.kind} "${name}"; installed: ${installed.length > 0 ? installed.join(', ') : 'none'}`, {
+    hint: catalog.kind === 'provider'
+      ? 'Install another with `morpheus plugins install <package>`; `morpheus providers` lists what is installed.'
+      : 'Install another with `morpheus plugins install <package>`; `morpheus registry backends` lists what is installed.',
+  })
+}
+
+export type ProviderCatalog = Catalog<ProviderDescriptor & AnyDescriptor>
+export type RegistryCatalog = Catalog<RegistryDescriptor & AnyDescriptor>

@@ -1,0 +1,62 @@
+import {Command, Errors} from '@oclif/core'
+
+import {ExitCode, MorpheusError} from '../errors.js'
+import {Runtime, stderrLogger} from '../runtime.js'
+
+export interface ErrorJson {
+  error: {code: string; exitCode: number; message: string; hint?: string; details?: Record<string, unknown>}
+}
+
+/**
+ * The one base class: --json on every command (oclif prints what run() returns),
+ * errors mapped to stable exit codes, a message and a hint on stderr, and no stack
+ * traces for errors the user can act on.
+ */
+export abstract class MorpheusCommand extends Command {
+  static enableJsonFlag = true
+
+  private runtimeInstance?: Runtime
+
+  protected get runtime(): Runtime {
+    this.runtimeInstance ??= new Runtime(this.config, stderrLogger(this.jsonEnabled()))
+    return this.runtimeInstance
+  }
+
+  /** True when a person can answer a prompt. */
+  protected get interactive(): boolean {
+    return Boolean(process.stdin.isTTY) && !this.jsonEnabled()
+  }
+
+  /** Progress goes to stderr; listr2 only when stderr is a terminal. */
+  protected get fancyProgress(): boolean {
+    return Boolean(process.stderr.isTTY) && !this.jsonEnabled() && !process.env.CI
+  }
+
+  protected toMorpheusError(error: unknown): MorpheusError {
+    if (error instanceof MorpheusError) return error
+    const e = error as {oclif?: {exit?: number}; message?: string}
+    if (error instanceof Errors.CLIError || e?.oclif?.exit !== undefined) {
+      // oclif's own parse errors (unknown flag, bad value): usage errors, exit 2.
+      return new MorpheusError('USAGE', String(e.message).replace(/^Error: /, ''), {hint: `See \`morpheus ${this.id?.replaceAll(':', ' ') ?? ''} --help\`.`})
+    }
+    return new MorpheusError('UNEXPECTED', e?.message ?? String(error), {cause: error})
+  }
+
+  toErrorJson(error: unknown): ErrorJson {
+    const e = this.toMorpheusError(error)
+    return {error: {code: e.kind, exitCode: e.exitCode, message: e.message, ...(e.hint ? {hint: e.hint} : {}), ...(e.details ? {details: e.details} : {})}}
+  }
+
+  protected async catch(error: Error & {exitCode?: number}): Promise<never> {
+    if (error instanceof Errors.ExitError) throw error
+    const e = this.toMorpheusError(error)
+    if (this.jsonEnabled()) {
+      this.logJson(this.toErrorJson(e))
+    } else {
+      process.stderr.write(`Error: ${e.message}\n`)
+      if (e.hint) process.stderr.write(`Hint: ${e.hint}\n`)
+      if (e.kind === 'UNEXPECTED' && process.env.MORPHEUS_DEBUG && e.cause instanceof Error) process.stderr.write(`${e.cause.stack}\n`)
+    }
+    this.exit(e.exitCode ?? ExitCode.UNEXPECTED)
+  }
+}
