@@ -85,6 +85,7 @@ export class Runtime {
       dataDir: this.oclif.dataDir,
       error: pluginError,
       log: this.log,
+      ports: this.ports,
       templates: await createRenderer(),
     }
   }

@@ -74,6 +74,8 @@ export async function probeAll(urls: readonly string[], timeoutMs?: number): Pro
 export function isFormed(health: readonly NodeHealth[]): boolean {
   if (health.length === 0) return false
   const n = health.length
+  // One node runs JetStream standalone: healthy (/healthz checks JetStream too) is formed.
+  if (n === 1) return health[0].healthy
   const leader = health[0].jetstream_leader
   return health.every((h) => h.healthy && h.routes >= n - 1 && h.jetstream_leader !== undefined && h.jetstream_leader === leader)
 }

@@ -145,6 +145,8 @@ export interface PluginContext {
   dataDir: string
   templates: TemplateRenderer
   log: Logger
+  /** The ports every node listens on (forest.ports). */
+  ports: NatsPorts
   /** Build an error the core maps to a stable exit code. */
   error(code: PluginErrorCode, message: string, hint?: string): PluginErrorShape
 }

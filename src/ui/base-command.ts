@@ -37,7 +37,7 @@ export abstract class MorpheusCommand extends Command {
     const e = error as {oclif?: {exit?: number}; message?: string}
     if (error instanceof Errors.CLIError || e?.oclif?.exit !== undefined) {
       // oclif's own parse errors (unknown flag, bad value): usage errors, exit 2.
-      return new MorpheusError('USAGE', String(e.message).replace(/^Error: /, ''), {hint: `See \`morpheus ${this.id?.replaceAll(':', ' ') ?? ''} --help\`.`})
+      return new MorpheusError('USAGE', String(e.message).replace(/^Error: /, '').replace(/\n?See more help with --help\s*$/, '').replace(/ *\n\t/g, ': '), {hint: `See \`morpheus ${this.id?.replaceAll(':', ' ') ?? ''} --help\`.`})
     }
     return new MorpheusError('UNEXPECTED', e?.message ?? String(error), {cause: error})
   }

@@ -95,8 +95,26 @@ export class LocalProvider implements Provider {
       }
       this.binary = found
     }
-    // Addresses held by node directories on disk count as taken, even if the registry forgot them.
+    // Addresses held by node directories on disk count as taken, even if the registry forgot them,
+    // and so do the next addresses where something else already listens on one of the ports.
     this.onDisk = new Set(this.scan().map((n) => n.ip))
+    for (const ip of await this.busyAddresses(this.onDisk)) this.onDisk.add(ip)
+  }
+
+  /** Of the first candidate addresses, those where another process holds one of the node ports. */
+  private async busyAddresses(skip: ReadonlySet<string>): Promise<string[]> {
+    const candidates = pickAddresses(this.config.first_address, 64, skip)
+    const ports = [this.context.ports.client, this.context.ports.cluster, this.context.ports.monitor]
+    const busy: string[] = []
+    for (const ip of candidates) {
+      for (const port of ports) {
+        if (!(await portFree(ip, port))) {
+          busy.push(ip)
+          break
+        }
+      }
+    }
+    return busy
   }
 
   reserve(request: ReserveRequest): NodeReservation[] {

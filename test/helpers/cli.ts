@@ -1,0 +1,129 @@
+import {spawn, type ChildProcess} from 'node:child_process'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+export const BIN = join(ROOT, 'bin', 'run.js')
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** An isolated home for one test: its own config file, registry, data dirs. */
+export class Sandbox {
+  readonly dir: string
+  readonly env: NodeJS.ProcessEnv
+
+  constructor(config?: string, extraEnv: NodeJS.ProcessEnv = {}) {
+    this.dir = mkdtempSync(join(tmpdir(), 'morpheus-test-'))
+    mkdirSync(join(this.dir, 'home'))
+    this.env = {
+      CI: 'true',
+      HOME: join(this.dir, 'home'),
+      MORPHEUS_CACHE_DIR: join(this.dir, 'cache'),
+      MORPHEUS_CONFIG: join(this.dir, 'config.yaml'),
+      MORPHEUS_DATA_DIR: join(this.dir, 'data'),
+      NODE_OPTIONS: '',
+      PATH: process.env.PATH,
+      ...extraEnv,
+    }
+    // Each sandbox gets its own loopback range so tests running side by side never collide.
+    this.firstAddress = `127.${10 + Math.floor(Math.random() * 240)}.${Math.floor(Math.random() * 250)}.1`
+    this.writeConfig(config ?? '')
+  }
+
+  readonly firstAddress: string
+
+  /** Write the config file; the local provider's first_address is added unless the text sets providers. */
+  writeConfig(text: string): void {
+    const extra = /^providers:/m.test(text) ? '' : `\nproviders:\n  local:\n    first_address: ${this.firstAddress}\n`
+    writeFileSync(join(this.dir, 'config.yaml'), text + extra)
+  }
+
+  writeRawConfig(text: string): void {
+    writeFileSync(join(this.dir, 'config.yaml'), text)
+  }
+
+  get registryPath(): string {
+    return join(this.dir, 'registry.json')
+  }
+
+  registry(): any {
+    return JSON.parse(readFileSync(this.registryPath, 'utf8'))
+  }
+
+  run(args: string[], options: {env?: NodeJS.ProcessEnv; node?: string; timeoutMs?: number; input?: string} = {}): Promise<CliResult> {
+    const child = this.spawn(args, options)
+    return collect(child, options.timeoutMs ?? 60000)
+  }
+
+  spawn(args: string[], options: {env?: NodeJS.ProcessEnv; node?: string} = {}): ChildProcess {
+    return spawn(options.node ?? process.execPath, [BIN, ...args], {cwd: this.dir, env: {...this.env, ...options.env}, stdio: ['ignore', 'pipe', 'pipe']})
+  }
+
+  async json(args: string[], options: {env?: NodeJS.ProcessEnv} = {}): Promise<any> {
+    const r = await this.run([...args, '--json'], options)
+    if (r.code !== 0) throw new Error(`morpheus ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`)
+    return JSON.parse(r.stdout)
+  }
+
+  /** Kill (by pid, never by name) every node process this sandbox started, then remove it. */
+  async cleanup(): Promise<void> {
+    for (const pid of nodeProcesses(this.dir)) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone
+      }
+    }
+    rmSync(this.dir, {force: true, recursive: true})
+  }
+}
+
+export function collect(child: ChildProcess, timeoutMs = 60000): Promise<CliResult> {
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d) => (stdout += d))
+  child.stderr?.on('data', (d) => (stderr += d))
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
+    }, timeoutMs)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({code, stderr, stdout})
+    })
+  })
+}
+
+/** Pids of live processes whose environment marks them as a node under `dir`. */
+export function nodeProcesses(dir: string): number[] {
+  const out: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const env = readFileSync(`/proc/${entry}/environ`, 'latin1')
+      if (env.split('\0').some((v) => v.startsWith(`MORPHEUS_NODE_DIR=${dir}`))) {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'latin1')
+        if (!/\) Z /.test(stat)) out.push(Number(entry))
+      }
+    } catch {
+      // exited or not ours
+    }
+  }
+  return out
+}
+
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 10000, stepMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await predicate()) return
+    await new Promise((r) => setTimeout(r, stepMs))
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`)
+}
