@@ -23,7 +23,7 @@ function checkValue(key: string, schema: ConfigKeySchema, value: unknown, proble
     }
     case 'number':
     case 'integer': {
-      if (typeof value !== 'number' || Number.isNaN(value)) return void bad(`a ${schema.type}`)
+      if (typeof value !== 'number' || Number.isNaN(value)) return void bad(schema.type === 'integer' ? 'an integer' : 'a number')
       if (schema.type === 'integer' && !Number.isInteger(value)) return void bad('an integer')
       if (schema.minimum !== undefined && value < schema.minimum) problems.push({key, message: `must be at least ${schema.minimum}, got ${value}`})
       if (schema.maximum !== undefined && value > schema.maximum) problems.push({key, message: `must be at most ${schema.maximum}, got ${value}`})

@@ -130,17 +130,31 @@ export class Planting {
     this.nodes = doc.nodes[forestId] ?? this.nodes
   }
 
+  private async dropNodes(ids: ReadonlySet<string>): Promise<void> {
+    const forestId = this.forest.id
+    const {doc} = await updateRegistry(this.backend, (d) => {
+      const list = d.nodes[forestId]
+      if (!list) return UNCHANGED
+      d.nodes[forestId] = list.filter((n) => !ids.has(n.id))
+      return true
+    })
+    this.nodes = doc.nodes[forestId] ?? []
+  }
+
   /** Create every node, several at once, recording each in the registry as it starts. */
   async create(report: Report): Promise<void> {
     const limit = Math.min((this.runtime.config.values.forest as {parallel: number}).parallel, this.maxParallel)
-    const results = await mapLimit(this.nodes, limit, async (node) => {
+    const attempted = new Set<string>()
+    const nodes = [...this.nodes]
+    const results = await mapLimit(nodes, limit, async (node) => {
       if (this.signal.aborted) throw interrupted(this.forest.id)
+      attempted.add(node.id)
       report(`${node.id}: creating`)
       const created = await this.provider.createNode({
         forest: this.forest,
         natsMode: this.natsMode,
         node,
-        peers: this.nodes.filter((n) => n.id !== node.id),
+        peers: nodes.filter((n) => n.id !== node.id),
         ports: this.runtime.ports,
         progress: (m) => report(`${node.id}: ${m}`),
         signal: this.signal,
@@ -149,13 +163,17 @@ export class Planting {
       report(`${node.id}: started at ${created.ip}`)
       return created
     })
-    const failed = results.map((r, i) => ({node: this.nodes[i], r})).filter((x) => x.r.status === 'rejected')
+    const failed = results.map((r, i) => ({node: nodes[i], r})).filter((x) => x.r.status === 'rejected')
     if (failed.length > 0) {
-      await this.updateNodes(new Map(failed.map((f) => [f.node.id, {status: 'failed' as const}])))
+      // Nodes never attempted do not exist: drop them, so the registry lists exactly what was made.
+      const never = new Set(failed.filter((f) => !attempted.has(f.node.id)).map((f) => f.node.id))
+      if (never.size > 0) await this.dropNodes(never)
+      const tried = failed.filter((f) => attempted.has(f.node.id))
+      if (tried.length > 0) await this.updateNodes(new Map(tried.map((f) => [f.node.id, {status: 'failed' as const}])))
       if (this.signal.aborted) throw interrupted(this.forest.id)
       const first = (failed[0].r as PromiseRejectedResult).reason
       const error = fromPluginError(first, `provider ${this.request.provider}: ${failed[0].node.id}`, 'PROVIDER')
-      throw new MorpheusError(error.kind, `${failed.length} of ${this.nodes.length} nodes could not be created; ${error.message}`, {
+      throw new MorpheusError(error.kind, `${failed.length} of ${nodes.length} nodes could not be created; ${error.message}`, {
         cause: first,
         details: {forest_id: this.forest.id},
         hint: error.hint ?? `Remove what was made with \`morpheus teardown ${this.forest.id} --yes\`.`,
@@ -172,17 +190,18 @@ export class Planting {
     const seconds = (this.runtime.config.values.forest as {form_timeout_seconds: number}).form_timeout_seconds
     const deadline = Date.now() + seconds * 1000
     const urls = this.monitorUrls()
+    const nodes = [...this.nodes]
     const recorded = new Set<string>()
     let last = ''
     while (true) {
       if (this.signal.aborted) throw interrupted(this.forest.id)
       this.health = await probeAll(urls, 1000)
-      const nowHealthy = this.nodes.filter((n, i) => this.health[i].healthy && !recorded.has(n.id))
+      const nowHealthy = nodes.filter((n, i) => this.health[i].healthy && !recorded.has(n.id))
       if (nowHealthy.length > 0) {
         for (const n of nowHealthy) recorded.add(n.id)
         await this.updateNodes(new Map(nowHealthy.map((n) => [n.id, {status: 'active' as const}])))
       }
-      const line = this.health.map((h, i) => `${this.nodes[i].id} ${h.healthy ? `${h.routes}/${this.nodes.length - 1} routes` : 'starting'}`).join(', ')
+      const line = this.health.map((h, i) => `${nodes[i].id} ${h.healthy ? `${h.routes}/${nodes.length - 1} routes` : 'starting'}`).join(', ')
       if (line !== last) report((last = line))
       if (isFormed(this.health)) return
       if (Date.now() > deadline) {
