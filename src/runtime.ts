@@ -1,6 +1,6 @@
 import type {Config} from '@oclif/core'
 
-import {loadConfig, pluginSection, type LoadedConfig} from './config/config.js'
+import {expandEnv, loadConfig, pluginSection, type LoadedConfig} from './config/config.js'
 import {MorpheusError, fromPluginError} from './errors.js'
 import type {Logger, NatsPorts, PluginContext, PluginErrorCode, PluginErrorShape, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
 import {PROVIDERS_HOOK, REGISTRIES_HOOK} from './plugin-api/index.js'
@@ -106,7 +106,7 @@ export class Runtime {
 
   registryType(): string {
     const section = (this.config.values.registry ?? {}) as Record<string, unknown>
-    return typeof section.type === 'string' ? section.type : 'none'
+    return typeof section.type === 'string' ? String(expandEnv(section.type, this.config.path, process.env, 'registry.type')) : 'none'
   }
 
   private backend?: Promise<{entry: Entry<RegistryDescriptor>; backend: RegistryBackend}>

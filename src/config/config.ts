@@ -38,6 +38,8 @@ export function readRawConfig(path: string): {raw: Record<string, unknown>; exis
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {raw: {}, exists: false}
     throw configError(path, `cannot be read: ${(error as Error).message}`)
   }
+  // An empty file, or one with only comments, is an empty config (js-yaml 5 refuses an empty document).
+  if (text.split('\n').every((line) => /^\s*(#.*)?$/.test(line))) return {raw: {}, exists: true}
   let parsed: unknown
   try {
     parsed = load(text, {filename: path})
@@ -71,6 +73,8 @@ export function expandEnv(value: unknown, file: string, env: NodeJS.ProcessEnv =
   return value
 }
 
+const LAZY_SECTIONS = new Set(['providers', 'registry', 'secrets'])
+
 export function validateCore(raw: Record<string, unknown>, file: string): void {
   const problems = validateAgainst(coreSchema, raw, '')
   if (problems.length > 0) {
@@ -82,13 +86,17 @@ export function validateCore(raw: Record<string, unknown>, file: string): void {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const path = configPath(env)
   const {raw, exists} = readRawConfig(path)
-  const expanded = expandEnv(raw, path, env) as Record<string, unknown>
+  // Sections that belong to plugins, and secrets, are expanded when they are used, so a
+  // variable that only one backend or provider needs does not stop every other command.
+  const expanded: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(raw)) expanded[k] = LAZY_SECTIONS.has(k) ? v : expandEnv(v, path, env, k)
   validateCore(expanded, path)
   return {dir: dirname(path), exists, path, raw, values: withDefaults(coreSchema, expanded)}
 }
 
 /** Validate and default a plugin's section against its schema, naming the key and the file. */
-export function pluginSection(config: LoadedConfig, prefix: string, schema: ConfigSchema | undefined, section: Record<string, unknown>, ignore: string[] = []): Record<string, unknown> {
+export function pluginSection(config: LoadedConfig, prefix: string, schema: ConfigSchema | undefined, rawSection: Record<string, unknown>, ignore: string[] = [], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const section = expandEnv(rawSection, config.path, env, prefix) as Record<string, unknown>
   const toCheck = Object.fromEntries(Object.entries(section).filter(([k]) => !ignore.includes(k)))
   if (schema) {
     const problems = validateAgainst(schema, toCheck, prefix)
@@ -144,9 +152,13 @@ export function isSecretKey(dotted: string, schema: ConfigSchema = coreSchema): 
   return Boolean(schemaFor(schema, dotted)?.secret) || SECRET_NAME.test(dotted.split('.').at(-1) ?? '')
 }
 
-/** Mask a secret for display: an ${ENV} reference is shown (it is not the secret), a literal is not. */
+/** Mask a secret for display: an ${ENV} reference is shown (it is not the secret), a literal is not (nor a reference's literal default). */
 export function displayValue(dotted: string, value: unknown): unknown {
-  if (typeof value === 'string' && isSecretKey(dotted) && !/^\$\{[^}]+\}$/.test(value)) return '********'
+  if ((typeof value === 'string' || typeof value === 'number') && isSecretKey(dotted)) {
+    const ref = typeof value === 'string' ? /^\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}$/.exec(value) : null
+    if (!ref) return '********'
+    return ref[2] && ref[2] !== ':-' ? `\${${ref[1]}:-********}` : value
+  }
   if (isPlainObject(value)) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, displayValue(`${dotted}.${k}`, v)]))
   }

@@ -12,7 +12,8 @@ function typeName(value: unknown): string {
 }
 
 function checkValue(key: string, schema: ConfigKeySchema, value: unknown, problems: SchemaProblem[]): void {
-  const bad = (expected: string) => problems.push({key, message: `must be ${expected}, got ${typeName(value)}`})
+  // A secret's value is never echoed back (only its type), even when it is the wrong type.
+  const bad = (expected: string) => problems.push({key, message: `must be ${expected}, got ${schema.secret && value !== null && typeof value !== 'object' ? typeof value : typeName(value)}`})
   switch (schema.type) {
     case 'string': {
       if (typeof value !== 'string') return void bad('a string')
@@ -91,6 +92,9 @@ export function withDefaults(schema: ConfigSchema, value: Record<string, unknown
       out[k] = withDefaults(s.properties ?? {}, isPlainObject(out[k]) ? (out[k] as Record<string, unknown>) : {})
     } else if ((out[k] === undefined || out[k] === null) && s.default !== undefined) {
       out[k] = structuredClone(s.default)
+    } else if (s.type === 'map' && isPlainObject(s.default) && isPlainObject(out[k])) {
+      // A map's default entries stay unless set: adding forest.sizes.xl keeps small/medium/large.
+      out[k] = {...structuredClone(s.default), ...(out[k] as Record<string, unknown>)}
     }
   }
   return out
