@@ -34,7 +34,9 @@ export abstract class MorpheusCommand extends Command {
 
   protected toMorpheusError(error: unknown): MorpheusError {
     if (error instanceof MorpheusError) return error
-    const e = error as {oclif?: {exit?: number}; message?: string}
+    const e = error as {oclif?: {exit?: number}; message?: string; name?: string}
+    // Ctrl-C at an @inquirer prompt.
+    if (e?.name === 'ExitPromptError') return new MorpheusError('INTERRUPTED', 'cancelled at the prompt; nothing was changed')
     if (error instanceof Errors.CLIError || e?.oclif?.exit !== undefined) {
       // oclif's own parse errors (unknown flag, bad value): usage errors, exit 2.
       return new MorpheusError('USAGE', String(e.message).replace(/^Error: /, '').replace(/\n?See more help with --help\s*$/, '').replace(/ *\n\t/g, ': '), {hint: `See \`morpheus ${this.id?.replaceAll(':', ' ') ?? ''} --help\`.`})
