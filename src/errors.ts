@@ -40,6 +40,7 @@ const pluginCodeToKind: Record<string, ExitCodeName> = {
   AUTH: 'REGISTRY',
   CONFLICT: 'REGISTRY',
   FAILED: 'PROVIDER',
+  LOCKED: 'REGISTRY',
   NOT_FOUND: 'NOT_FOUND',
   PREREQUISITE: 'PROVIDER',
   UNREACHABLE: 'REGISTRY',
@@ -50,7 +51,7 @@ const pluginCodeToKind: Record<string, ExitCodeName> = {
 export function fromPluginError(error: unknown, plugin: string, fallback: ExitCodeName): MorpheusError {
   if (error instanceof MorpheusError) return error
   const e = error as {code?: string; message?: string; hint?: string}
-  const kind = (e?.code && pluginCodeToKind[e.code]) || fallback
+  const kind = (typeof e?.code === 'string' && Object.hasOwn(pluginCodeToKind, e.code) && pluginCodeToKind[e.code]) || fallback
   const message = e?.message ?? String(error)
   return new MorpheusError(kind, `${plugin}: ${message}`, {cause: error, hint: e?.hint})
 }

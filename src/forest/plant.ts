@@ -143,6 +143,14 @@ export class Planting {
 
   /** Create every node, several at once, recording each in the registry as it starts. */
   async create(report: Report): Promise<void> {
+    if (this.provider.prepareForest) {
+      report('preparing the forest')
+      try {
+        await this.provider.prepareForest(this.forest, this.nodes)
+      } catch (error) {
+        throw fromPluginError(error, `provider ${this.request.provider}`, 'PROVIDER')
+      }
+    }
     const limit = Math.min((this.runtime.config.values.forest as {parallel: number}).parallel, this.maxParallel)
     const attempted = new Set<string>()
     const nodes = [...this.nodes]

@@ -24,7 +24,8 @@ export const REGISTRIES_HOOK = 'morpheus:registries'
 // so a plugin built against another core version still maps correctly).
 // ---------------------------------------------------------------------------
 export type PluginErrorCode =
-  | 'CONFLICT' // conditional write lost: the revision changed (registry)
+  | 'CONFLICT' // conditional write lost: the revision changed (registry); the core retries
+  | 'LOCKED' // a lock held by another writer did not come free in time (registry); not retried
   | 'NOT_FOUND' // the thing asked for does not exist
   | 'PREREQUISITE' // something the plugin needs is missing (binary, credentials, ...)
   | 'UNREACHABLE' // a server could not be reached
@@ -244,6 +245,11 @@ export interface Provider {
    * so it must be pure and fast: it may be called again with a newer `existing`.
    */
   reserve(request: ReserveRequest): NodeReservation[]
+  /**
+   * Forest-wide set-up before any node is created (a cloud firewall, a network), after the forest
+   * and its nodes are claimed in the registry. Must be idempotent: a re-run may call it again.
+   */
+  prepareForest?(forest: ForestRecord, nodes: readonly NodeRecord[]): Promise<void>
   /** Create and start one node. The core runs several at once when capabilities allow. */
   createNode(request: CreateNodeRequest): Promise<CreatedNode>
   /** Stop and remove one node. Idempotent: a node that is already gone is not an error. */

@@ -29,18 +29,45 @@ export interface Catalog<D> {
 
 type AnyDescriptor = {name: string; aliases?: readonly string[]; apiVersion: number; summary: string; load: () => Promise<unknown>}
 
-const HOOK_TIMEOUT_MS = Number(process.env.MORPHEUS_HOOK_TIMEOUT_MS ?? 5000)
+/** Per-hook time limit. An empty, zero or non-numeric value must not turn the limit off (oclif treats 0/NaN as "no timeout"). */
+function hookTimeoutMs(): number {
+  const ms = Number(process.env.MORPHEUS_HOOK_TIMEOUT_MS)
+  return Number.isFinite(ms) && ms > 0 ? ms : 5000
+}
+
+const ABANDONED = Symbol.for('morpheus.abandonedHooks')
+
+/**
+ * How many plugin hooks timed out in this process. A timed-out hook is abandoned, not
+ * stopped: a timer or socket it holds would keep the process alive after the command
+ * is done, so bin/run.js exits explicitly when this is non-zero (it reads the symbol).
+ */
+function abandonedHooks(): number {
+  return (globalThis as Record<symbol, number | undefined>)[ABANDONED] ?? 0
+}
 
 function label(p: PluginInfo): string {
   return `${p.name}@${p.version}`
 }
 
-function shapeProblem(d: unknown): string | undefined {
+const NAME = /^[a-z][a-z0-9-]*$/
+
+/** What every plugin API version has in common: an object with a name. */
+function nameProblem(d: unknown): string | undefined {
   const x = d as Partial<AnyDescriptor> | null
   if (!x || typeof x !== 'object') return 'is not an object'
-  if (typeof x.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(x.name)) return 'has no valid name (lower-case letters, digits and dashes)'
+  if (typeof x.name !== 'string' || !NAME.test(x.name)) return 'has no valid name (lower-case letters, digits and dashes)'
+  return undefined
+}
+
+/** The rest of a version-1 descriptor, checked so one malformed plugin cannot break commands for every other. */
+function shapeProblem(d: unknown, hook: string): string | undefined {
+  const x = d as Partial<AnyDescriptor> & {capabilities?: {natsModes?: unknown}}
   if (typeof x.load !== 'function') return `"${x.name}" has no load() function`
   if (typeof x.summary !== 'string') return `"${x.name}" has no summary`
+  if (x.aliases !== undefined && (!Array.isArray(x.aliases) || x.aliases.some((a) => typeof a !== 'string' || !NAME.test(a)))) return `"${x.name}" has aliases that are not a list of valid names`
+  if (!x.capabilities || typeof x.capabilities !== 'object') return `"${x.name}" has no capabilities`
+  if (hook === PROVIDERS_HOOK && (!Array.isArray(x.capabilities.natsModes) || x.capabilities.natsModes.length === 0)) return `"${x.name}" lists no capabilities.natsModes`
   return undefined
 }
 
@@ -52,10 +79,15 @@ export async function discover<D extends AnyDescriptor>(config: Config, hook: ty
   const kind = hook === PROVIDERS_HOOK ? 'provider' : 'registry backend'
   const catalog: Catalog<D> = {conflicts: [], entries: [], incompatible: [], kind, warnings: []}
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const result = await (config.runHook as any)(hook, {}, HOOK_TIMEOUT_MS, true)
+  const timeout = hookTimeoutMs()
+  const result = await (config.runHook as any)(hook, {}, timeout, true)
   const info = (p: {name: string; version: string; type: string}): PluginInfo => ({name: p.name, type: p.type, version: p.version})
 
   for (const failure of result.failures as Array<{error: Error; plugin: {name: string; version: string; type: string}}>) {
+    // oclif's own message for a hook that outran the timeout.
+    if (failure.error?.message === `Timed out after ${timeout} ms.`) {
+      ;(globalThis as Record<symbol, number | undefined>)[ABANDONED] = abandonedHooks() + 1
+    }
     catalog.warnings.push(`plugin ${label(info(failure.plugin))} could not list its ${kind}s: ${failure.error.message}`)
   }
   const byName = new Map<string, Entry<D>>()
@@ -67,15 +99,21 @@ export async function discover<D extends AnyDescriptor>(config: Config, hook: ty
       continue
     }
     for (const d of success.result) {
-      const problem = shapeProblem(d)
+      const problem = nameProblem(d)
       if (problem) {
         catalog.warnings.push(`plugin ${label(plugin)} offers a ${kind} that ${problem}; ignored`)
         continue
       }
       const descriptor = d as D
+      // Before the shape: a descriptor for another API version may well be shaped differently.
       if (descriptor.apiVersion !== PLUGIN_API_VERSION) {
         catalog.incompatible.push({descriptor: {apiVersion: descriptor.apiVersion, name: descriptor.name}, plugin})
         catalog.warnings.push(incompatibleMessage(kind, descriptor.name, descriptor.apiVersion, plugin))
+        continue
+      }
+      const shape = shapeProblem(d, hook)
+      if (shape) {
+        catalog.warnings.push(`plugin ${label(plugin)} offers a ${kind} that ${shape}; ignored`)
         continue
       }
       for (const name of [descriptor.name, ...(descriptor.aliases ?? [])]) {

@@ -1,7 +1,9 @@
 /** IPv4 loopback addresses as numbers, to hand out one per node. */
 export function ipToInt(ip: string): number {
+  // Digits only: Number() would also take '', ' 1', '0x1' and '1e2'.
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new Error(`"${ip}" is not an IPv4 address`)
   const parts = ip.split('.').map(Number)
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`"${ip}" is not an IPv4 address`)
+  if (parts.some((p) => p > 255)) throw new Error(`"${ip}" is not an IPv4 address`)
   return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3]
 }
 

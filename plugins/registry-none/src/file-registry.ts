@@ -6,6 +6,9 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {PluginContext, RegistryBackend, StoredDocument, WriteCondition} from 'morpheus/plugin-api'
 
+/** A lock from another host is taken as abandoned after this long (a write takes milliseconds). */
+const STALE_FOREIGN_MS = 60_000
+
 function revisionOf(body: string): string {
   return `sha256:${createHash('sha256').update(body).digest('hex')}`
 }
@@ -92,26 +95,37 @@ export class FileRegistry implements RegistryBackend {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw this.context.error('UNREACHABLE', `cannot create the lock ${this.lockPath}: ${(error as Error).message}`)
       }
-      if (this.staleLock()) {
-        rmSync(this.lockPath, {force: true})
+      const stale = this.staleLock()
+      if (stale !== undefined) {
+        // Remove it only if it is still the lock judged stale (not one another writer just took).
+        try {
+          if (readFileSync(this.lockPath, 'utf8') === stale) rmSync(this.lockPath, {force: true})
+        } catch {
+          // gone already
+        }
         continue
       }
       if (Date.now() > deadline) {
-        throw this.context.error('CONFLICT', `${this.lockPath} is held by another process`, `If no other morpheus is running, delete ${this.lockPath}.`)
+        throw this.context.error('LOCKED', `${this.lockPath} is held by another process`, `If no other morpheus is running, delete ${this.lockPath}.`)
       }
       await sleep(delay * (0.5 + Math.random()))
     }
   }
 
-  /** A lock whose holder (on this host) has exited, or that is older than the timeout. */
-  private staleLock(): boolean {
+  /**
+   * The lock's content when it is stale: its holder on this host has exited, or (for a holder
+   * on another host sharing the file system, whose pid cannot be checked) it is older than
+   * STALE_FOREIGN_MS. A live holder on this host is never overridden.
+   */
+  private staleLock(): string | undefined {
     try {
-      const holder = JSON.parse(readFileSync(this.lockPath, 'utf8')) as {host?: string; pid?: number}
-      if (holder.host === hostname() && typeof holder.pid === 'number' && !alive(holder.pid)) return true
-      return Date.now() - statSync(this.lockPath).mtimeMs > this.lockTimeoutMs
+      const content = readFileSync(this.lockPath, 'utf8')
+      const holder = JSON.parse(content) as {host?: string; pid?: number}
+      if (holder.host === hostname() && typeof holder.pid === 'number') return alive(holder.pid) ? undefined : content
+      return Date.now() - statSync(this.lockPath).mtimeMs > Math.max(STALE_FOREIGN_MS, this.lockTimeoutMs) ? content : undefined
     } catch {
       // Being written right now, or just removed: not stale.
-      return false
+      return undefined
     }
   }
 

@@ -1,0 +1,76 @@
+import {errorCode, ExitCode, fromPluginError, MorpheusError} from '../../src/errors.js'
+
+const pluginError = (code: string | undefined, message: string, hint?: string) => Object.assign(new Error(message), {code, hint})
+
+describe('MorpheusError', () => {
+  test('carries kind, exit code, hint, details and cause', () => {
+    const cause = new Error('inner')
+    const e = new MorpheusError('NOT_FORMED', 'no leader', {cause, details: {forest: 'f'}, hint: 'wait'})
+    expect(e).toBeInstanceOf(Error)
+    expect(e.name).toBe('MorpheusError')
+    expect(e.kind).toBe('NOT_FORMED')
+    expect(e.exitCode).toBe(7)
+    expect(e.hint).toBe('wait')
+    expect(e.details).toEqual({forest: 'f'})
+    expect(e.cause).toBe(cause)
+    expect('cause' in new MorpheusError('USAGE', 'x')).toBe(false)
+  })
+
+  test('exit codes are stable', () => {
+    expect(ExitCode).toEqual({CONFIG: 3, INTERRUPTED: 130, NOT_FORMED: 7, NOT_FOUND: 6, OK: 0, PLUGIN: 8, PROVIDER: 5, REGISTRY: 4, UNEXPECTED: 1, USAGE: 2})
+  })
+})
+
+describe('fromPluginError', () => {
+  test.each([
+    ['AUTH', 'REGISTRY', 4],
+    ['CONFLICT', 'REGISTRY', 4],
+    ['UNREACHABLE', 'REGISTRY', 4],
+    ['UNSUPPORTED', 'REGISTRY', 4],
+    ['FAILED', 'PROVIDER', 5],
+    ['PREREQUISITE', 'PROVIDER', 5],
+    ['NOT_FOUND', 'NOT_FOUND', 6],
+  ])('code %s maps to %s (exit %d), naming the plugin and keeping the hint', (code, kind, exit) => {
+    const original = pluginError(code, 'it broke', 'do this')
+    const e = fromPluginError(original, 'provider hetzner', 'PLUGIN')
+    expect(e).toBeInstanceOf(MorpheusError)
+    expect(e.kind).toBe(kind)
+    expect(e.exitCode).toBe(exit)
+    expect(e.message).toBe('provider hetzner: it broke')
+    expect(e.hint).toBe('do this')
+    expect(e.cause).toBe(original)
+  })
+
+  test('an unknown or missing code uses the fallback', () => {
+    expect(fromPluginError(pluginError('WEIRD', 'x'), 'p', 'PROVIDER').kind).toBe('PROVIDER')
+    expect(fromPluginError(new Error('plain'), 'p', 'PLUGIN').kind).toBe('PLUGIN')
+    expect(fromPluginError(new Error('plain'), 'p', 'PLUGIN').exitCode).toBe(8)
+    expect(fromPluginError(new Error('plain'), 'p', 'PLUGIN').hint).toBeUndefined()
+  })
+
+  test('a code inherited from Object.prototype is not a mapping', () => {
+    expect(fromPluginError(pluginError('toString', 'x'), 'p', 'PROVIDER').kind).toBe('PROVIDER')
+    expect(fromPluginError(pluginError('constructor', 'x'), 'p', 'PROVIDER').exitCode).toBe(5)
+  })
+
+  test('a MorpheusError passes through untouched', () => {
+    const original = new MorpheusError('CONFIG', 'bad config')
+    expect(fromPluginError(original, 'p', 'PLUGIN')).toBe(original)
+  })
+
+  test('non-Error throws still become a message', () => {
+    expect(fromPluginError('just a string', 'p', 'PLUGIN').message).toBe('p: just a string')
+    expect(fromPluginError(undefined, 'p', 'PLUGIN').message).toBe('p: undefined')
+    expect(fromPluginError(null, 'p', 'PLUGIN').message).toBe('p: null')
+    expect(fromPluginError({code: 'AUTH', message: 'refused'}, 'p', 'PLUGIN').kind).toBe('REGISTRY')
+  })
+})
+
+describe('errorCode', () => {
+  test('reads a string code, nothing else', () => {
+    expect(errorCode(pluginError('CONFLICT', 'x'))).toBe('CONFLICT')
+    expect(errorCode({code: 5})).toBeUndefined()
+    expect(errorCode(null)).toBeUndefined()
+    expect(errorCode('x')).toBeUndefined()
+  })
+})

@@ -1,0 +1,135 @@
+import {chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {homedir, tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import type {PluginContext} from 'morpheus/plugin-api'
+import {createFileRegistry, FileRegistry} from '../../../../plugins/registry-none/src/file-registry.js'
+import registries from '../../../../plugins/registry-none/src/hooks/registries.js'
+
+function context(config: Record<string, unknown> = {}, configDir = '/'): PluginContext {
+  return {
+    config,
+    configDir,
+    dataDir: '/',
+    error: (code, message, hint) => Object.assign(new Error(message), {code, hint}),
+    log: {debug() {}, info() {}, warn() {}},
+    ports: {client: 4222, cluster: 6222, monitor: 8222},
+    templates: {} as PluginContext['templates'],
+  }
+}
+
+let dir: string
+let path: string
+let reg: FileRegistry
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'morpheus-filereg-'))
+  path = join(dir, 'registry.json')
+  reg = new FileRegistry(path, context(), 1000)
+})
+afterEach(() => rmSync(dir, {force: true, recursive: true}))
+
+async function rejection(promise: Promise<unknown>): Promise<any> {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected a rejection')
+}
+
+describe('FileRegistry', () => {
+  test('reading a missing file gives null', async () => {
+    expect(await reg.read()).toBeNull()
+  })
+
+  test('the revision is a content hash: same bytes same revision, new bytes new revision', async () => {
+    writeFileSync(path, '{"a":1}')
+    const r1 = (await reg.read())!
+    expect(r1.body).toBe('{"a":1}')
+    expect(r1.revision).toMatch(/^sha256:[0-9a-f]{64}$/)
+    expect((await reg.read())!.revision).toBe(r1.revision)
+    writeFileSync(path, '{"a":2}')
+    expect((await reg.read())!.revision).not.toBe(r1.revision)
+    writeFileSync(path, '{"a":1}')
+    expect((await reg.read())!.revision).toBe(r1.revision)
+  })
+
+  test('write returns the revision read() then reports', async () => {
+    const {revision} = await reg.write('one', {ifAbsent: true})
+    expect((await reg.read())!).toEqual({body: 'one', revision})
+  })
+
+  test('ifAbsent fails with CONFLICT when the file exists, and leaves it', async () => {
+    writeFileSync(path, 'existing')
+    const e = await rejection(reg.write('new', {ifAbsent: true}))
+    expect(e.code).toBe('CONFLICT')
+    expect(e.message).toContain(`${path} already exists`)
+    expect(readFileSync(path, 'utf8')).toBe('existing')
+  })
+
+  test('ifRevision fails with CONFLICT on a stale revision or a missing file', async () => {
+    const {revision} = await reg.write('v1', {ifAbsent: true})
+    const {revision: r2} = await reg.write('v2', {ifRevision: revision})
+    expect(r2).not.toBe(revision)
+    const stale = await rejection(reg.write('v3', {ifRevision: revision}))
+    expect(stale.code).toBe('CONFLICT')
+    expect(stale.message).toContain('changed since it was read')
+    expect(readFileSync(path, 'utf8')).toBe('v2')
+    rmSync(path)
+    expect((await rejection(reg.write('v4', {ifRevision: r2}))).code).toBe('CONFLICT')
+  })
+
+  test('writes create the directory, use mode 0600, and leave no lock or temporary file', async () => {
+    const nested = join(dir, 'a', 'b', 'registry.json')
+    const r = new FileRegistry(nested, context(), 1000)
+    await r.write('x', {ifAbsent: true})
+    expect(statSync(nested).mode & 0o777).toBe(0o600)
+    expect(statSync(join(dir, 'a', 'b')).mode & 0o777).toBe(0o700)
+    expect(readdirSync(join(dir, 'a', 'b'))).toEqual(['registry.json'])
+  })
+
+  test('a file that cannot be read is UNREACHABLE, naming it', async () => {
+    mkdirSync(path)
+    const e = await rejection(reg.read())
+    expect(e.code).toBe('UNREACHABLE')
+    expect(e.message).toContain(`cannot read ${path}`)
+  })
+
+  test('a lock that cannot be created is UNREACHABLE', async () => {
+    if (process.getuid?.() === 0) return // root ignores directory permissions
+    const locked = join(dir, 'ro')
+    mkdirSync(locked)
+    chmodSync(locked, 0o500)
+    try {
+      const e = await rejection(new FileRegistry(join(locked, 'r.json'), context(), 1000).write('x', {ifAbsent: true}))
+      expect(e.code).toBe('UNREACHABLE')
+      expect(e.message).toContain('cannot create the lock')
+    } finally {
+      chmodSync(locked, 0o700)
+    }
+  })
+
+  test('probe reports compare-and-swap', async () => {
+    expect((await reg.probe()).concurrency).toBe('compare-and-swap')
+  })
+})
+
+describe('createFileRegistry and the hook', () => {
+  test('path: relative to the config directory, ~ is home, absolute as is; default registry.json', () => {
+    expect(createFileRegistry(context({}, dir)).location).toBe(join(dir, 'registry.json'))
+    expect(createFileRegistry(context({path: 'sub/r.json'}, dir)).location).toBe(join(dir, 'sub', 'r.json'))
+    expect(createFileRegistry(context({path: '~/r.json'}, dir)).location).toBe(join(homedir(), 'r.json'))
+    expect(createFileRegistry(context({path: '/abs/r.json'}, dir)).location).toBe('/abs/r.json')
+  })
+
+  test('the hook describes backend "none" and loads the factory', async () => {
+    const [descriptor] = await registries()
+    expect(descriptor.name).toBe('none')
+    expect(descriptor.apiVersion).toBe(1)
+    expect(descriptor.configSchema?.path.default).toBe('registry.json')
+    const factory = await descriptor.load()
+    const backend = await factory(context({path: 'x.json'}, dir))
+    expect(backend.location).toBe(join(dir, 'x.json'))
+  })
+})
