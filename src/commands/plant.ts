@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
+import {forgetForestIds} from '../autocomplete/forests-cache.js'
 import {MorpheusError} from '../errors.js'
 import {Planting, type PlantResult} from '../forest/plant.js'
 import {MorpheusCommand} from '../ui/base-command.js'
@@ -64,6 +65,7 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
       }
       throw error
     } finally {
+      if (planting?.forest) forgetForestIds(this.config.cacheDir)
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
     }

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
+import {forgetForestIds} from '../autocomplete/forests-cache.js'
 import {MorpheusError} from '../errors.js'
 import {teardown, type TeardownResult} from '../forest/teardown.js'
 import {findForest} from '../registry/document.js'
@@ -33,7 +34,11 @@ export default class Teardown extends MorpheusCommand {
     }
     let result: TeardownResult | undefined
     await runPhases([{run: async (report) => {
-      result = await teardown(this.runtime, forest.id, report)
+      try {
+        result = await teardown(this.runtime, forest.id, report)
+      } finally {
+        forgetForestIds(this.config.cacheDir)
+      }
     }, title: `Removing ${forest.id}`}], {fancy: this.fancyProgress, quiet: this.jsonEnabled()})
     if (!this.jsonEnabled()) {
       const extra = result!.orphans_removed.length > 0 ? ` and ${result!.orphans_removed.length} machine(s) the registry did not list` : ''

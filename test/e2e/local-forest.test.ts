@@ -13,6 +13,8 @@ describe('a local forest, end to end through the built CLI', () => {
   let forestId = ''
 
   test('plant local medium forms a three-node cluster and prints the nodes', async () => {
+    // Prime the completion cache while the registry is empty: plant must invalidate it.
+    expect((await sb.run(['autocomplete:forests'])).stdout).toBe('')
     const result = await sb.json(['plant', 'local', 'medium'])
     forestId = result.forest.id
     expect(forestId).toMatch(/^forest-\d+$/)
@@ -30,6 +32,7 @@ describe('a local forest, end to end through the built CLI', () => {
       expect(varz.cluster.name).toBe(forestId)
     }
     expect(nodeProcesses(sb.dir)).toHaveLength(3)
+    expect((await sb.run(['autocomplete:forests'])).stdout.split('\n')).toContain(forestId)
   })
 
   test('the registry holds the forest in the shape NimsForest reads, mode 0600', () => {
@@ -69,5 +72,6 @@ describe('a local forest, end to end through the built CLI', () => {
     const doc = sb.registry()
     expect(doc.forests[forestId]).toBeUndefined()
     expect(doc.nodes[forestId]).toBeUndefined()
+    expect((await sb.run(['autocomplete:forests'])).stdout.split('\n')).not.toContain(forestId)
   })
 })

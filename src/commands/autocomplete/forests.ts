@@ -1,4 +1,4 @@
-import {Command} from '@oclif/core'
+import {Command} from '@oclif/core/command'
 
 import {COMPLETABLE_ID, cacheKey, guessConfigPath, readForestIdsCache, writeForestIdsCache} from '../../autocomplete/forests-cache.js'
 import type {Logger} from '../../plugin-api/index.js'
