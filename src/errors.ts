@@ -36,22 +36,22 @@ export class MorpheusError extends Error {
   }
 }
 
+/**
+ * Codes whose meaning does not depend on who threw them. Every other code (AUTH, FAILED,
+ * PREREQUISITE, UNREACHABLE, UNSUPPORTED, or none) takes the kind of the plugin that threw it:
+ * a provider's unreachable API exits 5, a registry's unreachable server exits 4.
+ */
 const pluginCodeToKind: Record<string, ExitCodeName> = {
-  AUTH: 'REGISTRY',
   CONFLICT: 'REGISTRY',
-  FAILED: 'PROVIDER',
   LOCKED: 'REGISTRY',
   NOT_FOUND: 'NOT_FOUND',
-  PREREQUISITE: 'PROVIDER',
-  UNREACHABLE: 'REGISTRY',
-  UNSUPPORTED: 'REGISTRY',
 }
 
-/** Turn whatever a plugin threw into a MorpheusError, naming the plugin. */
-export function fromPluginError(error: unknown, plugin: string, fallback: ExitCodeName): MorpheusError {
+/** Turn whatever a plugin threw into a MorpheusError, naming the plugin; `side` is the kind of plugin (PROVIDER, REGISTRY). */
+export function fromPluginError(error: unknown, plugin: string, side: ExitCodeName): MorpheusError {
   if (error instanceof MorpheusError) return error
   const e = error as {code?: string; message?: string; hint?: string}
-  const kind = (typeof e?.code === 'string' && Object.hasOwn(pluginCodeToKind, e.code) && pluginCodeToKind[e.code]) || fallback
+  const kind = (typeof e?.code === 'string' && Object.hasOwn(pluginCodeToKind, e.code) && pluginCodeToKind[e.code]) || side
   const message = e?.message ?? String(error)
   return new MorpheusError(kind, `${plugin}: ${message}`, {cause: error, hint: e?.hint})
 }

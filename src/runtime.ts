@@ -1,8 +1,8 @@
 import type {Config} from '@oclif/core'
 
-import {expandEnv, loadConfig, pluginSection, type LoadedConfig} from './config/config.js'
+import {expandEnv, isSecretKey, loadConfig, pluginSection, type LoadedConfig} from './config/config.js'
 import {MorpheusError, fromPluginError} from './errors.js'
-import type {Logger, NatsPorts, PluginContext, PluginErrorCode, PluginErrorShape, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
+import type {ConfigSchema, Logger, NatsPorts, PluginContext, PluginErrorCode, PluginErrorShape, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
 import {PROVIDERS_HOOK, REGISTRIES_HOOK} from './plugin-api/index.js'
 import {discover, resolve, type Entry, type ProviderCatalog, type RegistryCatalog} from './plugins/discovery.js'
 import {createRenderer} from './templates/render.js'
@@ -100,8 +100,25 @@ export class Runtime {
       const factory = await d.load()
       return {entry, provider: await factory(context)}
     } catch (error) {
-      throw fromPluginError(error, `provider ${d.name} (${entry.plugin.name})`, 'PLUGIN')
+      throw fromPluginError(error, `provider ${d.name} (${entry.plugin.name})`, 'PROVIDER')
     }
+  }
+
+  /**
+   * Is a dotted config key a secret? By name, by the core's schema, or by an installed
+   * plugin's schema (`secret: true` under providers.<name> or registry).
+   */
+  async secretKeys(): Promise<(dotted: string) => boolean> {
+    const keys = new Set<string>()
+    const add = (prefix: string, schema: ConfigSchema | undefined) => {
+      for (const [k, v] of Object.entries(schema ?? {})) {
+        if (v.secret) keys.add(`${prefix}.${k}`)
+        if (v.type === 'object') add(`${prefix}.${k}`, v.properties)
+      }
+    }
+    for (const e of (await this.providers()).entries) add(`providers.${e.descriptor.name}`, e.descriptor.configSchema)
+    for (const e of (await this.registries()).entries) add('registry', e.descriptor.configSchema)
+    return (dotted) => keys.has(dotted) || isSecretKey(dotted)
   }
 
   registryType(): string {
@@ -121,7 +138,7 @@ export class Runtime {
         const factory = await d.load()
         return {backend: await factory(context), entry}
       } catch (error) {
-        throw fromPluginError(error, `registry backend ${d.name} (${entry.plugin.name})`, 'PLUGIN')
+        throw fromPluginError(error, `registry backend ${d.name} (${entry.plugin.name})`, 'REGISTRY')
       }
     })()
     return this.backend

@@ -153,14 +153,14 @@ export function isSecretKey(dotted: string, schema: ConfigSchema = coreSchema): 
 }
 
 /** Mask a secret for display: an ${ENV} reference is shown (it is not the secret), a literal is not (nor a reference's literal default). */
-export function displayValue(dotted: string, value: unknown): unknown {
-  if ((typeof value === 'string' || typeof value === 'number') && isSecretKey(dotted)) {
+export function displayValue(dotted: string, value: unknown, isSecret: (dotted: string) => boolean = (k) => isSecretKey(k)): unknown {
+  if ((typeof value === 'string' || typeof value === 'number') && isSecret(dotted)) {
     const ref = typeof value === 'string' ? /^\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}$/.exec(value) : null
     if (!ref) return '********'
     return ref[2] && ref[2] !== ':-' ? `\${${ref[1]}:-********}` : value
   }
   if (isPlainObject(value)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, displayValue(`${dotted}.${k}`, v)]))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, displayValue(`${dotted}.${k}`, v, isSecret)]))
   }
   return value
 }

@@ -96,7 +96,15 @@ export class Planting {
         status: 'planting',
       }
       const existing = Object.values(doc.nodes).flat().filter((n) => doc.forests[n.forest_id]?.provider === this.request.provider)
-      const reservations = this.provider.reserve({count: this.count, existing, forest, ids: nextNodeIds([], this.count)})
+      let reservations
+      try {
+        reservations = this.provider.reserve({count: this.count, existing, forest, ids: nextNodeIds([], this.count)})
+      } catch (error) {
+        throw fromPluginError(error, `provider ${this.request.provider}`, 'PROVIDER')
+      }
+      if (!Array.isArray(reservations) || reservations.length !== this.count) {
+        throw new MorpheusError('PROVIDER', `provider ${this.request.provider}: reserve() returned ${Array.isArray(reservations) ? reservations.length : 'no'} reservations for ${this.count} nodes`)
+      }
       const nodes: NodeRecord[] = reservations.map((r) => ({
         created_at: now.toISOString(),
         forest_id: id,
@@ -189,8 +197,16 @@ export class Planting {
     }
   }
 
+  private endpoints(node: NodeRecord) {
+    try {
+      return this.provider.endpoints(node, this.runtime.ports)
+    } catch (error) {
+      throw fromPluginError(error, `provider ${this.request.provider}: ${node.id}`, 'PROVIDER')
+    }
+  }
+
   private monitorUrls(): string[] {
-    return this.nodes.map((n) => this.provider.endpoints(n, this.runtime.ports).monitor)
+    return this.nodes.map((n) => this.endpoints(n).monitor)
   }
 
   /** Poll every node at once until each routes to all others and JetStream has a leader. */
@@ -242,7 +258,7 @@ export class Planting {
   result(): PlantResult {
     return {
       forest: this.forest,
-      nodes: this.nodes.map((n) => ({...n, ...this.provider.endpoints(n, this.runtime.ports)})),
+      nodes: this.nodes.map((n) => ({...n, ...this.endpoints(n)})),
       seconds: Math.round((Date.now() - this.started) / 100) / 10,
     }
   }

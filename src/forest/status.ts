@@ -31,7 +31,13 @@ export async function forestStatus(runtime: Runtime, forestId: string): Promise<
   let endpoints = (n: NodeRecord) => defaultEndpoints(n, runtime.ports)
   try {
     const {provider} = await runtime.provider(forest.provider)
-    endpoints = (n) => provider.endpoints(n, runtime.ports)
+    endpoints = (n) => {
+      try {
+        return provider.endpoints(n, runtime.ports)
+      } catch {
+        return defaultEndpoints(n, runtime.ports)
+      }
+    }
   } catch (error) {
     runtime.log.warn(`provider ${forest.provider} is not usable here (${(error as Error).message}); probing the recorded addresses`)
   }

@@ -67,7 +67,15 @@ export async function teardown(runtime: Runtime, forestId: string, report: Repor
       hint: `The registry still lists them. Run \`morpheus teardown ${forestId} --yes\` again once the cause is fixed.`,
     })
   }
-  await provider.destroyForest?.(forest)
+  try {
+    await provider.destroyForest?.(forest)
+  } catch (error) {
+    const e = fromPluginError(error, `provider ${forest.provider}`, 'PROVIDER')
+    throw new MorpheusError(e.kind, `every node of ${forestId} is gone, but the forest-wide clean-up failed; ${e.message}`, {
+      cause: error,
+      hint: e.hint ?? `The registry still lists the forest. Run \`morpheus teardown ${forestId} --yes\` again once the cause is fixed.`,
+    })
+  }
   await updateRegistry(backend, (d) => {
     if (!(forestId in d.forests) && !(forestId in d.nodes)) return UNCHANGED
     delete d.forests[forestId]

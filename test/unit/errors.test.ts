@@ -23,16 +23,20 @@ describe('MorpheusError', () => {
 
 describe('fromPluginError', () => {
   test.each([
-    ['AUTH', 'REGISTRY', 4],
-    ['CONFLICT', 'REGISTRY', 4],
-    ['UNREACHABLE', 'REGISTRY', 4],
-    ['UNSUPPORTED', 'REGISTRY', 4],
-    ['FAILED', 'PROVIDER', 5],
-    ['PREREQUISITE', 'PROVIDER', 5],
-    ['NOT_FOUND', 'NOT_FOUND', 6],
-  ])('code %s maps to %s (exit %d), naming the plugin and keeping the hint', (code, kind, exit) => {
+    ['AUTH', 'PROVIDER', 'PROVIDER', 5],
+    ['AUTH', 'REGISTRY', 'REGISTRY', 4],
+    ['UNREACHABLE', 'PROVIDER', 'PROVIDER', 5],
+    ['UNREACHABLE', 'REGISTRY', 'REGISTRY', 4],
+    ['UNSUPPORTED', 'REGISTRY', 'REGISTRY', 4],
+    ['FAILED', 'PROVIDER', 'PROVIDER', 5],
+    ['PREREQUISITE', 'REGISTRY', 'REGISTRY', 4],
+    ['PREREQUISITE', 'PROVIDER', 'PROVIDER', 5],
+    ['CONFLICT', 'PROVIDER', 'REGISTRY', 4],
+    ['LOCKED', 'PLUGIN', 'REGISTRY', 4],
+    ['NOT_FOUND', 'PROVIDER', 'NOT_FOUND', 6],
+  ])('code %s from a %s plugin maps to %s (exit %d), naming the plugin and keeping the hint', (code, side, kind, exit) => {
     const original = pluginError(code, 'it broke', 'do this')
-    const e = fromPluginError(original, 'provider hetzner', 'PLUGIN')
+    const e = fromPluginError(original, 'provider hetzner', side as 'PROVIDER')
     expect(e).toBeInstanceOf(MorpheusError)
     expect(e.kind).toBe(kind)
     expect(e.exitCode).toBe(exit)
@@ -62,7 +66,7 @@ describe('fromPluginError', () => {
     expect(fromPluginError('just a string', 'p', 'PLUGIN').message).toBe('p: just a string')
     expect(fromPluginError(undefined, 'p', 'PLUGIN').message).toBe('p: undefined')
     expect(fromPluginError(null, 'p', 'PLUGIN').message).toBe('p: null')
-    expect(fromPluginError({code: 'AUTH', message: 'refused'}, 'p', 'PLUGIN').kind).toBe('REGISTRY')
+    expect(fromPluginError({code: 'CONFLICT', message: 'refused'}, 'p', 'PLUGIN').kind).toBe('REGISTRY')
   })
 })
 

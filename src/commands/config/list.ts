@@ -19,7 +19,8 @@ export default class ConfigList extends MorpheusCommand {
     const config = this.runtime.config
     // Show what the file says (with ${ENV} references unexpanded) over the defaults.
     const merged = deepMerge(config.values, config.raw)
-    const values = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, displayValue(k, v)]))
+    const secret = await this.runtime.secretKeys()
+    const values = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, displayValue(k, v, secret)]))
     if (!this.jsonEnabled()) {
       this.log(`# ${config.path}${config.exists ? '' : ' (not created yet: these are the defaults)'}`)
       this.log(dump(values, {lineWidth: 120}).trimEnd())

@@ -26,7 +26,7 @@ export default class ConfigSet extends MorpheusCommand {
     // Validate the result with ${ENV} references left as they are (they may be set only later).
     validateCore(expandEnv(raw, path, new Proxy({}, {get: (_t, k) => `\${${String(k)}}`})) as Record<string, unknown>, path)
     writeConfig(path, raw)
-    const shown = displayValue(args.key, value)
+    const shown = displayValue(args.key, value, await this.runtime.secretKeys())
     if (!this.jsonEnabled()) this.log(`${args.key} = ${typeof shown === 'object' ? JSON.stringify(shown) : String(shown)}  (${path})`)
     return {key: args.key, path, value: shown}
   }
