@@ -26,7 +26,7 @@ describe('a local forest, end to end through the built CLI', () => {
       expect(n.ip).toMatch(/^127\./)
       expect(n.status).toBe('active')
       // The cluster is really formed: every node routes to the two others, one JetStream leader.
-      const varz = await (await fetch(`${n.monitor}/varz`)).json()
+      const varz: any = await (await fetch(`${n.monitor}/varz`)).json()
       expect(varz.routes).toBe(2)
       expect(varz.jetstream.meta.leader).toBeTruthy()
       expect(varz.cluster.name).toBe(forestId)

@@ -119,7 +119,7 @@ export function createExampleProvider(context) {
         node,
         peers,
         ports,
-        cluster_auth: context.config.cluster_password ? {user: 'morpheus', password: String(context.config.cluster_password)} : null,
+        cluster_auth: context.config.cluster_passphrase ? {user: 'morpheus', password: String(context.config.cluster_passphrase)} : null,
       })
       writeFileSync(join(dir, 'nats.conf'), conf, {mode: 0o600})
       progress(`starting nats-server on ${node.ip}`)

@@ -6,23 +6,12 @@ import {fileURLToPath, pathToFileURL} from 'node:url'
 
 import {FileRegistry} from '../../../plugins/registry-none/src/file-registry.js'
 import {MorpheusError} from '../../../src/errors.js'
-import type {PluginContext, RegistryBackend, RegistryDocument, WriteCondition} from '../../../src/plugin-api/index.js'
+import type {RegistryBackend, RegistryDocument, WriteCondition} from '../../../src/plugin-api/index.js'
 import {emptyDocument, serializeDocument} from '../../../src/registry/document.js'
 import {readRegistry, UNCHANGED, updateRegistry} from '../../../src/registry/update.js'
+import {pluginContext, rejection} from '../../helpers/unit.js'
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
-
-function context(): PluginContext {
-  return {
-    config: {},
-    configDir: '/',
-    dataDir: '/',
-    error: (code, message, hint) => Object.assign(new Error(message), {code, hint}),
-    log: {debug() {}, info() {}, warn() {}},
-    ports: {client: 4222, cluster: 6222, monitor: 8222},
-    templates: {} as PluginContext['templates'],
-  }
-}
 
 /** The real file backend, recording every write's condition, optionally failing the first k writes with CONFLICT. */
 class Recorder implements RegistryBackend {
@@ -64,18 +53,9 @@ let backend: FileRegistry
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'morpheus-update-'))
   path = join(dir, 'registry.json')
-  backend = new FileRegistry(path, context(), 2000)
+  backend = new FileRegistry(path, pluginContext(), 2000)
 })
 afterEach(() => rmSync(dir, {force: true, recursive: true}))
-
-async function rejection(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
-}
 
 describe('updateRegistry on the file backend', () => {
   test('the first write is conditional on absence, later ones on the revision read', async () => {
@@ -246,7 +226,7 @@ describe('the file lock', () => {
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!
     expect(() => process.kill(dead, 0)).toThrow()
     writeFileSync(lockPath(), JSON.stringify({host: hostname(), pid: dead, time: new Date().toISOString()}))
-    const slow = new FileRegistry(path, context(), 5000)
+    const slow = new FileRegistry(path, pluginContext(), 5000)
     const started = Date.now()
     await updateRegistry(slow, (doc) => void (doc.forests['forest-1'] = forest('forest-1')))
     expect(Date.now() - started).toBeLessThan(2000)
@@ -276,7 +256,7 @@ describe('the file lock', () => {
       })
       const lockBody = readFileSync(lockPath(), 'utf8')
       expect(JSON.parse(lockBody).pid).toBe(holder.pid)
-      const waiting = new FileRegistry(path, context(), 400)
+      const waiting = new FileRegistry(path, pluginContext(), 400)
       const started = Date.now()
       const e = await rejection(waiting.write(serializeDocument(emptyDocument()), {ifAbsent: true}))
       const waited = Date.now() - started
@@ -303,7 +283,7 @@ describe('the file lock', () => {
     writeFileSync(lockPath(), JSON.stringify({host: `not-${hostname()}`, pid: 1, time: '2000-01-01T00:00:00Z'}))
     const old = new Date(Date.now() - 61_000)
     utimesSync(lockPath(), old, old)
-    const b = new FileRegistry(path, context(), 1000)
+    const b = new FileRegistry(path, pluginContext(), 1000)
     const started = Date.now()
     await b.write(serializeDocument(emptyDocument()), {ifAbsent: true})
     expect(Date.now() - started).toBeLessThan(900)
@@ -312,7 +292,7 @@ describe('the file lock', () => {
 
   test('a fresh lock from another host is respected: the writer times out with LOCKED', async () => {
     writeFileSync(lockPath(), JSON.stringify({host: `not-${hostname()}`, pid: 1, time: new Date().toISOString()}))
-    const b = new FileRegistry(path, context(), 300)
+    const b = new FileRegistry(path, pluginContext(), 300)
     const started = Date.now()
     const e = await rejection(b.write(serializeDocument(emptyDocument()), {ifAbsent: true}))
     expect(e.code).toBe('LOCKED')

@@ -2,21 +2,9 @@ import {chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, st
 import {homedir, tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import type {PluginContext} from 'morpheus/plugin-api'
 import {createFileRegistry, FileRegistry} from '../../../../plugins/registry-none/src/file-registry.js'
 import registries from '../../../../plugins/registry-none/src/hooks/registries.js'
-
-function context(config: Record<string, unknown> = {}, configDir = '/'): PluginContext {
-  return {
-    config,
-    configDir,
-    dataDir: '/',
-    error: (code, message, hint) => Object.assign(new Error(message), {code, hint}),
-    log: {debug() {}, info() {}, warn() {}},
-    ports: {client: 4222, cluster: 6222, monitor: 8222},
-    templates: {} as PluginContext['templates'],
-  }
-}
+import {pluginContext, rejection} from '../../../helpers/unit.js'
 
 let dir: string
 let path: string
@@ -25,18 +13,9 @@ let reg: FileRegistry
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'morpheus-filereg-'))
   path = join(dir, 'registry.json')
-  reg = new FileRegistry(path, context(), 1000)
+  reg = new FileRegistry(path, pluginContext(), 1000)
 })
 afterEach(() => rmSync(dir, {force: true, recursive: true}))
-
-async function rejection(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
-}
 
 describe('FileRegistry', () => {
   test('reading a missing file gives null', async () => {
@@ -82,7 +61,7 @@ describe('FileRegistry', () => {
 
   test('writes create the directory, use mode 0600, and leave no lock or temporary file', async () => {
     const nested = join(dir, 'a', 'b', 'registry.json')
-    const r = new FileRegistry(nested, context(), 1000)
+    const r = new FileRegistry(nested, pluginContext(), 1000)
     await r.write('x', {ifAbsent: true})
     expect(statSync(nested).mode & 0o777).toBe(0o600)
     expect(statSync(join(dir, 'a', 'b')).mode & 0o777).toBe(0o700)
@@ -102,7 +81,7 @@ describe('FileRegistry', () => {
     mkdirSync(locked)
     chmodSync(locked, 0o500)
     try {
-      const e = await rejection(new FileRegistry(join(locked, 'r.json'), context(), 1000).write('x', {ifAbsent: true}))
+      const e = await rejection(new FileRegistry(join(locked, 'r.json'), pluginContext(), 1000).write('x', {ifAbsent: true}))
       expect(e.code).toBe('UNREACHABLE')
       expect(e.message).toContain('cannot create the lock')
     } finally {
@@ -117,10 +96,10 @@ describe('FileRegistry', () => {
 
 describe('createFileRegistry and the hook', () => {
   test('path: relative to the config directory, ~ is home, absolute as is; default registry.json', () => {
-    expect(createFileRegistry(context({}, dir)).location).toBe(join(dir, 'registry.json'))
-    expect(createFileRegistry(context({path: 'sub/r.json'}, dir)).location).toBe(join(dir, 'sub', 'r.json'))
-    expect(createFileRegistry(context({path: '~/r.json'}, dir)).location).toBe(join(homedir(), 'r.json'))
-    expect(createFileRegistry(context({path: '/abs/r.json'}, dir)).location).toBe('/abs/r.json')
+    expect(createFileRegistry(pluginContext({}, dir)).location).toBe(join(dir, 'registry.json'))
+    expect(createFileRegistry(pluginContext({path: 'sub/r.json'}, dir)).location).toBe(join(dir, 'sub', 'r.json'))
+    expect(createFileRegistry(pluginContext({path: '~/r.json'}, dir)).location).toBe(join(homedir(), 'r.json'))
+    expect(createFileRegistry(pluginContext({path: '/abs/r.json'}, dir)).location).toBe('/abs/r.json')
   })
 
   test('the hook describes backend "none" and loads the factory', async () => {
@@ -129,7 +108,7 @@ describe('createFileRegistry and the hook', () => {
     expect(descriptor.apiVersion).toBe(1)
     expect(descriptor.configSchema?.path.default).toBe('registry.json')
     const factory = await descriptor.load()
-    const backend = await factory(context({path: 'x.json'}, dir))
+    const backend = await factory(pluginContext({path: 'x.json'}, dir))
     expect(backend.location).toBe(join(dir, 'x.json'))
   })
 })
