@@ -68,7 +68,7 @@ export class Planting {
     if (count < 1) throw new MorpheusError('USAGE', `a forest needs at least one node, not ${count}`)
     const {entry, provider} = await runtime.provider(request.provider)
     const modes = entry.descriptor.capabilities.natsModes
-    const natsMode = modes.includes(forestConfig.nats_mode) ? forestConfig.nats_mode : modes[0]
+    const natsMode = provider.natsMode ?? (modes.includes(forestConfig.nats_mode) ? forestConfig.nats_mode : modes[0])
     try {
       await provider.preflight()
     } catch (error) {

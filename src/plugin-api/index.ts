@@ -238,6 +238,12 @@ export interface NodeResources {
 
 export interface Provider {
   readonly name: string
+  /**
+   * The NATS mode this provider instance runs nodes in, when its own configuration fixes it
+   * (the local provider with nimsforest_binary set runs NimsForest, i.e. embedded). Otherwise
+   * the core picks forest.nats_mode (if the provider's capabilities list it) and passes it on.
+   */
+  readonly natsMode?: NatsMode
   /** Check prerequisites (binaries, credentials) before anything is created. Throws PREREQUISITE with a hint. */
   preflight(): Promise<void>
   /**

@@ -67,14 +67,15 @@ export class LocalProvider implements Provider {
   readonly name = 'local'
   private readonly dataDir: string
   private binary?: string
-  private readonly mode: 'system' | 'embedded'
+  /** embedded (NimsForest) when providers.local.nimsforest_binary is set, else system (nats-server). */
+  readonly natsMode: 'system' | 'embedded'
   private onDisk = new Set<string>()
 
   constructor(private readonly context: PluginContext) {
     const c = context.config
     const dir = String(c.data_dir)
     this.dataDir = dir === '~' || dir.startsWith('~/') ? join(homedir(), dir.slice(1)) : isAbsolute(dir) ? dir : resolve(context.configDir, dir)
-    this.mode = c.nimsforest_binary ? 'embedded' : 'system'
+    this.natsMode = c.nimsforest_binary ? 'embedded' : 'system'
   }
 
   private get config() {
@@ -82,7 +83,7 @@ export class LocalProvider implements Provider {
   }
 
   async preflight(): Promise<void> {
-    if (this.mode === 'embedded') {
+    if (this.natsMode === 'embedded') {
       const bin = this.config.nimsforest_binary
       const found = findOnPath(bin)
       if (!found) throw this.context.error('PREREQUISITE', `the NimsForest binary "${bin}" (providers.local.nimsforest_binary) was not found`, 'Point providers.local.nimsforest_binary at the binary, or unset it to run nats-server.')
@@ -138,7 +139,7 @@ export class LocalProvider implements Provider {
     mkdirSync(join(dir, 'jetstream'), {mode: 0o700, recursive: true})
     const env: Record<string, string> = {HOME: process.env.HOME ?? '/', PATH: process.env.PATH ?? '/usr/bin:/bin', [MARKER]: dir}
     let args: string[]
-    if (this.mode === 'embedded') {
+    if (this.natsMode === 'embedded') {
       // NimsForest reads its identity and its peers from files (see NimsForest's contract).
       writeFileSync(join(dir, 'node-info.json'), JSON.stringify({forest_id: forest.id, node_id: node.id}, null, 2))
       const registry = {nodes: {[forest.id]: [node, ...peers].map((n) => ({forest_id: forest.id, id: n.id, ip: n.ip, ipv4: n.ipv4 ?? n.ip}))}}
@@ -157,14 +158,14 @@ export class LocalProvider implements Provider {
       writeFileSync(join(dir, 'nats.conf'), conf, {mode: 0o600})
       args = ['-c', join(dir, 'nats.conf')]
     }
-    request.progress(`starting ${this.mode === 'embedded' ? 'NimsForest' : 'nats-server'} on ${ip}`)
+    request.progress(`starting ${this.natsMode === 'embedded' ? 'NimsForest' : 'nats-server'} on ${ip}`)
     const out = openSync(join(dir, 'stderr.log'), 'a', 0o600)
     const child = spawn(this.binary!, args, {cwd: dir, detached: true, env, stdio: ['ignore', out, out]})
     closeSync(out)
     const pid = child.pid
     if (pid === undefined) throw this.context.error('FAILED', `could not start ${this.binary}`)
     child.unref()
-    const record: NodeFile = {binary: this.binary!, forest_id: forest.id, id: node.id, ip, mode: this.mode, pid, started_at: new Date().toISOString()}
+    const record: NodeFile = {binary: this.binary!, forest_id: forest.id, id: node.id, ip, mode: this.natsMode, pid, started_at: new Date().toISOString()}
     writeFileSync(join(dir, 'node.json'), JSON.stringify(record, null, 2) + '\n', {mode: 0o600})
     await this.waitAnswering(ip, ports.monitor, pid, dir, request.signal)
     return {ip, ipv4: ip, memory_bytes: totalmem(), provider_ref: dir}
