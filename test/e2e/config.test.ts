@@ -18,6 +18,9 @@ describe('config commands and config.example.yaml', () => {
     sb.writeRawConfig(example)
     const listed = await sb.json(['config', 'list'])
     expect(listed.values.forest.sizes).toEqual({large: 5, medium: 3, small: 1})
+    // Plugin defaults are listed too: the local provider's and the selected registry backend's.
+    expect(listed.values.providers.local).toEqual(expect.objectContaining({nats_server: 'nats-server', start_timeout_seconds: 10}))
+    expect(listed.values.registry).toEqual(expect.objectContaining({lock_timeout_seconds: 10, path: 'registry.json', type: 'none'}))
     const parsed = load(example) as Record<string, any>
     const missing: string[] = []
     const walk = (schema: Record<string, any>, value: Record<string, any> | undefined, prefix: string) => {
