@@ -68,4 +68,18 @@ describe('config commands and config.example.yaml', () => {
     const ok = await sb.run(['list'], {env: {MORPHEUS_TEST_UNSET_VAR: sb.dir}})
     expect(ok.code).toBe(0)
   })
+
+  test('registry init creates an empty, valid document once, mode 0600, and leaves an existing one alone', async () => {
+    sb.writeConfig('')
+    const first = await sb.json(['registry', 'init'])
+    expect(first).toEqual(expect.objectContaining({created: true, location: sb.registryPath}))
+    expect(first.probe.concurrency).toBe('compare-and-swap')
+    expect(sb.registry()).toEqual(expect.objectContaining({forests: {}, nodes: {}, version: 1}))
+    expect(statSync(sb.registryPath).mode & 0o777).toBe(0o600)
+    const before = readFileSync(sb.registryPath, 'utf8')
+    expect((await sb.json(['registry', 'init'])).created).toBe(false)
+    expect(readFileSync(sb.registryPath, 'utf8')).toBe(before)
+    const info = await sb.json(['registry', 'info'])
+    expect(info).toEqual(expect.objectContaining({backend: 'none', exists: true, forests: 0, location: sb.registryPath}))
+  })
 })
