@@ -137,10 +137,10 @@ function incompatibleMessage(kind: string, name: string, apiVersion: unknown, pl
   return `${kind} "${name}" from ${label(plugin)} was written for plugin API version ${JSON.stringify(apiVersion)}, but this morpheus speaks version ${PLUGIN_API_VERSION}; install a release of ${plugin.name} made for plugin API ${PLUGIN_API_VERSION}`
 }
 
-/** Refuse a catalog in which two plugins claim the same name. */
-export function assertNoConflicts<D>(catalog: Catalog<D>): void {
-  if (catalog.conflicts.length === 0) return
-  const c = catalog.conflicts[0]
+/** Refuse a catalog in which two plugins claim the same name (or, given names, one of those names). */
+export function assertNoConflicts<D>(catalog: Catalog<D>, names?: readonly string[]): void {
+  const c = catalog.conflicts.find((x) => !names || names.includes(x.name))
+  if (!c) return
   throw new MorpheusError('PLUGIN', `${catalog.kind} name "${c.name}" is offered by ${c.plugins.map(label).join(' and ')}`, {
     hint: `Uninstall one of them: morpheus plugins uninstall ${c.plugins.find((p) => p.type !== 'core')?.name ?? c.plugins[1].name}`,
   })
@@ -148,8 +148,9 @@ export function assertNoConflicts<D>(catalog: Catalog<D>): void {
 
 /** Find a descriptor by name or alias, or explain what is installed. */
 export function resolve<D extends AnyDescriptor>(catalog: Catalog<D>, name: string): Entry<D> {
-  assertNoConflicts(catalog)
   const found = catalog.entries.find((e) => e.descriptor.name === name || e.descriptor.aliases?.includes(name))
+  // Only a clash on the name asked for (or on one of its names) stops this command; `providers` lists every clash.
+  assertNoConflicts(catalog, found ? [found.descriptor.name, ...(found.descriptor.aliases ?? [])] : [name])
   if (found) return found
   const old = catalog.incompatible.find((e) => e.descriptor.name === name)
   if (old) throw new MorpheusError('PLUGIN', incompatibleMessage(catalog.kind, name, old.descriptor.apiVersion, old.plugin))

@@ -176,7 +176,7 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
     for (const sb of sandboxes) await sb.cleanup()
   })
 
-  test('two plugins offering "local": providers and plant local exit 8 naming both; uninstalling one fixes it', async () => {
+  test('two plugins offering "local": providers and plant local exit 8 naming both, other providers still work; uninstalling one fixes it', async () => {
     const sb = sandbox()
     await link(sb, 'duplicate-local')
     const both = ['@morpheus/provider-local@0.1.0', 'morpheus-fixture-duplicate-local@0.0.1']
@@ -195,6 +195,17 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
     for (const p of both) expect(plant.stderr).toContain(p)
     expect(nodeProcesses(sb.dir)).toEqual([])
     expect(existsSync(sb.registryPath)).toBe(false)
+
+    // A provider with another name is not held hostage by the clash.
+    await link(sb, '../../../examples/provider-example')
+    const exampleAddress = `127.${10 + Math.floor(Math.random() * 240)}.${Math.floor(Math.random() * 250)}.1`
+    sb.writeRawConfig(`providers:\n  local:\n    first_address: ${sb.firstAddress}\n  example:\n    first_address: ${exampleAddress}\n`)
+    const other = await sb.run(['plant', 'example', 'small', '--json'])
+    expect(other.code).toBe(0)
+    const otherId = JSON.parse(other.stdout).forest.id
+    expect((await sb.run(['teardown', otherId, '--yes'])).code).toBe(0)
+    expect(nodeProcesses(sb.dir)).toEqual([])
+    expect((await sb.run(['plugins', 'uninstall', 'morpheus-provider-example'])).code).toBe(0)
 
     expect((await sb.run(['plugins', 'uninstall', 'morpheus-fixture-duplicate-local'])).code).toBe(0)
     const after = await sb.json(['providers'])
