@@ -54,6 +54,13 @@ describe('config commands and config.example.yaml', () => {
     await sb.json(['config', 'set', 'secrets.hetzner_api_token', '${HCLOUD_TOKEN}'])
     expect((await sb.json(['config', 'get', 'secrets.hetzner_api_token'])).value).toBe('${HCLOUD_TOKEN}')
 
+    const s3 = await sb.run(['config', 'set', 'registry.type', 's3'])
+    expect(s3.code).toBe(0)
+    expect(s3.stderr).toContain('no registry backend "s3" is installed yet (installed: none)')
+    expect((await sb.run(['list'])).code).toBe(2)
+    await sb.json(['config', 'unset', 'registry.type'])
+    expect((await sb.run(['config', 'set', 'registry.type', 'none'])).stderr).toBe('')
+
     await sb.json(['config', 'unset', 'forest.sizes.medium'])
     expect((await sb.json(['config', 'get', 'forest.sizes.medium'])).value).toBe(3)
     const gone = await sb.run(['config', 'unset', 'forest.sizes.medium'])

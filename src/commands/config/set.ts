@@ -16,6 +16,15 @@ export default class ConfigSet extends MorpheusCommand {
     value: Args.string({description: 'value, read as YAML (3 is a number, true a boolean)', required: true}),
   }
 
+  /** Naming a provider or backend that is not installed is allowed (it may be installed next), but said. */
+  private async warnIfNotInstalled(key: string, value: unknown): Promise<void> {
+    if (typeof value !== 'string' || value.includes('${')) return
+    const catalog = key === 'registry.type' ? await this.runtime.registries() : key === 'infrastructure.provider' ? await this.runtime.providers() : undefined
+    if (!catalog) return
+    if (catalog.entries.some((e) => e.descriptor.name === value || e.descriptor.aliases?.includes(value))) return
+    this.runtime.log.warn(`no ${catalog.kind} "${value}" is installed yet (installed: ${catalog.entries.map((e) => e.descriptor.name).join(', ')}); install its plugin with \`morpheus plugins install <package>\``)
+  }
+
   async run(): Promise<{key: string; value: unknown; path: string}> {
     const {args} = await this.parse(ConfigSet)
     if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(args.key)) throw new MorpheusError('USAGE', `"${args.key}" is not a dotted key like forest.sizes.small`)
@@ -26,6 +35,7 @@ export default class ConfigSet extends MorpheusCommand {
     // Validate the result with ${ENV} references left as they are (they may be set only later).
     validateCore(expandEnv(raw, path, new Proxy({}, {get: (_t, k) => `\${${String(k)}}`})) as Record<string, unknown>, path)
     writeConfig(path, raw)
+    await this.warnIfNotInstalled(args.key, value)
     const shown = displayValue(args.key, value, await this.runtime.secretKeys())
     if (!this.jsonEnabled()) this.log(`${args.key} = ${typeof shown === 'object' ? JSON.stringify(shown) : String(shown)}  (${path})`)
     return {key: args.key, path, value: shown}
