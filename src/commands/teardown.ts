@@ -33,13 +33,16 @@ export default class Teardown extends MorpheusCommand {
       if (!ok) throw new MorpheusError('USAGE', 'teardown cancelled; nothing was removed')
     }
     let result: TeardownResult | undefined
+    const release = this.exitOnInterrupt(() => new MorpheusError('INTERRUPTED', `interrupted: ${forest.id} is recorded as tearing_down, with the nodes not yet removed`, {
+      hint: `Run \`morpheus teardown ${forest.id} --yes\` again to finish.`,
+    }))
     await runPhases([{run: async (report) => {
       try {
         result = await teardown(this.runtime, forest.id, report)
       } finally {
         forgetForestIds(this.config.cacheDir)
       }
-    }, title: `Removing ${forest.id}`}], {fancy: this.fancyProgress, quiet: this.jsonEnabled()})
+    }, title: `Removing ${forest.id}`}], {fancy: this.fancyProgress, quiet: this.jsonEnabled()}).finally(release)
     if (!this.jsonEnabled()) {
       const extra = result!.orphans_removed.length > 0 ? ` and ${result!.orphans_removed.length} machine(s) the registry did not list` : ''
       this.log(`Removed forest ${forest.id}: ${result!.removed.length} node(s)${extra}.`)

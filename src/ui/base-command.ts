@@ -44,6 +44,26 @@ export abstract class MorpheusCommand extends Command {
     return new MorpheusError('UNEXPECTED', e?.message ?? String(error), {cause: error})
   }
 
+  /**
+   * Until the returned function is called, Ctrl-C (or SIGTERM) ends the command at once with exit
+   * 130 and this error. For commands whose every step leaves the registry consistent (each write
+   * is atomic), so stopping between any two steps is safe and a re-run converges.
+   */
+  protected exitOnInterrupt(error: () => MorpheusError): () => void {
+    const handler = () => {
+      const e = error()
+      if (this.jsonEnabled()) this.logJson(this.toErrorJson(e))
+      else process.stderr.write(`\nError: ${e.message}\n${e.hint ? `Hint: ${e.hint}\n` : ''}`)
+      process.exit(e.exitCode)
+    }
+    process.once('SIGINT', handler)
+    process.once('SIGTERM', handler)
+    return () => {
+      process.off('SIGINT', handler)
+      process.off('SIGTERM', handler)
+    }
+  }
+
   toErrorJson(error: unknown): ErrorJson {
     const e = this.toMorpheusError(error)
     return {error: {code: e.kind, exitCode: e.exitCode, message: e.message, ...(e.hint ? {hint: e.hint} : {}), ...(e.details ? {details: e.details} : {})}}

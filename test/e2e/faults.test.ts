@@ -132,6 +132,32 @@ describe('bad input and faults: clear errors, stable exit codes, nothing lost', 
     expect(sb.registry().forests[forestId]).toBeUndefined()
   })
 
+  test('Ctrl-C during teardown: exit 130, the forest stays listed as tearing_down, a second teardown finishes', async () => {
+    const sb = sandbox()
+    // A node that takes a second to stop after SIGTERM (the pid teardown signals is this wrapper's).
+    const bin = join(sb.dir, 'slowstop')
+    mkdirSync(bin)
+    writeFileSync(join(bin, 'nats-server'), `#!/bin/bash\n${NATS} "$@" &\nchild=$!\ntrap 'sleep 1; kill -TERM $child; wait $child; exit 0' TERM\nwait $child\n`)
+    chmodSync(join(bin, 'nats-server'), 0o755)
+    sb.writeConfig(`providers:\n  local:\n    first_address: ${sb.firstAddress}\n    nats_server: ${join(bin, 'nats-server')}\n`)
+    const planted = await sb.json(['plant', 'local', 'medium'])
+    const id = planted.forest.id
+    const child = sb.spawn(['teardown', id, '--yes'])
+    let stderr = ''
+    child.stderr!.on('data', (d) => (stderr += d))
+    await waitFor(() => stderr.includes('removing'), 10000)
+    child.kill('SIGINT')
+    const r = await collect(child)
+    expect(r.code).toBe(130)
+    const doc = sb.registry()
+    expect(doc.forests[id].status).toBe('tearing_down')
+    expect(doc.nodes[id].length).toBeGreaterThan(0)
+    const again = await sb.run(['teardown', id, '--yes'])
+    expect(again.code).toBe(0)
+    expect(nodeProcesses(sb.dir)).toEqual([])
+    expect(sb.registry().forests[id]).toBeUndefined()
+  })
+
   test('two plants at the same time: two forests, distinct addresses, registry intact', async () => {
     const sb = sandbox()
     const [a, b] = await Promise.all([sb.run(['plant', 'local', 'medium', '--json']), sb.run(['plant', 'local', 'medium', '--json'])])

@@ -36,12 +36,20 @@ function findOnPath(name: string): string | undefined {
   return undefined
 }
 
+/** Is the process running? A zombie (exited, not yet reaped by its parent) is not. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..." where S is the state; comm may hold spaces or parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    // No /proc (not Linux) or the process just went away: trust the signal check.
+    return !existsSync('/proc/self/stat')
   }
 }
 

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
+import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
 import {homedir, hostname} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -13,12 +13,20 @@ function revisionOf(body: string): string {
   return `sha256:${createHash('sha256').update(body).digest('hex')}`
 }
 
+/** Is the process running? A zombie (exited, not yet reaped by its parent) is not. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..." where S is the state; comm may hold spaces or parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    // No /proc (not Linux) or the process just went away: trust the signal check.
+    return !existsSync('/proc/self/stat')
   }
 }
 
