@@ -82,6 +82,7 @@ export class Planting {
 
   /** Claim the forest and reserve its nodes in one compare-and-swap. */
   async claim(): Promise<void> {
+    if (this.signal.aborted) throw new MorpheusError('INTERRUPTED', 'interrupted before anything was created')
     const now = new Date()
     const {result} = await updateRegistry(this.backend, (doc) => {
       const id = newForestId(doc, now)
