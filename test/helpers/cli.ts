@@ -101,6 +101,16 @@ export function collect(child: ChildProcess, timeoutMs = 60000): Promise<CliResu
   })
 }
 
+/** Is the process running? An exited process not yet reaped by its parent (a zombie) is not. */
+export function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
+}
+
 /** Pids of live processes whose environment marks them as a node under `dir`. */
 export function nodeProcesses(dir: string): number[] {
   const out: number[] = []
@@ -109,8 +119,7 @@ export function nodeProcesses(dir: string): number[] {
     try {
       const env = readFileSync(`/proc/${entry}/environ`, 'latin1')
       if (env.split('\0').some((v) => v.startsWith(`MORPHEUS_NODE_DIR=${dir}`))) {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'latin1')
-        if (!/\) Z /.test(stat)) out.push(Number(entry))
+        if (running(Number(entry))) out.push(Number(entry))
       }
     } catch {
       // exited or not ours
