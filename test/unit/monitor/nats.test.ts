@@ -110,13 +110,14 @@ describe('probeNode against a real nats-server', () => {
 describe('probeNode against servers that misbehave', () => {
   const host = randomLoopback()
   let silent: NetServer
+  const sockets: Array<{destroy(): void}> = []
   let failing: HttpServer
   let silentUrl: string
   let failingUrl: string
 
   beforeAll(async () => {
     // Accepts connections and never answers.
-    silent = createNetServer(() => {})
+    silent = createNetServer((socket) => sockets.push(socket))
     await new Promise<void>((resolve) => silent.listen(0, host, resolve))
     silentUrl = `http://${host}:${(silent.address() as {port: number}).port}`
     // Answers /healthz with 503, as NATS does while JetStream is not current.
@@ -129,7 +130,8 @@ describe('probeNode against servers that misbehave', () => {
   })
 
   afterAll(async () => {
-    silent.close()
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => silent.close(resolve))
     failing.closeAllConnections()
     await new Promise((resolve) => failing.close(resolve))
   })
