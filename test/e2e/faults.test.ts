@@ -158,6 +158,28 @@ describe('bad input and faults: clear errors, stable exit codes, nothing lost', 
     expect(sb.registry().forests[id]).toBeUndefined()
   })
 
+  test('a forest that does not form in time: exit 7, recorded as failed with its nodes, teardown removes them', async () => {
+    const sb = sandbox()
+    // nats-server without its cluster block: every node is healthy, none routes to another.
+    const bin = join(sb.dir, 'noroutes')
+    mkdirSync(bin)
+    writeFileSync(join(bin, 'nats-server'), `#!/bin/sh\nsed '/^cluster {/,$d' "$2" > "$2.alone"\nexec ${NATS} -c "$2.alone"\n`)
+    chmodSync(join(bin, 'nats-server'), 0o755)
+    sb.writeConfig(`forest:\n  form_timeout_seconds: 2\nproviders:\n  local:\n    first_address: ${sb.firstAddress}\n    nats_server: ${join(bin, 'nats-server')}\n`)
+    const r = await sb.run(['plant', 'local', 'medium', '--json'])
+    expect(r.code).toBe(7)
+    const error = JSON.parse(r.stdout).error
+    expect(error).toEqual(expect.objectContaining({code: 'NOT_FORMED', exitCode: 7}))
+    expect(error.message).toMatch(/did not form within 2s: node-1 0\/2 routes/)
+    const id = error.details.forest_id
+    const doc = sb.registry()
+    expect(doc.forests[id].status).toBe('failed')
+    expect(doc.nodes[id]).toHaveLength(3)
+    expect(nodeProcesses(sb.dir)).toHaveLength(3)
+    expect((await sb.run(['teardown', id, '--yes'])).code).toBe(0)
+    expect(nodeProcesses(sb.dir)).toEqual([])
+  })
+
   test('two plants at the same time: two forests, distinct addresses, registry intact', async () => {
     const sb = sandbox()
     const [a, b] = await Promise.all([sb.run(['plant', 'local', 'medium', '--json']), sb.run(['plant', 'local', 'medium', '--json'])])
