@@ -149,9 +149,9 @@ export class LocalProvider implements Provider {
     let args: string[]
     if (this.natsMode === 'embedded') {
       // NimsForest reads its identity and its peers from files (see NimsForest's contract).
-      writeFileSync(join(dir, 'node-info.json'), JSON.stringify({forest_id: forest.id, node_id: node.id}, null, 2))
+      writeFileSync(join(dir, 'node-info.json'), JSON.stringify({forest_id: forest.id, node_id: node.id}, null, 2), {mode: 0o600})
       const registry = {nodes: {[forest.id]: [node, ...peers].map((n) => ({forest_id: forest.id, id: n.id, ip: n.ip, ipv4: n.ipv4 ?? n.ip}))}}
-      writeFileSync(join(dir, 'registry.json'), JSON.stringify(registry, null, 2))
+      writeFileSync(join(dir, 'registry.json'), JSON.stringify(registry, null, 2), {mode: 0o600})
       Object.assign(env, {JETSTREAM_DIR: join(dir, 'jetstream'), NATS_CLUSTER_NODE_INFO: join(dir, 'node-info.json'), NATS_CLUSTER_REGISTRY: join(dir, 'registry.json')})
       args = []
     } else {
