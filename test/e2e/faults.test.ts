@@ -6,6 +6,18 @@ import {Sandbox, collect, nodeProcesses, waitFor} from '../helpers/cli.js'
 
 const NATS = execFileSync('sh', ['-c', 'command -v nats-server']).toString().trim()
 
+/**
+ * A sandbox config whose local nodes run `script` (a shell script wrapping the real nats-server)
+ * instead of nats-server; `forest` adds keys under forest:.
+ */
+function withNatsWrapper(sb: Sandbox, script: string, forest = ''): void {
+  const bin = join(sb.dir, 'wrapper')
+  mkdirSync(bin)
+  writeFileSync(join(bin, 'nats-server'), script)
+  chmodSync(join(bin, 'nats-server'), 0o755)
+  sb.writeConfig(`${forest ? `forest:\n${forest}` : ''}providers:\n  local:\n    first_address: ${sb.firstAddress}\n    nats_server: ${join(bin, 'nats-server')}\n`)
+}
+
 describe('bad input and faults: clear errors, stable exit codes, nothing lost', () => {
   const sandboxes: Sandbox[] = []
   const sandbox = (config?: string) => {
@@ -100,11 +112,7 @@ describe('bad input and faults: clear errors, stable exit codes, nothing lost', 
   test('Ctrl-C during plant: exit 130, the registry lists every process that exists, teardown removes all', async () => {
     const sb = sandbox()
     // A nats-server that takes a moment to start (then becomes the real one, same pid and environment).
-    const bin = join(sb.dir, 'slowbin')
-    mkdirSync(bin)
-    writeFileSync(join(bin, 'nats-server'), `#!/bin/sh\nsleep 0.4\nexec ${NATS} "$@"\n`)
-    chmodSync(join(bin, 'nats-server'), 0o755)
-    sb.writeConfig(`forest:\n  parallel: 1\nproviders:\n  local:\n    first_address: ${sb.firstAddress}\n    nats_server: ${join(bin, 'nats-server')}\n`)
+    withNatsWrapper(sb, `#!/bin/sh\nsleep 0.4\nexec ${NATS} "$@"\n`, '  parallel: 1\n')
     const child = sb.spawn(['plant', 'local', '--nodes', '5'])
     let stderr = ''
     child.stderr!.on('data', (d) => (stderr += d))
@@ -135,11 +143,7 @@ describe('bad input and faults: clear errors, stable exit codes, nothing lost', 
   test('Ctrl-C during teardown: exit 130, the forest stays listed as tearing_down, a second teardown finishes', async () => {
     const sb = sandbox()
     // A node that takes a second to stop after SIGTERM (the pid teardown signals is this wrapper's).
-    const bin = join(sb.dir, 'slowstop')
-    mkdirSync(bin)
-    writeFileSync(join(bin, 'nats-server'), `#!/bin/bash\n${NATS} "$@" &\nchild=$!\ntrap 'sleep 1; kill -TERM $child; wait $child; exit 0' TERM\nwait $child\n`)
-    chmodSync(join(bin, 'nats-server'), 0o755)
-    sb.writeConfig(`providers:\n  local:\n    first_address: ${sb.firstAddress}\n    nats_server: ${join(bin, 'nats-server')}\n`)
+    withNatsWrapper(sb, `#!/bin/bash\n${NATS} "$@" &\nchild=$!\ntrap 'sleep 1; kill -TERM $child; wait $child; exit 0' TERM\nwait $child\n`)
     const planted = await sb.json(['plant', 'local', 'medium'])
     const id = planted.forest.id
     const child = sb.spawn(['teardown', id, '--yes'])
@@ -161,11 +165,7 @@ describe('bad input and faults: clear errors, stable exit codes, nothing lost', 
   test('a forest that does not form in time: exit 7, recorded as failed with its nodes, teardown removes them', async () => {
     const sb = sandbox()
     // nats-server without its cluster block: every node is healthy, none routes to another.
-    const bin = join(sb.dir, 'noroutes')
-    mkdirSync(bin)
-    writeFileSync(join(bin, 'nats-server'), `#!/bin/sh\nsed '/^cluster {/,$d' "$2" > "$2.alone"\nexec ${NATS} -c "$2.alone"\n`)
-    chmodSync(join(bin, 'nats-server'), 0o755)
-    sb.writeConfig(`forest:\n  form_timeout_seconds: 2\nproviders:\n  local:\n    first_address: ${sb.firstAddress}\n    nats_server: ${join(bin, 'nats-server')}\n`)
+    withNatsWrapper(sb, `#!/bin/sh\nsed '/^cluster {/,$d' "$2" > "$2.alone"\nexec ${NATS} -c "$2.alone"\n`, '  form_timeout_seconds: 2\n')
     const r = await sb.run(['plant', 'local', 'medium', '--json'])
     expect(r.code).toBe(7)
     const error = JSON.parse(r.stdout).error
