@@ -1,6 +1,6 @@
 import type {Config} from '@oclif/core'
 
-import {expandEnv, isSecretKey, loadConfig, pluginSection, type LoadedConfig} from './config/config.js'
+import {expandEnv, isSecretKey, loadConfig, pluginSection, resolveConfigPath, type LoadedConfig} from './config/config.js'
 import {MorpheusError, fromPluginError} from './errors.js'
 import type {ConfigSchema, Logger, NatsPorts, PluginContext, PluginErrorCode, PluginErrorShape, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
 import {PROVIDERS_HOOK, REGISTRIES_HOOK} from './plugin-api/index.js'
@@ -82,6 +82,7 @@ export class Runtime {
     return {
       config: pluginSection(this.config, prefix, schema, section, ignore),
       configDir: this.config.dir,
+      resolvePath: (value) => resolveConfigPath(this.config, value),
       dataDir: this.oclif.dataDir,
       error: pluginError,
       log: this.log,

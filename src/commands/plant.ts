@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {forgetForestIds} from '../autocomplete/forests-cache.js'
 import {MorpheusError} from '../errors.js'
-import {Planting, type PlantResult} from '../forest/plant.js'
+import {interrupted, Planting, type PlantResult} from '../forest/plant.js'
 import {MorpheusCommand} from '../ui/base-command.js'
 import {runPhases} from '../ui/progress.js'
 import {table} from '../ui/table.js'
@@ -61,7 +61,7 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
         await planting.abandon(status, (error as Error).message).catch((e) => this.runtime.log.warn(`could not mark the forest ${status}: ${(e as Error).message}`))
       }
       if (controller.signal.aborted && !(error instanceof MorpheusError && error.kind === 'INTERRUPTED') && planting?.forest) {
-        throw new MorpheusError('INTERRUPTED', `interrupted: forest ${planting.forest.id} is recorded in the registry as interrupted`, {hint: `Remove it with \`morpheus teardown ${planting.forest.id} --yes\`.`})
+        throw interrupted(planting.forest.id)
       }
       throw error
     } finally {

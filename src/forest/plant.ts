@@ -31,7 +31,7 @@ export function nodeCount(sizes: Record<string, number>, size: string, nodes?: n
   return count
 }
 
-function interrupted(forestId: string): MorpheusError {
+export function interrupted(forestId: string): MorpheusError {
   return new MorpheusError('INTERRUPTED', `interrupted: forest ${forestId} is recorded in the registry as interrupted, with every node that was started`, {
     details: {forest_id: forestId},
     hint: `Remove it with \`morpheus teardown ${forestId} --yes\`.`,

@@ -1,5 +1,6 @@
 import type {ForestRecord, NodeRecord, NatsPorts, NodeEndpoints} from '../plugin-api/index.js'
 import {probeAll, isFormed, type NodeHealth} from '../monitor/nats.js'
+import {urlHost} from '../net.js'
 import {findForest} from '../registry/document.js'
 import {readRegistry} from '../registry/update.js'
 import type {Runtime} from '../runtime.js'
@@ -18,7 +19,7 @@ export interface ForestStatusView {
 }
 
 function defaultEndpoints(node: NodeRecord, ports: NatsPorts): NodeEndpoints {
-  const host = node.ip.includes(':') ? `[${node.ip}]` : node.ip
+  const host = urlHost(node.ip)
   return {client: `nats://${host}:${ports.client}`, monitor: `http://${host}:${ports.monitor}`}
 }
 

@@ -142,6 +142,8 @@ export interface PluginContext {
   config: Record<string, unknown>
   /** Directory holding the config file (relative paths in config resolve from here). */
   configDir: string
+  /** A path from the config as the core reads paths: `~` is the home directory, relative paths start at configDir. */
+  resolvePath(value: string): string
   /** Morpheus's per-user data directory (oclif's dataDir). */
   dataDir: string
   templates: TemplateRenderer

@@ -1,7 +1,8 @@
+import {urlHost} from '../net.js'
 import type {NatsConfigInput} from '../plugin-api/index.js'
 
 function routeUrl(ip: string, port: number, auth?: {user: string; password: string} | null): string {
-  const host = ip.includes(':') ? `[${ip}]` : ip
+  const host = urlHost(ip)
   const cred = auth ? `${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.password)}@` : ''
   return `nats-route://${cred}${host}:${port}`
 }

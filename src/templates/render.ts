@@ -3,6 +3,7 @@ import {fileURLToPath} from 'node:url'
 import {join} from 'node:path'
 
 import {MorpheusError} from '../errors.js'
+import {urlHost} from '../net.js'
 import type {TemplateRenderer} from '../plugin-api/index.js'
 import {natsConfigData} from './nats.js'
 
@@ -10,7 +11,7 @@ import {natsConfigData} from './nats.js'
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url))
 
 function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+  return `${urlHost(host)}:${port}`
 }
 
 /** Handlebars with the core's helpers and every `templates/partials/*.hbs` registered. */

@@ -1,10 +1,14 @@
 import type {PluginContext} from 'morpheus/plugin-api'
 
+import {resolveConfigPath, type LoadedConfig} from '../../src/config/config.js'
+
 /** A minimal plugin context, as the core builds it, for constructing a plugin in a unit test. */
 export function pluginContext(config: Record<string, unknown> = {}, configDir = '/'): PluginContext {
   return {
     config,
     configDir,
+    // The core's own path rule, as the runtime hands it to plugins.
+    resolvePath: (value) => resolveConfigPath({dir: configDir} as LoadedConfig, value),
     dataDir: '/',
     error: (code, message, hint) => Object.assign(new Error(message), {code, hint}),
     log: {debug() {}, info() {}, warn() {}},

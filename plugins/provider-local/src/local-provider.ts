@@ -1,8 +1,8 @@
 import {spawn} from 'node:child_process'
 import {accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
-import {homedir, totalmem} from 'node:os'
-import {delimiter, isAbsolute, join, resolve} from 'node:path'
+import {totalmem} from 'node:os'
+import {delimiter, join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {CreatedNode, CreateNodeRequest, ForestRecord, NatsPorts, NodeEndpoints, NodeRecord, NodeReservation, PluginContext, Provider, ProviderNode, ReserveRequest} from 'morpheus/plugin-api'
@@ -81,8 +81,7 @@ export class LocalProvider implements Provider {
 
   constructor(private readonly context: PluginContext) {
     const c = context.config
-    const dir = String(c.data_dir)
-    this.dataDir = dir === '~' || dir.startsWith('~/') ? join(homedir(), dir.slice(1)) : isAbsolute(dir) ? dir : resolve(context.configDir, dir)
+    this.dataDir = context.resolvePath(String(c.data_dir))
     this.natsMode = c.nimsforest_binary ? 'embedded' : 'system'
   }
 

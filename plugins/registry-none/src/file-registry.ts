@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto'
 import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
-import {homedir, hostname} from 'node:os'
-import {dirname, isAbsolute, join, resolve} from 'node:path'
+import {hostname} from 'node:os'
+import {dirname} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {PluginContext, RegistryBackend, StoredDocument, WriteCondition} from 'morpheus/plugin-api'
@@ -143,7 +143,6 @@ export class FileRegistry implements RegistryBackend {
 }
 
 export function createFileRegistry(context: PluginContext): RegistryBackend {
-  const configured = String(context.config.path ?? 'registry.json')
-  const path = configured === '~' || configured.startsWith('~/') ? join(homedir(), configured.slice(1)) : isAbsolute(configured) ? configured : resolve(context.configDir, configured)
+  const path = context.resolvePath(String(context.config.path ?? 'registry.json'))
   return new FileRegistry(path, context, Number(context.config.lock_timeout_seconds ?? 10) * 1000)
 }

@@ -1,0 +1,4 @@
+/** An address as it stands in a URL or host:port: IPv6 in brackets. */
+export function urlHost(ip: string): string {
+  return ip.includes(':') ? `[${ip}]` : ip
+}
