@@ -12,6 +12,7 @@ export const ExitCode = {
   NOT_FOUND: 6,
   NOT_FORMED: 7,
   PLUGIN: 8,
+  OTHER_DEVICE: 9,
   INTERRUPTED: 130,
 } as const
 

@@ -2,9 +2,15 @@ import type {Config} from '@oclif/core'
 
 import {expandEnv, isSecretKey, loadConfig, pluginSection, resolveConfigPath, type LoadedConfig} from './config/config.js'
 import {MorpheusError, fromPluginError} from './errors.js'
-import type {ConfigSchema, Logger, NatsPorts, PluginContext, PluginErrorCode, PluginErrorShape, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
-import {PROVIDERS_HOOK, REGISTRIES_HOOK} from './plugin-api/index.js'
+import {deviceId} from './device.js'
+import type {ConfigSchema, Logger, NatsPorts, PluginContext, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
+import {PLUGIN_API_VERSION, PROVIDERS_HOOK, REGISTRIES_HOOK} from './plugin-api/index.js'
 import {discover, resolve, type Entry, type ProviderCatalog, type RegistryCatalog} from './plugins/discovery.js'
+import {pluginError} from './plugins/errors.js'
+import {helpers} from './plugins/helpers.js'
+import {readFileSync} from 'node:fs'
+
+import {bootstrapSettings} from './templates/bootstrap.js'
 import {createRenderer} from './templates/render.js'
 
 export interface LoadedProvider {
@@ -25,9 +31,7 @@ export function stderrLogger(quiet = false): Logger {
   }
 }
 
-function pluginError(code: PluginErrorCode, message: string, hint?: string): PluginErrorShape {
-  return Object.assign(new Error(message), {code, hint})
-}
+
 
 /**
  * Everything a command needs, loaded lazily: the config file, the plugin catalogs,
@@ -38,7 +42,14 @@ export class Runtime {
   private providerCatalog?: Promise<ProviderCatalog>
   private registryCatalog?: Promise<RegistryCatalog>
 
+  /** Aborted when the user interrupts the command; every plugin call gets this signal. */
+  readonly interrupt = new AbortController()
+
   constructor(readonly oclif: Config, readonly log: Logger = stderrLogger()) {}
+
+  get signal(): AbortSignal {
+    return this.interrupt.signal
+  }
 
   get config(): LoadedConfig {
     this.loaded ??= loadConfig()
@@ -65,12 +76,18 @@ export class Runtime {
     return forest.ports
   }
 
-  /** `cloud` stands for the configured cloud provider (infrastructure.provider). */
+  /** `cloud` stands for the configured cloud provider (infrastructure.provider), which must be a cloud provider. */
   async providerName(requested: string): Promise<string> {
     if (requested !== 'cloud') return requested
     const configured = (this.config.values.infrastructure as {provider: string}).provider
     const catalog = await this.providers()
-    if (!catalog.entries.some((e) => e.descriptor.name === configured || e.descriptor.aliases?.includes(configured))) {
+    const entry = catalog.entries.find((e) => e.descriptor.name === configured || e.descriptor.aliases?.includes(configured))
+    if (entry && !entry.descriptor.capabilities.cloud) {
+      throw new MorpheusError('USAGE', `"cloud" means the provider "${configured}" (infrastructure.provider in ${this.config.path}), which is not a cloud provider`, {
+        hint: `Plant with it by name (morpheus plant ${configured} ...), or set a cloud provider: morpheus config set infrastructure.provider <name> (see \`morpheus providers\`).`,
+      })
+    }
+    if (!entry) {
       throw new MorpheusError('USAGE', `"cloud" means the provider "${configured}" (infrastructure.provider in ${this.config.path}), which is not installed; installed: ${catalog.entries.map((e) => e.descriptor.name).join(', ')}`, {
         hint: `Install it (morpheus plugins install @morpheus/provider-${configured}) or set another: morpheus config set infrastructure.provider <name>`,
       })
@@ -78,17 +95,49 @@ export class Runtime {
     return configured
   }
 
-  private async context(prefix: string, schema: ProviderDescriptor['configSchema'], section: Record<string, unknown>, ignore: string[] = []): Promise<PluginContext> {
+  /** The `secrets.<name>` values a plugin declares, `${ENV}`-expanded; names not in the config are left out. */
+  declaredSecrets(names: readonly string[] = []): Record<string, string> {
+    const all = (this.config.values.secrets ?? {}) as Record<string, unknown>
+    const out: Record<string, string> = {}
+    for (const name of names) {
+      if (all[name] === undefined || all[name] === null) continue
+      out[name] = String(expandEnv(all[name], this.config.path, process.env, `secrets.${name}`))
+    }
+    return out
+  }
+
+  private async context(prefix: string, descriptor: {configSchema?: ConfigSchema; secrets?: readonly string[]; templates?: string}, section: Record<string, unknown>, ignore: string[] = []): Promise<PluginContext> {
     return {
-      config: pluginSection(this.config, prefix, schema, section, ignore),
+      apiVersion: PLUGIN_API_VERSION,
+      config: pluginSection(this.config, prefix, descriptor.configSchema, section, ignore),
       configDir: this.config.dir,
-      resolvePath: (value) => resolveConfigPath(this.config, value),
       dataDir: this.oclif.dataDir,
+      device: deviceId(),
       error: pluginError,
+      helpers,
       log: this.log,
       ports: this.ports,
-      templates: await createRenderer(),
+      resolvePath: (value) => resolveConfigPath(this.config, value),
+      secrets: this.declaredSecrets(descriptor.secrets),
+      signal: this.signal,
+      templates: await this.renderer(descriptor.templates),
     }
+  }
+
+  /** Templates: the user's templates.dir, then the plugin's own, then the core's; bootstrap settings read at the first userData(). */
+  private renderer(pluginDir?: string) {
+    const dir = (this.config.values.templates as {dir?: string} | undefined)?.dir
+    return createRenderer({
+      bootstrap: () =>
+        bootstrapSettings(
+          {
+            integration: this.config.values.integration as Record<string, unknown>,
+            registry: expandEnv(this.config.values.registry ?? {}, this.config.path, process.env, 'registry') as Record<string, unknown>,
+          },
+          {readFile: (path) => readFileSync(path, 'utf8'), resolvePath: (path) => resolveConfigPath(this.config, path)},
+        ),
+      dirs: [...(dir ? [resolveConfigPath(this.config, dir)] : []), ...(pluginDir ? [pluginDir] : [])],
+    })
   }
 
   async provider(name: string): Promise<LoadedProvider> {
@@ -96,7 +145,7 @@ export class Runtime {
     const d = entry.descriptor
     const all = (this.config.values.providers ?? {}) as Record<string, Record<string, unknown>>
     const section = all[d.name] ?? {}
-    const context = await this.context(`providers.${d.name}`, d.configSchema, section)
+    const context = await this.context(`providers.${d.name}`, d, section)
     try {
       const factory = await d.load()
       return {entry, provider: await factory(context)}
@@ -134,7 +183,7 @@ export class Runtime {
       const entry = resolve(await this.registries(), this.registryType())
       const d = entry.descriptor
       const section = (this.config.values.registry ?? {}) as Record<string, unknown>
-      const context = await this.context('registry', d.configSchema, section, ['type'])
+      const context = await this.context('registry', d, section, ['type', 'unsafe_writes'])
       try {
         const factory = await d.load()
         return {backend: await factory(context), entry}

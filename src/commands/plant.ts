@@ -2,72 +2,95 @@ import {Args, Flags} from '@oclif/core'
 
 import {forgetForestIds} from '../autocomplete/forests-cache.js'
 import {MorpheusError} from '../errors.js'
-import {interrupted, Planting, type PlantResult} from '../forest/plant.js'
+import {planForest, Plant as Planting, type PlantPlan, type PlantResult} from '../forest/plant.js'
+import {forestDeps} from '../forest/runtime-deps.js'
 import {MorpheusCommand} from '../ui/base-command.js'
-import {runPhases} from '../ui/progress.js'
+import {ProgressRelay} from '../ui/progress.js'
 import {table} from '../ui/table.js'
 
 export default class Plant extends MorpheusCommand {
   static summary = 'Plant a forest: create its nodes and wait until the NATS cluster has formed'
   static description = `Creates the nodes in parallel, each running NATS with JetStream and routes to every other node, and finishes only when every node reports a route to each of the others and JetStream has a meta leader.
 
-PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the configured cloud provider (infrastructure.provider). SIZE maps to a node count through forest.sizes (small 1, medium 3, large 5 by default).`
+PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the configured cloud provider (infrastructure.provider). SIZE maps to a node count through forest.sizes (small 1, medium 3, large 5 by default); --nodes wins over it.`
   static examples = [
     {command: '<%= config.bin %> plant local small', description: 'one NATS node on this machine'},
     {command: '<%= config.bin %> plant local medium --json', description: 'three local nodes, result as JSON'},
     {command: '<%= config.bin %> plant local --nodes 7', description: 'seven local nodes'},
     {command: '<%= config.bin %> plant cloud small', description: 'on the configured cloud provider'},
+    {command: '<%= config.bin %> plant cloud medium --dry-run --json', description: "the plan, with each node's exact user data, creating nothing"},
   ]
   static args = {
     provider: Args.string({description: 'provider name, or "cloud" for infrastructure.provider', required: true}),
     size: Args.string({default: 'small', description: 'size name from forest.sizes (small, medium, large)'}),
   }
   static flags = {
-    nodes: Flags.integer({description: 'node count (overrides SIZE)', min: 1, max: 100}),
+    'dry-run': Flags.boolean({description: "create nothing, write nothing: print the plan and each node's user data"}),
+    nodes: Flags.integer({description: 'node count, 1 to 100 (wins over SIZE)', max: 100, min: 1}),
+    unsafe: Flags.boolean({description: 'write the registry even if its backend cannot make concurrent writes safe'}),
   }
 
-  async run(): Promise<PlantResult> {
+  async run(): Promise<PlantResult | PlantPlan> {
     const {args, flags} = await this.parse(Plant)
-    const controller = new AbortController()
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (controller.signal.aborted) process.exit(130)
-      process.stderr.write(`\n${signal}: stopping; recording what exists in the registry (press Ctrl-C again to quit at once)\n`)
-      controller.abort()
+    if (flags['dry-run']) {
+      const deps = await forestDeps(this.runtime)
+      const plan = await planForest(deps, {nodes: flags.nodes, provider: await this.runtime.providerName(args.provider), size: args.size})
+      if (!this.jsonEnabled()) this.showPlan(plan)
+      return plan
     }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
+    const relay = new ProgressRelay({fancy: this.fancyProgress, quiet: this.jsonEnabled()})
+    const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe})
     let planting: Planting | undefined
+    let settling: Promise<MorpheusError> | undefined
+    const settle = (error: unknown) => (settling ??= planting!.abandon(error))
     try {
-      planting = await Planting.prepare(this.runtime, {nodes: flags.nodes, provider: args.provider, size: args.size}, controller.signal)
-      const p = planting
-      if (p.count % 2 === 0) this.runtime.log.warn(`${p.count} nodes: JetStream needs a majority, so an even count tolerates no more failures than ${p.count - 1} nodes`)
-      await runPhases(
-        [
-          {run: async (report) => {
-            await p.claim()
-            report(`${p.forest.id}: ${p.nodes.map((n) => `${n.id} ${n.ip}`).join(', ')}`)
-          }, title: 'Claiming the forest in the registry'},
-          {run: (report) => p.create(report), title: `Creating ${p.count} node${p.count === 1 ? '' : 's'} (${p.request.provider})`},
-          {run: (report) => p.waitFormed(report), title: 'Waiting for routes and a JetStream leader'},
-        ],
-        {fancy: this.fancyProgress, quiet: this.jsonEnabled()},
-      )
-      const result = await p.finish()
-      if (!this.jsonEnabled()) this.show(result)
-      return result
-    } catch (error) {
-      if (planting?.forest) {
-        const status = controller.signal.aborted ? 'interrupted' : 'failed'
-        await planting.abandon(status, (error as Error).message).catch((e) => this.runtime.log.warn(`could not mark the forest ${status}: ${(e as Error).message}`))
-      }
-      if (controller.signal.aborted && !(error instanceof MorpheusError && error.kind === 'INTERRUPTED') && planting?.forest) {
-        throw interrupted(planting.forest.id)
-      }
-      throw error
+      return await this.interruptible(async () => {
+        planting = await Planting.prepare(deps, {nodes: flags.nodes, provider: await this.runtime.providerName(args.provider), size: args.size})
+        const p = planting
+        const registry = (await this.runtime.registry()).entry.descriptor
+        if (p.handle.capabilities.cloud && !registry.capabilities.remote) {
+          this.runtime.log.warn(`the registry (${registry.name}) is a file on this device: other devices, and cron jobs elsewhere, will not see this forest. Move it with \`morpheus registry init\` (a Storage Box or S3).`)
+        }
+        if (p.count % 2 === 0) this.runtime.log.warn(`${p.count} nodes: JetStream needs a majority (${p.count / 2 + 1}), so this forest survives ${p.count / 2 - 1} failed node${p.count === 4 || p.count === 2 ? '' : 's'}, no more than ${p.count - 1} nodes would`)
+        try {
+          await relay.run([
+            {run: async () => {
+              await p.claim()
+              relay.report(`${p.forest!.id}: ${p.batch!.nodes.map((n) => `${n.id} ${n.ip || '(address at create)'}`).join(', ')}`)
+            }, title: 'Claiming the forest in the registry'},
+            {run: () => p.create(), title: `Creating ${p.count} node${p.count === 1 ? '' : 's'} (${p.handle.name})`},
+            {run: () => p.waitFormed(), title: 'Waiting for routes and a JetStream leader'},
+          ])
+          const result = await p.finish()
+          if (!this.jsonEnabled()) this.show(result)
+          return result
+        } catch (error) {
+          throw await settle(error)
+        }
+      }, () => this.settleSoon(() => settling, () => (planting?.batch ? settle(new MorpheusError('INTERRUPTED', 'interrupted')) : undefined)), () => relay.mute())
     } finally {
       if (planting?.forest) forgetForestIds(this.config.cacheDir)
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
+    }
+  }
+
+  /**
+   * On a second Ctrl-C: the first one's settle is usually under way (or about to start, once the
+   * provider's calls return): wait a little for it, and settle directly only when it does not come.
+   */
+  private async settleSoon(current: () => Promise<unknown> | undefined, start: () => Promise<unknown> | undefined): Promise<unknown> {
+    for (let waited = 0; !current() && waited < 2000; waited += 20) await new Promise((r) => setTimeout(r, 20))
+    return current() ?? start()
+  }
+
+  private showPlan(plan: PlantPlan): void {
+    const f = plan.forest
+    this.log(`Dry run: nothing was created or written. A plant now would make forest ${f.id} with ${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'} (${f.provider}, ${f.size}, ${f.nats_mode} NATS).`)
+    this.log(`Route password: ${plan.route_password}`)
+    this.log('')
+    this.log(table(['NODE', 'ADDRESS', 'PORTS'], plan.nodes.map((n) => [n.id, n.ip || '(at create)', n.ports ? `${n.ports.client}/${n.ports.cluster}/${n.ports.monitor}` : `${f.ports?.client}/${f.ports?.cluster}/${f.ports?.monitor}`])))
+    for (const n of plan.nodes) {
+      if (n.user_data !== null) this.log(`\n--- ${n.id}: user data (${Buffer.byteLength(n.user_data)} bytes) ---\n${n.user_data}`)
+      for (const [path, text] of Object.entries(n.files ?? {})) this.log(`\n--- ${n.id}: ${path} ---\n${text}`)
     }
   }
 

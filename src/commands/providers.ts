@@ -14,7 +14,10 @@ export interface ListedPlugin {
 }
 
 export function capabilityList(caps: object): string {
-  return Object.entries(caps).filter(([, v]) => v === true || (Array.isArray(v) && v.length > 0)).map(([k, v]) => (Array.isArray(v) ? `${k}:${v.join('/')}` : k)).join(', ')
+  return Object.entries(caps)
+    .filter(([, v]) => v === true || typeof v === 'number' || (Array.isArray(v) && v.length > 0))
+    .map(([k, v]) => (Array.isArray(v) ? `${k}:${v.join('/')}` : typeof v === 'number' ? `${k}:${v}` : k))
+    .join(', ')
 }
 
 export default class Providers extends MorpheusCommand {

@@ -1,25 +1,32 @@
+import {randomBytes} from 'node:crypto'
+
 import {MorpheusError, fromPluginError} from '../errors.js'
-import type {ForestRecord, NatsMode, NodeRecord, Provider, RegistryBackend} from '../plugin-api/index.js'
-import {isFormed, probeAll, type NodeHealth} from '../monitor/nats.js'
-import {updateRegistry, UNCHANGED} from '../registry/update.js'
-import type {Runtime} from '../runtime.js'
-import {mapLimit, newForestId, nextNodeIds, pause} from './util.js'
+import type {ClusterAuth, ForestRecord, NatsMode, NodeRecord, RegistryDocument, SecretStore} from '../plugin-api/index.js'
+import {NodeBatch} from './batch.js'
+import type {ForestDeps, ProviderHandle} from './deps.js'
+import {operation, sameOperation} from './operation.js'
+import {settle} from './settle.js'
+import {newForestId, nextNodeIds} from './util.js'
 
 export interface PlantRequest {
   provider: string
   size: string
+  /** An explicit node count; wins over the size. */
   nodes?: number
+}
+
+export interface NodeView extends NodeRecord {
+  monitor: string
+  client: string
 }
 
 export interface PlantResult {
   forest: ForestRecord
-  nodes: Array<NodeRecord & {monitor: string; client: string}>
+  nodes: NodeView[]
   seconds: number
 }
 
-export type Report = (message: string) => void
-
-/** Resolve a size name (or --nodes) to a node count using forest.sizes. */
+/** Resolve a size name (or --nodes, which wins) to a node count using forest.sizes. */
 export function nodeCount(sizes: Record<string, number>, size: string, nodes?: number): number {
   if (nodes !== undefined) return nodes
   const count = sizes[size]
@@ -31,249 +38,233 @@ export function nodeCount(sizes: Record<string, number>, size: string, nodes?: n
   return count
 }
 
-export function interrupted(forestId: string): MorpheusError {
-  return new MorpheusError('INTERRUPTED', `interrupted: forest ${forestId} is recorded in the registry as interrupted, with every node that was started`, {
-    details: {forest_id: forestId},
-    hint: `Remove it with \`morpheus teardown ${forestId} --yes\`.`,
-  })
+/** The NATS mode a forest runs: what the provider's own config fixes, else forest.nats_mode if the provider can, else its first. */
+export function chooseNatsMode(handle: ProviderHandle, wanted: NatsMode): NatsMode {
+  const modes = handle.capabilities.natsModes
+  return handle.provider.natsMode ?? (modes.includes(wanted) ? wanted : modes[0])
+}
+
+export async function preflight(handle: ProviderHandle, signal: AbortSignal): Promise<void> {
+  try {
+    await handle.provider.preflight(signal)
+  } catch (error) {
+    throw fromPluginError(error, `provider ${handle.name}`, 'PROVIDER')
+  }
+}
+
+const CLUSTER_AUTH = 'cluster_auth'
+
+/** New route credentials for a forest: a random password no other forest shares. */
+export function newClusterAuth(): ClusterAuth {
+  return {password: randomBytes(24).toString('base64url'), user: 'morpheus-route'}
+}
+
+export async function saveClusterAuth(secrets: SecretStore | undefined, forestId: string, auth: ClusterAuth): Promise<void> {
+  await secrets?.set(forestId, CLUSTER_AUTH, JSON.stringify(auth))
+}
+
+/** A forest's route credentials from the registry's secret storage (null when it keeps none). */
+export async function loadClusterAuth(secrets: SecretStore | undefined, forestId: string): Promise<ClusterAuth | null> {
+  const text = await secrets?.get(forestId, CLUSTER_AUTH)
+  if (!text) return null
+  const parsed = JSON.parse(text) as ClusterAuth
+  return typeof parsed.user === 'string' && typeof parsed.password === 'string' ? parsed : null
+}
+
+/** Every node record this provider has in the registry, across forests (what reserve() must avoid). */
+export function providerNodes(doc: RegistryDocument, provider: string): NodeRecord[] {
+  return Object.values(doc.nodes).flat().filter((n) => doc.forests[n.forest_id]?.provider === provider)
+}
+
+/** Reservations from the provider, checked: exactly the ids asked for, each with a string ip. */
+export function reserveNodes(handle: ProviderHandle, forest: ForestRecord, doc: RegistryDocument, ids: string[], now: Date): NodeRecord[] {
+  let reservations
+  try {
+    reservations = handle.provider.reserve({count: ids.length, existing: providerNodes(doc, handle.name), forest, ids})
+  } catch (error) {
+    throw fromPluginError(error, `provider ${handle.name}`, 'PROVIDER')
+  }
+  const problem = !Array.isArray(reservations)
+    ? 'no list'
+    : reservations.length !== ids.length
+      ? `${reservations.length} reservations for ${ids.length} nodes`
+      : reservations.some((r, i) => !r || r.id !== ids[i] || typeof r.ip !== 'string')
+        ? 'reservations whose ids are not the ids asked for, or without an ip string'
+        : undefined
+  if (problem) throw new MorpheusError('PROVIDER', `provider ${handle.name}: reserve() returned ${problem}`, {hint: `This is a bug in the provider plugin ${handle.name}.`})
+  return reservations.map((r) => ({
+    created_at: now.toISOString(),
+    forest_id: forest.id,
+    id: r.id,
+    ip: r.ip,
+    role: 'edge',
+    status: 'reserved' as const,
+    ...(r.ipv4 ? {ipv4: r.ipv4} : {}),
+    ...(r.ipv6 ? {ipv6: r.ipv6} : {}),
+    ...(r.probe_address ? {probe_address: r.probe_address} : {}),
+    ...(r.ports ? {ports: r.ports} : {}),
+    ...(r.provider_ref ? {provider_ref: r.provider_ref} : {}),
+  }))
 }
 
 /**
- * Planting a forest, phase by phase, so the command can show each phase with listr2
- * on a terminal or as plain lines otherwise. The registry always says what exists:
- * the forest and its nodes are claimed before anything is created, each node is
- * updated as it is created and as it becomes healthy, and a failure or an interrupt
- * marks the forest so teardown can remove it.
+ * Planting a forest, phase by phase (claim, create, form), so a command can show each phase.
+ * The registry always says what exists: the forest and its nodes are claimed before anything is
+ * created, addresses are recorded as they appear, statuses as they change (batched by the store),
+ * and anything that stops it ends in settle(), the one policy for unfinished operations.
  */
-export class Planting {
-  forest!: ForestRecord
-  nodes: NodeRecord[] = []
+export class Plant {
+  batch?: NodeBatch
   private readonly started = Date.now()
-  private health: NodeHealth[] = []
 
-  private constructor(
-    private readonly runtime: Runtime,
-    readonly provider: Provider,
-    readonly backend: RegistryBackend,
-    readonly count: number,
-    readonly request: PlantRequest,
-    readonly natsMode: NatsMode,
-    readonly signal: AbortSignal,
-    private readonly maxParallel: number,
-  ) {}
+  private constructor(readonly deps: ForestDeps, readonly handle: ProviderHandle, readonly count: number, readonly size: string, readonly natsMode: NatsMode) {}
 
-  static async prepare(runtime: Runtime, request: PlantRequest, signal: AbortSignal): Promise<Planting> {
-    const forestConfig = runtime.config.values.forest as {sizes: Record<string, number>; nats_mode: NatsMode}
-    const count = nodeCount(forestConfig.sizes, request.size, request.nodes)
-    if (count < 1) throw new MorpheusError('USAGE', `a forest needs at least one node, not ${count}`)
-    const {entry, provider} = await runtime.provider(request.provider)
-    const modes = entry.descriptor.capabilities.natsModes
-    const natsMode = provider.natsMode ?? (modes.includes(forestConfig.nats_mode) ? forestConfig.nats_mode : modes[0])
-    try {
-      await provider.preflight()
-    } catch (error) {
-      throw fromPluginError(error, `provider ${entry.descriptor.name}`, 'PROVIDER')
-    }
-    const {backend} = await runtime.registry()
-    const caps = entry.descriptor.capabilities
-    const maxParallel = caps.parallelCreate ? (caps.maxParallel ?? Number.MAX_SAFE_INTEGER) : 1
-    return new Planting(runtime, provider, backend, count, {...request, provider: entry.descriptor.name}, natsMode, signal, maxParallel)
+  static async prepare(deps: ForestDeps, request: PlantRequest): Promise<Plant> {
+    const count = nodeCount(deps.settings.sizes, request.size, request.nodes)
+    if (!Number.isInteger(count) || count < 1 || count > 100) throw new MorpheusError('USAGE', `a forest has 1 to 100 nodes, not ${count}`)
+    const handle = await deps.provider(request.provider)
+    await preflight(handle, deps.signal)
+    const size = request.nodes === undefined ? request.size : 'custom'
+    return new Plant(deps, handle, count, size, chooseNatsMode(handle, deps.settings.nats_mode))
   }
 
-  /** Claim the forest and reserve its nodes in one compare-and-swap. */
+  get forest(): ForestRecord | undefined {
+    return this.batch?.forest
+  }
+
+  /** Claim the forest and reserve its nodes in one compare-and-swap; store its route credentials. */
   async claim(): Promise<void> {
-    if (this.signal.aborted) throw new MorpheusError('INTERRUPTED', 'interrupted before anything was created')
+    if (this.deps.signal.aborted) throw new MorpheusError('INTERRUPTED', 'interrupted before anything was created; nothing was changed')
     const now = new Date()
-    const {result} = await updateRegistry(this.backend, (doc) => {
-      const id = newForestId(doc, now)
+    const op = operation('plant', this.deps.device, now)
+    let chosen: string | undefined
+    const {result} = await this.deps.store.update((doc) => {
+      // Applied again after a conflict or a retried write: our own claim, if it landed, is kept.
+      if (chosen && sameOperation(doc.forests[chosen]?.operation, op)) {
+        return {forest: doc.forests[chosen], nodes: doc.nodes[chosen] ?? []}
+      }
+      const id = (chosen = newForestId(doc, now))
       const forest: ForestRecord = {
         created_at: now.toISOString(),
         id,
         last_expansion: null,
         nats_mode: this.natsMode,
         node_count: this.count,
-        provider: this.request.provider,
-        size: this.request.nodes === undefined ? this.request.size : `${this.request.nodes}`,
+        operation: op,
+        ports: this.deps.settings.ports,
+        provider: this.handle.name,
+        size: this.size,
         status: 'planting',
+        ...(this.handle.capabilities.machineLocal ? {device: this.deps.device} : {}),
       }
-      const existing = Object.values(doc.nodes).flat().filter((n) => doc.forests[n.forest_id]?.provider === this.request.provider)
-      let reservations
-      try {
-        reservations = this.provider.reserve({count: this.count, existing, forest, ids: nextNodeIds([], this.count)})
-      } catch (error) {
-        throw fromPluginError(error, `provider ${this.request.provider}`, 'PROVIDER')
-      }
-      if (!Array.isArray(reservations) || reservations.length !== this.count) {
-        throw new MorpheusError('PROVIDER', `provider ${this.request.provider}: reserve() returned ${Array.isArray(reservations) ? reservations.length : 'no'} reservations for ${this.count} nodes`)
-      }
-      const nodes: NodeRecord[] = reservations.map((r) => ({
-        created_at: now.toISOString(),
-        forest_id: id,
-        id: r.id,
-        ip: r.ip,
-        role: 'edge',
-        status: 'creating',
-        ...(r.ipv4 ? {ipv4: r.ipv4} : {}),
-        ...(r.ipv6 ? {ipv6: r.ipv6} : {}),
-        ...(r.provider_ref ? {provider_ref: r.provider_ref} : {}),
-      }))
+      const nodes = reserveNodes(this.handle, forest, doc, nextNodeIds([], this.count), now)
       doc.forests[id] = forest
       doc.nodes[id] = nodes
       return {forest, nodes}
-    })
-    this.forest = result!.forest
-    this.nodes = result!.nodes
-  }
-
-  private async updateNodes(changes: Map<string, Partial<NodeRecord>>): Promise<void> {
-    const forestId = this.forest.id
-    const {doc} = await updateRegistry(this.backend, (d) => {
-      const list = d.nodes[forestId]
-      if (!list) return UNCHANGED
-      for (const node of list) {
-        const change = changes.get(node.id)
-        if (change) Object.assign(node, change)
-      }
-      return true
-    })
-    this.nodes = doc.nodes[forestId] ?? this.nodes
-  }
-
-  private async dropNodes(ids: ReadonlySet<string>): Promise<void> {
-    const forestId = this.forest.id
-    const {doc} = await updateRegistry(this.backend, (d) => {
-      const list = d.nodes[forestId]
-      if (!list) return UNCHANGED
-      d.nodes[forestId] = list.filter((n) => !ids.has(n.id))
-      return true
-    })
-    this.nodes = doc.nodes[forestId] ?? []
-  }
-
-  /** Create every node, several at once, recording each in the registry as it starts. */
-  async create(report: Report): Promise<void> {
-    if (this.provider.prepareForest) {
-      report('preparing the forest')
-      try {
-        await this.provider.prepareForest(this.forest, this.nodes)
-      } catch (error) {
-        throw fromPluginError(error, `provider ${this.request.provider}`, 'PROVIDER')
-      }
+    }, {now: true})
+    const {forest, nodes} = result!
+    let auth: ClusterAuth | null = null
+    if (this.deps.secrets) {
+      auth = newClusterAuth()
+      await saveClusterAuth(this.deps.secrets, forest.id, auth)
     }
-    const limit = Math.min((this.runtime.config.values.forest as {parallel: number}).parallel, this.maxParallel)
-    const attempted = new Set<string>()
-    const nodes = [...this.nodes]
-    const results = await mapLimit(nodes, limit, async (node) => {
-      if (this.signal.aborted) throw interrupted(this.forest.id)
-      attempted.add(node.id)
-      report(`${node.id}: creating`)
-      const created = await this.provider.createNode({
-        forest: this.forest,
-        natsMode: this.natsMode,
-        node,
-        peers: nodes.filter((n) => n.id !== node.id),
-        ports: this.runtime.ports,
-        progress: (m) => report(`${node.id}: ${m}`),
-        signal: this.signal,
-      })
-      await this.updateNodes(new Map([[node.id, {...created, status: 'starting'}]]))
-      report(`${node.id}: started at ${created.ip}`)
-      return created
-    })
-    const failed = results.map((r, i) => ({node: nodes[i], r})).filter((x) => x.r.status === 'rejected')
-    if (failed.length > 0) {
-      // Nodes never attempted do not exist: drop them, so the registry lists exactly what was made.
-      const never = new Set(failed.filter((f) => !attempted.has(f.node.id)).map((f) => f.node.id))
-      if (never.size > 0) await this.dropNodes(never)
-      const tried = failed.filter((f) => attempted.has(f.node.id))
-      if (tried.length > 0) await this.updateNodes(new Map(tried.map((f) => [f.node.id, {status: 'failed' as const}])))
-      if (this.signal.aborted) throw interrupted(this.forest.id)
-      const first = (failed[0].r as PromiseRejectedResult).reason
-      const error = fromPluginError(first, `provider ${this.request.provider}: ${failed[0].node.id}`, 'PROVIDER')
-      throw new MorpheusError(error.kind, `${failed.length} of ${nodes.length} nodes could not be created; ${error.message}`, {
-        cause: first,
-        details: {forest_id: this.forest.id},
-        hint: error.hint ?? `Remove what was made with \`morpheus teardown ${this.forest.id} --yes\`.`,
-      })
-    }
+    this.batch = new NodeBatch(this.deps, this.handle, forest, nodes, nodes.map((n) => n.id), this.natsMode, auth)
   }
 
-  private endpoints(node: NodeRecord) {
-    try {
-      return this.provider.endpoints(node, this.runtime.ports)
-    } catch (error) {
-      throw fromPluginError(error, `provider ${this.request.provider}: ${node.id}`, 'PROVIDER')
-    }
+  async create(): Promise<void> {
+    await this.batch!.prepare()
+    await this.batch!.create()
   }
 
-  private monitorUrls(): string[] {
-    return this.nodes.map((n) => this.endpoints(n).monitor)
+  async waitFormed(): Promise<void> {
+    await this.batch!.waitFormed()
   }
 
-  /** Poll every node at once until each routes to all others and JetStream has a leader. */
-  async waitFormed(report: Report): Promise<void> {
-    const seconds = (this.runtime.config.values.forest as {form_timeout_seconds: number}).form_timeout_seconds
-    const deadline = Date.now() + seconds * 1000
-    const urls = this.monitorUrls()
-    const nodes = [...this.nodes]
-    const recorded = new Set<string>()
-    let last = ''
-    while (true) {
-      if (this.signal.aborted) throw interrupted(this.forest.id)
-      this.health = await probeAll(urls, 1000)
-      const nowHealthy = nodes.filter((n, i) => this.health[i].healthy && !recorded.has(n.id))
-      if (nowHealthy.length > 0) {
-        for (const n of nowHealthy) recorded.add(n.id)
-        await this.updateNodes(new Map(nowHealthy.map((n) => [n.id, {status: 'active' as const}])))
-      }
-      const line = this.health.map((h, i) => `${nodes[i].id} ${h.healthy ? `${h.routes}/${nodes.length - 1} routes` : 'starting'}`).join(', ')
-      if (line !== last) report((last = line))
-      if (isFormed(this.health)) return
-      if (Date.now() > deadline) {
-        throw new MorpheusError('NOT_FORMED', `forest ${this.forest.id} did not form within ${seconds}s: ${line}${this.health.some((h) => h.healthy) && !this.health[0].jetstream_leader ? '; no JetStream leader yet' : ''}`, {
-          details: {forest_id: this.forest.id},
-          hint: `Inspect it with \`morpheus status ${this.forest.id}\`; remove it with \`morpheus teardown ${this.forest.id} --yes\`.`,
-        })
-      }
-      try {
-        await pause(150, this.signal)
-      } catch {
-        throw interrupted(this.forest.id)
-      }
-    }
-  }
-
+  /** Record the forest active (with every node's last status) in one write. */
   async finish(): Promise<PlantResult> {
-    const id = this.forest.id
-    const {doc} = await updateRegistry(this.backend, (d) => {
-      const f = d.forests[id]
-      if (!f) return UNCHANGED
-      f.status = 'active'
-      return true
-    })
-    this.forest = doc.forests[id] ?? this.forest
-    this.nodes = doc.nodes[id] ?? this.nodes
-    return this.result()
+    const {forest, nodes} = await this.batch!.finish((f) => void (f.status = 'active'))
+    return {forest, nodes, seconds: Math.round((Date.now() - this.started) / 100) / 10}
   }
 
-  result(): PlantResult {
-    return {
-      forest: this.forest,
-      nodes: this.nodes.map((n) => ({...n, ...this.endpoints(n)})),
-      seconds: Math.round((Date.now() - this.started) / 100) / 10,
-    }
-  }
-
-  /** Mark the forest failed or interrupted; the registry keeps every node so teardown can remove them. */
-  async abandon(status: 'failed' | 'interrupted', reason: string): Promise<void> {
-    if (!this.forest) return
-    const id = this.forest.id
-    await updateRegistry(this.backend, (d) => {
-      const f = d.forests[id]
-      if (!f) return UNCHANGED
-      f.status = status
-      f.note = reason.slice(0, 300)
-      return true
-    })
+  /** Settle an unfinished plant (see settle()); returns the error to end with. */
+  async abandon(error: unknown): Promise<MorpheusError> {
+    if (!this.batch) return error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', String((error as Error)?.message ?? error), {cause: error})
+    return settle(this.batch, 'plant', error)
   }
 }
+
+/** Plant with no phases shown: claim, create, wait until formed; anything unfinished is settled. */
+export async function plantForest(deps: ForestDeps, request: PlantRequest): Promise<PlantResult> {
+  const plant = await Plant.prepare(deps, request)
+  try {
+    await plant.claim()
+    await plant.create()
+    await plant.waitFormed()
+    return await plant.finish()
+  } catch (error) {
+    throw await plant.abandon(error)
+  }
+}
+
+export interface PlannedNode extends NodeRecord {
+  user_data: string | null
+  files?: Record<string, string>
+  details?: Record<string, unknown>
+}
+
+export interface PlantPlan {
+  dry_run: true
+  forest: ForestRecord
+  nodes: PlannedNode[]
+  /** Route credentials are generated at plant; the plan shows this placeholder instead. */
+  route_password: string
+}
+
+export const PLACEHOLDER_PASSWORD = '********'
+
+/**
+ * What a plant would do, doing none of it: the forest and nodes it would claim (against the
+ * registry as it is now), and for each node what the provider would create (its user data). Nothing
+ * is written and nothing is created; the route password is a placeholder.
+ */
+export async function planForest(deps: ForestDeps, request: PlantRequest): Promise<PlantPlan> {
+  const plant = await Plant.prepare(deps, request)
+  const handle = plant.handle
+  const doc = await deps.store.read()
+  const now = new Date()
+  const forest: ForestRecord = {
+    created_at: now.toISOString(),
+    id: newForestId(doc, now),
+    last_expansion: null,
+    nats_mode: plant.natsMode,
+    node_count: plant.count,
+    operation: null,
+    ports: deps.settings.ports,
+    provider: handle.name,
+    size: plant.size,
+    status: 'planting',
+    ...(handle.capabilities.machineLocal ? {device: deps.device} : {}),
+  }
+  const nodes = reserveNodes(handle, forest, doc, nextNodeIds([], plant.count), now)
+  const auth = deps.secrets ? {password: PLACEHOLDER_PASSWORD, user: 'morpheus-route'} : null
+  const planned: PlannedNode[] = []
+  for (const node of nodes) {
+    let plan
+    try {
+      plan = (await handle.provider.plan?.({
+        cluster: nodes.length > 1,
+        clusterAuth: auth,
+        forest,
+        natsMode: plant.natsMode,
+        node,
+        peers: nodes.filter((n) => n.id !== node.id && n.ip),
+        ports: node.ports ?? deps.settings.ports,
+      })) ?? {user_data: null}
+    } catch (error) {
+      throw fromPluginError(error, `provider ${handle.name}: ${node.id}`, 'PROVIDER')
+    }
+    planned.push({...node, ...plan})
+  }
+  return {dry_run: true, forest, nodes: planned, route_password: auth ? `${PLACEHOLDER_PASSWORD} (generated at plant, kept in the registry's secret storage)` : 'none: the registry keeps no secrets'}
+}
+

@@ -1,54 +1,77 @@
-import type {ForestRecord, NodeRecord, NatsPorts, NodeEndpoints} from '../plugin-api/index.js'
-import {probeAll, isFormed, type NodeHealth} from '../monitor/nats.js'
-import {urlHost} from '../net.js'
+import {isFormed, type NodeHealth} from '../monitor/nats.js'
+import type {ForestOperation, ForestRecord, NodeRecord, Provider} from '../plugin-api/index.js'
 import {findForest} from '../registry/document.js'
-import {readRegistry} from '../registry/update.js'
-import type {Runtime} from '../runtime.js'
+import type {ForestDeps} from './deps.js'
+import {endpointsOf, nodePorts} from './endpoints.js'
+import {staleOperation} from './operation.js'
+import {otherDevice} from './ownership.js'
+
+export type ForestHealth = 'healthy' | 'degraded' | 'down' | 'empty' | 'elsewhere'
 
 export interface NodeStatusView extends NodeRecord {
-  monitor: string
-  health: NodeHealth
+  monitor: string | null
+  health: NodeHealth | null
 }
 
 export interface ForestStatusView {
   forest: ForestRecord
-  /** healthy: formed; degraded: some nodes answer; down: none answers; empty: no nodes. */
-  health: 'healthy' | 'degraded' | 'down' | 'empty'
+  /**
+   * healthy: every node answers, routes to all others, one JetStream leader; degraded: some
+   * answer (or all do but the cluster is not whole); down: none answers; empty: no nodes;
+   * elsewhere: a machine-local forest of another device (not probed from here).
+   */
+  health: ForestHealth
   jetstream_leader: string | null
+  /** The device the nodes run on, when it is not this one (health is then `elsewhere`). */
+  device: string | null
+  /** A plant/grow/teardown that stopped without recording its end. */
+  stale_operation: ForestOperation | null
   nodes: NodeStatusView[]
 }
 
-function defaultEndpoints(node: NodeRecord, ports: NatsPorts): NodeEndpoints {
-  const host = urlHost(node.ip)
-  return {client: `nats://${host}:${ports.client}`, monitor: `http://${host}:${ports.monitor}`}
+export function classify(health: readonly NodeHealth[]): Exclude<ForestHealth, 'elsewhere'> {
+  if (health.length === 0) return 'empty'
+  if (isFormed(health)) return 'healthy'
+  return health.some((h) => h.reachable) ? 'degraded' : 'down'
 }
 
 /** Live status: each node's /healthz and route count, and the JetStream leader. */
-export async function forestStatus(runtime: Runtime, forestId: string): Promise<ForestStatusView> {
-  const {backend} = await runtime.registry()
-  const {doc} = await readRegistry(backend)
+export async function forestStatus(deps: ForestDeps, forestId: string): Promise<ForestStatusView> {
+  const doc = await deps.store.read()
   const forest = findForest(doc, forestId)
   const nodes = doc.nodes[forestId] ?? []
-  let endpoints = (n: NodeRecord) => defaultEndpoints(n, runtime.ports)
+  let provider: Provider | undefined
+  let elsewhere: string | undefined
   try {
-    const {provider} = await runtime.provider(forest.provider)
-    endpoints = (n) => {
-      try {
-        return provider.endpoints(n, runtime.ports)
-      } catch {
-        return defaultEndpoints(n, runtime.ports)
-      }
-    }
+    const handle = await deps.provider(forest.provider)
+    provider = handle.provider
+    elsewhere = otherDevice(forest, handle.capabilities, deps.device)
   } catch (error) {
-    runtime.log.warn(`provider ${forest.provider} is not usable here (${(error as Error).message}); probing the recorded addresses`)
+    elsewhere = otherDevice(forest, undefined, deps.device)
+    if (!elsewhere) deps.log.warn(`provider ${forest.provider} is not usable here (${(error as Error).message}); probing each node's recorded address and ports`)
   }
-  const urls = nodes.map((n) => endpoints(n).monitor)
-  const health = await probeAll(urls)
-  const answering = health.filter((h) => h.healthy).length
+  const stale = staleOperation(forest, deps.device) ?? null
+  if (elsewhere) {
+    return {device: elsewhere, forest, health: 'elsewhere', jetstream_leader: null, nodes: nodes.map((n) => ({...n, health: null, monitor: null})), stale_operation: stale}
+  }
+  const urls = nodes.map((n) => {
+    const ports = nodePorts(n, forest, deps.settings.ports)
+    try {
+      return endpointsOf(provider, n, ports).monitor
+    } catch {
+      return endpointsOf(undefined, n, ports).monitor
+    }
+  })
+  const health = await deps.monitor(urls)
+  const state = classify(health)
+  const leaders = new Set(health.filter((h) => h.healthy && h.jetstream_leader).map((h) => h.jetstream_leader))
   return {
+    device: null,
     forest,
-    health: nodes.length === 0 ? 'empty' : isFormed(health) ? 'healthy' : answering > 0 ? 'degraded' : 'down',
-    jetstream_leader: health.find((h) => h.jetstream_leader)?.jetstream_leader ?? null,
+    health: state,
+    // A leader only counts when the answering nodes agree on it.
+    jetstream_leader: leaders.size === 1 ? [...leaders][0]! : null,
     nodes: nodes.map((n, i) => ({...n, health: health[i], monitor: urls[i]})),
+    stale_operation: stale,
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The plugin contract of Morpheus, exported as `morpheus/plugin-api`.
+ * The plugin contract of Morpheus, exported as `morpheus/plugin-api` (API version 2).
  *
  * A plugin is an npm package with an oclif hook for `morpheus:providers` or
  * `morpheus:registries`. The hook returns descriptors: small objects with a
@@ -7,14 +7,21 @@
  * implementation only when a command needs it.
  *
  * Plugins import *types* from here (`import type {...} from 'morpheus/plugin-api'`).
- * Everything a plugin needs at run time (template rendering, logging, errors,
- * cancellation) reaches it through the context object the core passes to
- * `load()`'s factory, so a plugin never depends on the core's internals or on
- * the core being resolvable from the plugin's own directory.
+ * Everything a plugin needs at run time (its config section and declared secrets,
+ * template rendering, logging, errors, the command's abort signal, retry/poll/URL/
+ * process helpers) reaches it through the context object the core passes to
+ * `load()`'s factory, so a plugin never depends on the core's internals or on the
+ * core being resolvable from the plugin's own directory.
+ *
+ * docs/plugins.md explains every method and field; this file is the reference.
  */
 
-/** Version of this contract. A descriptor whose apiVersion differs is refused with a clear message. */
-export const PLUGIN_API_VERSION = 1
+/**
+ * Version of this contract. A descriptor whose apiVersion differs is refused with a message
+ * naming the version it needs. Version 1 plugins (Morpheus 0.1) are refused: see
+ * docs/plugins.md, "Moving a plugin from API 1 to 2".
+ */
+export const PLUGIN_API_VERSION = 2
 
 export const PROVIDERS_HOOK = 'morpheus:providers'
 export const REGISTRIES_HOOK = 'morpheus:registries'
@@ -37,6 +44,17 @@ export interface PluginErrorShape extends Error {
   code: PluginErrorCode
   /** One line telling the user what to do about it. Never contains a secret. */
   hint?: string
+  /**
+   * The same call may well succeed if made again: a 5xx answer, a timeout, a reset connection.
+   * The core retries transient registry errors with jittered back-off (a bounded number of times);
+   * it never retries an error without this flag, except CONFLICT.
+   */
+  transient?: boolean
+}
+
+export interface PluginErrorOptions {
+  transient?: boolean
+  cause?: unknown
 }
 
 // ---------------------------------------------------------------------------
@@ -63,10 +81,28 @@ export interface ConfigKeySchema {
 export type ConfigSchema = Record<string, ConfigKeySchema>
 
 // ---------------------------------------------------------------------------
-// Registry document v1 (the shape NimsForest reads: nodes{forest_id: [...]})
+// Registry document (version 1; the fields marked "since API 2" are optional
+// additions that older readers ignore). NimsForest reads nodes{forest_id: [...]}.
 // ---------------------------------------------------------------------------
 export type ForestStatus = 'planting' | 'active' | 'failed' | 'interrupted' | 'tearing_down'
-export type NodeStatus = 'creating' | 'starting' | 'active' | 'failed' | 'deleting'
+/**
+ * reserved: claimed in the registry, nothing made yet (a re-run or teardown may simply drop it);
+ * creating: the provider was asked to create it, so it may exist; starting: it exists and boots;
+ * active: it answers as a healthy NATS server; failed: creation or start failed (it may exist);
+ * deleting: teardown is removing it.
+ */
+export type NodeStatus = 'reserved' | 'creating' | 'starting' | 'active' | 'failed' | 'deleting'
+
+/** A command that is changing a forest right now (plant, grow, teardown). Since API 2. */
+export interface ForestOperation {
+  kind: 'plant' | 'grow' | 'teardown'
+  /** The device running it (see PluginContext.device). */
+  device: string
+  pid: number
+  started_at: string
+  /** Random, so a command recognises its own claim when it applies it again after a conflict. */
+  token?: string
+}
 
 export interface ForestRecord {
   id: string
@@ -75,18 +111,30 @@ export interface ForestRecord {
   status: ForestStatus
   created_at: string
   last_expansion: string | null
-  /** Desired node count when planted. */
+  /** Desired node count when planted (grow raises it). */
   node_count: number
   location?: string
   /** `embedded` (NimsForest embeds NATS) or `system` (separate nats-server). */
   nats_mode?: NatsMode
   /** Free-form details recorded by the core (never secrets). */
   note?: string
+  /**
+   * Since API 2: for providers whose nodes are processes of one machine (capabilities.machineLocal),
+   * the device they run on. Other devices see the forest but do not touch its nodes.
+   */
+  device?: string
+  /** Since API 2: the command changing this forest right now, if any (cleared when it ends). */
+  operation?: ForestOperation | null
+  /** Since API 2: the node ports used when a node records none of its own (forest.ports at plant time). */
+  ports?: NatsPorts
 }
 
 export interface NodeRecord {
   id: string
-  /** Address other nodes and Morpheus use to reach this node (IPv6 preferred on cloud nodes). */
+  /**
+   * The address other nodes route to (NATS cluster routes). IPv6 preferred on cloud nodes. Empty
+   * while the provider has not allocated it yet (see Provider.prepare and createNode).
+   */
   ip: string
   ipv6?: string
   ipv4?: string
@@ -96,7 +144,14 @@ export interface NodeRecord {
   created_at: string
   /** The provider's own handle for the node (a server id, a directory, ...). */
   provider_ref?: string
-  /** Memory of the machine, when the provider knows it (for load percentages). */
+  /**
+   * Since API 2: the address Morpheus probes (NATS monitoring) when it is not `ip`, e.g. a public
+   * address while routes use a private network.
+   */
+  probe_address?: string
+  /** Since API 2: this node's ports, when they differ from the forest's (ForestRecord.ports). */
+  ports?: NatsPorts
+  /** Memory of the machine in bytes, when the provider knows it (for load percentages in grow). */
   memory_bytes?: number
 }
 
@@ -117,41 +172,131 @@ export interface Logger {
 }
 
 export interface TemplateRenderer {
-  /** Render `templates/<name>.hbs` with the core's helpers and partials. */
+  /**
+   * Render `<name>.hbs`, looked up first in the user's `templates.dir`, then in the plugin's own
+   * template directory (ProviderDescriptor.templates), then in the core's `templates/`. Strict:
+   * a variable the template uses but the data lacks is an error.
+   */
   render(name: string, data: Record<string, unknown>): string
-  /** Names of the templates the core ships. */
+  /** Names of the templates found (all directories, without `.hbs`). */
   list(): string[]
-  /** nats.conf for one node, from `templates/nats.conf.hbs` (routes to every peer, own address advertised). */
+  /** nats.conf for one node, from `nats.conf.hbs` (routes to every peer, own address advertised). */
   natsConfig(input: NatsConfigInput): string
+  /**
+   * The cloud-init user data that bootstraps one node (templates/cloud-init/*.hbs): NimsForest
+   * (embedded NATS) or nats-server beside it (system), its identity and peers, route credentials,
+   * host firewall rules and, with a Storage Box registry, the CIFS mount. What the integration and
+   * registry config says is added by the core. Throws when the result exceeds 32 KiB.
+   */
+  userData(input: UserDataInput): string
+}
+
+/** What createNode knows of a node (see CreateNodeRequest), plus what only a cloud provider knows. */
+export interface UserDataInput extends Pick<CreateNodeRequest, 'forest' | 'node' | 'peers' | 'cluster' | 'ports' | 'natsMode' | 'clusterAuth'> {
+  /** Whether the node has a public IPv4 address (IPv6 is always on). */
+  ipv4: boolean
+  /** Networks allowed to reach monitoring and SSH besides the forest's own nodes (CIDRs). */
+  operatorCidrs: readonly string[]
+  /** SSH public keys for the node's root account, if any. */
+  sshKeys?: readonly string[]
 }
 
 export interface NatsConfigInput {
   forest: Pick<ForestRecord, 'id'>
   node: Pick<NodeRecord, 'id' | 'ip'>
-  peers: ReadonlyArray<Pick<NodeRecord, 'ip'>>
+  /** Peers to route to: every other node whose address is known (entries without `ip` are skipped). */
+  peers: ReadonlyArray<Pick<NodeRecord, 'id' | 'ip'> & {ports?: NatsPorts}>
+  /** This node's ports. A peer without ports of its own uses these. */
   ports: NatsPorts
+  /**
+   * Whether the node joins a cluster. False only for a forest of one node, which runs JetStream
+   * standalone (a cluster of one never elects a meta leader). Defaults to `peers.length > 0`.
+   */
+  cluster?: boolean
   /** Where the servers listen: the node's own address locally, 0.0.0.0 / :: on a cloud node. */
   bind: {client: string; cluster: string; monitor: string}
   files: {store_dir: string; pid?: string | null; log?: string | null}
-  cluster_auth?: {user: string; password: string} | null
+  cluster_auth?: ClusterAuth | null
   jetstream?: {max_memory?: string | null; max_file?: string | null}
 }
 
+/** Route credentials of a forest (NATS cluster authorization). Generated by the core at plant. */
+export interface ClusterAuth {
+  user: string
+  password: string
+}
+
+export interface RetryOptions {
+  /** Total tries, the first included. Default 5. */
+  tries?: number
+  /** First back-off in ms (doubled each time, full jitter). Default 1000. */
+  baseMs?: number
+  /** Cap of one back-off in ms. Default 60000. */
+  maxMs?: number
+  /** Which errors to retry. Default: errors with `transient: true`. */
+  retryable?: (error: unknown) => boolean
+  /** A wait chosen by the caller for this error (e.g. until a rate limit resets), in ms; overrides the back-off. */
+  waitFor?: (error: unknown) => number | undefined
+  /** Told before each wait (e.g. to tell the user why). */
+  onRetry?: (info: {attempt: number; delayMs: number; error: unknown}) => void
+  signal?: AbortSignal
+}
+
+export interface PollOptions {
+  /** Give up after this long (ms); the error names `what`. */
+  timeoutMs: number
+  /** Time between tries (ms). Default 1000. */
+  intervalMs?: number
+  /** What is awaited, for the timeout message. */
+  what: string
+  signal?: AbortSignal
+}
+
+/** Helpers every plugin gets, so none re-writes them. */
+export interface PluginHelpers {
+  /** Run fn until it succeeds, retrying as `options` says (exponential back-off with full jitter). */
+  retry<T>(fn: (attempt: number) => Promise<T>, options?: RetryOptions): Promise<T>
+  /** Call check until it returns a value other than undefined; a FAILED error after the timeout, an AbortError on abort. */
+  pollUntil<T>(check: () => Promise<T | undefined>, options: PollOptions): Promise<T>
+  /** An address as it stands in a URL: IPv6 in brackets. */
+  urlHost(address: string): string
+  /** `host:port` with IPv6 in brackets. */
+  hostPort(address: string, port: number): string
+  /** Is the process running? A zombie (exited, not yet reaped) is not. */
+  processAlive(pid: number): boolean
+  /** Does process `pid` carry NAME=value in its environment? How a plugin proves a process is the one it started. */
+  processHasEnv(pid: number, name: string, value: string): boolean
+  /** Sleep that ends early with an AbortError when the signal fires. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>
+}
+
 export interface PluginContext {
+  /** The contract version the core speaks (2). */
+  apiVersion: number
   /** The plugin's config section, `${ENV}`-expanded and validated against its configSchema. */
   config: Record<string, unknown>
+  /**
+   * The secrets the descriptor declares (`secrets: ['hetzner_api_token']`), from `secrets.<name>` in
+   * the config, `${ENV}`-expanded; a name not set in the config is absent. Never log them.
+   */
+  secrets: Record<string, string>
   /** Directory holding the config file (relative paths in config resolve from here). */
   configDir: string
   /** A path from the config as the core reads paths: `~` is the home directory, relative paths start at configDir. */
   resolvePath(value: string): string
   /** Morpheus's per-user data directory (oclif's dataDir). */
   dataDir: string
+  /** This device's identity, as recorded in ForestRecord.device (stable across runs). */
+  device: string
   templates: TemplateRenderer
   log: Logger
-  /** The ports every node listens on (forest.ports). */
+  /** The default ports of a node (forest.ports in the config). */
   ports: NatsPorts
+  /** Fires when the user interrupts the command (Ctrl-C, SIGTERM). Every method also gets it. */
+  signal: AbortSignal
+  helpers: PluginHelpers
   /** Build an error the core maps to a stable exit code. */
-  error(code: PluginErrorCode, message: string, hint?: string): PluginErrorShape
+  error(code: PluginErrorCode, message: string, hint?: string, options?: PluginErrorOptions): PluginErrorShape
 }
 
 // ---------------------------------------------------------------------------
@@ -160,21 +305,20 @@ export interface PluginContext {
 export type NatsMode = 'embedded' | 'system'
 
 export interface ProviderCapabilities {
-  /** Counts as a cloud provider for `morpheus plant cloud`. */
+  /** `morpheus plant cloud` may use it (infrastructure.provider must name a provider with cloud: true). */
   cloud: boolean
-  /** Nodes can be created concurrently; maxParallel bounds it. */
-  parallelCreate: boolean
-  maxParallel?: number
-  /** Can list a forest's machines from the provider itself (labels, directories). */
-  listByForest: boolean
-  /** Reports each node's monthly price. */
-  pricing: boolean
-  /** Manages a cloud firewall for the forest. */
-  firewall: boolean
+  /**
+   * Nodes are processes of the machine that planted them. The forest records that device, and on
+   * another device status/teardown/grow refuse to touch the nodes (teardown --force drops the entry).
+   */
+  machineLocal: boolean
+  /** How many createNode calls may run at once (1: one after another). forest.parallel bounds it too. */
+  maxParallel: number
+  /** NATS modes the provider can run; forest.nats_mode picks one of them. */
   natsModes: readonly NatsMode[]
 }
 
-/** Ports a node listens on; the same on every node, cloud or local. */
+/** Ports a node listens on. */
 export interface NatsPorts {
   client: number
   cluster: number
@@ -190,33 +334,89 @@ export interface ReserveRequest {
   ids: readonly string[]
 }
 
-/** What reserve() decides before anything is created: identity and (when known) address. */
-export interface NodeReservation {
-  id: string
-  ip: string
+/** Where a node can be reached. Any field given replaces the recorded one. */
+export interface NodeAddresses {
+  /** The route address (see NodeRecord.ip). */
+  ip?: string
   ipv4?: string
   ipv6?: string
+  probe_address?: string
+  ports?: NatsPorts
   provider_ref?: string
 }
 
-export interface CreateNodeRequest {
+/**
+ * What reserve() decides before anything is created: identity, and addresses when the provider
+ * can choose them itself (local: loopback addresses). A cloud leaves `ip` empty: prepare() or
+ * createNode() fills it in.
+ */
+export interface NodeReservation extends NodeAddresses {
+  id: string
+  ip: string
+}
+
+export interface PrepareRequest {
   forest: ForestRecord
-  node: NodeRecord
-  /** Every other node of the forest this node should route to (existing and being created). */
-  peers: readonly NodeRecord[]
-  ports: NatsPorts
-  natsMode: NatsMode
+  /** The nodes about to be created (status reserved). */
+  nodes: readonly NodeRecord[]
+  /** The forest's nodes that exist already (grow). */
+  existing: readonly NodeRecord[]
   signal: AbortSignal
   progress(message: string): void
 }
 
-export interface CreatedNode {
-  ip: string
-  ipv4?: string
-  ipv6?: string
-  provider_ref?: string
+export interface PrepareResult {
+  /** Addresses allocated before any node exists (e.g. Primary IPs), by node id. Recorded at once. */
+  addresses?: Record<string, NodeAddresses>
+}
+
+export interface CreateNodeRequest {
+  forest: ForestRecord
+  /** The node as recorded (status creating), with every address known so far. */
+  node: NodeRecord
+  /**
+   * Every other node of the forest whose route address is known at this moment (existing and being
+   * created), read when this call starts: a node created later sees the addresses of nodes created
+   * earlier. A node that joins a formed forest routes to all of it.
+   */
+  peers: readonly NodeRecord[]
+  /** Whether the node joins a cluster (false only for a forest of one node). */
+  cluster: boolean
+  /** This node's ports (node.ports, else the forest's). */
+  ports: NatsPorts
+  natsMode: NatsMode
+  /** The forest's route credentials: every node must require them and present them on its routes. */
+  clusterAuth: ClusterAuth | null
+  signal: AbortSignal
+  progress(message: string): void
+  /**
+   * Called as soon as the node's addresses are known (e.g. right after the create call returned,
+   * before boot finishes), so the core records them at once. Optional to call.
+   */
+  addressesKnown(addresses: NodeAddresses): void
+}
+
+export interface CreatedNode extends NodeAddresses {
   memory_bytes?: number
 }
+
+/** What `plant --dry-run` asks of a provider for each node: what createNode would make, without making it. */
+export type PlanRequest = Omit<CreateNodeRequest, 'signal' | 'progress' | 'addressesKnown'>
+
+export interface NodePlan {
+  /** The exact user data createNode would send (cloud providers), or null when the provider sends none. */
+  user_data: string | null
+  /** Files the node would get, by path (e.g. a local node's nats.conf), when the provider writes them itself. */
+  files?: Record<string, string>
+  /** Anything else worth showing (server type, location, image...). Never secrets. */
+  details?: Record<string, unknown>
+}
+
+/**
+ * Give a running node a new peer list and cluster flag (grow): the same inputs as createNode,
+ * with `peers` the node's full peer list now.
+ */
+export type ReconfigureRequest = Omit<CreateNodeRequest, 'addressesKnown'>
 
 /** A machine as the provider itself sees it (for teardown/convergence). */
 export interface ProviderNode {
@@ -247,27 +447,42 @@ export interface Provider {
    */
   readonly natsMode?: NatsMode
   /** Check prerequisites (binaries, credentials) before anything is created. Throws PREREQUISITE with a hint. */
-  preflight(): Promise<void>
+  preflight(signal: AbortSignal): Promise<void>
   /**
    * Pick ids/addresses for new nodes. Called inside the registry's compare-and-swap loop,
    * so it must be pure and fast: it may be called again with a newer `existing`.
    */
   reserve(request: ReserveRequest): NodeReservation[]
   /**
-   * Forest-wide set-up before any node is created (a cloud firewall, a network), after the forest
-   * and its nodes are claimed in the registry. Must be idempotent: a re-run may call it again.
+   * Forest-wide set-up before the given nodes are created (a firewall, a network, addresses
+   * allocated in advance), at plant and at every grow. Idempotent: a re-run may call it again.
    */
-  prepareForest?(forest: ForestRecord, nodes: readonly NodeRecord[]): Promise<void>
-  /** Create and start one node. The core runs several at once when capabilities allow. */
+  prepare?(request: PrepareRequest): Promise<PrepareResult | void>
+  /** Create and start one node. The core runs up to capabilities.maxParallel at once. */
   createNode(request: CreateNodeRequest): Promise<CreatedNode>
+  /**
+   * For `plant --dry-run`: what createNode would make for this node, making nothing. Route
+   * passwords in the request are placeholders. Without it the plan shows no user data.
+   */
+  plan?(request: PlanRequest): Promise<NodePlan>
+  /**
+   * Give a running node a new peer list (grow). Needed for a one-node forest, which runs without a
+   * cluster block; for larger forests gossip spreads a new node, so this is optional.
+   */
+  reconfigureNode?(request: ReconfigureRequest): Promise<void>
   /** Stop and remove one node. Idempotent: a node that is already gone is not an error. */
-  destroyNode(node: NodeRecord, forest: ForestRecord): Promise<void>
+  destroyNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void>
   /** Machines of this forest that exist at the provider, whatever the registry says. */
-  listNodes(forestId: string): Promise<ProviderNode[]>
-  endpoints(node: NodeRecord, ports: NatsPorts): NodeEndpoints
-  resources?(node: NodeRecord): Promise<NodeResources>
-  /** Forest-wide clean-up after every node is gone (firewalls, networks). */
-  destroyForest?(forest: ForestRecord): Promise<void>
+  listNodes(forestId: string, signal: AbortSignal): Promise<ProviderNode[]>
+  /**
+   * How to reach a node. Optional: by default the core uses `http://<probe_address or ip>:<monitor>`
+   * and `nats://<probe_address or ip>:<client>`, with the node's ports or the forest's.
+   */
+  endpoints?(node: NodeRecord, ports: NatsPorts): NodeEndpoints
+  /** Memory and monthly price of a node (grow shows them). */
+  resources?(node: NodeRecord, signal: AbortSignal): Promise<NodeResources>
+  /** Forest-wide clean-up after every node is gone (firewalls, networks, addresses). Idempotent. */
+  destroyForest?(forest: ForestRecord, signal: AbortSignal): Promise<void>
 }
 
 export type ProviderFactory = (context: PluginContext) => Provider | Promise<Provider>
@@ -280,6 +495,10 @@ export interface ProviderDescriptor {
   capabilities: ProviderCapabilities
   /** Schema of `providers.<name>` in the config file. */
   configSchema?: ConfigSchema
+  /** Names under `secrets:` in the config that this provider reads (handed over in context.secrets). */
+  secrets?: readonly string[]
+  /** Absolute path of the plugin's own templates directory (searched after the user's templates.dir). */
+  templates?: string
   load(): Promise<ProviderFactory>
 }
 
@@ -295,7 +514,11 @@ export interface StoredDocument {
 export type WriteCondition = {ifRevision: string} | {ifAbsent: true}
 
 export interface RegistryProbe {
-  /** How writes are made safe: a native conditional write, a verifiable lock, or not at all. */
+  /**
+   * How writes are made safe: a native conditional write the probe saw enforced, a lock whose
+   * ownership is verified, or not at all. With 'none' the core refuses to write unless the user
+   * says `--unsafe` (or registry.unsafe_writes: true).
+   */
   concurrency: 'compare-and-swap' | 'lock' | 'none'
   /** Human-readable findings (what the server enforces). */
   notes: string[]
@@ -304,27 +527,40 @@ export interface RegistryProbe {
 export interface RegistryCapabilities {
   /** The document lives off this machine (shared between devices). */
   remote: boolean
-  history: boolean
-  secrets: boolean
 }
 
 export interface SecretStore {
   get(forestId: string, name: string): Promise<string | undefined>
   set(forestId: string, name: string, value: string): Promise<void>
+  /** Forget every secret of a forest. */
   delete(forestId: string): Promise<void>
+}
+
+export interface RevisionInfo {
+  revision: string
+  /** ISO date. */
+  modified: string
+  size?: number
+}
+
+export interface IoOptions {
+  signal?: AbortSignal
 }
 
 export interface RegistryBackend {
   /** Where the document lives, for messages. Never contains credentials. */
   readonly location: string
-  probe(): Promise<RegistryProbe>
+  /** Find out how this store makes writes safe (may write and remove a scratch object). */
+  probe(options?: IoOptions): Promise<RegistryProbe>
   /** The stored document, or null when none exists yet. */
-  read(): Promise<StoredDocument | null>
+  read(options?: IoOptions): Promise<StoredDocument | null>
   /** Write only if the condition holds; otherwise throw an error with code CONFLICT. */
-  write(body: string, condition: WriteCondition): Promise<{revision: string}>
-  /** Earlier revisions, newest first (backends with the history capability). */
-  history?(limit: number): Promise<Array<{revision: string; modified: string}>>
-  /** Per-forest secrets kept outside the document (backends with the secrets capability). */
+  write(body: string, condition: WriteCondition, options?: IoOptions): Promise<{revision: string}>
+  /** Earlier revisions, newest first (backends that keep them). */
+  history?(limit: number, options?: IoOptions): Promise<RevisionInfo[]>
+  /** One earlier revision's body (for `registry restore`). */
+  readRevision?(revision: string, options?: IoOptions): Promise<StoredDocument | null>
+  /** Per-forest secrets kept outside the document (route credentials). */
   secrets?: SecretStore
 }
 
@@ -338,6 +574,8 @@ export interface RegistryDescriptor {
   capabilities: RegistryCapabilities
   /** Schema of the backend's keys under `registry` (besides `type`). */
   configSchema?: ConfigSchema
+  /** Names under `secrets:` in the config that this backend reads (handed over in context.secrets). */
+  secrets?: readonly string[]
   load(): Promise<RegistryFactory>
 }
 
@@ -345,4 +583,3 @@ export interface RegistryDescriptor {
 export type ProvidersHookResult = ProviderDescriptor[]
 /** What a `morpheus:registries` hook returns. */
 export type RegistriesHookResult = RegistryDescriptor[]
-

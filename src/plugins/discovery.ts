@@ -60,14 +60,25 @@ function nameProblem(d: unknown): string | undefined {
   return undefined
 }
 
-/** The rest of a version-1 descriptor, checked so one malformed plugin cannot break commands for every other. */
+const NATS_MODES = new Set(['embedded', 'system'])
+
+/** The rest of a version-2 descriptor, checked so one malformed plugin cannot break commands for every other. */
 function shapeProblem(d: unknown, hook: string): string | undefined {
-  const x = d as Partial<AnyDescriptor> & {capabilities?: {natsModes?: unknown}}
+  const x = d as Partial<AnyDescriptor> & {capabilities?: Record<string, unknown>; secrets?: unknown; templates?: unknown}
   if (typeof x.load !== 'function') return `"${x.name}" has no load() function`
   if (typeof x.summary !== 'string') return `"${x.name}" has no summary`
   if (x.aliases !== undefined && (!Array.isArray(x.aliases) || x.aliases.some((a) => typeof a !== 'string' || !NAME.test(a)))) return `"${x.name}" has aliases that are not a list of valid names`
-  if (!x.capabilities || typeof x.capabilities !== 'object') return `"${x.name}" has no capabilities`
-  if (hook === PROVIDERS_HOOK && (!Array.isArray(x.capabilities.natsModes) || x.capabilities.natsModes.length === 0)) return `"${x.name}" lists no capabilities.natsModes`
+  if (x.secrets !== undefined && (!Array.isArray(x.secrets) || x.secrets.some((s) => typeof s !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(s)))) return `"${x.name}" declares secrets that are not a list of key names`
+  if (x.templates !== undefined && (typeof x.templates !== 'string' || !x.templates.startsWith('/'))) return `"${x.name}" gives a templates directory that is not an absolute path`
+  const caps = x.capabilities
+  if (!caps || typeof caps !== 'object') return `"${x.name}" has no capabilities`
+  if (hook === PROVIDERS_HOOK) {
+    if (!Array.isArray(caps.natsModes) || caps.natsModes.length === 0 || caps.natsModes.some((m) => !NATS_MODES.has(m))) return `"${x.name}" lists no valid capabilities.natsModes (embedded, system)`
+    for (const key of ['cloud', 'machineLocal']) if (typeof caps[key] !== 'boolean') return `"${x.name}" has no boolean capabilities.${key}`
+    if (!Number.isInteger(caps.maxParallel) || (caps.maxParallel as number) < 1) return `"${x.name}" has no capabilities.maxParallel (an integer of at least 1)`
+  } else if (typeof caps.remote !== 'boolean') {
+    return `"${x.name}" has no boolean capabilities.remote`
+  }
   return undefined
 }
 

@@ -9,13 +9,16 @@ export function emptyDocument(now = new Date()): RegistryDocument {
 }
 
 const FOREST_STATUS = new Set(['planting', 'active', 'failed', 'interrupted', 'tearing_down'])
-const NODE_STATUS = new Set(['creating', 'starting', 'active', 'failed', 'deleting'])
+const NODE_STATUS = new Set(['reserved', 'creating', 'starting', 'active', 'failed', 'deleting'])
 
 function check(problems: string[], ok: boolean, message: string): void {
   if (!ok) problems.push(message)
 }
 
 const isString = (v: unknown): v is string => typeof v === 'string'
+const isPort = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535
+const isPorts = (v: unknown) => isPlainObject(v) && isPort(v.client) && isPort(v.cluster) && isPort(v.monitor)
+const OPERATIONS = new Set(['plant', 'grow', 'teardown'])
 
 function validateForest(id: string, f: unknown, problems: string[]): void {
   const at = `forests.${id}`
@@ -27,6 +30,10 @@ function validateForest(id: string, f: unknown, problems: string[]): void {
   check(problems, isString(f.created_at) && !Number.isNaN(Date.parse(f.created_at)), `${at}.created_at must be an ISO date`)
   check(problems, f.last_expansion === null || f.last_expansion === undefined || (isString(f.last_expansion) && !Number.isNaN(Date.parse(f.last_expansion))), `${at}.last_expansion must be null or an ISO date`)
   check(problems, f.node_count === undefined || (Number.isInteger(f.node_count) && (f.node_count as number) >= 0), `${at}.node_count must be a non-negative integer`)
+  check(problems, f.device === undefined || (isString(f.device) && f.device !== ''), `${at}.device must be a non-empty string`)
+  check(problems, f.ports === undefined || isPorts(f.ports), `${at}.ports must have client, cluster and monitor ports (1-65535)`)
+  const op = f.operation
+  check(problems, op === undefined || op === null || (isPlainObject(op) && OPERATIONS.has(op.kind as string) && isString(op.device) && Number.isInteger(op.pid) && isString(op.started_at)), `${at}.operation must be null or {kind: plant|grow|teardown, device, pid, started_at}`)
 }
 
 function validateNode(forestId: string, i: number, n: unknown, problems: string[]): void {
@@ -40,6 +47,8 @@ function validateNode(forestId: string, i: number, n: unknown, problems: string[
   check(problems, isString(n.role), `${at}.role must be a string`)
   check(problems, NODE_STATUS.has(n.status as string), `${at}.status must be one of ${[...NODE_STATUS].join(', ')}`)
   check(problems, isString(n.created_at), `${at}.created_at must be an ISO date`)
+  check(problems, n.probe_address === undefined || isString(n.probe_address), `${at}.probe_address must be a string`)
+  check(problems, n.ports === undefined || isPorts(n.ports), `${at}.ports must have client, cluster and monitor ports (1-65535)`)
 }
 
 /** Structural problems of a parsed document (empty when it is valid). */

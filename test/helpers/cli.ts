@@ -136,3 +136,18 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, timeo
   }
   throw new Error(`condition not met within ${timeoutMs} ms`)
 }
+
+/**
+ * npm must not reach the network in these tests (a tarball without dependencies needs
+ * nothing from a registry): offline mode, and a registry on a closed loopback port in case
+ * anything still tries. `morpheus plugins install` passes MORPHEUS_NPM_REGISTRY to npm as
+ * --registry. The Sandbox's own HOME means no user .npmrc and a private npm cache.
+ */
+export const NPM_ENV = {
+  MORPHEUS_NPM_REGISTRY: 'http://127.0.0.1:9/',
+  npm_config_audit: 'false',
+  npm_config_fund: 'false',
+  npm_config_offline: 'true',
+  npm_config_registry: 'http://127.0.0.1:9/',
+  npm_config_update_notifier: 'false',
+}

@@ -1,37 +1,262 @@
-import {MorpheusCommand} from '../../ui/base-command.js'
-import {fromPluginError} from '../../errors.js'
+import {randomBytes} from 'node:crypto'
+
+import {Flags, type Config} from '@oclif/core'
+
+import {configPath, expandEnv, loadConfig, readRawConfig, writeConfig, type LoadedConfig} from '../../config/config.js'
+import {MorpheusError, fromPluginError} from '../../errors.js'
+import type {Logger, RegistryBackend, RegistryProbe} from '../../plugin-api/index.js'
 import {emptyDocument, serializeDocument} from '../../registry/document.js'
-import {readRegistry} from '../../registry/update.js'
-import type {RegistryProbe} from '../../plugin-api/index.js'
+import {probeNow} from '../../registry/probe-cache.js'
+import {RegistryStore, UNCHANGED} from '../../registry/store.js'
+import {Runtime} from '../../runtime.js'
+import {MorpheusCommand} from '../../ui/base-command.js'
+import {unsafeWrites} from '../../forest/runtime-deps.js'
+
+export type SetupChoice = 'new-box' | 'existing-box' | 'local'
+
+export interface SetupOptions {
+  setup?: SetupChoice
+  /** A person can answer prompts. */
+  interactive: boolean
+  log: Logger
+  // new box
+  boxName?: string
+  boxType?: string
+  location?: string
+  folder?: string
+  apiEndpoint?: string
+  webdavOrigin?: string
+  // existing box
+  url?: string
+  username?: string
+  passwordEnv?: string
+  storageboxHost?: string
+}
+
+export interface CreatedBox {
+  id: number
+  name: string
+  server: string
+  username: string
+  existed: boolean
+}
+
+export interface InitResult {
+  location: string
+  created: boolean
+  probe: RegistryProbe
+  setup?: {choice: SetupChoice; config: string; box?: CreatedBox}
+}
+
+/** A Runtime that reads a config given in memory (another registry section, a config not written yet). */
+class RuntimeWith extends Runtime {
+  constructor(oclif: Config, private readonly given: LoadedConfig, log: Logger) {
+    super(oclif, log)
+  }
+
+  override get config(): LoadedConfig {
+    return this.given
+  }
+}
+
+/** The registry backend a `registry:` section describes, without touching the config file. */
+export async function backendFor(oclif: Config, base: LoadedConfig, section: Record<string, unknown>, log: Logger): Promise<{runtime: Runtime; backend: RegistryBackend; name: string}> {
+  const runtime = new RuntimeWith(oclif, {...base, raw: {...base.raw, registry: section}, values: {...base.values, registry: section}}, log)
+  const {backend, entry} = await runtime.registry()
+  return {backend, name: entry.descriptor.name, runtime}
+}
+
+/** Probe now, and remember the answer for the store's later writes (src/registry/probe-cache). */
+export async function probeBackend(backend: RegistryBackend, cacheDir: string): Promise<RegistryProbe> {
+  return probeNow(backend, cacheDir)
+}
+
+/**
+ * Probe (and remember the answer), then create the document if it is missing, through the store:
+ * the same rule as every other write, so a store that cannot keep writes safe is refused unless
+ * `unsafe` (--unsafe, registry.unsafe_writes, MORPHEUS_UNSAFE_WRITES=1).
+ */
+export async function initDocument(backend: RegistryBackend, cacheDir: string, unsafe = false, log?: Logger): Promise<{created: boolean; probe: RegistryProbe}> {
+  const probe = await probeBackend(backend, cacheDir)
+  const store = new RegistryStore(backend, {log, probe, unsafe})
+  await store.read()
+  if (store.revision !== null) return {created: false, probe}
+  let created = false
+  await store.update((doc) => {
+    // Someone else may have created it in the meantime: then it exists, which is what was asked.
+    created = store.revision === null
+    return created ? doc : UNCHANGED
+  }, {now: true})
+  return {created, probe}
+}
+
+/** A password the Hetzner API accepts (upper, lower, digit, special) and YAML / ${ENV} leave alone. */
+function newPassword(): string {
+  return `${randomBytes(24).toString('base64url').replace(/[-_]/g, 'x')}Aa1-`
+}
+
+interface StorageBoxCreator {
+  (options: {endpoint: string; token: string; name: string; type: string; location: string; password: string; signal?: AbortSignal; progress?: (m: string) => void; pollMs?: number}): Promise<CreatedBox>
+}
+
+async function storageBoxCreator(oclif: Config): Promise<StorageBoxCreator> {
+  const result = await oclif.runHook('morpheus:registry-setup' as never, {} as never)
+  for (const s of (result as unknown as {successes: Array<{result: unknown}>}).successes) {
+    for (const d of (Array.isArray(s.result) ? s.result : []) as Array<{name?: string; load?: () => Promise<unknown>}>) {
+      if (d?.name === 'storagebox' && typeof d.load === 'function') return (await d.load()) as StorageBoxCreator
+    }
+  }
+  throw new MorpheusError('PLUGIN', 'creating a Storage Box needs the storagebox registry plugin, which is not installed', {hint: 'morpheus plugins install @morpheus/registry-storagebox'})
+}
+
+async function ask<T>(interactive: boolean, value: T | undefined, flag: string, prompt: () => Promise<T>): Promise<T> {
+  if (value !== undefined && value !== '') return value
+  if (!interactive) throw new MorpheusError('USAGE', `${flag} is required without a terminal`, {hint: `Pass ${flag}, or run \`morpheus registry init\` in a terminal to be asked.`})
+  return prompt()
+}
+
+/**
+ * The guided set-up of the seeds (`registry init`, and `plant` on a terminal with no registry
+ * configured): create a new Storage Box, use an existing one, or stay local. Writes the config
+ * (mode 0600) only after the new registry answered the probe, then creates the document.
+ */
+export async function setUpRegistry(oclif: Config, options: SetupOptions, signal?: AbortSignal): Promise<InitResult> {
+  const path = configPath()
+  const {raw} = readRawConfig(path)
+  let choice = options.setup
+  if (!choice) {
+    if (!options.interactive) throw new MorpheusError('USAGE', 'no registry set-up chosen and no terminal to ask', {hint: 'Run `morpheus registry init --setup new-box|existing-box|local` (see --help for the flags each needs).'})
+    const {select} = await import('@inquirer/prompts')
+    options.log.info('Morpheus needs a place to store forest state; a shared one lets you run morpheus from any device.')
+    choice = await select<SetupChoice>({
+      choices: [
+        {name: 'Create a new Hetzner Storage Box (~3 EUR/month)', value: 'new-box'},
+        {name: 'Use an existing Storage Box (or another WebDAV server)', value: 'existing-box'},
+        {name: 'Skip: local only (this device only)', value: 'local'},
+      ],
+      default: 'new-box',
+      message: 'Where should the registry live?',
+    })
+  }
+  let section: Record<string, unknown>
+  let box: CreatedBox | undefined
+  if (choice === 'local') {
+    section = {type: 'none'}
+  } else if (choice === 'existing-box') {
+    const {input, password} = await import('@inquirer/prompts')
+    const url = await ask(options.interactive, options.url, '--url', () => input({message: 'WebDAV URL of the registry document', default: 'https://u123456.your-storagebox.de/morpheus/registry.json'}))
+    const username = await ask(options.interactive, options.username, '--username', () => input({message: 'User name (e.g. u123456)'}))
+    let secret: string
+    if (options.passwordEnv) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(options.passwordEnv)) throw new MorpheusError('USAGE', `--password-env must name an environment variable, not "${options.passwordEnv}"`)
+      if (!process.env[options.passwordEnv]) throw new MorpheusError('USAGE', `--password-env ${options.passwordEnv}: that variable is not set`, {hint: `export ${options.passwordEnv}=... first (the config keeps only the reference \${${options.passwordEnv}})`})
+      secret = `\${${options.passwordEnv}}`
+    } else {
+      secret = await ask(options.interactive, undefined as string | undefined, '--password-env', () => password({mask: '*', message: 'Password (kept in the config file, mode 0600)'}))
+    }
+    let host = options.storageboxHost
+    try {
+      host ??= new URL(url).hostname
+    } catch {
+      // the backend names the bad URL
+    }
+    section = {password: secret, storagebox_host: host, type: 'storagebox', url, username}
+  } else {
+    const base = loadConfig()
+    const token = process.env.HETZNER_API_TOKEN || String(expandEnv((base.values.secrets as Record<string, unknown> | undefined)?.hetzner_api_token ?? '', base.path, process.env, 'secrets.hetzner_api_token'))
+    if (!token) throw new MorpheusError('CONFIG', 'creating a Storage Box needs a Hetzner API token', {hint: 'export HETZNER_API_TOKEN=... (a read-write token of your project), or set secrets.hetzner_api_token.'})
+    const endpoint = options.apiEndpoint || process.env.HETZNER_ENDPOINT || 'https://api.hetzner.com/v1'
+    const create = await storageBoxCreator(oclif)
+    const secret = newPassword()
+    try {
+      box = await create({
+        endpoint,
+        location: options.location ?? 'fsn1',
+        name: options.boxName ?? 'morpheus-registry',
+        password: secret,
+        progress: (m) => options.log.info(`  ${m}`),
+        signal,
+        token,
+        type: options.boxType ?? 'bx11',
+      })
+    } catch (error) {
+      const e = error as {message?: string; hint?: string; code?: string}
+      throw new MorpheusError(e.code === 'AUTH' ? 'CONFIG' : 'REGISTRY', e.message ?? String(error), {cause: error, hint: e.hint})
+    }
+    const origin = (options.webdavOrigin ?? `https://${box!.server}`).replace(/\/$/, '')
+    const folder = (options.folder ?? 'morpheus').replace(/^\/+|\/+$/g, '')
+    section = {password: secret, storagebox_host: box!.server, type: 'storagebox', url: `${origin}/${folder ? `${folder}/` : ''}registry.json`, username: box!.username}
+  }
+
+  // Try the new registry before the config points at it: a wrong URL or password loses nothing.
+  const base = loadConfig()
+  const {backend} = await backendFor(oclif, base, expandEnv(section, path, process.env, 'registry') as Record<string, unknown>, options.log)
+  const {created, probe} = await initDocument(backend, oclif.cacheDir)
+  raw.registry = section
+  writeConfig(path, raw)
+  options.log.info(`Saved the registry settings to ${path} (mode 0600)`)
+  return {created, location: backend.location, probe, setup: {choice, config: path, ...(box ? {box} : {})}}
+}
 
 export default class RegistryInit extends MorpheusCommand {
-  static summary = 'Create an empty registry document where registry.type points, if none exists yet'
-  static description = `Idempotent: an existing document is validated and left as it is. Reports how the backend keeps concurrent writes safe. (plant creates the document too, when it is missing.)`
-  static examples = ['<%= config.bin %> registry init', '<%= config.bin %> registry init --json']
+  static summary = 'Set up the registry: a new Hetzner Storage Box, an existing one, or local only; or create the document where the config points'
+  static description = `With a registry in the config (registry.type set), probes it (what the server enforces to keep concurrent writes safe), refuses one that cannot, and creates an empty document if none exists: idempotent.
 
-  async run(): Promise<{location: string; created: boolean; probe: RegistryProbe}> {
-    await this.parse(RegistryInit)
+Otherwise, on a terminal, asks where the registry should live (--setup skips the question):
+  new-box       creates a Storage Box through the Hetzner API (HETZNER_API_TOKEN), waits until it is ready, switches on WebDAV, SMB and external reachability, and sets a generated password;
+  existing-box  uses a Storage Box (or any WebDAV server) you have: --url, --username, --password-env;
+  local         keeps the registry in a file on this device.
+The config file (mode 0600) is written only after the new registry answered. Without a terminal every choice comes from flags.`
+  static examples = [
+    '<%= config.bin %> registry init',
+    '<%= config.bin %> registry init --yes --json',
+    '<%= config.bin %> registry init --setup new-box --location fsn1',
+    'STORAGEBOX_PASSWORD=... <%= config.bin %> registry init --setup existing-box --url https://u123456.your-storagebox.de/morpheus/registry.json --username u123456 --password-env STORAGEBOX_PASSWORD',
+    '<%= config.bin %> registry init --setup local',
+  ]
+  static flags = {
+    yes: Flags.boolean({char: 'y', description: 'do not ask: with a registry configured, probe it and create the document if missing'}),
+    unsafe: Flags.boolean({description: 'create the document even if the backend cannot make concurrent writes safe'}),
+    setup: Flags.string({description: 'where the registry should live', options: ['new-box', 'existing-box', 'local']}),
+    'box-name': Flags.string({description: 'new box: its name (an existing box of that name is reused)', default: 'morpheus-registry'}),
+    'box-type': Flags.string({description: 'new box: Storage Box type', default: 'bx11'}),
+    location: Flags.string({description: 'new box: location', default: 'fsn1'}),
+    folder: Flags.string({description: 'new box: folder of the document on the box', default: 'morpheus'}),
+    'api-endpoint': Flags.string({description: 'new box: Hetzner API base URL (default $HETZNER_ENDPOINT or https://api.hetzner.com/v1)'}),
+    'webdav-origin': Flags.string({description: 'new box: reach its WebDAV here instead of https://<server> (a proxy)', hidden: true}),
+    url: Flags.string({description: "existing box: the document's WebDAV URL"}),
+    username: Flags.string({description: 'existing box: WebDAV user'}),
+    'password-env': Flags.string({description: 'existing box: name of the environment variable holding the password (the config keeps ${NAME})'}),
+    'storagebox-host': Flags.string({description: 'existing box: host nodes mount over CIFS (default: the URL\'s host)'}),
+  }
+
+  async run(): Promise<InitResult> {
+    const {flags} = await this.parse(RegistryInit)
+    const configured = (readRawConfig(configPath()).raw.registry as Record<string, unknown> | undefined)?.type !== undefined
+    if (flags.setup || (!configured && this.interactive && !flags.yes)) {
+      const result = await setUpRegistry(this.config, {
+        apiEndpoint: flags['api-endpoint'],
+        boxName: flags['box-name'],
+        boxType: flags['box-type'],
+        folder: flags.folder,
+        interactive: this.interactive,
+        location: flags.location,
+        log: this.runtime.log,
+        passwordEnv: flags['password-env'],
+        setup: flags.setup as SetupChoice | undefined,
+        storageboxHost: flags['storagebox-host'],
+        url: flags.url,
+        username: flags.username,
+        webdavOrigin: flags['webdav-origin'],
+      }, this.runtime.signal)
+      if (!this.jsonEnabled()) this.log(`${result.created ? 'Created' : 'Found'} the registry at ${result.location} (writes: ${result.probe.concurrency})`)
+      return result
+    }
     const {backend} = await this.runtime.registry()
-    let probe: RegistryProbe
-    try {
-      probe = await backend.probe()
-    } catch (error) {
-      throw fromPluginError(error, `registry ${backend.location}`, 'REGISTRY')
-    }
-    const {revision} = await readRegistry(backend)
-    let created = false
-    if (revision === null) {
-      try {
-        await backend.write(serializeDocument(emptyDocument()), {ifAbsent: true})
-        created = true
-      } catch (error) {
-        // Someone else created it in the meantime: then it exists, which is what was asked.
-        if ((error as {code?: string}).code !== 'CONFLICT') throw fromPluginError(error, `registry ${backend.location}`, 'REGISTRY')
-        await readRegistry(backend)
-      }
-    }
+    const {created, probe} = await initDocument(backend, this.config.cacheDir, unsafeWrites(this.runtime, flags.unsafe), this.runtime.log)
     if (!this.jsonEnabled()) {
       this.log(`${created ? 'Created' : 'Found'} the registry at ${backend.location} (writes: ${probe.concurrency})`)
+      for (const note of probe.notes) this.log(`  ${note}`)
     }
     return {created, location: backend.location, probe}
   }

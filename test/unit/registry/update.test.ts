@@ -317,7 +317,8 @@ describe('updateRegistry across OS processes', () => {
       `const [updateUrl, fileUrl, path, m, startAt] = process.argv.slice(2)
 const {updateRegistry} = await import(updateUrl)
 const {FileRegistry} = await import(fileUrl)
-const context = {config: {}, configDir: '/', dataDir: '/', error: (code, message, hint) => Object.assign(new Error(message), {code, hint}), log: {debug() {}, info() {}, warn() {}}}
+const {helpers} = await import(new URL('../plugins/helpers.js', updateUrl).href)
+const context = {config: {}, configDir: '/', dataDir: '/', error: (code, message, hint) => Object.assign(new Error(message), {code, hint}), helpers, log: {debug() {}, info() {}, warn() {}}}
 const backend = new FileRegistry(path, context, 10000)
 while (Date.now() < Number(startAt)) {}
 let retries = 0

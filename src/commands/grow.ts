@@ -1,0 +1,227 @@
+import {Args, Flags} from '@oclif/core'
+
+import {MorpheusError} from '../errors.js'
+import {assessForest, errorResult, type Assessment, type AssessDeps} from '../growth/assess.js'
+import type {ForestDeps} from '../forest/deps.js'
+import {forestDeps} from '../forest/runtime-deps.js'
+import {expandForest} from '../growth/expand.js'
+import {claimGuard, growthSettings, type GrowthSettings} from '../growth/policy.js'
+import {ordered, type GrowResult} from '../growth/result.js'
+import type {RegistryDocument} from '../plugin-api/index.js'
+import {findForest} from '../registry/document.js'
+import {readRegistry} from '../registry/update.js'
+import {MorpheusCommand} from '../ui/base-command.js'
+import {growScreen} from '../ui/grow-screen.js'
+import {ProgressRelay} from '../ui/progress.js'
+
+export default class Grow extends MorpheusCommand {
+  static summary = "See a forest's load and add a node when it needs one (--auto: from cron, no prompts)"
+  static description = `Reads every node's NATS monitoring endpoints (/varz, /routez, /healthz, /jsz) at once and shows the forest's CPU, memory and JetStream storage use, its nodes and routes, and whether it should grow. CPU % is the NATS process CPU over the node's cores; memory % is its resident memory over the node's RAM; storage % is JetStream file storage in use over its limit. Thresholds apply to the forest average.
+
+Without --auto, grow shows the screen and asks \`Add 1 node? [y/N]\` when a threshold is crossed (--yes answers yes). With --auto it decides alone, for FOREST or for every forest in the registry, and prints one result per forest: status no_action, expanded, cooldown, at_max_nodes, dry_run or error. The cooldown is measured from the forest's last expansion recorded in the registry, so cron jobs on several devices share it, and the decision is claimed in the registry before anything is created: two runs at once never both add a node.
+
+Exit codes: 0 when every forest was decided (whatever the status); with status error, the error's own code (4 registry, 5 provider, 6 not found, 7 the new node did not join, 130 interrupted; the first one when several forests fail); 2 bad usage or no confirmation without a terminal; 3 config.`
+  static examples = [
+    {command: '<%= config.bin %> grow', description: 'the load of your forest, and a node added if you say yes'},
+    {command: '<%= config.bin %> grow forest-1732400000 --auto --dry-run', description: 'what --auto would do, changing nothing'},
+    {command: '<%= config.bin %> grow --auto --threshold 80 --output json', description: 'for cron: every forest, JSON out'},
+    {command: '*/15 * * * * morpheus grow --auto --threshold 80 --output json >> ~/.morpheus/grow.log 2>&1', description: 'the crontab line'},
+  ]
+  static args = {
+    forest: Args.string({description: 'forest id (see `morpheus list`); --auto without it checks every forest'}),
+  }
+  static flags = {
+    auto: Flags.boolean({description: 'decide and add without prompts (for cron)'}),
+    threshold: Flags.integer({description: 'grow when an average is above N% (replaces growth.threshold_cpu, _memory and _storage for this run)', min: 0, max: 100}),
+    'dry-run': Flags.boolean({description: 'decide and report, but add nothing'}),
+    output: Flags.string({description: 'text, or json (the same as --json)', options: ['text', 'json'], default: 'text'}),
+    yes: Flags.boolean({char: 'y', description: 'add the recommended node without asking'}),
+    unsafe: Flags.boolean({description: 'write the registry even if its backend cannot make concurrent writes safe'}),
+    'node-timeout': Flags.integer({description: 'how long each node may take to answer its monitoring endpoints, in ms (a node that takes longer counts as unreachable)', default: 5000, min: 50, max: 60000}),
+  }
+
+  /** `--output json` is `--json`. */
+  jsonEnabled(): boolean {
+    if (super.jsonEnabled()) return true
+    const argv = this.argv ?? []
+    const i = argv.indexOf('--output')
+    return (i !== -1 && argv[i + 1] === 'json') || argv.includes('--output=json')
+  }
+
+  private settings!: GrowthSettings
+
+  private deps(timeoutMs: number): AssessDeps {
+    return {
+      ports: this.runtime.ports,
+      provider: async (name) => {
+        const {entry, provider} = await this.runtime.provider(name)
+        return {machineLocal: entry.descriptor.capabilities.machineLocal, provider}
+      },
+      signal: this.runtime.signal,
+      timeoutMs,
+    }
+  }
+
+  async run(): Promise<GrowResult | {forests: GrowResult[]}> {
+    const {args, flags} = await this.parse(Grow)
+    this.settings = growthSettings(this.runtime.config.values.growth as Record<string, unknown> | undefined, flags.threshold)
+    this.relay = new ProgressRelay({fancy: !flags.auto && this.fancyProgress, quiet: this.jsonEnabled()})
+    this.unsafe = flags.unsafe
+    const {backend} = await this.runtime.registry()
+    const {doc} = await readRegistry(backend)
+    return this.interruptible(
+      () => (flags.auto ? this.auto(doc, args.forest, flags['dry-run'], flags['node-timeout']) : this.screen(doc, args.forest, flags)),
+      () => this.settle?.(new MorpheusError('INTERRUPTED', 'interrupted')),
+      () => this.relay.mute(),
+    )
+  }
+
+  private relay!: ProgressRelay
+  private unsafe = false
+  /** Settles the growth under way (records what exists) when the user interrupts it. */
+  private settle?: (error: unknown) => Promise<MorpheusError>
+  private engine?: Promise<ForestDeps>
+
+  private forestEngine(): Promise<ForestDeps> {
+    this.engine ??= forestDeps(this.runtime, {progress: this.relay, unsafe: this.unsafe})
+    return this.engine
+  }
+
+  // -------------------------------------------------------------------------
+  // --auto
+  // -------------------------------------------------------------------------
+  private async auto(doc: RegistryDocument, forestId: string | undefined, dryRun: boolean, timeoutMs: number): Promise<GrowResult | {forests: GrowResult[]}> {
+    const ids = forestId ? [findForest(doc, forestId).id] : Object.values(doc.forests).sort((a, b) => a.created_at.localeCompare(b.created_at)).map((f) => f.id)
+    const assessments = await Promise.all(ids.map((id) => assessForest(this.deps(timeoutMs), doc, id, this.settings)))
+    const results: GrowResult[] = []
+    for (const a of assessments) {
+      const r = await this.act(a, dryRun, 'auto')
+      results.push(ordered(r))
+      if (!this.jsonEnabled()) this.log(autoLine(r))
+    }
+    if (!this.jsonEnabled() && results.length === 0) this.log('No forests in the registry: nothing to grow.')
+    const output = forestId ? results[0] : {forests: results}
+    const failed = results.find((r) => r.status === 'error')
+    if (failed) {
+      if (this.jsonEnabled()) this.logJson(output)
+      this.exit(failed.error?.exitCode ?? 1)
+    }
+    return output
+  }
+
+  /** Turn an assessment into what happens: nothing, a dry run, or nodes added through the registry claim. */
+  private async act(a: Assessment, dryRun: boolean, mode: 'auto' | 'confirmed'): Promise<GrowResult> {
+    const r = a.result
+    if (r.status !== 'expanded' || !a.decision) return r
+    if (dryRun) return {...r, message: `${r.message} (dry run: nothing added)`, status: 'dry_run'}
+    if (mode === 'auto' && !this.settings.enabled) {
+      return {...r, action: null, message: `${r.message}; growth.enabled is false, so nothing is added`, reason: 'growth_disabled', status: 'no_action'}
+    }
+    const {guard, refusal} = claimGuard(this.settings, a.decision.count)
+    try {
+      const deps = await this.forestEngine()
+      const outcome = await expandForest(deps, {count: a.decision.count, forestId: a.forest.id, guard}, {
+        claimed: (settle) => (this.settle = settle),
+        run: (phases) => this.relay.run(phases),
+      })
+      if (outcome.kind === 'busy') {
+        return {...r, action: null, message: `${outcome.message}; nothing added`, reason: 'expansion_in_progress', status: 'cooldown'}
+      }
+      if (outcome.kind === 'refused') {
+        const why = refusal()
+        return {...r, action: null, message: why?.message ?? outcome.message, reason: why?.reason ?? 'cooldown', status: why?.status ?? 'cooldown'}
+      }
+      const ids = outcome.result.added.map((n) => n.id)
+      return {
+        ...r,
+        action: {...r.action!, count: ids.length, node_id: ids[0], node_ids: ids, nodes_after: outcome.result.nodes.length},
+        message: `${r.message}: added ${ids.join(', ')} in ${outcome.result.seconds}s`,
+      }
+    } catch (error) {
+      return errorResult(a.forest.id, this.settings, this.toMorpheusError(error), {metrics: r.metrics, nodes: r.nodes})
+    } finally {
+      this.settle = undefined
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // interactive
+  // -------------------------------------------------------------------------
+  private async screen(doc: RegistryDocument, forestArg: string | undefined, flags: {yes: boolean; 'dry-run': boolean; 'node-timeout': number}): Promise<GrowResult> {
+    const forestId = await this.pickForest(doc, forestArg)
+    const a = await assessForest(this.deps(flags['node-timeout']), doc, forestId, this.settings)
+    if (a.result.status === 'error') {
+      const e = a.result.error!
+      throw new MorpheusError(e.code as MorpheusError['kind'], e.message, {hint: e.hint})
+    }
+    if (!this.jsonEnabled()) {
+      this.log(growScreen(a.forest, a.result))
+      this.log('')
+    }
+    if (a.result.status !== 'expanded') return ordered(a.result)
+    if (flags['dry-run']) {
+      const r = await this.act(a, true, 'confirmed')
+      if (!this.jsonEnabled()) this.log('Dry run: nothing added.')
+      return ordered(r)
+    }
+    const n = a.result.action!.count
+    const question = `Add ${n} node${n === 1 ? '' : 's'}? [y/N] `
+    if (!flags.yes) {
+      if (!this.interactive) {
+        throw new MorpheusError('USAGE', `not adding ${n} node${n === 1 ? '' : 's'} to ${forestId} without confirmation: stdin is not a terminal`, {hint: 'Pass --yes to add it, or use --auto (for cron).'})
+      }
+      if (!(await ask(question))) {
+        if (!this.jsonEnabled()) this.log('Nothing added.')
+        return ordered({...a.result, action: null, message: 'declined at the prompt; nothing added', reason: 'declined', status: 'no_action'})
+      }
+    }
+    const r = await this.act(a, false, 'confirmed')
+    if (r.status === 'error') {
+      const e = r.error!
+      throw new MorpheusError(e.code as MorpheusError['kind'], e.message, {details: {forest_id: forestId}, hint: e.hint})
+    }
+    if (!this.jsonEnabled()) {
+      if (r.status === 'expanded') this.log(`✅ ${r.action!.count === 1 ? 'Node' : `${r.action!.count} nodes`} added (${r.action!.node_ids.join(', ')}). Cluster now has ${r.action!.nodes_after} nodes.`)
+      else this.log(`Nothing added: ${r.message}.`)
+    }
+    return ordered(r)
+  }
+
+  private async pickForest(doc: RegistryDocument, forestArg: string | undefined): Promise<string> {
+    if (forestArg) return findForest(doc, forestArg).id
+    const forests = Object.values(doc.forests).sort((a, b) => a.created_at.localeCompare(b.created_at))
+    if (forests.length === 0) {
+      throw new MorpheusError('NOT_FOUND', 'the registry has no forests to grow', {hint: 'Plant one first: `morpheus plant local small`.'})
+    }
+    if (forests.length === 1) return forests[0].id
+    const listing = forests.map((f) => `${f.id} (${f.provider}, ${(doc.nodes[f.id] ?? []).length} nodes)`).join(', ')
+    if (!this.interactive) {
+      throw new MorpheusError('USAGE', `the registry has ${forests.length} forests: ${listing}`, {hint: 'Name one: `morpheus grow <forest>`, or use `morpheus grow --auto` to check them all.'})
+    }
+    const {select} = await import('@inquirer/prompts')
+    return select({
+      choices: forests.map((f) => ({name: `${f.id}  ${f.provider}, ${(doc.nodes[f.id] ?? []).length} nodes, ${f.status}`, value: f.id})),
+      message: 'Which forest?',
+    })
+  }
+}
+
+/** One line per forest for cron logs (text mode of --auto). */
+export function autoLine(r: GrowResult): string {
+  const m = r.metrics
+  const load = `cpu ${m.cpu_percent ?? '-'}%, mem ${m.memory_percent ?? '-'}%, disk ${m.storage_percent ?? '-'}%, ${m.reachable}/${m.nodes} nodes answering`
+  const what = r.status === 'expanded' && r.action ? `added ${r.action.node_ids.join(', ')} (${r.action.nodes_after} nodes now)` : r.message
+  return `${new Date().toISOString()} ${r.forest_id}: ${r.status} (${r.reason}): ${what} [${load}]`
+}
+
+/** `Add 1 node? [y/N] ` on the terminal: yes only for y or yes. */
+async function ask(question: string): Promise<boolean> {
+  const {createInterface} = await import('node:readline/promises')
+  const rl = createInterface({input: process.stdin, output: process.stdout})
+  try {
+    const answer = await rl.question(question)
+    return /^y(es)?$/i.test(answer.trim())
+  } finally {
+    rl.close()
+  }
+}

@@ -1,0 +1,44 @@
+import {Args, Flags} from '@oclif/core'
+
+import {MorpheusError, fromPluginError} from '../../errors.js'
+import {parseDocument} from '../../registry/document.js'
+import {updateRegistry} from '../../registry/update.js'
+import {MorpheusCommand} from '../../ui/base-command.js'
+
+export default class RegistryRestore extends MorpheusCommand {
+  static summary = 'Make an earlier revision of the registry document the current one (the current one is kept in the history)'
+  static examples = ['<%= config.bin %> registry restore 20261124T031820102Z-f3e0792e105e --yes']
+  static args = {
+    revision: Args.string({description: 'a revision from `morpheus registry history`', required: true}),
+  }
+  static flags = {
+    yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
+  }
+
+  async run(): Promise<{location: string; restored: string; forests: number; nodes: number}> {
+    const {args, flags} = await this.parse(RegistryRestore)
+    const {backend, entry} = await this.runtime.registry()
+    if (!backend.readRevision) throw new MorpheusError('REGISTRY', `the registry backend "${entry.descriptor.name}" keeps no history to restore from`)
+    let stored
+    try {
+      stored = await backend.readRevision(args.revision, {signal: this.runtime.signal})
+    } catch (error) {
+      throw fromPluginError(error, `registry ${backend.location}`, 'REGISTRY')
+    }
+    if (!stored) throw new MorpheusError('NOT_FOUND', `no revision "${args.revision}" at ${backend.location}`, {hint: 'See `morpheus registry history` for the revisions kept.'})
+    // A revision that is not a sound document is never restored.
+    const old = parseDocument(stored.body, `${backend.location} (revision ${args.revision})`)
+    if (!flags.yes) {
+      if (!this.interactive) throw new MorpheusError('USAGE', `refusing to replace the registry at ${backend.location} without confirmation: stdin is not a terminal`, {hint: 'Pass --yes to confirm.'})
+      const {confirm} = await import('@inquirer/prompts')
+      if (!(await confirm({default: false, message: `Replace the registry with revision ${args.revision} (${Object.keys(old.forests).length} forests)?`}))) throw new MorpheusError('USAGE', 'restore cancelled; nothing was changed')
+    }
+    await updateRegistry(backend, (doc) => {
+      doc.forests = old.forests
+      doc.nodes = old.nodes
+    })
+    const result = {forests: Object.keys(old.forests).length, location: backend.location, nodes: Object.values(old.nodes).flat().length, restored: args.revision}
+    if (!this.jsonEnabled()) this.log(`Restored revision ${args.revision} at ${backend.location}: ${result.forests} forest(s), ${result.nodes} node(s). The replaced document is in the history.`)
+    return result
+  }
+}

@@ -1,0 +1,50 @@
+import type {Logger, NatsMode, NatsPorts, Provider, ProviderCapabilities, SecretStore} from '../plugin-api/index.js'
+import type {NodeHealth} from '../monitor/nats.js'
+import type {RegistryStore} from '../registry/store.js'
+
+/** The forest settings of the core's config (forest.*). */
+export interface ForestSettings {
+  sizes: Record<string, number>
+  form_timeout_seconds: number
+  parallel: number
+  nats_mode: NatsMode
+  ports: NatsPorts
+}
+
+/** Progress of an operation: lines within the phase the command shows. Silent once the user interrupted. */
+export interface Progress {
+  report(message: string): void
+}
+
+/** A provider as the engine needs it: the instance, the name forests record, its capabilities. */
+export interface ProviderHandle {
+  name: string
+  provider: Provider
+  capabilities: ProviderCapabilities
+}
+
+/**
+ * What the forest engine works with. Each operation takes exactly this, so it runs the same from
+ * a command (src/forest/runtime-deps.ts builds it) and from a unit test (in-memory provider and
+ * registry, a fake monitor).
+ */
+export interface ForestDeps {
+  store: RegistryStore
+  /** Per-forest secrets kept outside the document (route credentials), when the backend keeps any. */
+  secrets?: SecretStore
+  settings: ForestSettings
+  log: Logger
+  /** Fires when the user interrupts (Ctrl-C). */
+  signal: AbortSignal
+  progress: Progress
+  /** This device (recorded on machine-local forests). */
+  device: string
+  /** Look at nodes' monitoring endpoints (default: HTTP to /healthz and /varz). */
+  monitor: (urls: readonly string[], timeoutMs?: number) => Promise<NodeHealth[]>
+  /** Time between two looks while waiting for a forest to form (ms). */
+  pollMs?: number
+  /** Load a provider by the name a forest records (or a name/alias the user typed). */
+  provider(name: string): Promise<ProviderHandle>
+}
+
+export const silentProgress: Progress = {report() {}}

@@ -1,0 +1,185 @@
+import {MorpheusError, fromPluginError} from '../errors.js'
+import type {ForestRecord, NodeRecord} from '../plugin-api/index.js'
+import {findForest} from '../registry/document.js'
+import {UNCHANGED} from '../registry/store.js'
+import {NodeBatch} from './batch.js'
+import type {ForestDeps, ProviderHandle} from './deps.js'
+import {operation, sameOperation, staleHint, staleOperation} from './operation.js'
+import {elsewhereError, otherDevice} from './ownership.js'
+import {chooseNatsMode, loadClusterAuth, preflight, reserveNodes, type NodeView} from './plant.js'
+import {settle} from './settle.js'
+import {nextNodeIds} from './util.js'
+
+export interface AddNodesRequest {
+  forestId: string
+  count: number
+  /**
+   * Checked inside the claim's compare-and-swap against the forest as it is then (so two devices
+   * deciding at once cannot both grow it): a string refuses, and nothing is written.
+   */
+  guard?: (forest: ForestRecord, nodes: readonly NodeRecord[], now: Date) => string | undefined
+}
+
+export interface GrowResult {
+  forest: ForestRecord
+  added: NodeView[]
+  nodes: NodeView[]
+  seconds: number
+}
+
+/**
+ * Adding nodes to a live forest (grow), phase by phase, on the same NodeBatch as plant. A forest
+ * of one node runs standalone; before a second joins, that node is given a cluster block
+ * (Provider.reconfigureNode).
+ */
+export class Growth {
+  batch?: NodeBatch
+  /** Why the guard refused, when it did (nothing was written). */
+  refused?: string
+  /** The node that ran alone and was given a cluster block for this growth. */
+  private reconfigured?: NodeRecord
+  private readonly started = Date.now()
+
+  private constructor(readonly deps: ForestDeps, readonly handle: ProviderHandle, readonly request: AddNodesRequest) {}
+
+  static async prepare(deps: ForestDeps, request: AddNodesRequest): Promise<Growth> {
+    if (!Number.isInteger(request.count) || request.count < 1 || request.count > 100) throw new MorpheusError('USAGE', `nodes to add: 1 to 100, not ${request.count}`)
+    const doc = await deps.store.read()
+    const forest = findForest(doc, request.forestId)
+    const handle = await deps.provider(forest.provider)
+    const elsewhere = otherDevice(forest, handle.capabilities, deps.device)
+    if (elsewhere) throw elsewhereError(forest, elsewhere, 'growing it')
+    if (forest.status !== 'active') {
+      const stale = staleOperation(forest, deps.device)
+      throw new MorpheusError('USAGE', `forest ${forest.id} is ${forest.status}${forest.operation && !stale ? ` (a ${forest.operation.kind} is running on ${forest.operation.device})` : ''}; only an active forest can grow`, {
+        hint: stale ? staleHint(forest) : `See \`morpheus status ${forest.id}\`.`,
+      })
+    }
+    await preflight(handle, deps.signal)
+    return new Growth(deps, handle, request)
+  }
+
+  get forest(): ForestRecord | undefined {
+    return this.batch?.forest
+  }
+
+  /** Reserve the new nodes and set last_expansion in one compare-and-swap, if the guard agrees. */
+  async claim(): Promise<boolean> {
+    if (this.deps.signal.aborted) throw new MorpheusError('INTERRUPTED', 'interrupted before anything was created; nothing was changed')
+    const now = new Date()
+    const op = operation('grow', this.deps.device, now)
+    const id = this.request.forestId
+    let refusal: string | undefined
+    const {result} = await this.deps.store.update((doc) => {
+      refusal = undefined
+      const forest = findForest(doc, id)
+      const nodes = doc.nodes[id] ?? []
+      if (sameOperation(forest.operation, op)) {
+        return {forest, nodes, newIds: nodes.filter((n) => n.status === 'reserved').map((n) => n.id)}
+      }
+      // The guard first: a run that lost the race to another grow gets its refusal (cooldown), not an error.
+      refusal = this.request.guard?.(forest, nodes, now)
+      if (refusal) return UNCHANGED
+      if (forest.operation) {
+        const stale = staleOperation(forest, this.deps.device)
+        throw new MorpheusError('REGISTRY', `forest ${id} is being changed right now (a ${forest.operation.kind} on ${forest.operation.device}, started ${forest.operation.started_at})`, {
+          hint: stale ? staleHint(forest) : 'Try again when it has finished.',
+        })
+      }
+      const added = reserveNodes(this.handle, forest, doc, nextNodeIds(nodes, this.request.count), now)
+      forest.last_expansion = now.toISOString()
+      forest.node_count = nodes.length + added.length
+      forest.operation = op
+      doc.nodes[id] = [...nodes, ...added]
+      return {forest, nodes: doc.nodes[id], newIds: added.map((n) => n.id)}
+    }, {now: true})
+    if (refusal || !result) {
+      this.refused = refusal ?? 'nothing to add'
+      return false
+    }
+    const {forest, nodes, newIds} = result
+    const natsMode = forest.nats_mode ?? chooseNatsMode(this.handle, this.deps.settings.nats_mode)
+    const auth = await loadClusterAuth(this.deps.secrets, forest.id)
+    this.batch = new NodeBatch(this.deps, this.handle, forest, nodes, newIds, natsMode, auth)
+    return true
+  }
+
+  /**
+   * A forest of one node runs without a cluster block: give that node its peers and a cluster
+   * block before the new nodes start, so they can join it.
+   */
+  async reconfigure(): Promise<void> {
+    const batch = this.batch!
+    const existing = batch.existingNodes
+    if (existing.length !== 1) return
+    const [node] = existing
+    const provider = this.handle.provider
+    if (!provider.reconfigureNode) {
+      throw new MorpheusError('PROVIDER', `provider ${this.handle.name} cannot turn the one-node forest ${batch.forest.id} into a cluster (it has no reconfigureNode)`, {
+        hint: 'Plant a new forest with three nodes instead, or use a provider that can.',
+      })
+    }
+    this.deps.progress.report(`${node.id}: joining a cluster (it ran alone)`)
+    try {
+      await provider.reconfigureNode({
+        cluster: true,
+        clusterAuth: batch.clusterAuth,
+        forest: batch.forest,
+        natsMode: batch.natsMode,
+        node,
+        peers: batch.nodes.filter((n) => n.id !== node.id && n.ip),
+        ports: node.ports ?? batch.forest.ports ?? this.deps.settings.ports,
+        progress: (m) => this.deps.progress.report(`${node.id}: ${m}`),
+        signal: this.deps.signal,
+      })
+      this.reconfigured = node
+    } catch (error) {
+      throw fromPluginError(error, `provider ${this.handle.name}: ${node.id}`, 'PROVIDER')
+    }
+  }
+
+  async create(): Promise<void> {
+    await this.batch!.prepare()
+    await this.reconfigure()
+    await this.batch!.create()
+  }
+
+  async waitFormed(): Promise<void> {
+    await this.batch!.waitFormed()
+  }
+
+  async finish(): Promise<GrowResult> {
+    const batch = this.batch!
+    const {forest, nodes} = await batch.finish()
+    return {added: nodes.filter((n) => batch.newIds.includes(n.id)), forest, nodes, seconds: Math.round((Date.now() - this.started) / 100) / 10}
+  }
+
+  async abandon(error: unknown): Promise<MorpheusError> {
+    if (!this.batch) return error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', String((error as Error)?.message ?? error), {cause: error})
+    const ending = await settle(this.batch, 'grow', error)
+    // A cloud rolls the new nodes back: the node that ran alone goes back to running alone, or it
+    // would wait for peers that are gone (and JetStream would have no leader).
+    const node = this.reconfigured
+    if (node && this.handle.capabilities.cloud && this.handle.provider.reconfigureNode) {
+      const batch = this.batch
+      await this.handle.provider.reconfigureNode({
+        cluster: false, clusterAuth: batch.clusterAuth, forest: batch.forest, natsMode: batch.natsMode, node, peers: [],
+        ports: node.ports ?? batch.forest.ports ?? this.deps.settings.ports, progress: (m) => this.deps.progress.report(`${node.id}: ${m}`), signal: AbortSignal.timeout(120_000),
+      }).catch((e) => this.deps.log.warn(`${node.id} still has a cluster block after the failed grow (${(e as Error).message}); it runs without a JetStream leader until a node joins it`))
+    }
+    return ending
+  }
+}
+
+/** Add nodes to a forest with no phases shown: claim, create, wait until formed. Undefined when the guard refused. */
+export async function addNodes(deps: ForestDeps, request: AddNodesRequest): Promise<GrowResult | {refused: string}> {
+  const growth = await Growth.prepare(deps, request)
+  if (!(await growth.claim())) return {refused: growth.refused ?? 'refused'}
+  try {
+    await growth.create()
+    await growth.waitFormed()
+    return await growth.finish()
+  } catch (error) {
+    throw await growth.abandon(error)
+  }
+}
