@@ -1,0 +1,147 @@
+import {randomBytes} from 'node:crypto'
+
+import type {PluginContext, RegistryProbe} from 'morpheus/plugin-api'
+
+import {Dav} from './dav.js'
+import {acquireLock, ifToken, LockUnsupported, releaseLock} from './lock.js'
+
+export interface ProbeFindings extends RegistryProbe {
+  /** LOCK is exclusive and the server refuses a write without the token. */
+  lock: boolean
+  /** If-None-Match: * refused a second create. */
+  ifNoneMatch: boolean
+  /** If-Match with a stale ETag was refused and with the current one accepted, also under a race. */
+  ifMatch: boolean
+  /** ETag right after a write was weak. */
+  weakEtagAfterWrite: boolean
+  /** LOCK on a missing name leaves no visible (empty) document behind. */
+  lockNullInvisible: boolean
+}
+
+const ok = (s: number) => s >= 200 && s < 300
+
+/**
+ * Find out what this WebDAV server really enforces, on scratch files beside the document
+ * (removed afterwards): conditional creates, conditional updates (stale and current ETags, and a
+ * race of simultaneous updates, of which exactly one may win) and exclusive locks that the server
+ * checks on every write. Nothing is assumed from what the server advertises.
+ */
+export async function probeServer(dav: Dav, context: PluginContext, folder: string, signal?: AbortSignal): Promise<ProbeFindings> {
+  const notes: string[] = []
+  const scratch = `${folder}.morpheus-probe-${randomBytes(6).toString('hex')}`
+  const a = `${scratch}.json`
+  const b = `${scratch}-lock.json`
+  const c = `${scratch}-null.json`
+  const io = {signal}
+  const findings: ProbeFindings = {concurrency: 'none', ifMatch: false, ifNoneMatch: false, lock: false, lockNullInvisible: false, notes, weakEtagAfterWrite: false}
+  try {
+    // Conditional create.
+    const first = await dav.request('PUT', a, {...io, body: '{"probe":1}', expect: [412], headers: {'if-none-match': '*'}})
+    const second = await dav.request('PUT', a, {...io, body: '{"probe":2}', expect: [412], headers: {'if-none-match': '*'}})
+    findings.ifNoneMatch = ok(first.status) && second.status === 412
+    notes.push(findings.ifNoneMatch ? 'If-None-Match: * enforced (a second create got 412)' : `If-None-Match: * ignored (a second create got ${second.status})`)
+
+    // ETags: on GET? weak right after a write? If-Match honoured?
+    const got = await dav.request('GET', a, io)
+    const etag = got.headers.get('etag')
+    findings.weakEtagAfterWrite = Boolean(etag?.startsWith('W/'))
+    if (!etag) notes.push('no ETag on GET')
+    else if (findings.weakEtagAfterWrite) notes.push('ETag is weak right after a write (If-Match with it cannot succeed)')
+    const stale = await dav.request('PUT', a, {...io, body: '{"probe":3}', expect: [412], headers: {'if-match': '"morpheus-probe-stale"'}})
+    const staleRefused = stale.status === 412
+    notes.push(staleRefused ? 'If-Match with a stale ETag refused (412)' : `If-Match ignored: a stale ETag got ${stale.status}`)
+
+    // Exclusive lock checked on every write.
+    try {
+      await dav.request('PUT', b, {...io, body: '{}'})
+      const lock = await acquireLock(dav, context, b, {expirySeconds: 30, signal, waitMs: 0})
+      try {
+        const again = await dav.request('LOCK', b, {...io, body: '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>', expect: [400, 405, 409, 412, 423, 501], headers: {'content-type': 'application/xml', depth: '0', timeout: 'Second-10'}})
+        const without = await dav.request('PUT', b, {...io, body: '{"without":true}', expect: [400, 409, 412, 423]})
+        const withToken = await dav.request('PUT', b, {...io, body: '{"with":true}', expect: [400, 409, 412, 423], headers: ifToken(lock)})
+        findings.lock = again.status === 423 && (without.status === 423 || without.status === 412) && ok(withToken.status)
+        notes.push(findings.lock
+          ? 'WebDAV LOCK is exclusive and enforced: a second LOCK and a PUT without the token got 423'
+          : `WebDAV LOCK not enforced (second LOCK ${again.status}, PUT without token ${without.status}, with token ${withToken.status})`)
+        if (again.status < 300) await releaseLock(dav, context, {path: b, token: again.headers.get('lock-token')?.replace(/^<|>$/g, '') ?? ''})
+      } finally {
+        await releaseLock(dav, context, lock)
+      }
+      if (findings.lock) {
+        const nl = await acquireLock(dav, context, c, {expirySeconds: 30, signal, waitMs: 0})
+        try {
+          const seen = await dav.request('GET', c, {...io, expect: [404]})
+          findings.lockNullInvisible = seen.status === 404
+          if (!findings.lockNullInvisible) notes.push('LOCK on a missing name creates an empty file (documents are created with If-None-Match instead)')
+        } finally {
+          await releaseLock(dav, context, nl)
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof LockUnsupported) && (error as {code?: string}).code !== 'LOCKED') throw error
+      notes.push(`WebDAV LOCK unavailable (${(error as Error).message})`)
+    }
+
+    // Compare-and-swap through If-Match, only needed without a lock: prove it under a race.
+    if (!findings.lock && staleRefused && etag) {
+      findings.ifMatch = await raceIfMatch(dav, context, a, notes, signal)
+    }
+  } finally {
+    for (const p of [a, b, c]) await dav.request('DELETE', p, {expect: [404, 409, 423]}).catch(() => undefined)
+  }
+  if (findings.lock) {
+    findings.concurrency = 'lock'
+  } else if (findings.ifMatch && findings.ifNoneMatch) {
+    findings.concurrency = 'compare-and-swap'
+  } else {
+    const lacks = [
+      findings.lock ? '' : 'an exclusive WebDAV LOCK that it enforces on writes',
+      findings.ifMatch ? '' : 'an atomic If-Match (compare-and-swap)',
+      findings.ifNoneMatch ? '' : 'If-None-Match: * on create',
+    ].filter(Boolean)
+    notes.push(`the server lacks ${lacks.join(' and ')}`)
+  }
+  return findings
+}
+
+/**
+ * Wait (at most ~3 s) for a strong ETag, then race 12 updates with it, five times: exactly one may win
+ * each time. A race can disprove atomicity (Apache's If-Match is not atomic: 2 or 3 often win), never
+ * prove it, which is why an enforced LOCK is preferred whenever the server has one.
+ */
+async function raceIfMatch(dav: Dav, context: PluginContext, path: string, notes: string[], signal?: AbortSignal): Promise<boolean> {
+  for (let round = 0; round < 5; round++) {
+    const etag = await strongEtag(dav, context, path, signal)
+    if (!etag) {
+      notes.push('no strong ETag within 3 s: If-Match cannot be used')
+      return false
+    }
+    const same = await dav.request('PUT', path, {body: `{"round":${round}}`, expect: [412], headers: {'if-match': etag}, signal})
+    if (!ok(same.status)) {
+      notes.push(`If-Match with the current ETag refused (${same.status})`)
+      return false
+    }
+    const now = await strongEtag(dav, context, path, signal)
+    if (!now) return false
+    const answers = await Promise.all(Array.from({length: 12}, (_, i) => dav.request('PUT', path, {body: `{"racer":${i}${' '.repeat(i)}}`, expect: [412, 423], headers: {'if-match': now}, signal})))
+    const won = answers.filter((r) => ok(r.status)).length
+    if (won !== 1) {
+      notes.push(`If-Match is not atomic: ${won} of 12 simultaneous updates with the same ETag succeeded`)
+      return false
+    }
+  }
+  notes.push('If-Match honoured, and atomic in 5 races of 12 simultaneous updates')
+  return true
+}
+
+export async function strongEtag(dav: Dav, context: PluginContext, path: string, signal?: AbortSignal, waitMs = 3000): Promise<string | undefined> {
+  const deadline = Date.now() + waitMs
+  for (;;) {
+    const r = await dav.request('HEAD', path, {expect: [404], signal})
+    const etag = r.headers.get('etag') ?? undefined
+    if (r.status === 404 || !etag) return undefined
+    if (!etag.startsWith('W/')) return etag
+    if (Date.now() > deadline) return undefined
+    await context.helpers.sleep(100, signal ?? context.signal)
+  }
+}
