@@ -1,51 +1,131 @@
-import {readdirSync, readFileSync} from 'node:fs'
+import {readdirSync, readFileSync, statSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
-import {join} from 'node:path'
+import {join, relative, sep} from 'node:path'
 
 import {MorpheusError} from '../errors.js'
-import {urlHost} from '../net.js'
 import type {TemplateRenderer} from '../plugin-api/index.js'
+import {bootstrapSettings, type BootstrapSettings} from './bootstrap.js'
+import {registerHelpers} from './helpers.js'
 import {natsConfigData} from './nats.js'
+import {checkUserDataSize, userDataView} from './userdata.js'
 
 /** The templates/ directory shipped with the core (next to dist/). */
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url))
 
-function hostPort(host: string, port: number): string {
-  return `${urlHost(host)}:${port}`
+export interface RendererOptions {
+  /**
+   * Template directories, searched in order: the user's `templates.dir`, then a plugin's own
+   * directory, then the core's. The core's templates/ is always searched last, whether listed or
+   * not. Partials come from `<dir>/partials/**.hbs` of every directory; an earlier directory wins.
+   */
+  dirs?: readonly string[]
+  /**
+   * What userData() adds from the config (integration.*, the Storage Box mount). A function is
+   * called at the first userData() only, so a config problem there (an unset ${ENV}, an unreadable
+   * TLS file) stops only the commands that render user data. Default: the defaults.
+   */
+  bootstrap?: BootstrapSettings | (() => BootstrapSettings)
 }
 
-/** Handlebars with the core's helpers and every `templates/partials/*.hbs` registered. */
-export async function createRenderer(dir = TEMPLATES_DIR): Promise<TemplateRenderer> {
+/** Every `.hbs` file under dir, as names relative to it without `.hbs` ('cloud-init/embedded'). */
+function walk(dir: string, skip?: string): string[] {
+  let entries: string[]
+  try {
+    entries = readdirSync(dir)
+  } catch {
+    return []
+  }
+  const out: string[] = []
+  for (const entry of entries) {
+    const full = join(dir, entry)
+    if (full === skip) continue
+    let isDir = false
+    try {
+      isDir = statSync(full).isDirectory()
+    } catch {
+      continue
+    }
+    if (isDir) out.push(...walk(full, skip).map((n) => `${entry}/${n}`))
+    else if (entry.endsWith('.hbs')) out.push(entry.slice(0, -4))
+  }
+  return out
+}
+
+/**
+ * Handlebars' strict mode checks `{{name}}` but not the arguments of helpers (`{{yaml name}}`,
+ * `{{#if name}}`): mark those paths strict too, so a missing variable is an error wherever it is.
+ * (`this` and `@data` paths are left alone.)
+ */
+function strictParams(node: unknown): void {
+  if (!node || typeof node !== 'object') return
+  if (Array.isArray(node)) return node.forEach(strictParams)
+  const n = node as {params?: unknown[]; hash?: {pairs?: Array<{value: unknown}>}}
+  const mark = (p: any) => {
+    if (p?.type === 'PathExpression' && !p.data && p.parts.length > 0) p.strict = true
+  }
+  n.params?.forEach(mark)
+  n.hash?.pairs?.forEach((pair) => mark(pair.value))
+  for (const value of Object.values(n)) if (value && typeof value === 'object') strictParams(value)
+}
+
+function strictAst(hb: typeof import('handlebars'), source: string): hbs.AST.Program {
+  const ast = hb.parse(source)
+  strictParams(ast)
+  return ast
+}
+
+/**
+ * Handlebars with the core's helpers (helpers.ts: one escaping helper per context) and every
+ * partial registered. Strict: a variable a template uses but the data lacks is an error.
+ */
+export async function createRenderer(options: RendererOptions = {}): Promise<TemplateRenderer> {
   const {default: Handlebars} = await import('handlebars')
   const hb = Handlebars.create()
-  hb.registerHelper('json', (value: unknown) => JSON.stringify(value ?? null))
-  hb.registerHelper('hostport', (host: string, port: number) => hostPort(host, port))
-  hb.registerHelper('eq', (a: unknown, b: unknown) => a === b)
-  hb.registerHelper('indent', (spaces: number, text: string) => String(text).split('\n').map((l) => (l ? ' '.repeat(spaces) + l : l)).join('\n'))
-  let partials: string[] = []
-  try {
-    partials = readdirSync(join(dir, 'partials')).filter((f) => f.endsWith('.hbs'))
-  } catch {
-    partials = []
+  registerHelpers(hb)
+  const dirs = [...new Set([...(options.dirs ?? []), TEMPLATES_DIR].map((d) => (d.endsWith(sep) ? d : d + sep)))]
+  // Register the last directory first, so an earlier directory's partial of the same name wins.
+  for (const dir of [...dirs].reverse()) {
+    const partials = join(dir, 'partials')
+    for (const name of walk(partials)) {
+      hb.registerPartial(name, hb.compile(strictAst(hb, readFileSync(join(partials, `${name}.hbs`), 'utf8')), {noEscape: true, strict: true}))
+    }
   }
-  for (const file of partials) hb.registerPartial(file.slice(0, -4), readFileSync(join(dir, 'partials', file), 'utf8'))
+  let settings: BootstrapSettings | undefined
+  const bootstrap = (): BootstrapSettings => {
+    settings ??= typeof options.bootstrap === 'function' ? options.bootstrap() : (options.bootstrap ?? bootstrapSettings())
+    return settings
+  }
   const cache = new Map<string, HandlebarsTemplateDelegate>()
   const renderer: TemplateRenderer = {
     natsConfig: (input) => renderer.render('nats.conf', natsConfigData(input)),
-    list: () => readdirSync(dir).filter((f) => f.endsWith('.hbs')).map((f) => f.slice(0, -4)).sort(),
+    userData(input) {
+      const view = userDataView(input, bootstrap(), renderer)
+      return checkUserDataSize(renderer.render(`cloud-init/${input.natsMode}`, view), input.node.id)
+    },
+    list: () => [...new Set(dirs.flatMap((d) => walk(d, join(d, 'partials'))))].sort(),
     render(name, data) {
       let template = cache.get(name)
       if (!template) {
-        let source: string
-        try {
-          source = readFileSync(join(dir, `${name}.hbs`), 'utf8')
-        } catch {
-          throw new MorpheusError('UNEXPECTED', `template "${name}" is missing from ${dir}`)
+        const dir = dirs.find((d) => {
+          try {
+            return statSync(join(d, `${name}.hbs`)).isFile()
+          } catch {
+            return false
+          }
+        })
+        if (!dir || relative(dir, join(dir, `${name}.hbs`)).startsWith('..')) {
+          const where = dirs.length === 1 ? dirs[0] : dirs.join(', ')
+          throw new MorpheusError('UNEXPECTED', `template "${name}" is missing from ${where}`)
         }
-        template = hb.compile(source, {noEscape: true, strict: true})
+        template = hb.compile(strictAst(hb, readFileSync(join(dir, `${name}.hbs`), 'utf8')), {noEscape: true, strict: true})
         cache.set(name, template)
       }
-      return template(data)
+      try {
+        return template(data)
+      } catch (error) {
+        if (error instanceof MorpheusError) throw error
+        throw new MorpheusError('UNEXPECTED', `template "${name}": ${(error as Error).message}`, {cause: error})
+      }
     },
   }
   return renderer

@@ -6,7 +6,7 @@ const base: NatsConfigInput = {
   files: {store_dir: '/var/lib/nats'},
   forest: {id: 'forest-1'},
   node: {id: 'node-2', ip: '10.0.0.2'},
-  peers: [{ip: '10.0.0.1'}, {ip: '10.0.0.2'}, {ip: '10.0.0.3'}],
+  peers: [{id: 'node-1', ip: '10.0.0.1'}, {id: 'node-2', ip: '10.0.0.2'}, {id: 'node-3', ip: '10.0.0.3'}],
   ports: {client: 4222, cluster: 6222, monitor: 8222},
 }
 
@@ -19,19 +19,35 @@ describe('natsConfigData', () => {
   })
 
   test('peers without an address are skipped', () => {
-    expect(natsConfigData({...base, peers: [{ip: ''}, {ip: '10.0.0.9'}]}).routes).toEqual(['nats-route://10.0.0.9:6222'])
+    expect(natsConfigData({...base, peers: [{id: 'node-1', ip: ''}, {id: 'node-9', ip: '10.0.0.9'}]}).routes).toEqual(['nats-route://10.0.0.9:6222'])
   })
 
   test('IPv6 peers are bracketed', () => {
-    const d = natsConfigData({...base, node: {id: 'n', ip: '2001:db8::2'}, peers: [{ip: '2001:db8::1'}, {ip: '2001:db8::2'}]})
+    const d = natsConfigData({...base, node: {id: 'n', ip: '2001:db8::2'}, peers: [{id: 'm', ip: '2001:db8::1'}, {id: 'n', ip: '2001:db8::2'}]})
     expect(d.routes).toEqual(['nats-route://[2001:db8::1]:6222'])
     expect(d.advertise).toBe('2001:db8::2')
   })
 
   test('route credentials are URL-encoded', () => {
-    const d = natsConfigData({...base, cluster_auth: {password: 'a/b@c:d%', user: 'u:1'}, peers: [{ip: '10.0.0.1'}]})
+    const d = natsConfigData({...base, cluster_auth: {password: 'a/b@c:d%', user: 'u:1'}, peers: [{id: 'node-1', ip: '10.0.0.1'}]})
     expect(d.routes).toEqual(['nats-route://u%3A1:a%2Fb%40c%3Ad%25@10.0.0.1:6222'])
     expect(d.cluster_auth).toEqual({password: 'a/b@c:d%', user: 'u:1'})
+  })
+
+  test('a peer on the same address with its own ports is another node: it gets a route on its cluster port', () => {
+    const d = natsConfigData({...base, node: {id: 'node-1', ip: '127.0.0.1'}, peers: [
+      {id: 'node-1', ip: '127.0.0.1'},
+      {id: 'node-2', ip: '127.0.0.1', ports: {client: 4223, cluster: 6223, monitor: 8223}},
+      {id: 'node-3', ip: '127.0.0.1', ports: {client: 4224, cluster: 6224, monitor: 8224}},
+    ]})
+    expect(d.routes).toEqual(['nats-route://127.0.0.1:6223', 'nats-route://127.0.0.1:6224'])
+  })
+
+  test('cluster: a node of a multi-node forest with no known peer yet still gets a cluster block; a forest of one does not', () => {
+    // A clustered JetStream server needs a route: with no peer known yet, it routes to itself (NATS ignores that route).
+    expect(natsConfigData({...base, cluster: true, peers: []})).toMatchObject({cluster: true, routes: ['nats-route://10.0.0.2:6222']})
+    expect(natsConfigData({...base, peers: []}).cluster).toBe(false)
+    expect(natsConfigData(base).cluster).toBe(true)
   })
 
   test('optional parts become explicit nulls (the template is strict)', () => {

@@ -24,7 +24,7 @@ function input(ip: string, peers: string[], extra: Partial<NatsConfigInput> = {}
     files: {store_dir: join(dir, 'js', ip)},
     forest: {id: 'forest-123'},
     node: {id: `node-${ip}`, ip},
-    peers: peers.map((p) => ({ip: p})),
+    peers: peers.map((p) => ({id: `node-${p}`, ip: p})),
     ports,
     ...extra,
   }
@@ -149,8 +149,9 @@ describe('createRenderer', () => {
       '{{> greet}}|{{json obj}}|{{hostport h4 1}}|{{hostport h6 2}}|{{#if (eq a b)}}same{{else}}different{{/if}}|{{indent 2 text}}|<{{raw}}>',
     )
     writeFileSync(join(own, 'b.hbs'), '{{missing}}')
-    const r = await createRenderer(own)
-    expect(r.list()).toEqual(['all', 'b'])
+    const r = await createRenderer({dirs: [own]})
+    // the core's templates are searched after the given directories
+    expect(r.list()).toEqual(['all', 'b', 'cloud-init/embedded', 'cloud-init/system', 'nats.conf'])
     const out = r.render('all', {a: 1, b: 1, h4: '10.0.0.1', h6: 'fe80::1', name: 'Ann', obj: {k: [1, 'x']}, raw: '<&>', text: 'x\n\ny'})
     expect(out).toBe('hi Ann|{"k":[1,"x"]}|10.0.0.1:1|[fe80::1]:2|same|  x\n\n  y|<<&>>')
     // strict: a missing variable is an error, not an empty string

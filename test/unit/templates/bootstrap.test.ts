@@ -1,0 +1,110 @@
+import {coreSchema} from '../../../src/config/core-schema.js'
+import {withDefaults} from '../../../src/config/schema.js'
+import {MorpheusError} from '../../../src/errors.js'
+import {bootstrapSettings, checkCidr} from '../../../src/templates/bootstrap.js'
+
+const sb = {password: 'hunter2,"#', storagebox_host: 'u1.your-storagebox.de', type: 'storagebox', url: 'https://u1.your-storagebox.de/morpheus/registry.json', username: 'u1'}
+
+function error(fn: () => unknown): MorpheusError {
+  try {
+    fn()
+  } catch (e) {
+    expect(e).toBeInstanceOf(MorpheusError)
+    return e as MorpheusError
+  }
+  throw new Error('expected an error')
+}
+
+describe('bootstrapSettings', () => {
+  test('the defaults: the core schema\'s integration defaults give the same settings as an empty config', () => {
+    const fromSchema = bootstrapSettings({integration: (withDefaults(coreSchema, {}) as any).integration})
+    expect(fromSchema).toEqual(bootstrapSettings())
+    expect(fromSchema).toEqual({
+      clientLocalOnly: true,
+      jetstream: {max_file: null, max_memory: null},
+      nats: {install: true, sha256: null, url: 'https://github.com/nats-io/nats-server/releases/download/v2.10.24/nats-server-v2.10.24-linux-{arch}.tar.gz', version: '2.10.24'},
+      nimsforest: {sha256: null, url: 'https://nimsforest.io/bin/nimsforest'},
+      routeTls: null,
+      storageBox: null,
+    })
+  })
+
+  test('integration values are taken over, digests lower-cased, sizes normalised', () => {
+    const s = bootstrapSettings({integration: {
+      client_local_only: false, jetstream_max_file: '10g', jetstream_max_memory: '512 M', nats_install: false, nats_sha256: 'AB'.repeat(32),
+      nats_version: '2.11.1', nimsforest_download_url: 'https://example.org/forest-linux-{arch}', nimsforest_sha256: 'CD'.repeat(32),
+    }})
+    expect(s).toMatchObject({
+      clientLocalOnly: false,
+      jetstream: {max_file: '10G', max_memory: '512M'},
+      nats: {install: false, sha256: 'ab'.repeat(32), version: '2.11.1'},
+      nimsforest: {sha256: 'cd'.repeat(32), url: 'https://example.org/forest-linux-{arch}'},
+    })
+    expect(s.nats.url).toContain('/v2.11.1/nats-server-v2.11.1-linux-{arch}.tar.gz')
+  })
+
+  test('a Storage Box registry: its host, the share, the registry\'s own folder and file, the credentials', () => {
+    expect(bootstrapSettings({registry: sb}).storageBox).toEqual({file: 'registry.json', folder: 'morpheus', host: 'u1.your-storagebox.de', password: 'hunter2,"#', share: 'backup', username: 'u1'})
+    // a sub-account mounts its own share; the host defaults to the URL's
+    const sub = bootstrapSettings({registry: {...sb, storagebox_host: undefined, url: 'https://u1-sub2.your-storagebox.de/a/b/forests.json', username: 'u1-sub2'}}).storageBox
+    expect(sub).toMatchObject({file: 'forests.json', folder: 'a/b', host: 'u1-sub2.your-storagebox.de', share: 'u1-sub2'})
+    expect(bootstrapSettings({registry: {...sb, url: 'https://u1.your-storagebox.de/registry.json'}}).storageBox?.folder).toBe('')
+    expect(bootstrapSettings({registry: {path: 'x.json', type: 'none'}}).storageBox).toBeNull()
+  })
+
+  test('unusable values are CONFIG errors naming the key, never echoing the password', () => {
+    const cases: Array<[Record<string, unknown>, Record<string, unknown> | undefined, RegExp]> = [
+      [{nimsforest_sha256: 'abc'}, undefined, /^integration\.nimsforest_sha256 must be 64 hexadecimal/],
+      [{nats_sha256: 'z'.repeat(64)}, undefined, /^integration\.nats_sha256 must be 64/],
+      [{nimsforest_download_url: 'ftp://x'}, undefined, /^integration\.nimsforest_download_url must be an http\(s\) URL/],
+      [{nimsforest_download_url: 'https://x/a b'}, undefined, /^integration\.nimsforest_download_url must be/],
+      [{nats_version: '2.10; rm -rf /'}, undefined, /^integration\.nats_version must be a nats-server release/],
+      [{jetstream_max_memory: '1G\n}'}, undefined, /^integration\.jetstream_max_memory must be a size/],
+      [{nats_install: 'yes'}, undefined, /^integration\.nats_install must be true or false/],
+      [{}, {...sb, password: 'two\nlines'}, /^registry\.password contains a line break/],
+      [{}, {...sb, password: ''}, /^registry\.password is empty/],
+      [{}, {...sb, url: 'https://u1.your-storagebox.de/my folder/registry.json'}, /^registry\.url must name the registry file/],
+      [{}, {...sb, url: 'https://u1.your-storagebox.de/'}, /^registry\.url must name/],
+      [{}, {...sb, url: 'not a url'}, /^registry\.url is not a URL/],
+      [{}, {...sb, storagebox_host: 'u1.example.org/x y'}, /^registry\.storagebox_host is not a host name/],
+      [{}, {...sb, username: 'u1,uid=0'}, /^registry\.username must be a Storage Box user name/],
+    ]
+    for (const [integration, registry, message] of cases) {
+      const e = error(() => bootstrapSettings({integration, registry}))
+      expect(e.kind).toBe('CONFIG')
+      expect(e.message).toMatch(message)
+      expect(e.hint).toBeTruthy()
+      expect(`${e.message} ${e.hint}`).not.toContain('hunter2')
+      expect(`${e.message} ${e.hint}`).not.toContain('two\nlines')
+    }
+  })
+
+  test('route TLS reads the three PEM files through the given reader, resolving config paths', () => {
+    const files: Record<string, string> = {
+      '/cfg/ca.pem': '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n',
+      '/cfg/cert.pem': '-----BEGIN CERTIFICATE-----\nCERT\n-----END CERTIFICATE-----\n',
+      '/cfg/key.pem': '-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n',
+      '/cfg/not.pem': 'hello',
+    }
+    const io = {readFile: (p: string) => {
+      if (!(p in files)) throw new Error('ENOENT')
+      return files[p]
+    }, resolvePath: (p: string) => `/cfg/${p}`}
+    const integration = {route_tls: true, route_tls_ca_file: 'ca.pem', route_tls_cert_file: 'cert.pem', route_tls_key_file: 'key.pem'}
+    expect(bootstrapSettings({integration}, io).routeTls).toEqual({ca: files['/cfg/ca.pem'], cert: files['/cfg/cert.pem'], key: files['/cfg/key.pem']})
+    expect(error(() => bootstrapSettings({integration: {...integration, route_tls_key_file: ''}}, io)).message).toMatch(/^integration\.route_tls_key_file must be set when integration\.route_tls is true/)
+    expect(error(() => bootstrapSettings({integration: {...integration, route_tls_ca_file: 'gone.pem'}}, io)).message).toMatch(/^integration\.route_tls_ca_file cannot be read \(\/cfg\/gone\.pem\)/)
+    expect(error(() => bootstrapSettings({integration: {...integration, route_tls_cert_file: 'not.pem'}}, io)).message).toMatch(/is not a PEM file/)
+    // off: the files are not even read
+    expect(bootstrapSettings({integration: {...integration, route_tls: false}}, {}).routeTls).toBeNull()
+  })
+})
+
+describe('checkCidr', () => {
+  test('addresses and CIDRs of both families pass; anything else is refused', () => {
+    for (const ok of ['203.0.113.0/24', '203.0.113.7', '2001:db8::/32', '::1', '0.0.0.0/0']) expect(checkCidr(ok)).toBe(ok)
+    for (const bad of ['203.0.113.0/33', '2001:db8::/129', 'example.org', '1.2.3.4/24/1', '1.2.3.4 ', '1.2.3.4/x', '']) {
+      expect(() => checkCidr(bad)).toThrow(/is not an address or CIDR/)
+    }
+  })
+})
