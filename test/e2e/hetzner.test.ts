@@ -1,0 +1,139 @@
+import {readFileSync} from 'node:fs'
+
+import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
+import {Sandbox, collect} from '../helpers/cli.js'
+
+// `morpheus plant cloud` against the Hetzner API simulator (a test fixture: no machine here reaches Hetzner), through
+// the built CLI: the core's user data boots each simulated server as a real nats-server on its loopback Primary IPv4,
+// so the forest that forms is a real cluster. Every request the CLI makes is checked against the official API spec.
+const TOKEN = 'e2e-token-7c1d9a3f5b8e2c4d6f0a1b3c5d7e9f21'
+
+function config(ports: {client: number; cluster: number; monitor: number}): string {
+  return `infrastructure:
+  provider: hetzner
+forest:
+  form_timeout_seconds: 60
+  ports:
+    client: ${ports.client}
+    cluster: ${ports.cluster}
+    monitor: ${ports.monitor}
+secrets:
+  hetzner_api_token: \${HCLOUD_TOKEN}
+providers:
+  hetzner:
+    operator_cidrs: ['127.0.0.1/32']
+    route_via: ipv4
+    poll_interval_seconds: 0.2
+    boot_timeout_seconds: 30
+`
+}
+
+function randomPorts() {
+  const base = 20000 + Math.floor(Math.random() * 400) * 100
+  return {client: base + 21, cluster: base + 61, monitor: base + 81}
+}
+
+describe('hetzner: plant cloud, status, list, teardown through the built CLI against the simulator', () => {
+  let sim: HetznerSim
+  let sb: Sandbox
+  let forestId = ''
+  beforeAll(async () => {
+    const block = 10 + Math.floor(Math.random() * 8) * 10
+    sim = new HetznerSim({bootMs: 500, bootNats: true, ipv4Pool: [block, block + 9], tokens: {ro: [], rw: [TOKEN]}})
+    await sim.start()
+    sb = new Sandbox(config(randomPorts()), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+  })
+  afterAll(async () => {
+    await sim.stop()
+    await sb.cleanup()
+  })
+  afterEach(() => expect(sim.violations).toEqual([]))
+
+  test('plant cloud medium --dry-run: the user data of each node and server, read-only requests only, nothing created', async () => {
+    const r = await sb.run(['plant', 'cloud', 'medium', '--dry-run', '--json'], {timeoutMs: 60_000})
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('#cloud-config')
+    expect(r.stdout).toContain('"server_type": "cpx22"')
+    expect(sim.requests.filter((q) => q.method !== 'GET')).toEqual([])
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+    expect(r.stdout + r.stderr).not.toContain(TOKEN)
+  })
+
+  test('plant cloud medium: three servers with Primary IPs, a firewall, a formed NATS cluster, the token nowhere', async () => {
+    const r = await sb.run(['plant', 'cloud', 'medium', '--json'], {timeoutMs: 120_000})
+    expect(r.code).toBe(0)
+    const result = JSON.parse(r.stdout)
+    forestId = result.forest.id
+    expect(result.forest).toMatchObject({provider: 'hetzner', status: 'active'})
+    expect(result.nodes).toHaveLength(3)
+    for (const n of result.nodes) {
+      expect(n.ipv4).toMatch(/^127\.0\.50\.\d+$/)
+      expect(n.ipv6).toMatch(/::1$/)
+      expect(n.status).toBe('active')
+      const varz: any = await (await fetch(`${n.monitor}/varz`)).json()
+      expect(varz.routes).toBe(2)
+      expect(varz.cluster.name).toBe(forestId)
+    }
+    expect([...sim.servers.values()].map((s) => s.labels.forest)).toEqual([forestId, forestId, forestId])
+    expect(sim.firewalls.size).toBe(1)
+    expect(sim.count('POST', /^\/primary_ips$/)).toBe(6)
+    for (const text of [r.stdout, r.stderr, readFileSync(sb.registryPath, 'utf8')]) expect(text).not.toContain(TOKEN)
+  }, 150_000)
+
+  test('list and status report it live', async () => {
+    const list = await sb.json(['list'])
+    expect(list.forests.map((f: any) => f.id)).toEqual([forestId])
+    const status = await sb.json(['status', forestId])
+    expect(status.health).toBe('healthy')
+    expect(status.nodes.every((n: any) => n.health.healthy && n.health.routes === 2)).toBe(true)
+  })
+
+  test('teardown deletes every server with the forest label (also one the registry does not know), the firewall and the Primary IPs', async () => {
+    // A server the registry does not know, carrying the forest's labels (as after a crash between create and record).
+    const res = await fetch(`${sim.url}/servers`, {
+      body: JSON.stringify({image: 'ubuntu-24.04', labels: {'managed-by': 'morpheus', forest: forestId, node: 'node-9', role: 'edge'}, location: 'fsn1', name: `${forestId}-stray`, server_type: 'cpx22'}),
+      headers: {Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json'},
+      method: 'POST',
+    })
+    expect(res.status).toBe(201)
+    const result = await sb.json(['teardown', forestId, '--yes'])
+    expect(result.removed.sort()).toEqual(['node-1', 'node-2', 'node-3'])
+    expect(result.orphans_removed).toEqual(['node-9'])
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+    expect(sim.firewalls.size).toBe(0)
+    expect(sb.registry().forests[forestId]).toBeUndefined()
+  }, 120_000)
+
+  test('a wrong token: exit 5 with the code and a hint, nothing created, the token not printed', async () => {
+    const r = await sb.run(['plant', 'cloud', 'small'], {env: {HCLOUD_TOKEN: 'wrong-token-5e6f7a8b9c'}})
+    expect(r.code).toBe(5)
+    expect(r.stderr).toMatch(/unauthorized \(HTTP 401\)/)
+    expect(r.stderr).toMatch(/secrets\.hetzner_api_token/)
+    expect(r.stdout + r.stderr).not.toContain('wrong-token-5e6f7a8b9c')
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+  })
+
+  test('Ctrl-C mid-plant: exit 130, and no server or Primary IP is left behind', async () => {
+    const before = sim.count('POST', /^\/servers$/)
+    const child = sb.spawn(['plant', 'cloud', 'medium'])
+    const done = collect(child, 120_000)
+    for (let i = 0; i < 600 && sim.count('POST', /^\/servers$/) < before + 1; i++) await new Promise((r) => setTimeout(r, 25))
+    child.kill('SIGINT')
+    const r = await done
+    expect(r.code).toBe(130)
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+    expect(sim.firewalls.size).toBe(0)
+  }, 150_000)
+
+  test('the API going down mid-plant: a clear error, non-zero, and nothing left once the API is back', async () => {
+    const before = sim.count('POST', /^\/servers$/)
+    const child = sb.spawn(['plant', 'cloud', 'medium'])
+    const done = collect(child, 150_000)
+    for (let i = 0; i < 600 && sim.count('POST', /^\/servers$/) < before + 3; i++) await new Promise((r) => setTimeout(r, 25))
+    sim.faults.downUntil = Date.now() + 3000
+    const r = await done
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/unavailable \(HTTP 503\)/)
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+  }, 180_000)
+})
