@@ -1,30 +1,61 @@
+import type {Progress} from '../forest/deps.js'
+
 export interface Phase {
   title: string
-  run(report: (message: string) => void): Promise<void>
+  run(): Promise<void>
 }
 
 /**
- * Run phases in order. On a terminal they are shown with listr2; otherwise each phase
- * and each report is a plain line on stderr (stdout stays free for results and --json).
+ * Progress of the forest engine, shown phase by phase: with listr2 on a terminal, otherwise as
+ * plain lines on stderr (stdout stays free for results and --json). Once muted (the user pressed
+ * Ctrl-C and was told what happens next) nothing more is printed.
  */
-export async function runPhases(phases: Phase[], options: {fancy: boolean; quiet?: boolean}): Promise<void> {
-  if (options.fancy) {
-    const {Listr} = await import('listr2')
-    const list = new Listr(
-      phases.map((p) => ({
-        task: async (_ctx: unknown, task: {output: string}) => p.run((m) => (task.output = m)),
-        title: p.title,
-      })),
-      {exitOnError: true, registerSignalListeners: false, rendererOptions: {collapseErrors: false}},
-    )
-    await list.run()
-    return
+export class ProgressRelay implements Progress {
+  private current?: (message: string) => void
+  private muted = false
+
+  constructor(private readonly options: {fancy: boolean; quiet?: boolean}) {}
+
+  mute(): void {
+    this.muted = true
   }
-  const say = (line: string) => {
-    if (!options.quiet) process.stderr.write(`${line}\n`)
+
+  private say(line: string): void {
+    if (!this.options.quiet && !this.muted) process.stderr.write(`${line}\n`)
   }
-  for (const phase of phases) {
-    say(`${phase.title}...`)
-    await phase.run((m) => say(`  ${m}`))
+
+  report(message: string): void {
+    if (this.muted) return
+    if (this.current) this.current(message)
+    else this.say(`  ${message}`)
+  }
+
+  /** Run phases in order, each shown as one step. */
+  async run(phases: Phase[]): Promise<void> {
+    if (this.options.fancy && !this.options.quiet) {
+      const {Listr} = await import('listr2')
+      const list = new Listr(
+        phases.map((p) => ({
+          task: async (_ctx: unknown, task: {output: string}) => {
+            this.current = (m) => {
+              if (!this.muted) task.output = m
+            }
+            try {
+              await p.run()
+            } finally {
+              this.current = undefined
+            }
+          },
+          title: p.title,
+        })),
+        {exitOnError: true, registerSignalListeners: false, rendererOptions: {collapseErrors: false}},
+      )
+      await list.run()
+      return
+    }
+    for (const phase of phases) {
+      this.say(`${phase.title}...`)
+      await phase.run()
+    }
   }
 }

@@ -1,12 +1,12 @@
-import {spawn, type ChildProcess} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {createServer as createHttpServer, type Server as HttpServer} from 'node:http'
 import {createServer as createNetServer, type Server as NetServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
 
 import {isFormed, type NodeHealth, probeAll, probeNode} from '../../../src/monitor/nats.js'
+import {freePort, startNats} from '../../helpers/nats.js'
 
 const healthy = (leader: string | undefined, routes: number): NodeHealth => ({healthy: true, jetstream_leader: leader, reachable: true, routes})
 
@@ -37,14 +37,6 @@ describe('isFormed', () => {
 /** A random loopback address, so parallel runs and real forests never collide. */
 const randomLoopback = () => `127.${100 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`
 
-/** A port nothing listens on right now at this address. */
-async function freePort(host: string): Promise<number> {
-  const server = createNetServer()
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve))
-  const {port} = server.address() as {port: number}
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 describe('probeNode against a real nats-server', () => {
   const host = randomLoopback()
@@ -55,21 +47,9 @@ describe('probeNode against a real nats-server', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'morpheus-monitor-'))
-    const client = await freePort(host)
-    const monitor = await freePort(host)
-    monitorUrl = `http://${host}:${monitor}`
-    nats = spawn('nats-server', ['-a', host, '-p', String(client), '-m', String(monitor), '-n', name, '-js', '-sd', join(dir, 'js')], {stdio: 'ignore'})
-    const deadline = Date.now() + 15_000
-    for (;;) {
-      if (nats.exitCode !== null) throw new Error(`nats-server exited with ${nats.exitCode}`)
-      try {
-        if ((await fetch(`${monitorUrl}/healthz`)).ok) break
-      } catch {
-        // not up yet
-      }
-      if (Date.now() > deadline) throw new Error('nats-server did not come up')
-      await sleep(50)
-    }
+    const started = await startNats(host, dir, name)
+    nats = started.child
+    monitorUrl = started.monitor
   })
 
   afterAll(async () => {
