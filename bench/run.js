@@ -12,7 +12,10 @@
 // ended by its pid (never by name), also on failure and on Ctrl-C: the CLI children it is waiting for, the forests it
 // planted (teardown, then a kill of any node process whose MORPHEUS_NODE_DIR lies in the sandbox).
 //
-// Usage: node bench/run.js [--runs 20] [--plants 5] [--node /path/to/node] [--bin bin/run.js] [--no-startup] [--no-plant] [--strict]
+// With --plugin PATH (a tarball, installed with `plugins install file:PATH`, or a directory, linked) the plugin is added to the
+// sandbox first, and start-up also times `morpheus registry backends`, which runs every installed plugin's registries hook.
+//
+// Usage: node bench/run.js [--runs 20] [--plants 5] [--node /path/to/node] [--bin bin/run.js] [--plugin PATH] [--no-startup] [--no-plant] [--strict]
 import {spawn, spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {cpus, loadavg, tmpdir} from 'node:os'
@@ -29,6 +32,8 @@ const USAGE = `usage: node bench/run.js [options]
   --plants N     plant/teardown cycles (default 5; 0 skips)
   --node PATH    the Node binary to benchmark under (default: this one, ${process.execPath})
   --bin PATH     the CLI entry point to benchmark (default: bin/run.js), e.g. an older copy of it kept in .tmp/
+  --plugin PATH  install this plugin tarball (or link this plugin directory) in the sandbox first, and also time
+                 \`morpheus registry backends\`
   --no-startup   skip the start-up benchmark
   --no-plant     skip the plant benchmark
   --strict       exit 1 when a target is missed
@@ -44,6 +49,7 @@ try {
       'no-plant': {type: 'boolean'},
       'no-startup': {type: 'boolean'},
       plants: {type: 'string'},
+      plugin: {type: 'string'},
       runs: {type: 'string'},
       strict: {type: 'boolean'},
     },
@@ -73,6 +79,11 @@ const PLANTS = opts['no-plant'] ? 0 : count(opts.plants, 5, 'plants')
 const STARTUP = !opts['no-startup'] && RUNS > 0
 const NODE = opts.node ?? process.execPath
 if (opts.bin) BIN = resolve(opts.bin)
+const PLUGIN = opts.plugin ? resolve(opts.plugin) : undefined
+if (PLUGIN && !existsSync(PLUGIN)) {
+  console.error(`bench: --plugin ${opts.plugin}: no such file or directory`)
+  process.exit(2)
+}
 
 if (!existsSync(join(ROOT, 'dist', 'commands')) || !existsSync(join(ROOT, 'oclif.manifest.json'))) {
   console.error('bench: the CLI is not built: run `npm run build` first')
@@ -104,6 +115,8 @@ const ENV = {
   PATH: process.env.PATH,
   TERM: 'dumb',
   ...(process.env.TMPDIR ? {TMPDIR: process.env.TMPDIR} : {}),
+  // A linked ESM plugin makes oclif warn on every command.
+  ...(opts.plugin ? {OCLIF_DISABLE_LINKED_ESM_WARNING: '1'} : {}),
 }
 
 /** CLI children being waited for, by pid. */
@@ -167,10 +180,10 @@ process.on('exit', cleanup)
 // ---- running and timing ---------------------------------------------------------------------------------------------
 
 /** Run a command to its end; resolves with its wall time in ms (from just before spawn to its exit) and its output. */
-function timed(file, args, timeoutMs = 60_000) {
+function timed(file, args, timeoutMs = 60_000, env = ENV) {
   return new Promise((resolve, reject) => {
     const started = performance.now()
-    const child = spawn(file, args, {cwd: SANDBOX, env: ENV, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(file, args, {cwd: SANDBOX, env, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -214,6 +227,7 @@ async function startup() {
     {args: ['-e', '0'], name: 'node -e 0'},
     {args: [BIN, '--version'], name: 'morpheus --version'},
     {args: [BIN, '--help'], name: 'morpheus --help'},
+    ...(PLUGIN ? [{args: [BIN, 'registry', 'backends'], name: 'registry backends'}] : []),
   ]
   const check = async (c) => {
     const r = await timed(NODE, c.args)
@@ -303,6 +317,15 @@ let failed
 try {
   const {version} = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   console.log(`morpheus ${version} (${BIN}) under node ${NODE_VERSION} (${NODE}); ${cpus().length} CPUs, load ${report.loadavg_before.join(' ')}; sandbox ${SANDBOX}, first address ${FIRST_ADDRESS}`)
+  if (PLUGIN) {
+    // No npm registry is needed for a self-contained tarball (offline), nor for a linked directory.
+    const args = PLUGIN.endsWith('.tgz') ? ['plugins', 'install', `file:${PLUGIN}`] : ['plugins', 'link', PLUGIN, '--no-install']
+    const offline = {...ENV, MORPHEUS_NPM_REGISTRY: 'http://127.0.0.1:9/', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_offline: 'true', npm_config_registry: 'http://127.0.0.1:9/', npm_config_update_notifier: 'false'}
+    const r = await timed(NODE, [BIN, ...args], 300_000, offline)
+    if (r.code !== 0) throw new Error(`morpheus ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`)
+    report.plugin = PLUGIN
+    console.log(`plugin ${PLUGIN} ${PLUGIN.endsWith('.tgz') ? 'installed' : 'linked'} in the sandbox`)
+  }
 
   if (STARTUP) {
     const rows = await startup()

@@ -56,7 +56,7 @@ describe('config commands and config.example.yaml', () => {
 
     const s3 = await sb.run(['config', 'set', 'registry.type', 's3'])
     expect(s3.code).toBe(0)
-    expect(s3.stderr).toContain('no registry backend "s3" is installed yet (installed: none)')
+    expect(s3.stderr).toContain('no registry backend "s3" is installed yet (installed: none, storagebox)')
     expect((await sb.run(['list'])).code).toBe(2)
     await sb.json(['config', 'unset', 'registry.type'])
     expect((await sb.run(['config', 'set', 'registry.type', 'none'])).stderr).toBe('')
@@ -65,7 +65,7 @@ describe('config commands and config.example.yaml', () => {
     expect((await sb.json(['config', 'get', 'forest.sizes.medium'])).value).toBe(3)
     const gone = await sb.run(['config', 'unset', 'forest.sizes.medium'])
     expect(gone.code).toBe(6)
-  })
+  }, 180_000) // some twenty CLI runs one after another: slow on a busy machine
 
   test('a missing ${ENV} reference is named with its key, and the plant stops before anything exists', async () => {
     sb.writeConfig('registry:\n  type: none\n  path: ${MORPHEUS_TEST_UNSET_VAR}/registry.json\n')

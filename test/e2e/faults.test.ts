@@ -140,6 +140,39 @@ describe('bad input and faults: clear errors, stable exit codes, nothing lost', 
     expect(sb.registry().forests[forestId]).toBeUndefined()
   })
 
+  test.each([
+    ['one SIGINT', 0],
+    ['two SIGINTs 10 ms apart', 10],
+  ])('%s while nodes start: exit 130, nothing printed as progress after the stop message, the registry lists exactly the running nodes, none as creating or planting', async (_name, gap) => {
+    const sb = sandbox()
+    const child = sb.spawn(['plant', 'local', 'large'])
+    let stderr = ''
+    child.stderr!.on('data', (d) => (stderr += d))
+    await waitFor(() => stderr.includes('node-3: creating'), 30000, 10)
+    child.kill('SIGINT')
+    if (gap) {
+      await new Promise((r) => setTimeout(r, gap as number))
+      child.kill('SIGINT')
+    }
+    const r = await collect(child)
+    expect(r.code).toBe(130)
+    const after = stderr.split('SIGINT: stopping')[1]
+    expect(after).toBeDefined()
+    expect(after).not.toMatch(/^\s+node-\d: /m)
+    expect(after).not.toMatch(/Waiting for routes/)
+    const doc = sb.registry()
+    const [forestId] = Object.keys(doc.forests)
+    expect(doc.forests[forestId]).toMatchObject({operation: null, status: 'interrupted'})
+    const running = nodeProcesses(sb.dir)
+    const listed = doc.nodes[forestId]
+    expect(listed.map((n: any) => n.status).filter((st: string) => st === 'creating' || st === 'reserved')).toEqual([])
+    expect(listed).toHaveLength(running.length)
+    const list = await sb.json(['list'])
+    expect(list.forests[0]).toMatchObject({stale: false, status: 'interrupted'})
+    expect((await sb.run(['teardown', forestId, '--yes'])).code).toBe(0)
+    expect(nodeProcesses(sb.dir)).toEqual([])
+  })
+
   test('Ctrl-C during teardown: exit 130, the forest stays listed as tearing_down, a second teardown finishes', async () => {
     const sb = sandbox()
     // A node that takes a second to stop after SIGTERM (the pid teardown signals is this wrapper's).

@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {ROOT, Sandbox, nodeProcesses} from '../helpers/cli.js'
+import {NPM_ENV, ROOT, Sandbox, nodeProcesses} from '../helpers/cli.js'
 import {isSecretKey} from '../../src/config/config.js'
 
 const run = promisify(execFile)
@@ -13,20 +13,6 @@ const run = promisify(execFile)
 const EXAMPLE = join(ROOT, 'examples', 'provider-example')
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'plugins')
 
-/**
- * npm must not reach the network in these tests (a tarball without dependencies needs
- * nothing from a registry): offline mode, and a registry on a closed loopback port in case
- * anything still tries. `morpheus plugins install` passes MORPHEUS_NPM_REGISTRY to npm as
- * --registry. The Sandbox's own HOME means no user .npmrc and a private npm cache.
- */
-const NPM_ENV = {
-  MORPHEUS_NPM_REGISTRY: 'http://127.0.0.1:9/',
-  npm_config_audit: 'false',
-  npm_config_fund: 'false',
-  npm_config_offline: 'true',
-  npm_config_registry: 'http://127.0.0.1:9/',
-  npm_config_update_notifier: 'false',
-}
 
 /** The npm that @oclif/plugin-plugins itself runs (its pinned dependency). */
 function npmCli(): string {
@@ -135,11 +121,11 @@ describe('a third-party provider plugin, packed and installed from a tarball', (
     const r = await sb.run(['plugins', 'uninstall', 'morpheus-provider-example'])
     expect(r.code).toBe(0)
     const out = await sb.json(['providers'])
-    expect(out.providers.map((p: any) => p.name)).toEqual(['local'])
+    expect(out.providers.map((p: any) => p.name)).toEqual(['hetzner', 'local'])
     expect(existsSync(join(sb.env.MORPHEUS_DATA_DIR!, 'node_modules', 'morpheus-provider-example'))).toBe(false)
     const plant = await sb.run(['plant', 'example', 'small'])
     expect(plant.code).toBe(2)
-    expect(plant.stderr).toContain('unknown provider "example"; installed: local')
+    expect(plant.stderr).toContain('unknown provider "example"; installed: hetzner, local')
   })
 })
 
@@ -209,7 +195,7 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
 
     expect((await sb.run(['plugins', 'uninstall', 'morpheus-fixture-duplicate-local'])).code).toBe(0)
     const after = await sb.json(['providers'])
-    expect(after.providers.map((p: any) => p.plugin)).toEqual(['@morpheus/provider-local'])
+    expect(after.providers.map((p: any) => p.plugin)).toEqual(['@morpheus/provider-hetzner', '@morpheus/provider-local'])
   })
 
   test('a plugin whose hook throws is named in a warning; local is still listed', async () => {
@@ -218,7 +204,7 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
     const r = await sb.run(['providers', '--json'])
     expect(r.code).toBe(0)
     const out = JSON.parse(r.stdout)
-    expect(out.providers.map((p: any) => p.name)).toEqual(['local'])
+    expect(out.providers.map((p: any) => p.name)).toEqual(['hetzner', 'local'])
     const warning = 'plugin morpheus-fixture-throwing-hook@0.0.1 could not list its providers: fixture hook failure: cannot list providers'
     expect(out.warnings).toEqual([warning])
     expect(r.stderr).toContain(`warning: ${warning}`)
@@ -233,7 +219,7 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
     // The process exits although the hook still holds a timer (it is abandoned, not awaited).
     expect(Date.now() - started).toBeLessThan(10000)
     const out = JSON.parse(r.stdout)
-    expect(out.providers.map((p: any) => p.name)).toEqual(['local'])
+    expect(out.providers.map((p: any) => p.name)).toEqual(['hetzner', 'local'])
     expect(out.warnings).toEqual(['plugin morpheus-fixture-hanging-hook@0.0.1 could not list its providers: Timed out after 500 ms.'])
 
     const planted = await sb.run(['plant', 'local', 'small', '--json'], {timeoutMs: 30000})
@@ -246,22 +232,26 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
     expect(nodeProcesses(sb.dir)).toEqual([])
   })
 
-  test('a descriptor for plugin API 2: plant exits 8 naming the plugin and both versions', async () => {
+  test.each([
+    ['api-v3', 'future', 3],
+    ['api-v1', 'oldie', 1],
+  ])('a descriptor for another plugin API (%s): plant exits 8 naming the plugin and both versions', async (fixture, name, version) => {
     const sb = sandbox()
-    await link(sb, 'api-v2')
-    const message = 'provider "future" from morpheus-fixture-api-v2@0.0.1 was written for plugin API version 2, but this morpheus speaks version 1'
+    await link(sb, fixture)
+    const pkg = `morpheus-fixture-${fixture}`
+    const message = `provider "${name}" from ${pkg}@0.0.1 was written for plugin API version ${version}, but this morpheus speaks version 2`
 
-    const plant = await sb.run(['plant', 'future', 'small'])
+    const plant = await sb.run(['plant', name, 'small'])
     expect(plant.code).toBe(8)
-    expect(plant.stderr).toContain(`Error: ${message}; install a release of morpheus-fixture-api-v2 made for plugin API 1`)
+    expect(plant.stderr).toContain(`Error: ${message}; install a release of ${pkg} made for plugin API 2`)
     expect(existsSync(sb.registryPath)).toBe(false)
 
-    const json = await sb.run(['plant', 'future', 'small', '--json'])
+    const json = await sb.run(['plant', name, 'small', '--json'])
     expect(json.code).toBe(8)
     expect(JSON.parse(json.stdout).error).toMatchObject({code: 'PLUGIN', exitCode: 8})
 
     const list = await sb.json(['providers'])
-    expect(list.providers.map((p: any) => p.name)).toEqual(['local'])
+    expect(list.providers.map((p: any) => p.name)).toEqual(['hetzner', 'local'])
     expect(list.warnings).toEqual([expect.stringContaining(message)])
   })
 
@@ -273,6 +263,6 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
     expect(text.stdout).toMatch(/^local\s+@morpheus\/provider-local/m)
     expect(text.stderr).toContain('warning: plugin morpheus-fixture-malformed-descriptor@0.0.1 offers a provider that "malformed" has no capabilities; ignored')
     const out = await sb.json(['providers'])
-    expect(out.providers.map((p: any) => p.name)).toEqual(['local'])
+    expect(out.providers.map((p: any) => p.name)).toEqual(['hetzner', 'local'])
   })
 })

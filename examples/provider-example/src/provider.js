@@ -6,12 +6,12 @@
  * detection, NimsForest's embedded mode, stop timeouts in the config).
  *
  * It imports nothing from Morpheus at run time: everything (config, templates,
- * errors, logging) arrives through the context given to the factory.
+ * errors, logging, helpers, the abort signal) arrives through the context given to
+ * the factory (plugin API 2).
  */
 import {spawn} from 'node:child_process'
 import {accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {delimiter, join, resolve} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
 
 /** @typedef {import('morpheus/plugin-api').PluginContext} PluginContext */
 /** @typedef {import('morpheus/plugin-api').Provider} Provider */
@@ -46,25 +46,6 @@ function findOnPath(name) {
   })
 }
 
-/** @param {number} pid */
-function alive(pid) {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return /** @type {NodeJS.ErrnoException} */ (error).code === 'EPERM'
-  }
-}
-
-/** Is `pid` the process started for `dir`? Where /proc is missing (macOS) the pid file is trusted. */
-function isOurs(/** @type {number} */ pid, /** @type {string} */ dir) {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`${MARKER}=${dir}`)
-  } catch {
-    return !existsSync('/proc/self/environ')
-  }
-}
-
 /**
  * @param {PluginContext} context
  * @returns {Provider}
@@ -76,6 +57,10 @@ export function createExampleProvider(context) {
   if (start >>> 24 !== 127) {
     throw context.error('FAILED', `providers.example.first_address ${config.first_address} is not a loopback address`, 'Pick an address in 127.0.0.0/8, e.g. 127.0.100.1.')
   }
+  const {helpers} = context
+  const alive = (/** @type {number} */ pid) => helpers.processAlive(pid)
+  // Is `pid` the process started for `dir`? Its environment carries the node's marker.
+  const isOurs = (/** @type {number} */ pid, /** @type {string} */ dir) => helpers.processHasEnv(pid, MARKER, dir)
   /** @type {string | undefined} */
   let binary
   const nodeDir = (/** @type {string} */ forestId, /** @type {string} */ nodeId) => join(root, forestId, nodeId)
@@ -107,19 +92,23 @@ export function createExampleProvider(context) {
       return request.ids.map((id, i) => ({id, ip: ips[i], ipv4: ips[i], provider_ref: nodeDir(request.forest.id, id)}))
     },
 
-    async createNode({forest, node, peers, ports, signal, progress}) {
+    // The node boots with every peer whose address is known, route credentials, and a cluster
+    // block unless the forest has one node (cluster: false).
+    async createNode({forest, node, peers, ports, cluster, clusterAuth, signal, progress}) {
       if (!binary) await preflight()
       const dir = nodeDir(forest.id, node.id)
       mkdirSync(join(dir, 'jetstream'), {mode: 0o700, recursive: true})
       // The core's nats.conf template: routes to every peer, JetStream, this node's address.
       const conf = context.templates.natsConfig({
         bind: {client: node.ip, cluster: node.ip, monitor: node.ip},
+        cluster,
         files: {log: join(dir, 'nats.log'), pid: join(dir, 'nats.pid'), store_dir: join(dir, 'jetstream')},
         forest,
         node,
         peers,
         ports,
-        cluster_auth: context.config.cluster_passphrase ? {user: 'morpheus', password: String(context.config.cluster_passphrase)} : null,
+        // The forest's generated route credentials, unless the user chose a passphrase of their own.
+        cluster_auth: context.config.cluster_passphrase ? {user: 'morpheus', password: String(context.config.cluster_passphrase)} : clusterAuth,
       })
       writeFileSync(join(dir, 'nats.conf'), conf, {mode: 0o600})
       progress(`starting nats-server on ${node.ip}`)
@@ -144,14 +133,14 @@ export function createExampleProvider(context) {
           throw context.error('FAILED', `nats-server exited at start: ${log.trim().split('\n').slice(-2).join(' | ')}`, `Its files are in ${dir}.`)
         }
         try {
-          const response = await fetch(`http://${node.ip}:${ports.monitor}/varz`, {signal: AbortSignal.timeout(500)})
+          const response = await fetch(`http://${helpers.hostPort(node.ip, ports.monitor)}/varz`, {signal: AbortSignal.timeout(500)})
           await response.body?.cancel()
           if (response.ok) break
         } catch {
           // not listening yet
         }
         if (Date.now() > deadline) throw context.error('FAILED', `the node did not answer on ${node.ip}:${ports.monitor} within ${config.start_timeout_seconds}s`, `Its files are in ${dir}.`)
-        await sleep(50)
+        await helpers.sleep(50)
       }
       return {ip: node.ip, ipv4: node.ip, provider_ref: dir}
     },
@@ -168,7 +157,7 @@ export function createExampleProvider(context) {
       if (typeof pid === 'number' && alive(pid)) {
         if (isOurs(pid, dir)) {
           process.kill(pid, 'SIGTERM')
-          for (let i = 0; i < 100 && alive(pid); i++) await sleep(50)
+          for (let i = 0; i < 100 && alive(pid); i++) await helpers.sleep(50)
           if (alive(pid)) process.kill(pid, 'SIGKILL')
         } else {
           context.log.warn(`${node.id}: pid ${pid} is no longer this node's process; not signalling it`)
@@ -198,9 +187,10 @@ export function createExampleProvider(context) {
       })
     },
 
-    // Pure: where the core (and `morpheus status`) reach a node.
+    // Optional and pure: where the core (and `morpheus status`) reach a node. Without it the core
+    // uses the node's probe_address (or, as here, where there is none, its ip) and its ports.
     endpoints(node, ports) {
-      return {client: `nats://${node.ip}:${ports.client}`, monitor: `http://${node.ip}:${ports.monitor}`}
+      return {client: `nats://${helpers.hostPort(node.ip, ports.client)}`, monitor: `http://${helpers.hostPort(node.ip, ports.monitor)}`}
     },
 
     // Optional: runs once every node is gone.

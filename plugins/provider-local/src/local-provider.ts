@@ -3,9 +3,8 @@ import {accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readd
 import {createServer} from 'node:net'
 import {totalmem} from 'node:os'
 import {delimiter, join, resolve} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {CreatedNode, CreateNodeRequest, ForestRecord, NatsPorts, NodeEndpoints, NodeRecord, NodeReservation, PluginContext, Provider, ProviderNode, ReserveRequest} from 'morpheus/plugin-api'
+import type {ClusterAuth, CreatedNode, CreateNodeRequest, ForestRecord, NatsMode, NatsPorts, NodePlan, NodeRecord, NodeReservation, PlanRequest, PluginContext, Provider, ProviderNode, ReconfigureRequest, ReserveRequest} from 'morpheus/plugin-api'
 
 import {pickAddresses} from './addresses.js'
 
@@ -34,33 +33,6 @@ function findOnPath(name: string): string | undefined {
     }
   }
   return undefined
-}
-
-/** Is the process running? A zombie (exited, not yet reaped by its parent) is not. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S ..." where S is the state; comm may hold spaces or parentheses.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    // No /proc (not Linux) or the process just went away: trust the signal check.
-    return !existsSync('/proc/self/stat')
-  }
-}
-
-/** Is `pid` really the process started for `dir`? (its environment carries the node's marker) */
-export function isNodeProcess(pid: number, dir: string): boolean {
-  try {
-    const environ = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0')
-    return environ.includes(`${MARKER}=${dir}`)
-  } catch {
-    return false
-  }
 }
 
 async function portFree(host: string, port: number): Promise<boolean> {
@@ -135,8 +107,17 @@ export class LocalProvider implements Provider {
     return join(this.dataDir, forestId, nodeId)
   }
 
+  private alive(pid: number): boolean {
+    return this.context.helpers.processAlive(pid)
+  }
+
+  /** Is `pid` really the process started for `dir`? (its environment carries the node's marker) */
+  private isNodeProcess(pid: number, dir: string): boolean {
+    return this.context.helpers.processHasEnv(pid, MARKER, dir)
+  }
+
   async createNode(request: CreateNodeRequest): Promise<CreatedNode> {
-    const {forest, node, peers, ports} = request
+    const {forest, node, ports} = request
     if (!this.binary) await this.preflight()
     const ip = node.ip
     for (const port of [ports.client, ports.cluster, ports.monitor]) {
@@ -144,6 +125,38 @@ export class LocalProvider implements Provider {
     }
     const dir = this.nodeDir(forest.id, node.id)
     mkdirSync(join(dir, 'jetstream'), {mode: 0o700, recursive: true})
+    request.progress(`starting ${this.natsMode === 'embedded' ? 'NimsForest' : 'nats-server'} on ${ip}`)
+    await this.start(dir, forest, node, request)
+    return {ip, ipv4: ip, memory_bytes: totalmem(), provider_ref: dir}
+  }
+
+  /** For plant --dry-run: the files a node would get (no cloud-init: a local node is a process). */
+  async plan(request: PlanRequest): Promise<NodePlan> {
+    const dir = this.nodeDir(request.forest.id, request.node.id)
+    if (this.natsMode === 'embedded') {
+      return {details: {binary: this.config.nimsforest_binary, directory: dir}, files: {[join(dir, 'node-info.json')]: JSON.stringify({forest_id: request.forest.id, node_id: request.node.id}, null, 2)}, user_data: null}
+    }
+    return {details: {binary: this.config.nats_server, directory: dir}, files: {[join(dir, 'nats.conf')]: this.natsConf(dir, request.forest, request.node, request)}, user_data: null}
+  }
+
+  private natsConf(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null}): string {
+    const ip = node.ip
+    return this.context.templates.natsConfig({
+      bind: {client: ip, cluster: ip, monitor: ip},
+      cluster: request.cluster,
+      cluster_auth: request.clusterAuth,
+      files: {log: join(dir, 'nats.log'), pid: join(dir, 'nats.pid'), store_dir: join(dir, 'jetstream')},
+      forest,
+      node,
+      peers: request.peers,
+      ports: request.ports,
+    })
+  }
+
+  /** Write the node's files for its current peers and start its process; returns once it answers. */
+  private async start(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null; signal: AbortSignal; natsMode: NatsMode}): Promise<void> {
+    const ip = node.ip
+    const {peers, ports} = request
     const env: Record<string, string> = {HOME: process.env.HOME ?? '/', PATH: process.env.PATH ?? '/usr/bin:/bin', [MARKER]: dir}
     let args: string[]
     if (this.natsMode === 'embedded') {
@@ -154,18 +167,11 @@ export class LocalProvider implements Provider {
       Object.assign(env, {JETSTREAM_DIR: join(dir, 'jetstream'), NATS_CLUSTER_NODE_INFO: join(dir, 'node-info.json'), NATS_CLUSTER_REGISTRY: join(dir, 'registry.json')})
       args = []
     } else {
-      const conf = this.context.templates.natsConfig({
-        bind: {client: ip, cluster: ip, monitor: ip},
-        files: {log: join(dir, 'nats.log'), pid: join(dir, 'nats.pid'), store_dir: join(dir, 'jetstream')},
-        forest,
-        node,
-        peers,
-        ports,
-      })
+      const conf = this.natsConf(dir, forest, node, request)
+      // Holds the route credentials: readable by this user only.
       writeFileSync(join(dir, 'nats.conf'), conf, {mode: 0o600})
       args = ['-c', join(dir, 'nats.conf')]
     }
-    request.progress(`starting ${this.natsMode === 'embedded' ? 'NimsForest' : 'nats-server'} on ${ip}`)
     const out = openSync(join(dir, 'stderr.log'), 'a', 0o600)
     const child = spawn(this.binary!, args, {cwd: dir, detached: true, env, stdio: ['ignore', out, out]})
     closeSync(out)
@@ -175,13 +181,27 @@ export class LocalProvider implements Provider {
     const record: NodeFile = {binary: this.binary!, forest_id: forest.id, id: node.id, ip, mode: this.natsMode, pid, started_at: new Date().toISOString()}
     writeFileSync(join(dir, 'node.json'), JSON.stringify(record, null, 2) + '\n', {mode: 0o600})
     await this.waitAnswering(ip, ports.monitor, pid, dir, request.signal)
-    return {ip, ipv4: ip, memory_bytes: totalmem(), provider_ref: dir}
+  }
+
+  /** A one-node forest grows: restart its node with a cluster block and its new peers (same JetStream directory). */
+  async reconfigureNode(request: ReconfigureRequest): Promise<void> {
+    const {forest, node} = request
+    if (!this.binary) await this.preflight()
+    const dir = this.ownDir(node, forest)
+    const record = this.readNodeFile(dir)
+    if (record && this.alive(record.pid) && this.isNodeProcess(record.pid, dir)) {
+      request.progress('restarting with a cluster block')
+      await this.stop(record.pid)
+    }
+    await this.start(dir, forest, node, request)
   }
 
   private async waitAnswering(ip: string, port: number, pid: number, dir: string, signal: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.config.start_timeout_seconds * 1000
-    while (Date.now() < deadline && !signal.aborted) {
-      if (!alive(pid)) {
+    while (Date.now() < deadline) {
+      // Interrupted: the process exists, so say so (the core records the node as starting) rather than fail.
+      if (signal.aborted) return
+      if (!this.alive(pid)) {
         let why = ''
         try {
           why = readFileSync(join(dir, 'stderr.log'), 'utf8').trim().split('\n').slice(-3).join(' | ')
@@ -192,23 +212,37 @@ export class LocalProvider implements Provider {
         throw this.context.error('FAILED', `the node process exited at start${why ? `: ${why}` : ''}`, `Its files are in ${dir}.`)
       }
       try {
-        const response = await fetch(`http://${ip}:${port}/varz`, {signal: AbortSignal.timeout(500)})
+        const response = await fetch(`http://${this.context.helpers.hostPort(ip, port)}/varz`, {signal: AbortSignal.timeout(500)})
         await response.body?.cancel()
         if (response.status === 200) return
       } catch {
         // not listening yet
       }
-      await sleep(50)
+      await this.context.helpers.sleep(50)
     }
-    if (signal.aborted) return
     throw this.context.error('FAILED', `the node did not answer on ${ip}:${port} within ${this.config.start_timeout_seconds}s`, `Its files are in ${dir}.`)
   }
 
+  /**
+   * The node's directory: the recorded provider_ref when it lies under our data dir, or when it is
+   * the directory of this very node (its node.json says so: another HOME on this device, whose
+   * config resolves data_dir elsewhere, planted it); else where we would have made it.
+   */
+  private ownDir(node: NodeRecord, forest: ForestRecord): string {
+    const ref = node.provider_ref
+    if (ref && ref.startsWith(this.dataDir + '/')) return ref
+    if (ref && ref.startsWith('/')) {
+      const record = this.readNodeFile(ref)
+      if (record && record.id === node.id && record.forest_id === forest.id) return ref
+    }
+    return this.nodeDir(forest.id, node.id)
+  }
+
   async destroyNode(node: NodeRecord, forest: ForestRecord): Promise<void> {
-    const dir = node.provider_ref && node.provider_ref.startsWith(this.dataDir) ? node.provider_ref : this.nodeDir(forest.id, node.id)
+    const dir = this.ownDir(node, forest)
     const record = this.readNodeFile(dir)
-    if (record && alive(record.pid)) {
-      if (isNodeProcess(record.pid, dir)) {
+    if (record && this.alive(record.pid)) {
+      if (this.isNodeProcess(record.pid, dir)) {
         await this.stop(record.pid)
       } else {
         this.context.log.warn(`${node.id}: pid ${record.pid} is not this node's process any more (it was reused); not signalling it`)
@@ -226,15 +260,15 @@ export class LocalProvider implements Provider {
     process.kill(pid, 'SIGTERM')
     const deadline = Date.now() + this.config.stop_timeout_seconds * 1000
     while (Date.now() < deadline) {
-      if (!alive(pid)) return
-      await sleep(25)
+      if (!this.alive(pid)) return
+      await this.context.helpers.sleep(25)
     }
     try {
       process.kill(pid, 'SIGKILL')
     } catch {
       return
     }
-    for (let i = 0; i < 40 && alive(pid); i++) await sleep(25)
+    for (let i = 0; i < 40 && this.alive(pid); i++) await this.context.helpers.sleep(25)
   }
 
   private readNodeFile(dir: string): NodeFile | undefined {
@@ -279,12 +313,8 @@ export class LocalProvider implements Provider {
     return names.map((id) => {
       const dir = this.nodeDir(forestId, id)
       const record = this.readNodeFile(dir)
-      return {forest_id: forestId, id, provider_ref: dir, running: Boolean(record && alive(record.pid) && isNodeProcess(record.pid, dir))}
+      return {forest_id: forestId, id, provider_ref: dir, running: Boolean(record && this.alive(record.pid) && this.isNodeProcess(record.pid, dir))}
     })
-  }
-
-  endpoints(node: NodeRecord, ports: NatsPorts): NodeEndpoints {
-    return {client: `nats://${node.ip}:${ports.client}`, monitor: `http://${node.ip}:${ports.monitor}`}
   }
 
   async resources(): Promise<{memory_bytes: number; monthly_price: {amount: number; currency: string}}> {

@@ -2,32 +2,14 @@ import {createHash} from 'node:crypto'
 import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {dirname} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {PluginContext, RegistryBackend, StoredDocument, WriteCondition} from 'morpheus/plugin-api'
+import type {PluginContext, RegistryBackend, SecretStore, StoredDocument, WriteCondition} from 'morpheus/plugin-api'
 
 /** A lock from another host is taken as abandoned after this long (a write takes milliseconds). */
 const STALE_FOREIGN_MS = 60_000
 
 function revisionOf(body: string): string {
   return `sha256:${createHash('sha256').update(body).digest('hex')}`
-}
-
-/** Is the process running? A zombie (exited, not yet reaped by its parent) is not. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S ..." where S is the state; comm may hold spaces or parentheses.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    // No /proc (not Linux) or the process just went away: trust the signal check.
-    return !existsSync('/proc/self/stat')
-  }
 }
 
 /**
@@ -39,10 +21,12 @@ function alive(pid: number): boolean {
 export class FileRegistry implements RegistryBackend {
   readonly location: string
   private readonly lockPath: string
+  readonly secrets: SecretStore
 
   constructor(readonly path: string, private readonly context: PluginContext, private readonly lockTimeoutMs: number) {
     this.location = path
     this.lockPath = `${path}.lock`
+    this.secrets = new FileSecrets(`${path.replace(/\.json$/, '')}.secrets.json`, this)
   }
 
   async probe() {
@@ -62,34 +46,32 @@ export class FileRegistry implements RegistryBackend {
   }
 
   async write(body: string, condition: WriteCondition): Promise<{revision: string}> {
+    return this.locked(() => this.writeLocked(body, condition))
+  }
+
+  /** Run fn holding the registry's lock file (the document and its secrets share it). */
+  async locked<T>(fn: () => T | Promise<T>): Promise<T> {
     mkdirSync(dirname(this.path), {mode: 0o700, recursive: true})
     await this.lock()
     try {
+      return await fn()
+    } finally {
+      this.unlock()
+    }
+  }
+
+  private async writeLocked(body: string, condition: WriteCondition): Promise<{revision: string}> {
+    {
       const current = await this.read()
       if ('ifAbsent' in condition) {
         if (current !== null) throw this.context.error('CONFLICT', `${this.path} already exists`)
       } else if (current === null || current.revision !== condition.ifRevision) {
         throw this.context.error('CONFLICT', `${this.path} changed since it was read`)
       }
-      const tmp = `${this.path}.${process.pid}.${Date.now()}.tmp`
-      const fd = openSync(tmp, 'w', 0o600)
-      try {
-        writeSync(fd, body)
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
-      }
+      const tmp = writeTemp(this.path, body)
       renameSync(tmp, this.path)
-      try {
-        const dirFd = openSync(dirname(this.path), 'r')
-        fsyncSync(dirFd)
-        closeSync(dirFd)
-      } catch {
-        // Some filesystems refuse fsync on a directory; the rename is still atomic.
-      }
+      syncDir(this.path)
       return {revision: revisionOf(body)}
-    } finally {
-      this.unlock()
     }
   }
 
@@ -116,7 +98,7 @@ export class FileRegistry implements RegistryBackend {
       if (Date.now() > deadline) {
         throw this.context.error('LOCKED', `${this.lockPath} is held by another process`, `If no other morpheus is running, delete ${this.lockPath}.`)
       }
-      await sleep(delay * (0.5 + Math.random()))
+      await this.context.helpers.sleep(delay * (0.5 + Math.random()))
     }
   }
 
@@ -129,7 +111,7 @@ export class FileRegistry implements RegistryBackend {
     try {
       const content = readFileSync(this.lockPath, 'utf8')
       const holder = JSON.parse(content) as {host?: string; pid?: number}
-      if (holder.host === hostname() && typeof holder.pid === 'number') return alive(holder.pid) ? undefined : content
+      if (holder.host === hostname() && typeof holder.pid === 'number') return this.context.helpers.processAlive(holder.pid) ? undefined : content
       return Date.now() - statSync(this.lockPath).mtimeMs > Math.max(STALE_FOREIGN_MS, this.lockTimeoutMs) ? content : undefined
     } catch {
       // Being written right now, or just removed: not stale.
@@ -139,6 +121,73 @@ export class FileRegistry implements RegistryBackend {
 
   private unlock(): void {
     rmSync(this.lockPath, {force: true})
+  }
+}
+
+/** Write body to a fresh temporary file beside `path` (mode 0600, fsynced); returns its name. */
+function writeTemp(path: string, body: string): string {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`
+  const fd = openSync(tmp, 'w', 0o600)
+  try {
+    writeSync(fd, body)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  return tmp
+}
+
+function syncDir(path: string): void {
+  try {
+    const dirFd = openSync(dirname(path), 'r')
+    fsyncSync(dirFd)
+    closeSync(dirFd)
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is still atomic.
+  }
+}
+
+/**
+ * Per-forest secrets (route credentials) in a file of their own beside the document, mode 0600,
+ * never in the document; changed under the registry's lock and replaced by an atomic rename.
+ */
+class FileSecrets implements SecretStore {
+  constructor(private readonly path: string, private readonly registry: FileRegistry) {}
+
+  private readAll(): Record<string, Record<string, string>> {
+    try {
+      return JSON.parse(readFileSync(this.path, 'utf8'))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {}
+      throw Object.assign(new Error(`cannot read the registry's secrets file ${this.path}: ${(error as Error).message}`), {code: 'FAILED'})
+    }
+  }
+
+  private writeAll(all: Record<string, Record<string, string>>): void {
+    const tmp = writeTemp(this.path, JSON.stringify(all, null, 2) + '\n')
+    renameSync(tmp, this.path)
+    syncDir(this.path)
+  }
+
+  async get(forestId: string, name: string): Promise<string | undefined> {
+    return this.readAll()[forestId]?.[name]
+  }
+
+  async set(forestId: string, name: string, value: string): Promise<void> {
+    await this.registry.locked(() => {
+      const all = this.readAll()
+      all[forestId] = {...all[forestId], [name]: value}
+      this.writeAll(all)
+    })
+  }
+
+  async delete(forestId: string): Promise<void> {
+    await this.registry.locked(() => {
+      const all = this.readAll()
+      if (!(forestId in all)) return
+      delete all[forestId]
+      this.writeAll(all)
+    })
   }
 }
 

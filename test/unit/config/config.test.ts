@@ -67,23 +67,28 @@ describe('configPath', () => {
 
 describe('environment expansion', () => {
   test('${VAR} and ${VAR:-default} expand, in nested maps and lists', () => {
+    // Every eager core section is typed now (growth, integration, templates): string keys show the
+    // expansion at load; expandEnv shows it through nested maps and lists.
     const c = load(
       [
         'infrastructure:',
         '  provider: ${PROVIDER}',
         'integration:',
-        '  token: ${HCLOUD_TOKEN}',
-        '  other: ${UNSET_ONE:-fallback}',
-        '  both: pre-${A}-${B:-b}-post',
-        '  urls: ["${HOST}/x", "${NOPE:-none}"]',
-        '  deep: {deeper: "${A}"}',
+        '  nimsforest_download_url: pre-${A}-${B:-b}-post',
+        '  nats_version: ${UNSET_ONE:-fallback}',
+        'templates:',
+        '  dir: ${HOST}/x',
       ].join('\n'),
-      {A: 'a', HCLOUD_TOKEN: 'tok123', HOST: 'https://h', PROVIDER: 'local'},
+      {A: 'a', HOST: 'https://h', PROVIDER: 'local'},
     )
-    expect(c.values.integration).toEqual({both: 'pre-a-b-post', deep: {deeper: 'a'}, other: 'fallback', token: 'tok123', urls: ['https://h/x', 'none']})
+    expect((c.values.integration as any).nimsforest_download_url).toBe('pre-a-b-post')
+    expect((c.values.integration as any).nats_version).toBe('fallback')
+    expect((c.values.templates as any).dir).toBe('https://h/x')
     expect((c.values.infrastructure as any).provider).toBe('local')
     // raw is the file as written, unexpanded
-    expect((c.raw.integration as any).token).toBe('${HCLOUD_TOKEN}')
+    expect((c.raw.integration as any).nimsforest_download_url).toBe('pre-${A}-${B:-b}-post')
+    const section = {both: 'pre-${A}-${B:-b}-post', deep: {deeper: '${A}'}, other: '${UNSET_ONE:-fallback}', token: '${HCLOUD_TOKEN}', urls: ['${HOST}/x', '${NOPE:-none}']}
+    expect(expandEnv(section, file, {A: 'a', HCLOUD_TOKEN: 'tok123', HOST: 'https://h'}, 'x')).toEqual({both: 'pre-a-b-post', deep: {deeper: 'a'}, other: 'fallback', token: 'tok123', urls: ['https://h/x', 'none']})
   })
 
   test('plugin sections and secrets are expanded when used (pluginSection), not at load', () => {
@@ -105,8 +110,8 @@ describe('environment expansion', () => {
   test('$${ is a literal ${ and is not expanded', () => {
     expect(expandEnv('$${HOME}', file, {HOME: '/h'})).toBe('${HOME}')
     expect(expandEnv('a$${X}b${X}', file, {X: '1'})).toBe('a${X}b1')
-    const c = load('integration:\n  tpl: "$${NOT_EXPANDED}"\n', {})
-    expect((c.values.integration as any).tpl).toBe('${NOT_EXPANDED}')
+    const c = load('templates:\n  dir: "$${NOT_EXPANDED}"\n', {})
+    expect((c.values.templates as any).dir).toBe('${NOT_EXPANDED}')
   })
 
   test('non-strings pass through untouched', () => {
@@ -116,12 +121,12 @@ describe('environment expansion', () => {
   })
 
   test('a missing variable names the key and the file, and never the value of other secrets', () => {
-    writeFileSync(file, 'integration:\n  api_token: ${KNOWN_SECRET}\n  download_url: ${MISSING_VAR}\n')
+    writeFileSync(file, 'integration:\n  nats_version: ${KNOWN_SECRET}\n  nimsforest_download_url: ${MISSING_VAR}\n')
     const e = thrown(() => loadConfig({KNOWN_SECRET: 's3cr3t-value-xyz', MORPHEUS_CONFIG: file}))
     expect(e.kind).toBe('CONFIG')
     expect(e.exitCode).toBe(3)
     expect(e.message).toContain(file)
-    expect(e.message).toContain('integration.download_url')
+    expect(e.message).toContain('integration.nimsforest_download_url')
     expect(e.message).toContain('${MISSING_VAR}')
     expect(e.message).not.toContain('s3cr3t-value-xyz')
     expect(e.hint ?? '').not.toContain('s3cr3t-value-xyz')
@@ -136,9 +141,9 @@ describe('environment expansion', () => {
   })
 
   test('a missing variable inside a list is located by index', () => {
-    writeFileSync(file, 'integration:\n  urls: [ok, "${GONE}"]\n')
-    const e = thrown(() => loadConfig({MORPHEUS_CONFIG: file}))
-    expect(e.message).toContain('integration.urls[1]')
+    const e = thrown(() => expandEnv({urls: ['ok', '${GONE}']}, file, {}, 'providers.x'))
+    expect(e.message).toContain(file)
+    expect(e.message).toContain('providers.x.urls[1]')
   })
 
   test('expansion happens before validation: an expanded number string is still a string', () => {

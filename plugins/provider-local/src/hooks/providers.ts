@@ -4,8 +4,8 @@ import type {ProviderDescriptor} from 'morpheus/plugin-api'
 export default async function providers(): Promise<ProviderDescriptor[]> {
   return [
     {
-      apiVersion: 1,
-      capabilities: {cloud: false, firewall: false, listByForest: true, natsModes: ['system', 'embedded'], parallelCreate: true, pricing: true},
+      apiVersion: 2,
+      capabilities: {cloud: false, machineLocal: true, maxParallel: 16, natsModes: ['system', 'embedded']},
       configSchema: {
         data_dir: {default: 'local', description: "Where each node's config, JetStream data and logs live (relative to the config file's directory)", type: 'string'},
         first_address: {default: '127.0.0.2', description: 'Loopback addresses are handed out from here upward, one per node', type: 'string'},

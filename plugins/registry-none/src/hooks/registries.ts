@@ -4,8 +4,8 @@ import type {RegistryDescriptor} from 'morpheus/plugin-api'
 export default async function registries(): Promise<RegistryDescriptor[]> {
   return [
     {
-      apiVersion: 1,
-      capabilities: {history: false, remote: false, secrets: false},
+      apiVersion: 2,
+      capabilities: {remote: false},
       configSchema: {
         path: {default: 'registry.json', description: 'The registry file (relative paths start at the config file\'s directory)', type: 'string'},
         lock_timeout_seconds: {default: 10, description: 'How long a write waits for another process\'s lock', minimum: 1, type: 'integer'},
