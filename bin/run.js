@@ -17,13 +17,30 @@ if (!versionFastPath()) {
     // no cache: only slower
   }
 
-  const {execute} = await import('@oclif/core/execute')
-  await execute({dir: import.meta.url})
+  // oclif's execute(), except that a file-system failure in one of oclif's own commands (autocomplete,
+  // plugins install: an unwritable cache or data dir) is said as Morpheus says it, with exit 10.
+  const [{run}, {flush}, {handle}] = await Promise.all([import('@oclif/core/run'), import('@oclif/core/flush'), import('@oclif/core/handle')])
+  await run(process.argv.slice(2), import.meta.url)
+    .then(async (result) => {
+      flush()
+      return result
+    })
+    .catch(async (error) => handle(await sayFsError(error)))
 
   // A plugin hook that outran MORPHEUS_HOOK_TIMEOUT_MS was abandoned, not stopped (see
   // src/plugins/discovery.ts): a timer or socket it holds would keep this process alive
   // after the command is done. Leave once stderr has drained, keeping the exit code.
   if (globalThis[Symbol.for('morpheus.abandonedHooks')]) process.stderr.write('', () => process.exit())
+}
+
+/** A file-system error oclif would print raw (exit 1) as a Morpheus error (exit 10, path, hint); anything else as it is. */
+async function sayFsError(error) {
+  if (error?.oclif?.exit !== undefined) return error
+  const {toFsError} = await import('../dist/fs-errors.js')
+  const fsError = toFsError(error)
+  if (!fsError) return error
+  process.stderr.write(`Error: ${fsError.message}\nHint: ${fsError.hint}\n`)
+  return Object.assign(new Error(fsError.message), {oclif: {exit: fsError.exitCode}, skipOclifErrorHandling: true})
 }
 
 /**

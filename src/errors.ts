@@ -1,3 +1,5 @@
+import {systemErrorOf, toFsError} from './fs-errors.js'
+
 /**
  * Errors the user sees, each with a stable exit code. Commands never print stack
  * traces for these: the message says what went wrong and the hint what to do.
@@ -13,6 +15,7 @@ export const ExitCode = {
   NOT_FORMED: 7,
   PLUGIN: 8,
   OTHER_DEVICE: 9,
+  FILESYSTEM: 10,
   INTERRUPTED: 130,
 } as const
 
@@ -52,6 +55,10 @@ const pluginCodeToKind: Record<string, ExitCodeName> = {
 export function fromPluginError(error: unknown, plugin: string, side: ExitCodeName): MorpheusError {
   if (error instanceof MorpheusError) return error
   const e = error as {code?: string; message?: string; hint?: string}
+  // A file the plugin could not use (thrown as it is, or wrapped as the cause of the plugin's own
+  // error, whose message then says what it was doing): exit 10, the reason in words and a hint.
+  const sys = systemErrorOf(error)
+  if (sys) return toFsError(error, {hint: e?.hint, prefix: plugin, ...(sys === error || typeof e?.message !== 'string' ? {} : {doing: e.message})})!
   const kind = (typeof e?.code === 'string' && Object.hasOwn(pluginCodeToKind, e.code) && pluginCodeToKind[e.code]) || side
   const message = e?.message ?? String(error)
   return new MorpheusError(kind, `${plugin}: ${message}`, {cause: error, hint: e?.hint})

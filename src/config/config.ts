@@ -1,9 +1,10 @@
-import {mkdirSync, readFileSync, renameSync, writeFileSync, chmodSync, openSync, fsyncSync, closeSync} from 'node:fs'
+import {mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync, openSync, fsyncSync, closeSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {dump, load} from 'js-yaml'
 
 import {MorpheusError} from '../errors.js'
+import {toFsError, withFs} from '../fs-errors.js'
 import type {ConfigSchema} from '../plugin-api/index.js'
 import {coreSchema} from './core-schema.js'
 import {isPlainObject, schemaFor, validateAgainst, withDefaults} from './schema.js'
@@ -35,8 +36,10 @@ export function readRawConfig(path: string): {raw: Record<string, unknown>; exis
   try {
     text = readFileSync(path, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {raw: {}, exists: false}
-    throw configError(path, `cannot be read: ${(error as Error).message}`)
+    // No file, or a file where one of its directories should be: there is no config (yet).
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return {raw: {}, exists: false}
+    throw toFsError(error, {instead: 'point MORPHEUS_CONFIG at another file', operation: 'read', path, what: 'the config file'}) ?? configError(path, `cannot be read: ${(error as Error).message}`)
   }
   // An empty file, or one with only comments, is an empty config (js-yaml 5 refuses an empty document).
   if (text.split('\n').every((line) => /^\s*(#.*)?$/.test(line))) return {raw: {}, exists: true}
@@ -165,17 +168,28 @@ export function displayValue(dotted: string, value: unknown, isSecret: (dotted: 
   return value
 }
 
-/** Write atomically with mode 0600 (the file may hold secrets). */
+/** Write atomically with mode 0600 (the file may hold secrets); a file-system failure is exit 10, naming the file. */
 export function writeConfig(path: string, raw: Record<string, unknown>): void {
-  mkdirSync(dirname(path), {mode: 0o700, recursive: true})
+  const fs = {instead: 'point MORPHEUS_CONFIG at a file in a writable directory', path, what: 'the config file'}
+  withFs({...fs, operation: 'create the directory of'}, () => mkdirSync(dirname(path), {mode: 0o700, recursive: true}))
   const tmp = `${path}.${process.pid}.tmp`
   const header = '# Morpheus configuration. Every key is documented in config.example.yaml.\n'
-  writeFileSync(tmp, header + dump(raw, {lineWidth: 120, noRefs: true}), {mode: 0o600})
-  const fd = openSync(tmp, 'r')
-  fsyncSync(fd)
-  closeSync(fd)
-  renameSync(tmp, path)
-  chmodSync(path, 0o600)
+  try {
+    withFs({...fs, operation: 'write'}, () => {
+      writeFileSync(tmp, header + dump(raw, {lineWidth: 120, noRefs: true}), {mode: 0o600})
+      const fd = openSync(tmp, 'r')
+      try {
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+      renameSync(tmp, path)
+      chmodSync(path, 0o600)
+    })
+  } catch (error) {
+    rmSync(tmp, {force: true})
+    throw error
+  }
 }
 
 /** Parse a value typed on the command line the way YAML would (numbers, booleans, lists). */

@@ -1,6 +1,7 @@
 import {Command, Errors} from '@oclif/core'
 
 import {ExitCode, MorpheusError} from '../errors.js'
+import {toFsError} from '../fs-errors.js'
 import {Runtime, stderrLogger} from '../runtime.js'
 
 export interface ErrorJson {
@@ -41,7 +42,8 @@ export abstract class MorpheusCommand extends Command {
       // oclif's own parse errors (unknown flag, bad value): usage errors, exit 2.
       return new MorpheusError('USAGE', String(e.message).replace(/^Error: /, '').replace(/\n?See more help with --help\s*$/, '').replace(/ *\n\t/g, ': '), {hint: `See \`morpheus ${this.id?.replaceAll(':', ' ') ?? ''} --help\`.`})
     }
-    return new MorpheusError('UNEXPECTED', e?.message ?? String(error), {cause: error})
+    // A file or directory that could not be used (not a bug): exit 10, with the path and a hint.
+    return toFsError(error) ?? new MorpheusError('UNEXPECTED', e?.message ?? String(error), {cause: error})
   }
 
   /**

@@ -1,5 +1,5 @@
 import {spawn} from 'node:child_process'
-import {accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync} from 'node:fs'
+import {accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {totalmem} from 'node:os'
 import {delimiter, join, resolve} from 'node:path'
@@ -20,19 +20,33 @@ interface NodeFile {
 
 const MARKER = 'MORPHEUS_NODE_DIR'
 
-function findOnPath(name: string): string | undefined {
-  if (name.includes('/')) return existsSync(name) ? resolve(name) : undefined
+/** The program `name` stands for (a path, or a name looked up on PATH), or why there is none. */
+function findProgram(name: string): {path: string} | {problem: string} {
+  if (name.includes('/')) {
+    const path = resolve(name)
+    try {
+      if (statSync(path).isDirectory()) return {problem: `${path} is a directory, not a program`}
+      accessSync(path, constants.X_OK)
+      return {path}
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || code === 'ENOTDIR') return {problem: `${path} does not exist`}
+      if (code === 'EACCES') return {problem: `${path} is not executable (chmod +x ${path})`}
+      return {problem: `${path} cannot be used: ${(error as Error).message}`}
+    }
+  }
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue
     const candidate = join(dir, name)
     try {
+      if (statSync(candidate).isDirectory()) continue
       accessSync(candidate, constants.X_OK)
-      return candidate
+      return {path: candidate}
     } catch {
       // keep looking
     }
   }
-  return undefined
+  return {problem: `"${name}" is not on PATH`}
 }
 
 async function portFree(host: string, port: number): Promise<boolean> {
@@ -63,17 +77,24 @@ export class LocalProvider implements Provider {
 
   async preflight(): Promise<void> {
     if (this.natsMode === 'embedded') {
-      const bin = this.config.nimsforest_binary
-      const found = findOnPath(bin)
-      if (!found) throw this.context.error('PREREQUISITE', `the NimsForest binary "${bin}" (providers.local.nimsforest_binary) was not found`, 'Point providers.local.nimsforest_binary at the binary, or unset it to run nats-server.')
-      this.binary = found
+      const found = findProgram(this.config.nimsforest_binary)
+      if ('problem' in found) throw this.context.error('PREREQUISITE', `the NimsForest binary was not found: ${found.problem} (providers.local.nimsforest_binary)`, 'Point providers.local.nimsforest_binary at the binary, or unset it to run nats-server.')
+      this.binary = found.path
     } else {
       const bin = this.config.nats_server
-      const found = findOnPath(bin)
-      if (!found) {
-        throw this.context.error('PREREQUISITE', `nats-server was not found ("${bin}" is not on PATH)`, 'Install it: `sudo apt-get install nats-server` on Debian/Ubuntu (or download it from the NATS releases), or set providers.local.nats_server to its path.')
+      const found = findProgram(bin)
+      if ('problem' in found) {
+        throw this.context.error('PREREQUISITE', `nats-server was not found: ${found.problem}${bin === 'nats-server' ? '' : ' (providers.local.nats_server)'}`, bin.includes('/')
+          ? 'Point providers.local.nats_server at the nats-server binary (`morpheus config set providers.local.nats_server <path>`), or unset it to use the one on PATH.'
+          : 'Install it: `sudo apt-get install nats-server` on Debian/Ubuntu (or download it from the NATS releases), or set providers.local.nats_server to its path.')
       }
-      this.binary = found
+      this.binary = found.path
+    }
+    // Every node's files live under the data dir: say now, before anything is created, when it cannot be made.
+    try {
+      mkdirSync(this.dataDir, {mode: 0o700, recursive: true})
+    } catch (error) {
+      throw this.context.error('PREREQUISITE', `cannot create the local nodes' directory ${this.dataDir} (providers.local.data_dir)`, 'Or set providers.local.data_dir to a writable directory.', {cause: error})
     }
     // Addresses held by node directories on disk count as taken, even if the registry forgot them,
     // and so do the next addresses where something else already listens on one of the ports.

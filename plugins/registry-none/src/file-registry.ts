@@ -26,7 +26,7 @@ export class FileRegistry implements RegistryBackend {
   constructor(readonly path: string, private readonly context: PluginContext, private readonly lockTimeoutMs: number) {
     this.location = path
     this.lockPath = `${path}.lock`
-    this.secrets = new FileSecrets(`${path.replace(/\.json$/, '')}.secrets.json`, this)
+    this.secrets = new FileSecrets(`${path.replace(/\.json$/, '')}.secrets.json`, this, context)
   }
 
   async probe() {
@@ -39,8 +39,9 @@ export class FileRegistry implements RegistryBackend {
       body = readFileSync(this.path, 'utf8')
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') return null
-      throw this.context.error('UNREACHABLE', `cannot read ${this.path}: ${(error as Error).message}`)
+      // No file, or a file where one of its directories should be: no document yet.
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null
+      throw this.context.error('UNREACHABLE', `cannot read ${this.path}`, MOVE_HINT, {cause: error})
     }
     return {body, revision: revisionOf(body)}
   }
@@ -51,7 +52,11 @@ export class FileRegistry implements RegistryBackend {
 
   /** Run fn holding the registry's lock file (the document and its secrets share it). */
   async locked<T>(fn: () => T | Promise<T>): Promise<T> {
-    mkdirSync(dirname(this.path), {mode: 0o700, recursive: true})
+    try {
+      mkdirSync(dirname(this.path), {mode: 0o700, recursive: true})
+    } catch (error) {
+      throw this.context.error('FAILED', `cannot create the directory ${dirname(this.path)} for the registry`, MOVE_HINT, {cause: error})
+    }
     await this.lock()
     try {
       return await fn()
@@ -68,9 +73,7 @@ export class FileRegistry implements RegistryBackend {
       } else if (current === null || current.revision !== condition.ifRevision) {
         throw this.context.error('CONFLICT', `${this.path} changed since it was read`)
       }
-      const tmp = writeTemp(this.path, body)
-      renameSync(tmp, this.path)
-      syncDir(this.path)
+      replaceFile(this.path, body, 'the registry', this.context)
       return {revision: revisionOf(body)}
     }
   }
@@ -83,7 +86,7 @@ export class FileRegistry implements RegistryBackend {
         writeFileSync(this.lockPath, stamp, {flag: 'wx', mode: 0o600})
         return
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw this.context.error('UNREACHABLE', `cannot create the lock ${this.lockPath}: ${(error as Error).message}`)
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw this.context.error('FAILED', `cannot create the lock file ${this.lockPath}`, MOVE_HINT, {cause: error})
       }
       const stale = this.staleLock()
       if (stale !== undefined) {
@@ -124,17 +127,28 @@ export class FileRegistry implements RegistryBackend {
   }
 }
 
-/** Write body to a fresh temporary file beside `path` (mode 0600, fsynced); returns its name. */
-function writeTemp(path: string, body: string): string {
+const MOVE_HINT = 'Or keep the registry elsewhere: `morpheus config set registry.path <file in a writable directory>`.'
+
+/**
+ * Replace `path` with body: a fresh temporary file beside it (mode 0600, fsynced), renamed over it.
+ * A failure removes the temporary file and names `what` (the file-system error is the cause).
+ */
+function replaceFile(path: string, body: string, what: string, context: PluginContext): void {
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`
-  const fd = openSync(tmp, 'w', 0o600)
   try {
-    writeSync(fd, body)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
+    const fd = openSync(tmp, 'w', 0o600)
+    try {
+      writeSync(fd, body)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, path)
+  } catch (error) {
+    rmSync(tmp, {force: true})
+    throw context.error('FAILED', `cannot write ${what} ${path}`, MOVE_HINT, {cause: error})
   }
-  return tmp
+  syncDir(path)
 }
 
 function syncDir(path: string): void {
@@ -152,21 +166,20 @@ function syncDir(path: string): void {
  * never in the document; changed under the registry's lock and replaced by an atomic rename.
  */
 class FileSecrets implements SecretStore {
-  constructor(private readonly path: string, private readonly registry: FileRegistry) {}
+  constructor(private readonly path: string, private readonly registry: FileRegistry, private readonly context: PluginContext) {}
 
   private readAll(): Record<string, Record<string, string>> {
     try {
       return JSON.parse(readFileSync(this.path, 'utf8'))
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {}
-      throw Object.assign(new Error(`cannot read the registry's secrets file ${this.path}: ${(error as Error).message}`), {code: 'FAILED'})
+      const reason = (error as NodeJS.ErrnoException).code ? '' : `: ${(error as Error).message}`
+      throw this.context.error('FAILED', `cannot read the registry's secrets file ${this.path}${reason}`, undefined, {cause: error})
     }
   }
 
   private writeAll(all: Record<string, Record<string, string>>): void {
-    const tmp = writeTemp(this.path, JSON.stringify(all, null, 2) + '\n')
-    renameSync(tmp, this.path)
-    syncDir(this.path)
+    replaceFile(this.path, JSON.stringify(all, null, 2) + '\n', "the registry's secrets file", this.context)
   }
 
   async get(forestId: string, name: string): Promise<string | undefined> {
