@@ -27,7 +27,17 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 function configError(file: string, message: string, hint?: string): MorpheusError {
-  return new MorpheusError('CONFIG', `${file}: ${message}`, {hint: hint ?? `Fix the file, or run \`morpheus config list\` to see every key.`})
+  return new MorpheusError('CONFIG', `${file}: ${message}`, {hint: hint ?? 'Fix it in the file (every key is described in config.example.yaml).'})
+}
+
+/** Where the file's YAML breaks, in one line, without repeating the file's name (js-yaml puts it in its message). */
+function yamlProblem(error: unknown): {text: string; line?: number} {
+  const e = error as {reason?: string; mark?: {line?: number; column?: number}; message?: string}
+  if (typeof e?.reason === 'string' && typeof e.mark?.line === 'number') {
+    const line = e.mark.line + 1
+    return {line, text: `${e.reason} (line ${line}, column ${(e.mark.column ?? 0) + 1})`}
+  }
+  return {text: String(e?.message ?? error).split('\n')[0]}
 }
 
 /** Read and parse the file without expanding or validating it. */
@@ -44,13 +54,15 @@ export function readRawConfig(path: string): {raw: Record<string, unknown>; exis
   // An empty file, or one with only comments, is an empty config (js-yaml 5 refuses an empty document).
   if (text.split('\n').every((line) => /^\s*(#.*)?$/.test(line))) return {raw: {}, exists: true}
   let parsed: unknown
+  const aside = `or move it aside to start from the defaults: mv ${path} ${path}.broken`
   try {
-    parsed = load(text, {filename: path})
+    parsed = load(text)
   } catch (error) {
-    throw configError(path, `is not valid YAML: ${(error as Error).message.split('\n')[0]}`)
+    const problem = yamlProblem(error)
+    throw configError(path, `not valid YAML: ${problem.text}`, `Fix ${problem.line ? `line ${problem.line}` : 'the file'} (YAML: "key: value", nested keys indented), ${aside}.`)
   }
   if (parsed === undefined || parsed === null) return {raw: {}, exists: true}
-  if (!isPlainObject(parsed)) throw configError(path, 'must be a YAML mapping of keys to values')
+  if (!isPlainObject(parsed)) throw configError(path, `must be a YAML mapping of keys to values (e.g. "forest:" and, indented below it, "parallel: 5"), not ${Array.isArray(parsed) ? 'a list' : `a single ${typeof parsed}`}`, `Fix the file, ${aside}.`)
   return {raw: parsed, exists: true}
 }
 
@@ -82,7 +94,7 @@ export function validateCore(raw: Record<string, unknown>, file: string): void {
   const problems = validateAgainst(coreSchema, raw, '')
   if (problems.length > 0) {
     const lines = problems.map((p) => `  ${p.key} ${p.message}`)
-    throw configError(file, `has ${problems.length === 1 ? 'an error' : `${problems.length} errors`}:\n${lines.join('\n')}`)
+    throw configError(file, `has ${problems.length === 1 ? 'an error' : `${problems.length} errors`}:\n${lines.join('\n')}`, `Fix it in the file, or remove the key: \`morpheus config unset ${problems[0].key}\` (every key is described in config.example.yaml).`)
   }
 }
 
@@ -139,12 +151,19 @@ export function setKey(obj: Record<string, unknown>, dotted: string, value: unkn
   current[parts.at(-1)!] = value
 }
 
+/** Remove a key; mappings left empty by that are removed too (an empty `sizes: {}` would only confuse). */
 export function unsetKey(obj: Record<string, unknown>, dotted: string): boolean {
   const parts = dotted.split('.')
-  const parent = getKey(obj, parts.slice(0, -1).join('.')) ?? (parts.length === 1 ? obj : undefined)
-  const container = parts.length === 1 ? obj : parent
-  if (!isPlainObject(container) || !(parts.at(-1)! in container)) return false
+  const container = parts.length === 1 ? obj : getKey(obj, parts.slice(0, -1).join('.'))
+  if (!isPlainObject(container) || !Object.hasOwn(container, parts.at(-1)!)) return false
   delete container[parts.at(-1)!]
+  for (let depth = parts.length - 1; depth > 0; depth--) {
+    const parentPath = parts.slice(0, depth)
+    const parent = getKey(obj, parentPath.join('.'))
+    if (!isPlainObject(parent) || Object.keys(parent).length > 0) break
+    const holder = depth === 1 ? obj : (getKey(obj, parentPath.slice(0, -1).join('.')) as Record<string, unknown>)
+    delete holder[parentPath.at(-1)!]
+  }
   return true
 }
 
@@ -176,7 +195,7 @@ export function writeConfig(path: string, raw: Record<string, unknown>): void {
   const header = '# Morpheus configuration. Every key is documented in config.example.yaml.\n'
   try {
     withFs({...fs, operation: 'write'}, () => {
-      writeFileSync(tmp, header + dump(raw, {lineWidth: 120, noRefs: true}), {mode: 0o600})
+      writeFileSync(tmp, header + (Object.keys(raw).length > 0 ? dump(raw, {lineWidth: 120, noRefs: true}) : ''), {mode: 0o600})
       const fd = openSync(tmp, 'r')
       try {
         fsyncSync(fd)

@@ -23,7 +23,7 @@ export const coreSchema: ConfigSchema = {
       sizes: {
         type: 'map',
         description: 'Node count of each size name (odd counts keep a JetStream quorum)',
-        values: {type: 'integer', description: 'nodes', minimum: 1, maximum: 100},
+        values: {type: 'integer', description: 'The node count of this size, 1 to 100', minimum: 1, maximum: 100},
         default: {small: 1, medium: 3, large: 5},
       },
       form_timeout_seconds: {

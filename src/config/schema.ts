@@ -73,7 +73,8 @@ export function validateAgainst(schema: ConfigSchema, value: Record<string, unkn
   return problems
 }
 
-function closeEnough(a: string, b: string): boolean {
+/** Levenshtein distance of at most 2 (for "did you mean"). */
+export function closeEnough(a: string, b: string): boolean {
   if (Math.abs(a.length - b.length) > 2) return false
   // Levenshtein distance <= 2
   const dp = Array.from({length: a.length + 1}, (_, i) => [i, ...Array(b.length).fill(0)])

@@ -3,21 +3,25 @@ import {dump} from 'js-yaml'
 
 import {MorpheusCommand} from '../../ui/base-command.js'
 import {displayValue, getKey} from '../../config/config.js'
+import {assertKeySyntax, checkKey, effectiveConfig, keySchemas} from '../../config/keys.js'
 import {MorpheusError} from '../../errors.js'
 
 export default class ConfigGet extends MorpheusCommand {
-  static summary = 'Print one config value (the effective one: defaults filled in, secrets masked)'
+  static summary = 'Print one config value: the one in effect (what the file says, else the default), secrets masked.'
   static examples = ['<%= config.bin %> config get forest.sizes.medium', '<%= config.bin %> config get registry --json']
-  static args = {key: Args.string({description: 'dotted key, e.g. forest.sizes.small', required: true})}
+  static args = {key: Args.string({description: 'Dotted key, e.g. forest.sizes.small.', required: true})}
 
   async run(): Promise<{key: string; value: unknown}> {
     const {args} = await this.parse(ConfigGet)
-    const config = this.runtime.config
-    const raw = getKey(config.raw, args.key)
-    const value = raw === undefined ? getKey(config.values, args.key) : raw
-    if (value === undefined) throw new MorpheusError('NOT_FOUND', `${args.key} is not set in ${config.path} and has no default`, {hint: '`morpheus config list` shows every key.'})
+    assertKeySyntax(args.key)
+    const check = checkKey(args.key, await keySchemas(this.runtime, this.runtime.config.raw))
+    if (check.known === false) throw check.error
+    const value = getKey(await effectiveConfig(this.runtime), args.key)
+    if (value === undefined) {
+      throw new MorpheusError('NOT_FOUND', `${args.key} has no value: it is not set in ${this.runtime.config.path} and has no default`, {hint: `Set it: \`morpheus config set ${args.key} <value>\`.`})
+    }
     const shown = displayValue(args.key, value, await this.runtime.secretKeys())
-    if (!this.jsonEnabled()) this.log(typeof shown === 'object' ? dump(shown).trimEnd() : String(shown))
+    if (!this.jsonEnabled()) this.log(typeof shown === 'object' && shown !== null ? dump(shown).trimEnd() : String(shown))
     return {key: args.key, value: shown}
   }
 }

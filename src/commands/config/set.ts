@@ -1,19 +1,35 @@
 import {Args} from '@oclif/core'
 
 import {MorpheusCommand} from '../../ui/base-command.js'
-import {configPath, displayValue, expandEnv, parseCliValue, readRawConfig, setKey, validateCore, writeConfig} from '../../config/config.js'
+import {configPath, displayValue, expandEnv, getKey, parseCliValue, readRawConfig, setKey, writeConfig} from '../../config/config.js'
+import {coreSchema} from '../../config/core-schema.js'
+import {assertKeySyntax, checkKey, keySchemas, type KeySchemas} from '../../config/keys.js'
+import {isPlainObject, validateAgainst, type SchemaProblem} from '../../config/schema.js'
 import {MorpheusError} from '../../errors.js'
 
+/** ${ENV} references are checked as they are written: they may be set only later. */
+const unexpanded = new Proxy({}, {get: (_t, k) => `\${${String(k)}}`}) as NodeJS.ProcessEnv
+
+/** Problems of the whole file: the core's keys, and the plugin section `key` lies in (when its plugin is installed). */
+function problems(raw: Record<string, unknown>, path: string, key: string, schemas: KeySchemas): SchemaProblem[] {
+  const found = validateAgainst(coreSchema, expandEnv(raw, path, unexpanded) as Record<string, unknown>, '')
+  const [top, name] = key.split('.')
+  const section = top === 'registry' ? {prefix: 'registry', schema: schemas.registry} : top === 'providers' && name ? {prefix: `providers.${name}`, schema: schemas.providers.get(name)} : undefined
+  const value = section?.schema ? getKey(raw, section.prefix) : undefined
+  if (section?.schema && isPlainObject(value)) found.push(...validateAgainst(section.schema, expandEnv(value, path, unexpanded, section.prefix) as Record<string, unknown>, section.prefix))
+  return found
+}
+
 export default class ConfigSet extends MorpheusCommand {
-  static summary = 'Set one config value (validated before the file is written; the file is mode 0600)'
+  static summary = 'Set one config value (checked before the file is written; the file is mode 0600).'
   static examples = [
     '<%= config.bin %> config set forest.sizes.medium 3',
     '<%= config.bin %> config set registry.type none',
     "<%= config.bin %> config set secrets.hetzner_api_token '${HETZNER_API_TOKEN}'",
   ]
   static args = {
-    key: Args.string({description: 'dotted key, e.g. forest.sizes.small', required: true}),
-    value: Args.string({description: 'value, read as YAML (3 is a number, true a boolean)', required: true}),
+    key: Args.string({description: 'Dotted key, e.g. forest.sizes.small.', required: true}),
+    value: Args.string({description: 'Value, read as YAML (3 is a number, true a boolean).', required: true}),
   }
 
   /** Naming a provider or backend that is not installed is allowed (it may be installed next), but said. */
@@ -27,14 +43,30 @@ export default class ConfigSet extends MorpheusCommand {
 
   async run(): Promise<{key: string; value: unknown; path: string}> {
     const {args} = await this.parse(ConfigSet)
-    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(args.key)) throw new MorpheusError('USAGE', `"${args.key}" is not a dotted key like forest.sizes.small`)
+    assertKeySyntax(args.key)
     const path = configPath()
     const {raw} = readRawConfig(path)
+    const schemas = await keySchemas(this.runtime, raw)
+    const check = checkKey(args.key, schemas)
+    if (check.known === false) throw check.error
     const value = parseCliValue(args.value)
     setKey(raw, args.key, value)
-    // Validate the result with ${ENV} references left as they are (they may be set only later).
-    validateCore(expandEnv(raw, path, new Proxy({}, {get: (_t, k) => `\${${String(k)}}`})) as Record<string, unknown>, path)
+    const found = problems(raw, path, args.key, schemas)
+    // The value given here is wrong: a usage error, and the file was not touched.
+    const own = found.filter((p) => p.key === args.key || p.key.startsWith(`${args.key}.`) || args.key.startsWith(`${p.key}.`))
+    if (own.length > 0) {
+      throw new MorpheusError('USAGE', `${own.map((p) => `${p.key} ${p.message}`).join('; ')}; ${path} was not changed`, {
+        hint: check.known === true && check.schema?.description ? `${args.key}: ${check.schema.description.replace(/\.$/, '')}.` : 'Every key is described in config.example.yaml.',
+      })
+    }
+    // The file is wrong elsewhere: say so, and which key to fix first.
+    if (found.length > 0) {
+      throw new MorpheusError('CONFIG', `${path}: ${found.map((p) => `${p.key} ${p.message}`).join('; ')}; the file was not changed`, {
+        hint: `Fix that first: \`morpheus config unset ${found[0].key}\` (or set it to a valid value), then set ${args.key} again.`,
+      })
+    }
     writeConfig(path, raw)
+    if (check.known === 'unchecked') this.runtime.log.warn(`${args.key} was not checked: ${check.note}`)
     await this.warnIfNotInstalled(args.key, value)
     const shown = displayValue(args.key, value, await this.runtime.secretKeys())
     if (!this.jsonEnabled()) this.log(`${args.key} = ${typeof shown === 'object' ? JSON.stringify(shown) : String(shown)}  (${path})`)
