@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 
 import {staleHint} from '../forest/operation.js'
 import {forestDeps} from '../forest/runtime-deps.js'
-import {forestStatus, type ForestStatusView} from '../forest/status.js'
+import {describeLeader, forestStatus, type ForestStatusView} from '../forest/status.js'
 import {MorpheusCommand} from '../ui/base-command.js'
 import {table} from '../ui/table.js'
 
@@ -22,7 +22,7 @@ export default class Status extends MorpheusCommand {
       if (view.health === 'elsewhere') {
         this.log(`Forest ${f.id}: runs on device ${view.device} (registry: ${f.status}; ${f.provider}, ${f.size}); its nodes are processes there, so their health can only be seen on that device.`)
       } else {
-        this.log(`Forest ${f.id}: ${view.health} (registry: ${f.status}; ${f.provider}, ${f.size}; JetStream leader: ${view.jetstream_leader ?? 'none agreed'})`)
+        this.log(`Forest ${f.id}: ${view.health} (registry: ${f.status}; ${f.provider}, ${f.size}; ${describeLeader(view)})`)
       }
       if (view.stale_operation) this.log(`Stale: ${staleHint(f)}`)
       if (view.nodes.length > 0) {
@@ -33,7 +33,7 @@ export default class Status extends MorpheusCommand {
             n.id,
             n.ip || '-',
             n.status,
-            !n.health ? 'not probed' : n.health.healthy ? 'ok' : n.health.reachable ? `unhealthy: ${n.health.error ?? 'healthz failed'}` : `unreachable (${n.health.error ?? 'no answer'})`,
+            !n.health ? 'not probed' : n.health.healthy ? 'ok' : n.health.reachable ? `unhealthy: ${n.health.error ?? 'healthz failed'}` : `not answering: ${n.health.error ?? 'no answer'}`,
             n.health?.reachable ? `${n.health.routes}/${view.nodes.length - 1}` : '-',
             n.health?.version ?? '-',
           ]),

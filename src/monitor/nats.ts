@@ -37,10 +37,29 @@ async function getJson<T>(url: string, timeoutMs: number): Promise<{status: numb
   return {body, status: response.status}
 }
 
-function describeFetchError(error: unknown): string {
-  const e = error as {name?: string; cause?: {code?: string}; message?: string}
+/** Why a node did not answer, in words (fetch reports socket errors by code: ECONNREFUSED...). */
+const FETCH_ERRORS: Record<string, string> = {
+  EADDRNOTAVAIL: 'the address is not available on this machine',
+  EAI_AGAIN: 'its host name could not be looked up',
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'the connection was reset',
+  EHOSTDOWN: 'the host is down',
+  EHOSTUNREACH: 'no route to the host',
+  ENETUNREACH: 'the network is unreachable',
+  ENOTFOUND: 'its host name is not known',
+  ETIMEDOUT: 'timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'timed out connecting',
+  UND_ERR_HEADERS_TIMEOUT: 'timed out waiting for an answer',
+  UND_ERR_SOCKET: 'the connection was closed',
+}
+
+export function describeFetchError(error: unknown): string {
+  const e = error as {name?: string; cause?: {code?: string; message?: string}; message?: string}
   if (e?.name === 'TimeoutError') return 'timed out'
-  return e?.cause?.code ?? e?.message ?? String(error)
+  if (e?.name === 'AbortError') return 'stopped'
+  const code = e?.cause?.code
+  if (code && Object.hasOwn(FETCH_ERRORS, code)) return FETCH_ERRORS[code]
+  return code ? `${e?.cause?.message ?? code}` : e?.message ?? String(error)
 }
 
 /** One look at a node: /healthz for health, /varz for routes, version and the JetStream meta leader. */
@@ -116,7 +135,7 @@ export interface NodeSample {
   reachable: boolean
   /** /healthz answered 200 {"status":"ok"}. */
   healthy: boolean
-  /** Why the node is unreachable (timed out, ECONNREFUSED, ...). */
+  /** Why the node is unreachable, in words (timed out, connection refused, ...). */
   error?: string
   /** What /healthz said when it was not ok. */
   health_error?: string

@@ -51,12 +51,19 @@ function validateNode(forestId: string, i: number, n: unknown, problems: string[
   check(problems, n.ports === undefined || isPorts(n.ports), `${at}.ports must have client, cluster and monitor ports (1-65535)`)
 }
 
+/** The document's version when a newer Morpheus wrote it (not corruption: this one is too old). */
+export function newerVersion(doc: unknown): number | undefined {
+  const version = isPlainObject(doc) ? doc.version : undefined
+  return typeof version === 'number' && Number.isInteger(version) && version > REGISTRY_VERSION ? version : undefined
+}
+
 /** Structural problems of a parsed document (empty when it is valid). */
 export function documentProblems(doc: unknown): string[] {
   const problems: string[] = []
   if (!isPlainObject(doc)) return ['the document must be a JSON object']
   if (doc.version !== REGISTRY_VERSION) {
-    problems.push(`version must be ${REGISTRY_VERSION}, found ${JSON.stringify(doc.version)}`)
+    const newer = newerVersion(doc)
+    problems.push(newer ? `version ${newer}: written by a newer Morpheus (this one reads version ${REGISTRY_VERSION}); upgrade Morpheus` : `version must be ${REGISTRY_VERSION}, found ${JSON.stringify(doc.version)}`)
     return problems
   }
   check(problems, isString(doc.updated_at), 'updated_at must be an ISO date')
@@ -90,6 +97,13 @@ export function parseDocument(body: string, location: string): RegistryDocument 
   } catch (error) {
     throw new MorpheusError('REGISTRY', `the registry at ${location} is corrupt: not valid JSON (${(error as Error).message})`, {
       hint: 'Morpheus will not overwrite it. Restore it from a backup or fix it by hand, then run `morpheus registry show`.',
+    })
+  }
+  const version = newerVersion(parsed)
+  if (version !== undefined) {
+    throw new MorpheusError('REGISTRY', `the registry at ${location} was written by a newer Morpheus (document version ${version}; this one reads version ${REGISTRY_VERSION})`, {
+      details: {found_version: version, supported_version: REGISTRY_VERSION},
+      hint: 'Upgrade Morpheus on this device to the version the other devices use. Nothing was changed, and nothing will be written to it until then.',
     })
   }
   const problems = documentProblems(parsed)

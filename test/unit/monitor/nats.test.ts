@@ -82,7 +82,7 @@ describe('probeNode against a real nats-server', () => {
   test('an address where nothing listens is unreachable, with the error', async () => {
     const other = randomLoopback()
     const h = await probeNode(`http://${other}:${await freePort(other)}`, 2000)
-    expect(h).toEqual({error: 'ECONNREFUSED', healthy: false, reachable: false, routes: 0})
+    expect(h).toEqual({error: 'connection refused', healthy: false, reachable: false, routes: 0})
     expect(isFormed([h])).toBe(false)
   })
 })
