@@ -13,31 +13,32 @@ import {readRegistry} from '../registry/update.js'
 import {MorpheusCommand} from '../ui/base-command.js'
 import {growScreen} from '../ui/grow-screen.js'
 import {ProgressRelay} from '../ui/progress.js'
+import {plural} from '../words.js'
 
 export default class Grow extends MorpheusCommand {
-  static summary = "See a forest's load and add a node when it needs one (--auto: from cron, no prompts)"
+  static summary = "See a forest's load and add a node when it needs one (--auto: from cron, no prompts)."
   static description = `Reads every node's NATS monitoring endpoints (/varz, /routez, /healthz, /jsz) at once and shows the forest's CPU, memory and JetStream storage use, its nodes and routes, and whether it should grow. CPU % is the NATS process CPU over the node's cores; memory % is its resident memory over the node's RAM; storage % is JetStream file storage in use over its limit. Thresholds apply to the forest average.
 
 Without --auto, grow shows the screen and asks \`Add 1 node? [y/N]\` when a threshold is crossed (--yes answers yes). With --auto it decides alone, for FOREST or for every forest in the registry, and prints one result per forest: status no_action, expanded, cooldown, at_max_nodes, dry_run or error. The cooldown is measured from the forest's last expansion recorded in the registry, so cron jobs on several devices share it, and the decision is claimed in the registry before anything is created: two runs at once never both add a node.
 
 Exit codes: 0 when every forest was decided (whatever the status); with status error, the error's own code (4 registry, 5 provider, 6 not found, 7 the new node did not join, 130 interrupted; the first one when several forests fail); 2 bad usage or no confirmation without a terminal; 3 config.`
   static examples = [
-    {command: '<%= config.bin %> grow', description: 'the load of your forest, and a node added if you say yes'},
-    {command: '<%= config.bin %> grow forest-1732400000 --auto --dry-run', description: 'what --auto would do, changing nothing'},
-    {command: '<%= config.bin %> grow --auto --threshold 80 --output json', description: 'for cron: every forest, JSON out'},
-    {command: '*/15 * * * * morpheus grow --auto --threshold 80 --output json >> ~/.morpheus/grow.log 2>&1', description: 'the crontab line'},
+    {command: '<%= config.bin %> grow', description: 'The load of your forest, and a node added if you say yes.'},
+    {command: '<%= config.bin %> grow forest-1732400000 --auto --dry-run', description: 'What --auto would do, changing nothing.'},
+    {command: '<%= config.bin %> grow --auto --threshold 80 --output json', description: 'For cron: every forest, JSON out.'},
+    {command: '*/15 * * * * morpheus grow --auto --threshold 80 --output json >> ~/.morpheus/grow.log 2>&1', description: 'The crontab line.'},
   ]
   static args = {
-    forest: Args.string({description: 'forest id (see `morpheus list`); --auto without it checks every forest'}),
+    forest: Args.string({description: 'Forest id (see `morpheus list`); --auto without it checks every forest.'}),
   }
   static flags = {
-    auto: Flags.boolean({description: 'decide and add without prompts (for cron)'}),
-    threshold: Flags.integer({description: 'grow when an average is above N% (replaces growth.threshold_cpu, _memory and _storage for this run)', min: 0, max: 100}),
-    'dry-run': Flags.boolean({description: 'decide and report, but add nothing'}),
-    output: Flags.string({description: 'text, or json (the same as --json)', options: ['text', 'json'], default: 'text'}),
-    yes: Flags.boolean({char: 'y', description: 'add the recommended node without asking'}),
-    unsafe: Flags.boolean({description: 'write the registry even if its backend cannot make concurrent writes safe'}),
-    'node-timeout': Flags.integer({description: 'how long each node may take to answer its monitoring endpoints, in ms (a node that takes longer counts as unreachable)', default: 5000, min: 50, max: 60000}),
+    auto: Flags.boolean({description: 'Decide and add without prompts (for cron).'}),
+    threshold: Flags.integer({description: 'Grow when an average is above N% (replaces growth.threshold_cpu, _memory and _storage for this run).', min: 0, max: 100}),
+    'dry-run': Flags.boolean({description: 'Decide and report, but add nothing.'}),
+    output: Flags.string({description: 'Text, or json (the same as --json).', options: ['text', 'json'], default: 'text'}),
+    yes: Flags.boolean({char: 'y', description: 'Add the recommended node without asking.'}),
+    unsafe: Flags.boolean({description: 'Write the registry even if its backend cannot make concurrent writes safe.'}),
+    'node-timeout': Flags.integer({description: 'How long each node may take to answer its monitoring endpoints, in ms (a node that takes longer counts as unreachable).', default: 5000, min: 50, max: 60000}),
   }
 
   /** `--output json` is `--json`. */
@@ -194,13 +195,13 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
       throw new MorpheusError('NOT_FOUND', 'the registry has no forests to grow', {hint: 'Plant one first: `morpheus plant local small`.'})
     }
     if (forests.length === 1) return forests[0].id
-    const listing = forests.map((f) => `${f.id} (${f.provider}, ${(doc.nodes[f.id] ?? []).length} nodes)`).join(', ')
+    const listing = forests.map((f) => `${f.id} (${f.provider}, ${plural((doc.nodes[f.id] ?? []).length, 'node')})`).join(', ')
     if (!this.interactive) {
       throw new MorpheusError('USAGE', `the registry has ${forests.length} forests: ${listing}`, {hint: 'Name one: `morpheus grow <forest>`, or use `morpheus grow --auto` to check them all.'})
     }
     const {select} = await import('@inquirer/prompts')
     return select({
-      choices: forests.map((f) => ({name: `${f.id}  ${f.provider}, ${(doc.nodes[f.id] ?? []).length} nodes, ${f.status}`, value: f.id})),
+      choices: forests.map((f) => ({name: `${f.id}  ${f.provider}, ${plural((doc.nodes[f.id] ?? []).length, 'node')}, ${f.status}`, value: f.id})),
       message: 'Which forest?',
     })
   }

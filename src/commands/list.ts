@@ -13,7 +13,7 @@ export interface ListedForest extends ForestRecord {
 }
 
 export default class List extends MorpheusCommand {
-  static summary = 'List the forests in the registry'
+  static summary = 'List the forests in the registry.'
   static examples = ['<%= config.bin %> list', '<%= config.bin %> list --json']
 
   async run(): Promise<{forests: ListedForest[]}> {
@@ -27,9 +27,19 @@ export default class List extends MorpheusCommand {
         return {...f, active_nodes: nodes.filter((n) => n.status === 'active').length, nodes: nodes.length, stale: Boolean(staleOperation(f, deviceId()))}
       })
     if (!this.jsonEnabled()) {
-      if (forests.length === 0) this.log(`No forests in the registry (${backend.location}). Plant one: morpheus plant local small`)
+      if (forests.length === 0) this.log(`No forests in the registry (${backend.location}). Plant one: ${this.plantSuggestion()}`)
       else this.log(table(['FOREST', 'PROVIDER', 'SIZE', 'NODES', 'STATUS', 'CREATED'], forests.map((f) => [f.id, f.provider, f.size, `${f.active_nodes}/${f.nodes}`, f.stale ? `${f.status} (stale: teardown or re-plant)` : f.status, ago(f.created_at)])))
     }
     return {forests}
+  }
+
+  /** The first plant to suggest: on the cloud provider the config names, else on this machine. */
+  private plantSuggestion(): string {
+    const {raw, values} = this.runtime.config
+    // Only when the file sets it: the default (hetzner) says nothing about what this user has.
+    if ((raw.infrastructure as {provider?: unknown} | undefined)?.provider === undefined) return 'morpheus plant local small'
+    const provider = (values.infrastructure as {provider: string}).provider
+    if (provider === 'local') return 'morpheus plant local small'
+    return `morpheus plant cloud small (on ${provider}, your infrastructure.provider), or on this machine: morpheus plant local small`
   }
 }

@@ -7,27 +7,28 @@ import {forestDeps} from '../forest/runtime-deps.js'
 import {MorpheusCommand} from '../ui/base-command.js'
 import {ProgressRelay} from '../ui/progress.js'
 import {table} from '../ui/table.js'
+import {evenCountWarning} from '../words.js'
 
 export default class Plant extends MorpheusCommand {
-  static summary = 'Plant a forest: create its nodes and wait until the NATS cluster has formed'
+  static summary = 'Plant a forest: create its nodes and wait until the NATS cluster has formed.'
   static description = `Creates the nodes in parallel, each running NATS with JetStream and routes to every other node, and finishes only when every node reports a route to each of the others and JetStream has a meta leader.
 
 PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the configured cloud provider (infrastructure.provider). SIZE maps to a node count through forest.sizes (small 1, medium 3, large 5 by default); --nodes wins over it.`
   static examples = [
-    {command: '<%= config.bin %> plant local small', description: 'one NATS node on this machine'},
-    {command: '<%= config.bin %> plant local medium --json', description: 'three local nodes, result as JSON'},
-    {command: '<%= config.bin %> plant local --nodes 7', description: 'seven local nodes'},
-    {command: '<%= config.bin %> plant cloud small', description: 'on the configured cloud provider'},
-    {command: '<%= config.bin %> plant cloud medium --dry-run --json', description: "the plan, with each node's exact user data, creating nothing"},
+    {command: '<%= config.bin %> plant local small', description: 'One NATS node on this machine.'},
+    {command: '<%= config.bin %> plant local medium --json', description: 'Three local nodes, result as JSON.'},
+    {command: '<%= config.bin %> plant local --nodes 7', description: 'Seven local nodes.'},
+    {command: '<%= config.bin %> plant cloud small', description: 'On the configured cloud provider.'},
+    {command: '<%= config.bin %> plant cloud medium --dry-run --json', description: "The plan, with each node's exact user data, creating nothing."},
   ]
   static args = {
-    provider: Args.string({description: 'provider name, or "cloud" for infrastructure.provider', required: true}),
-    size: Args.string({default: 'small', description: 'size name from forest.sizes (small, medium, large)'}),
+    provider: Args.string({description: 'Provider name, or "cloud" for infrastructure.provider.', required: true}),
+    size: Args.string({default: 'small', description: 'Size name from forest.sizes (small, medium, large).'}),
   }
   static flags = {
-    'dry-run': Flags.boolean({description: "create nothing, write nothing: print the plan and each node's user data"}),
-    nodes: Flags.integer({description: 'node count, 1 to 100 (wins over SIZE)', max: 100, min: 1}),
-    unsafe: Flags.boolean({description: 'write the registry even if its backend cannot make concurrent writes safe'}),
+    'dry-run': Flags.boolean({description: "Create nothing, write nothing: print the plan and each node's user data."}),
+    nodes: Flags.integer({description: 'Node count, 1 to 100 (wins over SIZE).', max: 100, min: 1}),
+    unsafe: Flags.boolean({description: 'Write the registry even if its backend cannot make concurrent writes safe.'}),
   }
 
   async run(): Promise<PlantResult | PlantPlan> {
@@ -51,7 +52,8 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
         if (p.handle.capabilities.cloud && !registry.capabilities.remote) {
           this.runtime.log.warn(`the registry (${registry.name}) is a file on this device: other devices, and cron jobs elsewhere, will not see this forest. Move it with \`morpheus registry init\` (a Storage Box or S3).`)
         }
-        if (p.count % 2 === 0) this.runtime.log.warn(`${p.count} nodes: JetStream needs a majority (${p.count / 2 + 1}), so this forest survives ${p.count / 2 - 1} failed node${p.count === 4 || p.count === 2 ? '' : 's'}, no more than ${p.count - 1} nodes would`)
+        const even = evenCountWarning(p.count)
+        if (even) this.runtime.log.warn(even)
         try {
           await relay.run([
             {run: async () => {

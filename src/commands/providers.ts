@@ -21,7 +21,7 @@ export function capabilityList(caps: object): string {
 }
 
 export default class Providers extends MorpheusCommand {
-  static summary = 'List the installed providers and the plugins they come from'
+  static summary = 'List the installed providers and the plugins they come from.'
   static examples = ['<%= config.bin %> providers', '<%= config.bin %> providers --json']
 
   async run(): Promise<{providers: ListedPlugin[]; warnings: string[]}> {

@@ -7,11 +7,11 @@ import {MorpheusCommand} from '../ui/base-command.js'
 import {table} from '../ui/table.js'
 
 export default class Status extends MorpheusCommand {
-  static summary = "Show a forest's live state: each node's health and routes, and the JetStream leader"
+  static summary = "Show a forest's live state: each node's health and routes, and the JetStream leader."
   static description = 'The exit code is 0 whatever the health: scripts read `health` (healthy, degraded, down, empty, elsewhere) from --json.'
   static examples = ['<%= config.bin %> status forest-1732400000', '<%= config.bin %> status forest-1732400000 --json']
   static args = {
-    forest: Args.string({description: 'forest id (see `morpheus list`)', required: true}),
+    forest: Args.string({description: 'Forest id (see `morpheus list`).', required: true}),
   }
 
   async run(): Promise<ForestStatusView> {

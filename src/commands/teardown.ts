@@ -7,21 +7,22 @@ import {teardown, type TeardownResult} from '../forest/teardown.js'
 import {findForest} from '../registry/document.js'
 import {MorpheusCommand} from '../ui/base-command.js'
 import {ProgressRelay} from '../ui/progress.js'
+import {plural} from '../words.js'
 
 export default class Teardown extends MorpheusCommand {
-  static summary = 'Remove a forest: stop and delete every node, then its registry entry'
+  static summary = 'Remove a forest: stop and delete every node, then its registry entry.'
   static examples = [
     '<%= config.bin %> teardown forest-1732400000',
     '<%= config.bin %> teardown forest-1732400000 --yes --json',
-    {command: '<%= config.bin %> teardown forest-1732400000 --force --yes', description: "drop the entry of another device's local forest (its processes keep running there)"},
+    {command: '<%= config.bin %> teardown forest-1732400000 --force --yes', description: "Drop the entry of another device's local forest (its processes keep running there)."},
   ]
   static args = {
-    forest: Args.string({description: 'forest id (see `morpheus list`)', required: true}),
+    forest: Args.string({description: 'Forest id (see `morpheus list`).', required: true}),
   }
   static flags = {
-    force: Flags.boolean({description: "for another device's local forest: remove only the registry entry"}),
-    unsafe: Flags.boolean({description: 'write the registry even if its backend cannot make concurrent writes safe'}),
-    yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
+    force: Flags.boolean({description: "For another device's local forest: remove only the registry entry."}),
+    unsafe: Flags.boolean({description: 'Write the registry even if its backend cannot make concurrent writes safe.'}),
+    yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation.'}),
   }
 
   async run(): Promise<TeardownResult> {
@@ -57,8 +58,8 @@ export default class Teardown extends MorpheusCommand {
       if (result!.entry_only) {
         this.log(`Removed the registry entry of ${forest.id}; its nodes on ${forest.device} were not touched.`)
       } else {
-        const extra = result!.orphans_removed.length > 0 ? ` and ${result!.orphans_removed.length} machine(s) the registry did not list` : ''
-        this.log(`Removed forest ${forest.id}: ${result!.removed.length} node(s)${extra}.`)
+        const extra = result!.orphans_removed.length > 0 ? ` and ${plural(result!.orphans_removed.length, 'machine')} the registry did not list` : ''
+        this.log(`Removed forest ${forest.id}: ${plural(result!.removed.length, 'node')}${extra}.`)
       }
     }
     return result!

@@ -2,6 +2,7 @@ import {MorpheusError} from '../errors.js'
 import type {ForestRecord, NodeRecord} from '../plugin-api/index.js'
 import {UNCHANGED} from '../registry/store.js'
 import {interrupted, type NodeBatch} from './batch.js'
+import {plural} from '../words.js'
 
 export type Outcome = 'failed' | 'interrupted'
 
@@ -35,7 +36,7 @@ export async function settle(batch: NodeBatch, kind: 'plant' | 'grow', error: un
   if (!batch.handle.capabilities.cloud) return ending(batch, kind, outcome, error, false)
 
   // A cloud: remove the new nodes again, so no paid machine is left behind; then record that.
-  deps.progress.report(`removing the ${batch.newIds.length} new node(s) again, so no machine is left behind`)
+  deps.progress.report(`removing the ${plural(batch.newIds.length, 'new node')} again, so no machine is left behind`)
   const left = await batch.rollback().catch(() => [...batch.newIds])
   removed = new Set(batch.newIds.filter((id) => !left.includes(id)))
   const dropForest = kind === 'plant' && batch.nodes.every((n) => removed.has(n.id))

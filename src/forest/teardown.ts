@@ -7,6 +7,7 @@ import {operation} from './operation.js'
 import {statusInterval} from './batch.js'
 import {elsewhereError, otherDevice} from './ownership.js'
 import {mapLimit} from './util.js'
+import {plural} from '../words.js'
 
 export interface TeardownRequest {
   forestId: string
@@ -81,7 +82,7 @@ export async function teardown(deps: ForestDeps, request: TeardownRequest): Prom
   } catch (error) {
     deps.log.warn(`could not list provider ${name}'s machines for ${forestId} (${(error as Error).message}); removing the nodes the registry lists`)
   }
-  if (orphans.length > 0) deps.progress.report(`${orphans.length} machine(s) the registry did not list: ${orphans.map((o) => o.id).join(', ')}`)
+  if (orphans.length > 0) deps.progress.report(`${plural(orphans.length, 'machine')} the registry did not list: ${orphans.map((o) => o.id).join(', ')}`)
 
   const all = [...listed, ...orphans]
   const drops: Array<Promise<unknown>> = []
@@ -116,7 +117,7 @@ export async function teardown(deps: ForestDeps, request: TeardownRequest): Prom
     }
     const reason = (failures[0].r as PromiseRejectedResult).reason
     const error = fromPluginError(reason, `provider ${name}: ${failures[0].node.id}`, 'PROVIDER')
-    throw new MorpheusError(error.kind, `${failures.length} of ${all.length} node(s) of ${forestId} could not be removed; ${error.message}`, {
+    throw new MorpheusError(error.kind, `${failures.length} of ${plural(all.length, 'node')} of ${forestId} could not be removed; ${error.message}`, {
       cause: reason,
       details: {forest_id: forestId, not_removed: failures.map((f) => f.node.id)},
       hint: `The registry still lists them. Run \`morpheus teardown ${forestId} --yes\` again once the cause is fixed.`,

@@ -1,5 +1,6 @@
 import type {ForestRecord, NodeRecord} from '../plugin-api/index.js'
 import type {ForestMetrics} from './metrics.js'
+import {plural} from '../words.js'
 
 /** The `growth` section of the config, with defaults (see core-schema.ts and config.example.yaml). */
 export interface GrowthSettings {
@@ -111,7 +112,7 @@ export function decide(input: {forest: ForestRecord; nodeCount: number; metrics:
   }
   const reasons = crossed.map((c) => c.reason)
   if (nodeCount >= s.max_nodes) {
-    return {count: 0, message: `the forest has ${nodeCount} nodes, growth.max_nodes is ${s.max_nodes}`, reason: 'at_max_nodes', reasons: ['at_max_nodes', ...reasons], status: 'at_max_nodes'}
+    return {count: 0, message: `the forest has ${plural(nodeCount, 'node')}, growth.max_nodes is ${s.max_nodes}`, reason: 'at_max_nodes', reasons: ['at_max_nodes', ...reasons], status: 'at_max_nodes'}
   }
   // Enough nodes to bring the most loaded average back under its threshold, within the limits.
   const needed = Math.max(1, ...crossed.map((c) => Math.ceil((nodeCount * c.value) / Math.max(c.threshold, 1)) - nodeCount))
@@ -141,7 +142,7 @@ export function claimGuard(settings: GrowthSettings, count: number): {guard: (fo
       const until = cooldownUntil(forest, settings.cooldown_minutes, now)
       const size = countedNodes(nodes).length
       if (until) refusal = {message: `the forest grew at ${forest.last_expansion} (another run got there first); the cooldown ends at ${until.toISOString()}`, reason: 'cooldown', status: 'cooldown'}
-      else if (size + count > settings.max_nodes) refusal = {message: `the forest has ${size} nodes, growth.max_nodes is ${settings.max_nodes}`, reason: 'at_max_nodes', status: 'at_max_nodes'}
+      else if (size + count > settings.max_nodes) refusal = {message: `the forest has ${plural(size, 'node')}, growth.max_nodes is ${settings.max_nodes}`, reason: 'at_max_nodes', status: 'at_max_nodes'}
     }
     return refusal?.message
   }

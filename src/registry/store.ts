@@ -2,6 +2,7 @@ import {MorpheusError, errorCode, fromPluginError} from '../errors.js'
 import type {Logger, RegistryBackend, RegistryDocument, RegistryProbe} from '../plugin-api/index.js'
 import {backoffMs, isTransient, sleep} from '../plugins/helpers.js'
 import {emptyDocument, parseDocument, serializeDocument} from './document.js'
+import {plural} from '../words.js'
 
 /** Returned by a mutation that changed nothing: no write is made for it. */
 export const UNCHANGED = Symbol('unchanged')
@@ -223,7 +224,7 @@ export class RegistryStore {
         }
         const delay = backoffMs(attempt, this.options.conflictBaseMs ?? 25, this.options.conflictMaxMs ?? 2000)
         this.options.onConflict?.(attempt, delay)
-        this.options.log?.debug(`registry: another writer changed ${this.backend.location}; applying ${batch.length} update(s) again in ${delay} ms`)
+        this.options.log?.debug(`registry: another writer changed ${this.backend.location}; applying ${plural(batch.length, 'update')} again in ${delay} ms`)
         await sleep(delay)
       }
     }

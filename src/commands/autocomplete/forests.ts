@@ -21,7 +21,7 @@ const silent: Logger = {debug() {}, info() {}, warn() {}}
 export default class AutocompleteForests extends Command {
   static hidden = true
   static strict = false
-  static summary = 'Print the forest ids in the registry, one a line (used by shell completion)'
+  static summary = 'Print the forest ids in the registry, one a line (used by shell completion).'
 
   async run(): Promise<void> {
     await this.parse(AutocompleteForests)

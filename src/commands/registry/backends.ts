@@ -4,7 +4,7 @@ import {table} from '../../ui/table.js'
 import {capabilityList, type ListedPlugin} from '../providers.js'
 
 export default class RegistryBackends extends MorpheusCommand {
-  static summary = 'List the installed registry backends and the plugins they come from'
+  static summary = 'List the installed registry backends and the plugins they come from.'
   static examples = ['<%= config.bin %> registry backends', '<%= config.bin %> registry backends --json']
 
   async run(): Promise<{backends: Array<ListedPlugin & {selected: boolean}>; warnings: string[]}> {

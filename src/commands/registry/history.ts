@@ -6,10 +6,10 @@ import {MorpheusCommand} from '../../ui/base-command.js'
 import {table} from '../../ui/table.js'
 
 export default class RegistryHistory extends MorpheusCommand {
-  static summary = 'List the earlier revisions of the registry document the backend keeps (newest first)'
+  static summary = 'List the earlier revisions of the registry document the backend keeps (newest first).'
   static examples = ['<%= config.bin %> registry history', '<%= config.bin %> registry history --limit 5 --json']
   static flags = {
-    limit: Flags.integer({char: 'n', default: 20, description: 'show at most this many', min: 1}),
+    limit: Flags.integer({char: 'n', default: 20, description: 'Show at most this many.', min: 1}),
   }
 
   async run(): Promise<{location: string; revisions: RevisionInfo[]}> {

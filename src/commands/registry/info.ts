@@ -2,9 +2,10 @@ import {MorpheusCommand} from '../../ui/base-command.js'
 import {fromPluginError} from '../../errors.js'
 import {readRegistry} from '../../registry/update.js'
 import type {RegistryProbe} from '../../plugin-api/index.js'
+import {plural} from '../../words.js'
 
 export default class RegistryInfo extends MorpheusCommand {
-  static summary = 'Show where the registry lives, how writes are kept safe, and what it holds'
+  static summary = 'Show where the registry lives, how writes are kept safe, and what it holds.'
   static examples = ['<%= config.bin %> registry info', '<%= config.bin %> registry info --json']
 
   async run(): Promise<{backend: string; plugin: string; location: string; probe: RegistryProbe; exists: boolean; forests: number; nodes: number; updated_at: string | null}> {
@@ -31,7 +32,7 @@ export default class RegistryInfo extends MorpheusCommand {
       this.log(`Backend:     ${result.backend} (${result.plugin})`)
       this.log(`Location:    ${result.location}`)
       this.log(`Concurrency: ${probe.concurrency}${probe.notes.length > 0 ? ` (${probe.notes.join('; ')})` : ''}`)
-      this.log(`Document:    ${result.exists ? `${result.forests} forest(s), ${result.nodes} node(s), updated ${result.updated_at}` : 'not created yet (the first plant creates it)'}`)
+      this.log(`Document:    ${result.exists ? `${plural(result.forests, 'forest')}, ${plural(result.nodes, 'node')}, updated ${result.updated_at}` : 'not created yet (the first plant creates it)'}`)
     }
     return result
   }

@@ -199,7 +199,7 @@ export async function setUpRegistry(oclif: Config, options: SetupOptions, signal
 }
 
 export default class RegistryInit extends MorpheusCommand {
-  static summary = 'Set up the registry: a new Hetzner Storage Box, an existing one, or local only; or create the document where the config points'
+  static summary = 'Set up the registry: a new Hetzner Storage Box, an existing one, or local only; or create the document where the config points.'
   static description = `With a registry in the config (registry.type set), probes it (what the server enforces to keep concurrent writes safe), refuses one that cannot, and creates an empty document if none exists: idempotent.
 
 Otherwise, on a terminal, asks where the registry should live (--setup skips the question):
@@ -215,19 +215,19 @@ The config file (mode 0600) is written only after the new registry answered. Wit
     '<%= config.bin %> registry init --setup local',
   ]
   static flags = {
-    yes: Flags.boolean({char: 'y', description: 'do not ask: with a registry configured, probe it and create the document if missing'}),
-    unsafe: Flags.boolean({description: 'create the document even if the backend cannot make concurrent writes safe'}),
-    setup: Flags.string({description: 'where the registry should live', options: ['new-box', 'existing-box', 'local']}),
-    'box-name': Flags.string({description: 'new box: its name (an existing box of that name is reused)', default: 'morpheus-registry'}),
-    'box-type': Flags.string({description: 'new box: Storage Box type', default: 'bx11'}),
-    location: Flags.string({description: 'new box: location', default: 'fsn1'}),
-    folder: Flags.string({description: 'new box: folder of the document on the box', default: 'morpheus'}),
-    'api-endpoint': Flags.string({description: 'new box: Hetzner API base URL (default $HETZNER_ENDPOINT or https://api.hetzner.com/v1)'}),
-    'webdav-origin': Flags.string({description: 'new box: reach its WebDAV here instead of https://<server> (a proxy)', hidden: true}),
-    url: Flags.string({description: "existing box: the document's WebDAV URL"}),
-    username: Flags.string({description: 'existing box: WebDAV user'}),
-    'password-env': Flags.string({description: 'existing box: name of the environment variable holding the password (the config keeps ${NAME})'}),
-    'storagebox-host': Flags.string({description: 'existing box: host nodes mount over CIFS (default: the URL\'s host)'}),
+    yes: Flags.boolean({char: 'y', description: 'Do not ask: with a registry configured, probe it and create the document if missing.'}),
+    unsafe: Flags.boolean({description: 'Create the document even if the backend cannot make concurrent writes safe.'}),
+    setup: Flags.string({description: 'Where the registry should live.', options: ['new-box', 'existing-box', 'local']}),
+    'box-name': Flags.string({description: 'New box: its name (an existing box of that name is reused).', default: 'morpheus-registry'}),
+    'box-type': Flags.string({description: 'New box: Storage Box type.', default: 'bx11'}),
+    location: Flags.string({description: 'New box: location.', default: 'fsn1'}),
+    folder: Flags.string({description: 'New box: folder of the document on the box.', default: 'morpheus'}),
+    'api-endpoint': Flags.string({description: 'New box: Hetzner API base URL (default $HETZNER_ENDPOINT or https://api.hetzner.com/v1).'}),
+    'webdav-origin': Flags.string({description: 'New box: reach its WebDAV here instead of https://<server> (a proxy).', hidden: true}),
+    url: Flags.string({description: "Existing box: the document's WebDAV URL."}),
+    username: Flags.string({description: 'Existing box: WebDAV user.'}),
+    'password-env': Flags.string({description: 'Existing box: name of the environment variable holding the password (the config keeps ${NAME}).'}),
+    'storagebox-host': Flags.string({description: 'Existing box: host nodes mount over CIFS (default: the URL\'s host).'}),
   }
 
   async run(): Promise<InitResult> {

@@ -7,6 +7,7 @@ import {parseDocument, serializeDocument} from '../../registry/document.js'
 import {readRegistry} from '../../registry/update.js'
 import {MorpheusCommand} from '../../ui/base-command.js'
 import {backendFor, probeBackend} from './init.js'
+import {plural} from '../../words.js'
 
 export interface MigrateResult {
   from: string
@@ -20,17 +21,17 @@ export interface MigrateResult {
 }
 
 export default class RegistryMigrate extends MorpheusCommand {
-  static summary = 'Copy the registry document to another backend (e.g. from a local file to a Storage Box) and point the config at it'
+  static summary = 'Copy the registry document to another backend (e.g. from a local file to a Storage Box) and point the config at it.'
   static description = `The target's keys come from --set KEY=VALUE (values may be \${ENV} references, which the config keeps as they are). The copy is read back and compared before the config is switched; the old document is left untouched. A target that already holds forests or nodes is refused unless --force.`
   static examples = [
     "<%= config.bin %> registry migrate --to storagebox --set url=https://u123456.your-storagebox.de/morpheus/registry.json --set username=u123456 --set 'password=${STORAGEBOX_PASSWORD}'",
     '<%= config.bin %> registry migrate --to none --set path=registry.json --json',
   ]
   static flags = {
-    to: Flags.string({description: 'target backend (see `morpheus registry backends`)', required: true}),
-    set: Flags.string({description: "a key of the target's registry section, KEY=VALUE (repeatable)", multiple: true, default: []}),
-    force: Flags.boolean({description: 'overwrite a target that already holds forests or nodes'}),
-    switch: Flags.boolean({allowNo: true, default: true, description: 'point the config at the target afterwards'}),
+    to: Flags.string({description: 'Target backend (see `morpheus registry backends`).', required: true}),
+    set: Flags.string({description: "A key of the target's registry section, KEY=VALUE (repeatable).", multiple: true, default: []}),
+    force: Flags.boolean({description: 'Overwrite a target that already holds forests or nodes.'}),
+    switch: Flags.boolean({allowNo: true, default: true, description: 'Point the config at the target afterwards.'}),
   }
 
   async run(): Promise<MigrateResult> {
@@ -57,7 +58,7 @@ export default class RegistryMigrate extends MorpheusCommand {
     const existing = await readRegistry(target)
     const held = Object.keys(existing.doc.forests).length + Object.values(existing.doc.nodes).flat().length
     if (held > 0 && !flags.force) {
-      throw new MorpheusError('REGISTRY', `the target ${target.location} already holds ${Object.keys(existing.doc.forests).length} forest(s) and ${Object.values(existing.doc.nodes).flat().length} node(s); refusing to overwrite it`, {
+      throw new MorpheusError('REGISTRY', `the target ${target.location} already holds ${plural(Object.keys(existing.doc.forests).length, 'forest')} and ${plural(Object.values(existing.doc.nodes).flat().length, 'node')}; refusing to overwrite it`, {
         hint: 'Pass --force to replace it (its current content stays in its history, if the backend keeps one), or choose an empty target.',
       })
     }
@@ -89,7 +90,7 @@ export default class RegistryMigrate extends MorpheusCommand {
       to: target.location,
     }
     if (!this.jsonEnabled()) {
-      this.log(`Copied ${result.forests} forest(s) and ${result.nodes} node(s) from ${result.from} to ${result.to} (writes: ${probe.concurrency}).`)
+      this.log(`Copied ${plural(result.forests, 'forest')} and ${plural(result.nodes, 'node')} from ${result.from} to ${result.to} (writes: ${probe.concurrency}).`)
       this.log(flags.switch ? `The config now points at ${result.to}; the old document is left as it was.` : `The config still points at ${result.from} (--no-switch).`)
     }
     return result

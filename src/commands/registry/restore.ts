@@ -4,15 +4,16 @@ import {MorpheusError, fromPluginError} from '../../errors.js'
 import {parseDocument} from '../../registry/document.js'
 import {updateRegistry} from '../../registry/update.js'
 import {MorpheusCommand} from '../../ui/base-command.js'
+import {plural} from '../../words.js'
 
 export default class RegistryRestore extends MorpheusCommand {
-  static summary = 'Make an earlier revision of the registry document the current one (the current one is kept in the history)'
+  static summary = 'Make an earlier revision of the registry document the current one (the current one is kept in the history).'
   static examples = ['<%= config.bin %> registry restore 20261124T031820102Z-f3e0792e105e --yes']
   static args = {
-    revision: Args.string({description: 'a revision from `morpheus registry history`', required: true}),
+    revision: Args.string({description: 'A revision from `morpheus registry history`.', required: true}),
   }
   static flags = {
-    yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
+    yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation.'}),
   }
 
   async run(): Promise<{location: string; restored: string; forests: number; nodes: number}> {
@@ -38,7 +39,7 @@ export default class RegistryRestore extends MorpheusCommand {
       doc.nodes = old.nodes
     })
     const result = {forests: Object.keys(old.forests).length, location: backend.location, nodes: Object.values(old.nodes).flat().length, restored: args.revision}
-    if (!this.jsonEnabled()) this.log(`Restored revision ${args.revision} at ${backend.location}: ${result.forests} forest(s), ${result.nodes} node(s). The replaced document is in the history.`)
+    if (!this.jsonEnabled()) this.log(`Restored revision ${args.revision} at ${backend.location}: ${plural(result.forests, 'forest')}, ${plural(result.nodes, 'node')}. The replaced document is in the history.`)
     return result
   }
 }

@@ -15,7 +15,7 @@ export function redact<T>(value: T): T {
 }
 
 export default class RegistryShow extends MorpheusCommand {
-  static summary = 'Print the registry document (validated; anything secret-looking masked)'
+  static summary = 'Print the registry document (validated; anything secret-looking masked).'
   static examples = ['<%= config.bin %> registry show', '<%= config.bin %> registry show --json']
 
   async run(): Promise<RegistryDocument> {

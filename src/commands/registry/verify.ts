@@ -2,6 +2,7 @@ import {MorpheusError, fromPluginError} from '../../errors.js'
 import type {RegistryDocument} from '../../plugin-api/index.js'
 import {documentProblems} from '../../registry/document.js'
 import {MorpheusCommand} from '../../ui/base-command.js'
+import {plural} from '../../words.js'
 
 export interface VerifyResult {
   location: string
@@ -43,7 +44,7 @@ export function consistencyProblems(doc: RegistryDocument): {problems: string[];
 }
 
 export default class RegistryVerify extends MorpheusCommand {
-  static summary = 'Check the registry document: schema, and consistency (nodes without a forest, duplicate ids and addresses, ...)'
+  static summary = 'Check the registry document: schema, and consistency (nodes without a forest, duplicate ids and addresses, ...).'
   static description = 'Exits 0 when the document is sound, 4 (with every problem listed) when it is not. Changes nothing.'
   static examples = ['<%= config.bin %> registry verify', '<%= config.bin %> registry verify --json']
 
@@ -87,7 +88,7 @@ export default class RegistryVerify extends MorpheusCommand {
       })
     }
     if (!this.jsonEnabled()) {
-      this.log(`The registry at ${backend.location} is sound: ${result.forests} forest(s), ${result.nodes} node(s).`)
+      this.log(`The registry at ${backend.location} is sound: ${plural(result.forests, 'forest')}, ${plural(result.nodes, 'node')}.`)
       for (const w of warnings) this.log(`  warning: ${w}`)
     }
     return result
