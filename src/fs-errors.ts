@@ -152,7 +152,7 @@ export function toFsError(error: unknown, context: FsContext = {}): MorpheusErro
   const path = context.path ?? failedAt
   const operation = context.operation ?? OPERATIONS[sys.syscall ?? ''] ?? sys.syscall ?? 'use'
   const instead = context.instead ?? defaultInstead(resolve(failedAt || path))
-  const where = failedAt && failedAt !== path && dirname(failedAt) !== dirname(path) ? ` (at ${failedAt})` : ''
+  const where = failedAt && failedAt !== path && failedAt !== dirname(path) && dirname(failedAt) !== dirname(path) ? ` (at ${failedAt})` : ''
   const reason = code === 'EEXIST' && sys.syscall === 'mkdir' ? 'a file is there, not a directory' : REASONS[code]
   const doing = context.doing ?? `cannot ${operation} ${context.what ? `${context.what} ` : ''}${path}`
   const message = `${context.prefix ? `${context.prefix}: ` : ''}${doing}: ${reason} (${code})${context.doing ? '' : where}`

@@ -197,26 +197,54 @@ describe('validation', () => {
     expect(e.message).not.toContain('did you mean')
   })
 
-  test('invalid YAML names the file', () => {
-    writeFileSync(file, 'forest:\n  sizes: [1, 2\n')
+  test('invalid YAML names the file once and the line; the hint does not send the user to a command that fails the same way', () => {
+    writeFileSync(file, 'forest:\n  parallel: 2\n  sizes: {small: 1\n  form_timeout_seconds: 5\n')
     const e = thrown(() => loadConfig({MORPHEUS_CONFIG: file}))
     expect(e.kind).toBe('CONFIG')
-    expect(e.message).toContain(file)
-    expect(e.message).toContain('is not valid YAML')
+    expect(e.message.startsWith(`${file}: not valid YAML: `)).toBe(true)
+    expect(e.message.split(file).length - 1).toBe(1)
+    expect(e.message).toMatch(/\(line \d+, column \d+\)$/)
+    expect(e.message).not.toContain('\n')
+    expect(e.hint).toMatch(/^Fix line \d+ /)
+    expect(e.hint).toContain(`mv ${file} ${file}.broken`)
+    expect(e.hint).not.toContain('config list')
   })
 
   test('a file that is not a mapping is refused', () => {
     for (const text of ['- a\n- b\n', 'just a string\n', '42\n']) {
       writeFileSync(file, text)
       const e = thrown(() => loadConfig({MORPHEUS_CONFIG: file}))
-      expect(e.message).toBe(`${file}: must be a YAML mapping of keys to values`)
+      expect(e.message).toMatch(new RegExp(`^${file.replaceAll('.', '\\.')}: must be a YAML mapping of keys to values \\(e\\.g\\. "forest:" .*\\), not a (list|single string|single number)$`))
+      expect(e.hint).not.toContain('config list')
     }
   })
 
-  test('an unreadable path (a directory) is a CONFIG error naming it', () => {
+  test('an unreadable path (a directory) is a FILESYSTEM error (exit 10) naming it, with what to do', () => {
     const e = thrown(() => loadConfig({MORPHEUS_CONFIG: dir}))
-    expect(e.kind).toBe('CONFIG')
-    expect(e.message).toContain(`${dir}: cannot be read`)
+    expect(e.kind).toBe('FILESYSTEM')
+    expect(e.exitCode).toBe(10)
+    expect(e.message).toBe(`cannot read the config file ${dir}: it is a directory (EISDIR)`)
+    expect(e.hint).toBe(`${dir} is a directory where a file is expected: move it away, or point MORPHEUS_CONFIG at another file.`)
+  })
+
+  test('a config whose directory is a file does not exist yet; writing it is a FILESYSTEM error naming the file in the way (also as root)', () => {
+    const blocker = join(dir, 'not-a-dir')
+    writeFileSync(blocker, 'x')
+    const path = join(blocker, 'config.yaml')
+    expect(readRawConfig(path)).toEqual({exists: false, raw: {}})
+    const e = thrown(() => writeConfig(path, {forest: {parallel: 2}}))
+    expect(e.kind).toBe('FILESYSTEM')
+    expect(e.message).toBe(`cannot create the directory of the config file ${path}: a file is there, not a directory (EEXIST)`)
+    expect(e.hint).toBe(`${blocker} is a file where a directory is expected: move it away, or point MORPHEUS_CONFIG at a file in a writable directory.`)
+  })
+
+  test('a config file in a directory nobody may write (under /sys, also for root) is a FILESYSTEM error, and no temporary file is left', () => {
+    const path = `/sys/morpheus-test-${process.pid}.yaml`
+    const e = thrown(() => writeConfig(path, {forest: {parallel: 2}}))
+    expect(e.kind).toBe('FILESYSTEM')
+    expect(e.message).toBe(`cannot write the config file ${path}: permission denied (EACCES)`)
+    expect(e.hint).toMatch(/^Make \/sys writable for .+ \(see `ls -ld \/sys`\), or point MORPHEUS_CONFIG at a file in a writable directory\.$/)
+    expect(existsSync(path)).toBe(false)
   })
 
   test('null values count as "not set" and get the default', () => {
@@ -337,6 +365,15 @@ describe('getKey / setKey / unsetKey', () => {
     expect(unsetKey(obj, 'top')).toBe(false)
     expect(unsetKey(obj, 'forest')).toBe(true)
     expect(obj).toEqual({})
+  })
+
+  test('unsetKey prunes the mappings it leaves empty, up to the top, and nothing else', () => {
+    const obj: Record<string, unknown> = {forest: {parallel: 2, sizes: {huge: 9}}, growth: {x: {y: {z: 1}}}, keep: {}}
+    expect(unsetKey(obj, 'forest.sizes.huge')).toBe(true)
+    expect(obj).toEqual({forest: {parallel: 2}, growth: {x: {y: {z: 1}}}, keep: {}})
+    expect(unsetKey(obj, 'growth.x.y.z')).toBe(true)
+    expect(obj).toEqual({forest: {parallel: 2}, keep: {}})
+    expect(unsetKey(obj, 'toString')).toBe(false)
   })
 
   test('unsetting a default-carrying key falls back to the default on load', () => {

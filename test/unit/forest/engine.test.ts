@@ -1,6 +1,6 @@
 import {addNodes, Growth} from '../../../src/forest/grow.js'
 import {nodeCount, Plant, plantForest} from '../../../src/forest/plant.js'
-import {classify, forestStatus} from '../../../src/forest/status.js'
+import {classify, describeLeader, forestStatus, jetstreamLeader} from '../../../src/forest/status.js'
 import {teardown} from '../../../src/forest/teardown.js'
 import {RegistryStore} from '../../../src/registry/store.js'
 import {MemoryRegistry} from '../../../src/testing/memory-registry.js'
@@ -185,7 +185,7 @@ describe('teardown', () => {
     e.provider.options.failDestroy = new Set(['node-2'])
     const error = await rejection(teardown(e.deps, {forestId: forest.id}))
     expect(error).toMatchObject({kind: 'PROVIDER'})
-    expect(error.message).toMatch(/1 of 3 node\(s\) of .* could not be removed; provider memory: node-2: cannot destroy node-2/)
+    expect(error.message).toMatch(/1 of 3 nodes of .* could not be removed; provider memory: node-2: cannot destroy node-2/)
     const doc = stored(e.backend)
     expect(doc.forests[forest.id]).toMatchObject({operation: null, status: 'tearing_down'})
     expect(doc.nodes[forest.id].map((n: any) => n.id)).toEqual(['node-2'])
@@ -249,6 +249,34 @@ describe('status', () => {
     expect(down.health).toBe('down')
     expect(down.nodes.every((n) => n.health?.reachable === false)).toBe(true)
     expect(classify([])).toBe('empty')
+  })
+
+  test('no JetStream leader without a quorum, nor when the named leader does not answer: the name is reported as stale', async () => {
+    const e = engine()
+    const {forest} = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const healthy = await forestStatus(e.deps, forest.id)
+    expect(healthy).toMatchObject({jetstream_leader: 'node-1', jetstream_leader_stale: null})
+    expect(describeLeader(healthy)).toBe('JetStream leader: node-1')
+    // Two of three gone: the last one still names a leader (itself), but one node is no quorum.
+    e.provider.machines.get(`${forest.id}/node-1`)!.running = false
+    e.provider.machines.get(`${forest.id}/node-2`)!.running = false
+    const alone = await forestStatus(e.deps, forest.id)
+    expect(alone.nodes[2].health).toMatchObject({healthy: true, jetstream_leader: 'node-3'})
+    expect(alone).toMatchObject({health: 'degraded', jetstream_leader: null, jetstream_leader_stale: 'node-3'})
+    expect(describeLeader(alone)).toBe('JetStream leader: none, no quorum (1 of 3 nodes answers, 2 needed); node-3 is still named, stale')
+    expect(alone.nodes[0].health?.error).toBe('connection refused')
+    // A quorum answers, but the leader they name is one that does not.
+    expect(jetstreamLeader([
+      {healthy: true, jetstream_leader: 'node-1', reachable: true, routes: 1, server_name: 'node-2'},
+      {healthy: true, jetstream_leader: 'node-1', reachable: true, routes: 1, server_name: 'node-3'},
+      {error: 'connection refused', healthy: false, reachable: false, routes: 0},
+    ])).toEqual({jetstream_leader: null, jetstream_leader_stale: 'node-1'})
+    expect(jetstreamLeader([
+      {healthy: true, jetstream_leader: 'node-2', reachable: true, routes: 1, server_name: 'node-2'},
+      {healthy: true, jetstream_leader: 'node-2', reachable: true, routes: 1, server_name: 'node-3'},
+      {error: 'connection refused', healthy: false, reachable: false, routes: 0},
+    ])).toEqual({jetstream_leader: 'node-2', jetstream_leader_stale: null})
+    expect(describeLeader({jetstream_leader: null, jetstream_leader_stale: null, nodes: [{health: {healthy: true, reachable: true, routes: 0}} as any]})).toBe('JetStream: standalone (one node)')
   })
 
   test('without the provider, nodes are probed at their recorded address and ports, with a warning', async () => {

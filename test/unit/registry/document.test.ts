@@ -66,7 +66,8 @@ describe('corruption is reported with the location, as a REGISTRY error', () => 
   const cases: Array<[string, string, RegExp]> = [
     ['bad JSON', '{"version": 1, "forests": {', /not valid JSON/],
     ['not an object', '[1, 2]', /the document must be a JSON object/],
-    ['wrong version', corrupt((d) => (d.version = 2)), /version must be 1, found 2/],
+    ['wrong version', corrupt((d) => (d.version = 0)), /version must be 1, found 0/],
+    ['a version as a string', corrupt((d) => ((d as any).version = '2')), /version must be 1, found "2"/],
     ['missing version', corrupt((d) => delete d.version), /version must be 1, found undefined/],
     ['forests not an object', corrupt((d) => (d.forests = [])), /forests must be an object/],
     ['nodes not an object', corrupt((d) => (d.nodes = null)), /nodes must be an object/],

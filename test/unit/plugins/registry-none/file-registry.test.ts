@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {createFileRegistry, FileRegistry} from '../../../../plugins/registry-none/src/file-registry.js'
 import registries from '../../../../plugins/registry-none/src/hooks/registries.js'
 import {pluginContext, rejection} from '../../../helpers/unit.js'
+import {fromPluginError} from '../../../../src/errors.js'
 
 let dir: string
 let path: string
@@ -75,13 +76,30 @@ describe('FileRegistry', () => {
     expect(e.message).toContain(`cannot read ${path}`)
   })
 
-  test('a lock that cannot be created is UNREACHABLE (also for root: the lock file name is too long)', async () => {
+  test('a lock that cannot be created names it, with the file-system error as the cause (also for root: the lock file name is too long)', async () => {
     // A 255-byte file name is allowed; the lock's name (".lock" appended) is not, whoever we are.
     const registry = join(dir, `${'x'.repeat(250)}.json`)
     const e = await rejection(new FileRegistry(registry, pluginContext(), 1000).write('x', {ifAbsent: true}))
-    expect(e.code).toBe('UNREACHABLE')
-    expect(e.message).toContain('cannot create the lock')
-    expect(e.message).toMatch(/ENAMETOOLONG/)
+    expect(e.message).toBe(`cannot create the lock file ${registry}.lock`)
+    expect((e.cause as NodeJS.ErrnoException).code).toBe('ENAMETOOLONG')
+    expect(e.hint).toContain('morpheus config set registry.path')
+    // What the user sees: exit 10, the reason in words, the plugin's hint after the core's.
+    const shown = fromPluginError(e, `registry ${registry}`, 'REGISTRY')
+    expect(shown.exitCode).toBe(10)
+    expect(shown.message).toBe(`registry ${registry}: cannot create the lock file ${registry}.lock: the name is too long (ENAMETOOLONG)`)
+    expect(shown.hint).toContain('morpheus config set registry.path')
+  })
+
+  test('a registry whose directory is a file: reading finds no document; writing names the file in the way (also for root)', async () => {
+    const blocker = join(dir, 'file')
+    writeFileSync(blocker, 'x')
+    const r = new FileRegistry(join(blocker, 'sub', 'registry.json'), pluginContext(), 1000)
+    expect(await r.read()).toBeNull()
+    const e = fromPluginError(await rejection(r.write('x', {ifAbsent: true})), 'registry r', 'REGISTRY')
+    expect(e.kind).toBe('FILESYSTEM')
+    expect(e.message).toBe(`registry r: cannot create the directory ${join(blocker, 'sub')} for the registry: a part of the path is not a directory (ENOTDIR)`)
+    expect(e.hint).toBe(`${blocker} is a file where a directory is expected: move it away. Or keep the registry elsewhere: \`morpheus config set registry.path <file in a writable directory>\`.`)
+    expect(readFileSync(blocker, 'utf8')).toBe('x')
   })
 
   test('probe reports compare-and-swap', async () => {

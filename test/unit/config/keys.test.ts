@@ -1,0 +1,57 @@
+import {checkKey, type KeySchemas} from '../../../src/config/keys.js'
+
+const schemas: KeySchemas = {
+  providers: new Map([['local', {data_dir: {default: 'local', description: 'd', type: 'string'}, nats_server: {default: 'nats-server', description: 'n', type: 'string'}}], ['hetzner', {}]]),
+  registry: {lock_timeout_seconds: {description: 'l', type: 'integer'}, path: {description: 'p', type: 'string'}, type: {description: 't', type: 'string'}, unsafe_writes: {description: 'u', type: 'boolean'}},
+}
+
+const message = (key: string, s: KeySchemas = schemas) => {
+  const r = checkKey(key, s)
+  return r.known === false ? r.error.message : r.known
+}
+
+describe('config keys: known ones, "did you mean" for the others (a usage error, exit 2)', () => {
+  test.each([
+    ['forest.sizes.medium', true],
+    ['forest.sizes.anything_new', true],
+    ['forest.sizes', true],
+    ['forest.ports.client', true],
+    ['secrets.hetzner_api_token', true],
+    ['providers.local.nats_server', true],
+    ['providers', true],
+    ['registry', true],
+    ['registry.path', true],
+    ['registry.unsafe_writes', true],
+  ])('%s is known', (key, expected) => {
+    expect(message(key)).toBe(expected)
+  })
+
+  test.each([
+    ['forest.size', 'forest.size is not a known key (did you mean "forest.sizes"?)'],
+    ['forest.sizs.huge', 'forest.sizs.huge is not a known key (did you mean "forest.sizes.huge"?)'],
+    ['forst', 'forst is not a known key (did you mean "forest"?)'],
+    ['zzzzzz', 'zzzzzz is not a known key'],
+    ['providers.local.nats_srever', 'providers.local.nats_srever is not a known key (did you mean "providers.local.nats_server"?)'],
+    ['providers.lcoal.data_dir', 'providers.lcoal.data_dir is not a known key (did you mean "providers.local.data_dir"?)'],
+    ['registry.pth', 'registry.pth is not a known key (did you mean "registry.path"?)'],
+    ['forest.sizes.medium.x', 'forest.sizes.medium.x is not a known key: forest.sizes.medium holds a single value'],
+    ['forest.parallel.x', 'forest.parallel.x is not a known key: forest.parallel holds a single value'],
+  ])('%s is not: %s', (key, expected) => {
+    const r = checkKey(key, schemas)
+    expect(r.known).toBe(false)
+    if (r.known === false) {
+      expect(r.error.message).toBe(expected)
+      expect(r.error.exitCode).toBe(2)
+    }
+  })
+
+  test('keys of a provider that is not installed, or of a registry backend that is not, cannot be checked: allowed, with why', () => {
+    expect(checkKey('providers.someday.region', schemas)).toEqual({known: 'unchecked', note: 'no provider "someday" is installed (installed: local, hetzner)'})
+    expect(checkKey('registry.bucket', {...schemas, registry: undefined})).toEqual({known: 'unchecked', note: 'the selected registry backend is not installed'})
+  })
+
+  test('the hint lists the keys at that level', () => {
+    const r = checkKey('growth.max_node', schemas)
+    expect(r.known === false && r.error.hint).toContain('Keys under growth: enabled, threshold_cpu')
+  })
+})
