@@ -62,6 +62,23 @@ describe('valid documents', () => {
   })
 })
 
+describe('a document of a newer version', () => {
+  test('is said to be written by a newer Morpheus (upgrade), not corrupt; verify says the same', () => {
+    const body = JSON.stringify({...validDoc(), version: 2, forests_v2: {}})
+    let error: MorpheusError | undefined
+    try {
+      parseDocument(body, LOC)
+    } catch (e) {
+      error = e as MorpheusError
+    }
+    expect(error?.kind).toBe('REGISTRY')
+    expect(error?.message).toBe(`the registry at ${LOC} was written by a newer Morpheus (document version 2; this one reads version 1)`)
+    expect(error?.message).not.toContain('corrupt')
+    expect(error?.hint).toMatch(/^Upgrade Morpheus/)
+    expect(documentProblems(JSON.parse(body))).toEqual(['version 2: written by a newer Morpheus (this one reads version 1); upgrade Morpheus'])
+  })
+})
+
 describe('corruption is reported with the location, as a REGISTRY error', () => {
   const cases: Array<[string, string, RegExp]> = [
     ['bad JSON', '{"version": 1, "forests": {', /not valid JSON/],
