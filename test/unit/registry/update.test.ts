@@ -99,8 +99,8 @@ describe('updateRegistry on the file backend', () => {
     expect(statSync(path).ino).toBe(ino)
   })
 
-  test('a corrupt file is never overwritten', async () => {
-    for (const body of ['{"version": 1, "forests": {', JSON.stringify({forests: {}, nodes: {}, updated_at: 'x', version: 9})]) {
+  test('a corrupt file, or one of a newer version, is never overwritten', async () => {
+    for (const body of ['{"version": 1, "forests": {', JSON.stringify({forests: {}, nodes: {}, updated_at: 'x', version: 0}), JSON.stringify({forests: {}, nodes: {}, updated_at: 'x', version: 9})]) {
       writeFileSync(path, body)
       const rec = new Recorder(backend)
       let mutated = false
@@ -112,7 +112,7 @@ describe('updateRegistry on the file backend', () => {
       )
       expect(e).toBeInstanceOf(MorpheusError)
       expect(e.kind).toBe('REGISTRY')
-      expect(e.message).toContain(`the registry at ${path} is corrupt`)
+      expect(e.message).toContain(body.includes('"version":9') ? `the registry at ${path} was written by a newer Morpheus` : `the registry at ${path} is corrupt`)
       expect(mutated).toBe(false)
       expect(rec.conditions).toEqual([])
       expect(readFileSync(path, 'utf8')).toBe(body)
