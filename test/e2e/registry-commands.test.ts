@@ -130,7 +130,7 @@ test('migrate from a local file: copied, read back, config switched (keeping ${E
   expect(back.forests).toBe(2)
   const refused = await s.run(['registry', 'migrate', '--to', 'storagebox', ...sets])
   expect(refused.code).toBe(4)
-  expect(refused.stderr).toMatch(/already holds 2 forest\(s\) and 2 node\(s\); refusing to overwrite/)
+  expect(refused.stderr).toMatch(/already holds 2 forests and 2 nodes; refusing to overwrite/)
   expect(refused.stderr).toMatch(/--force/)
   writeFileSync(join(s.dir, 'second.json'), docText({forests: {c: forest('c')}, nodes: {c: [node('n3', 'c', '127.0.0.7')]}}))
   const forced = await s.json(['registry', 'migrate', '--to', 'storagebox', '--force', ...sets])
