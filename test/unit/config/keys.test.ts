@@ -1,7 +1,8 @@
 import {checkKey, type KeySchemas} from '../../../src/config/keys.js'
+import type {ConfigSchema} from '../../../src/plugin-api/index.js'
 
 const schemas: KeySchemas = {
-  providers: new Map([['local', {data_dir: {default: 'local', description: 'd', type: 'string'}, nats_server: {default: 'nats-server', description: 'n', type: 'string'}}], ['hetzner', {}]]),
+  providers: new Map<string, ConfigSchema>([['local', {data_dir: {default: 'local', description: 'd', type: 'string'}, nats_server: {default: 'nats-server', description: 'n', type: 'string'}}], ['hetzner', {}]]),
   registry: {lock_timeout_seconds: {description: 'l', type: 'integer'}, path: {description: 'p', type: 'string'}, type: {description: 't', type: 'string'}, unsafe_writes: {description: 'u', type: 'boolean'}},
 }
 
