@@ -2,7 +2,7 @@ import {spawn} from 'node:child_process'
 import {accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {totalmem} from 'node:os'
-import {delimiter, join, resolve} from 'node:path'
+import {delimiter, dirname, join, resolve} from 'node:path'
 
 import type {ClusterAuth, CreatedNode, CreateNodeRequest, ForestRecord, NatsMode, NatsPorts, NodePlan, NodeRecord, NodeReservation, PlanRequest, PluginContext, Provider, ProviderNode, ReconfigureRequest, ReserveRequest} from 'morpheus/plugin-api'
 
@@ -49,6 +49,23 @@ function findProgram(name: string): {path: string} | {problem: string} {
   return {problem: `"${name}" is not on PATH`}
 }
 
+/**
+ * Can `dir` be created (or used) by this user? Checked without creating anything (plant --dry-run
+ * runs preflight too): the nearest existing part of the path must be a directory we may write.
+ * Throws Node's own error (ENOTDIR when a file is in the way, EACCES...).
+ */
+function assertCanHold(dir: string): void {
+  for (let p = resolve(dir); ; p = dirname(p)) {
+    try {
+      // `/.` makes a file in the way an ENOTDIR, not a success.
+      accessSync(`${p}/.`, constants.W_OK | constants.X_OK)
+      return
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) throw error
+    }
+  }
+}
+
 async function portFree(host: string, port: number): Promise<boolean> {
   return new Promise((done) => {
     const server = createServer()
@@ -92,7 +109,7 @@ export class LocalProvider implements Provider {
     }
     // Every node's files live under the data dir: say now, before anything is created, when it cannot be made.
     try {
-      mkdirSync(this.dataDir, {mode: 0o700, recursive: true})
+      assertCanHold(this.dataDir)
     } catch (error) {
       throw this.context.error('PREREQUISITE', `cannot create the local nodes' directory ${this.dataDir} (providers.local.data_dir)`, 'Or set providers.local.data_dir to a writable directory.', {cause: error})
     }
