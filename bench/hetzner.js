@@ -138,7 +138,7 @@ async function plantCli(count, boot, pollSeconds) {
     })
   try {
     const started = Date.now()
-    const planted = await run(['plant', 'cloud', '--nodes', String(count), '--json'])
+    const planted = await run(['plant', 'cloud', '--nodes', String(count), '--yes', '--json'])
     const seconds = (Date.now() - started) / 1000
     if (planted.code !== 0) throw new Error(`plant exited ${planted.code}: ${planted.err.trim()}`)
     const requests = sim.requests.length
