@@ -1,7 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
 import {forgetForestIds} from '../autocomplete/forests-cache.js'
+import {configPath} from '../config/config.js'
 import {MorpheusError} from '../errors.js'
+import {resolve} from '../plugins/discovery.js'
+import {registryConfigured, setUpRegistry} from './registry/init.js'
 import {planForest, Plant as Planting, type PlantPlan, type PlantResult} from '../forest/plant.js'
 import {forestDeps} from '../forest/runtime-deps.js'
 import {MorpheusCommand} from '../ui/base-command.js'
@@ -41,6 +44,7 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
       if (!this.jsonEnabled()) this.showPlan(plan)
       return plan
     }
+    await this.ensureRegistry(await this.runtime.providerName(args.provider))
     const relay = new ProgressRelay({fancy: this.fancyProgress, quiet: this.jsonEnabled()})
     const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe})
     let planting: Planting | undefined
@@ -75,6 +79,27 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
     } finally {
       if (planting?.forest) forgetForestIds(this.config.cacheDir)
     }
+  }
+
+  /**
+   * A cloud forest outlives this device, so its state must not land in a file here by default: with
+   * no registry in the config, plant runs the registry set-up on a terminal (new Storage Box, existing
+   * one, or local only, which writes registry.type none so it is not asked again) and fails without
+   * one, naming the commands. A local forest lives on this device, and so may its registry file.
+   */
+  private async ensureRegistry(providerName: string): Promise<void> {
+    if (registryConfigured()) return
+    const entry = resolve(await this.runtime.providers(), providerName)
+    if (!entry.descriptor.capabilities.cloud) return
+    if (!this.interactive) {
+      throw new MorpheusError('CONFIG', `no registry is configured (registry.type in ${configPath()}): a ${entry.descriptor.name} forest's state must live where every device (and cron) can read it`, {
+        hint: 'Set one up first: `morpheus registry init` on a terminal (asks), or `morpheus registry init --setup new-box` (a new Storage Box, needs HETZNER_API_TOKEN), or `morpheus registry init --setup existing-box --url <url> --username <user> --password-env <VAR>`; to keep it in a file on this device: `morpheus registry init --setup local`.',
+      })
+    }
+    this.log(`No registry is configured: a ${entry.descriptor.name} forest's state should live where every device can read it.`)
+    const result = await setUpRegistry(this.config, {interactive: true, log: this.runtime.log}, this.runtime.signal)
+    this.log(`${result.created ? 'Created' : 'Found'} the registry at ${result.location} (writes: ${result.probe.concurrency})`)
+    this.reloadRuntime()
   }
 
   /**
@@ -140,3 +165,4 @@ function costLine(e: CostEstimate, count: number): string {
   const parts = e.breakdown && e.breakdown.length > 0 ? `: ${e.breakdown.join(', ')}` : ''
   return `${money(e.monthly)} a month (${count} × ${money(e.per_node)} per node${parts})`
 }
+

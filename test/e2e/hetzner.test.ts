@@ -9,7 +9,9 @@ import {Sandbox, collect, onTerminal} from '../helpers/cli.js'
 const TOKEN = 'e2e-token-7c1d9a3f5b8e2c4d6f0a1b3c5d7e9f21'
 
 function config(ports: {client: number; cluster: number; monitor: number}): string {
-  return `infrastructure:
+  return `registry:
+  type: none
+infrastructure:
   provider: hetzner
 forest:
   form_timeout_seconds: 60
