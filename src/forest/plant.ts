@@ -56,6 +56,9 @@ export async function preflight(handle: ProviderHandle, signal: AbortSignal): Pr
 
 const CLUSTER_AUTH = 'cluster_auth'
 
+/** The names of every per-forest secret the core keeps in a registry's secret storage (migrate copies them). */
+export const FOREST_SECRET_NAMES: readonly string[] = [CLUSTER_AUTH]
+
 /** New route credentials for a forest: a random password no other forest shares. */
 export function newClusterAuth(): ClusterAuth {
   return {password: randomBytes(24).toString('base64url'), user: 'morpheus-route'}
