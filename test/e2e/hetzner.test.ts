@@ -184,6 +184,21 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(sb.registry().forests[forestId]).toBeUndefined()
   }, 120_000)
 
+  test('a one-node forest cannot grow on Hetzner (no reconfigureNode): exit 5 with what to do, and no server added', async () => {
+    const planted = await sb.json(['plant', 'cloud', 'small', '--yes'])
+    const id = planted.forest.id
+    const r = await sb.run(['grow', id, '--auto', '--threshold', '0', '--json'], {timeoutMs: 120_000})
+    expect(r.code).toBe(5)
+    const out = JSON.parse(r.stdout)
+    expect(out).toMatchObject({forest_id: id, status: 'error'})
+    expect(out.error.message).toContain('cannot turn the one-node forest')
+    expect([...sim.servers.values()].filter((s: any) => s.labels.forest === id)).toHaveLength(1)
+    expect(sb.registry().nodes[id].map((n: any) => n.id)).toEqual(['node-1'])
+    expect((await sb.json(['status', id])).health).toBe('healthy')
+    await sb.json(['teardown', id, '--yes'])
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+  }, 150_000)
+
   test('a wrong token: exit 5 with the code and a hint, nothing created, the token not printed', async () => {
     const r = await sb.run(['plant', 'cloud', 'small'], {env: {HCLOUD_TOKEN: 'wrong-token-5e6f7a8b9c'}})
     expect(r.code).toBe(5)
