@@ -38,6 +38,9 @@ export class Sandbox {
 
   readonly firstAddress: string
 
+  /** What run() and spawn() start: by default `node bin/run.js` of this tree; a path (e.g. an installed `morpheus`) is run as a program. */
+  command?: string
+
   /** Write the config file; the local provider's first_address is added unless the text sets providers. */
   writeConfig(text: string): void {
     const extra = /^providers:/m.test(text) ? '' : `\nproviders:\n  local:\n    first_address: ${this.firstAddress}\n`
@@ -62,7 +65,8 @@ export class Sandbox {
   }
 
   spawn(args: string[], options: {env?: NodeJS.ProcessEnv; node?: string} = {}): ChildProcess {
-    return spawn(options.node ?? process.execPath, [BIN, ...args], {cwd: this.dir, env: {...this.env, ...options.env}, stdio: ['ignore', 'pipe', 'pipe']})
+    const [file, argv] = this.command ? [this.command, args] : [options.node ?? process.execPath, [BIN, ...args]]
+    return spawn(file, argv, {cwd: this.dir, env: {...this.env, ...options.env}, stdio: ['ignore', 'pipe', 'pipe']})
   }
 
   async json(args: string[], options: {env?: NodeJS.ProcessEnv} = {}): Promise<any> {
@@ -94,6 +98,10 @@ export function collect(child: ChildProcess, timeoutMs = 60000): Promise<CliResu
       child.kill('SIGKILL')
       reject(new Error(`timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
     }, timeoutMs)
+    child.on('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
     child.on('close', (code) => {
       clearTimeout(timer)
       resolve({code, stderr, stdout})
