@@ -4,22 +4,24 @@
 # inside, plus one tarball per plugin in release/), then
 #   npm install -g --offline [--prefix DIR] release/morpheus-<version>.tgz
 #
-# Usage: bash scripts/install.sh [--prefix DIR] [--skip-build] [--out DIR]
-#   --prefix DIR   npm's global prefix to install into: `morpheus` goes to DIR/bin. Default: npm's
-#                  own global prefix (`npm prefix -g`) when it is writable, else ~/.local.
-#   --skip-build   pack the tree as built (node scripts/release.js) instead of `npm run release`.
-#   --out DIR      where the tarballs go (default: release/).
+# Usage: bash scripts/install.sh [--prefix DIR] [--skip-build] [--out DIR] [--tarball FILE]
+#   --prefix DIR    npm's global prefix to install into: `morpheus` goes to DIR/bin. Default: npm's
+#                   own global prefix (`npm prefix -g`) when it is writable, else ~/.local.
+#   --skip-build    pack the tree as built (node scripts/release.js) instead of `npm run release`.
+#   --out DIR       where the tarballs go (default: release/).
+#   --tarball FILE  install this release tarball as it is (no build, no packing).
 # Progress goes to stderr; the last line on stdout is the absolute path of the installed `morpheus`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-prefix="" skip_build="" out="$PWD/release"
+prefix="" skip_build="" out="$PWD/release" tarball=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
     --skip-build) skip_build=1; shift ;;
     --out) out="${2:?--out needs a directory}"; shift 2 ;;
-    *) echo "install.sh: unknown argument \"$1\" (usage: bash scripts/install.sh [--prefix DIR] [--skip-build] [--out DIR])" >&2; exit 2 ;;
+    --tarball) tarball="${2:?--tarball needs a file}"; shift 2 ;;
+    *) echo "install.sh: unknown argument \"$1\" (usage: bash scripts/install.sh [--prefix DIR] [--skip-build] [--out DIR] [--tarball FILE])" >&2; exit 2 ;;
   esac
 done
 
@@ -39,7 +41,8 @@ fi
 mkdir -p "$prefix"
 prefix="$(cd "$prefix" && pwd)"
 
-{
+# Build and pack (progress on stderr: stdout carries only the binary's path).
+pack() {
   if [ -z "$skip_build" ]; then
     if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
       echo "== npm ci"
@@ -51,10 +54,15 @@ prefix="$(cd "$prefix" && pwd)"
     echo "== packing the built tree into $out"
     node scripts/release.js --out "$out"
   fi
-} >&2
+}
 
-version="$(node -p 'require("./package.json").version')"
-tarball="$out/morpheus-$version.tgz"
+if [ -n "$tarball" ]; then
+  [ -f "$tarball" ] || { echo "install.sh: no such tarball: $tarball" >&2; exit 2; }
+  tarball="$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")"
+else
+  pack >&2
+  tarball="$out/morpheus-$(node -p 'require("./package.json").version').tgz"
+fi
 echo "== npm install -g --offline --prefix $prefix $tarball" >&2
 npm install -g --offline --no-audit --no-fund --prefix "$prefix" "$tarball" >&2
 

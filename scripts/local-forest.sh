@@ -3,14 +3,15 @@
 # installs nats-server (Debian package) if missing, builds Morpheus and installs it like any npm CLI
 # (scripts/install.sh: the release tarball, offline, into npm's global prefix or ~/.local), then
 # plants `local medium` with the installed `morpheus`.
-# Usage: bash scripts/local-forest.sh [size] [--prefix DIR]
+# Usage: bash scripts/local-forest.sh [size] [--prefix DIR] [other scripts/install.sh options]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 size=medium install_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --prefix) install_args+=(--prefix "${2:?--prefix needs a directory}"); shift 2 ;;
+    --skip-build) install_args+=("$1"); shift ;;
+    --*) install_args+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
     *) size="$1"; shift ;;
   esac
 done

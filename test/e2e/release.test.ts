@@ -223,4 +223,35 @@ describe(`the release artefact, installed offline into a clean prefix (morpheus 
       await registry.stop()
     }
   }, 240_000)
+
+  test('scripts/local-forest.sh (given the tarball) installs morpheus, plants, and ends with commands that work as printed', async () => {
+    const forest = new Sandbox(undefined, NPM_ENV)
+    try {
+      const where = join(work, 'prefix-local-forest')
+      // Not on PATH: the script prints the commands with the binary's full path, and the line that puts it on PATH.
+      const env = {...forest.env, ...npmEnv, PATH: `${dirname(process.execPath)}:${process.env.PATH}`}
+      const script = join(ROOT, 'scripts', 'local-forest.sh')
+      const {stdout} = await run('bash', [script, 'small', '--prefix', where, '--tarball', join(out, `morpheus-${VERSION}.tgz`)], {cwd: forest.dir, env, maxBuffer: 16 * 1024 * 1024, timeout: 300_000})
+      expect(nodeProcesses(forest.dir)).toHaveLength(1)
+      const lines = stdout.trim().split('\n')
+      const commands = lines.slice(lines.lastIndexOf('Try:') + 1).map((l) => l.trim())
+      const bin = join(where, 'bin', 'morpheus')
+      expect(commands).toEqual([`${bin} list`, expect.stringMatching(new RegExp(`^${bin} status forest-\\d+$`)), expect.stringMatching(new RegExp(`^${bin} teardown forest-\\d+ --yes$`))])
+      const id = commands[1].split(' ').at(-1)
+      expect(Object.keys(forest.registry().forests)).toEqual([id])
+
+      const results = []
+      for (const command of commands) results.push(await run('bash', ['-c', command], {cwd: forest.dir, env}))
+      expect(results[0].stdout).toContain(id)
+      expect(results[1].stdout).toContain(id)
+      expect(nodeProcesses(forest.dir)).toEqual([])
+      expect(Object.keys(forest.registry().forests)).toEqual([])
+
+      const exportLine = lines.find((l) => l.includes('export PATH='))!
+      const {stdout: which} = await run('bash', ['-c', `${exportLine.slice(exportLine.indexOf('export '))}; command -v morpheus`], {env})
+      expect(which.trim()).toBe(bin)
+    } finally {
+      await forest.cleanup()
+    }
+  }, 360_000)
 })
