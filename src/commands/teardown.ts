@@ -6,6 +6,7 @@ import {forestDeps} from '../forest/runtime-deps.js'
 import {teardown, type TeardownResult} from '../forest/teardown.js'
 import {findForest} from '../registry/document.js'
 import {MorpheusCommand} from '../ui/base-command.js'
+import {forestJson, type ForestJson} from '../ui/json-shapes.js'
 import {ProgressRelay} from '../ui/progress.js'
 
 export default class Teardown extends MorpheusCommand {
@@ -24,7 +25,7 @@ export default class Teardown extends MorpheusCommand {
     yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
   }
 
-  async run(): Promise<TeardownResult> {
+  async run(): Promise<Omit<TeardownResult, 'forest_id' | 'provider'> & {forest: ForestJson}> {
     const {args, flags} = await this.parse(Teardown)
     const relay = new ProgressRelay({fancy: this.fancyProgress, quiet: this.jsonEnabled()})
     const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe})
@@ -61,6 +62,8 @@ export default class Teardown extends MorpheusCommand {
         this.log(`Removed forest ${forest.id}: ${result!.removed.length} node(s)${extra}.`)
       }
     }
-    return result!
+    // The forest as it was before the teardown (the registry no longer has it).
+    const {forest_id: _id, provider: _provider, ...rest} = result!
+    return {forest: forestJson(forest), ...rest}
   }
 }

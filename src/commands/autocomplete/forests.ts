@@ -26,7 +26,9 @@ export default class AutocompleteForests extends Command {
   async run(): Promise<void> {
     await this.parse(AutocompleteForests)
     const ids = await this.forestIds()
-    if (ids.length > 0) process.stdout.write(ids.join('\n') + '\n')
+    // --json (for scripts; the shells never pass it): the envelope of docs/json.md.
+    if (this.argv.includes('--json')) process.stdout.write(JSON.stringify({ok: true, warnings: [], forest_ids: ids}, null, 2) + '\n')
+    else if (ids.length > 0) process.stdout.write(ids.join('\n') + '\n')
   }
 
   private async forestIds(): Promise<string[]> {
@@ -52,6 +54,12 @@ export default class AutocompleteForests extends Command {
     }
   }
 
-  /** Completion must stay quiet: no message, no stack, exit 0. */
-  protected async catch(): Promise<void> {}
+  /** Completion must stay quiet: no message, no stack, exit 0 (with --json: the error envelope and its exit code). */
+  protected async catch(error: Error): Promise<void> {
+    if (!this.argv.includes('--json')) return
+    const {asMorpheusError, errorEnvelope} = await import('../../ui/json.js')
+    const e = asMorpheusError(error, this.id)
+    process.stdout.write(JSON.stringify(errorEnvelope(e), null, 2) + '\n')
+    process.exitCode = e.exitCode
+  }
 }

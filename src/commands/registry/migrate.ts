@@ -12,8 +12,8 @@ export interface MigrateResult {
   from: string
   to: string
   backend: string
-  forests: number
-  nodes: number
+  forest_count: number
+  node_count: number
   overwrote: boolean
   switched: boolean
   probe: RegistryProbe
@@ -80,16 +80,16 @@ export default class RegistryMigrate extends MorpheusCommand {
     }
     const result: MigrateResult = {
       backend: name,
-      forests: Object.keys(doc.forests).length,
+      forest_count: Object.keys(doc.forests).length,
       from: source.location,
-      nodes: Object.values(doc.nodes).flat().length,
+      node_count: Object.values(doc.nodes).flat().length,
       overwrote: held > 0,
       probe,
       switched: flags.switch,
       to: target.location,
     }
     if (!this.jsonEnabled()) {
-      this.log(`Copied ${result.forests} forest(s) and ${result.nodes} node(s) from ${result.from} to ${result.to} (writes: ${probe.concurrency}).`)
+      this.log(`Copied ${result.forest_count} forest(s) and ${result.node_count} node(s) from ${result.from} to ${result.to} (writes: ${probe.concurrency}).`)
       this.log(flags.switch ? `The config now points at ${result.to}; the old document is left as it was.` : `The config still points at ${result.from} (--no-switch).`)
     }
     return result

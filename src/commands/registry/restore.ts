@@ -15,7 +15,7 @@ export default class RegistryRestore extends MorpheusCommand {
     yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
   }
 
-  async run(): Promise<{location: string; restored: string; forests: number; nodes: number}> {
+  async run(): Promise<{location: string; restored: string; forest_count: number; node_count: number}> {
     const {args, flags} = await this.parse(RegistryRestore)
     const {backend, entry} = await this.runtime.registry()
     if (!backend.readRevision) throw new MorpheusError('REGISTRY', `the registry backend "${entry.descriptor.name}" keeps no history to restore from`)
@@ -37,8 +37,8 @@ export default class RegistryRestore extends MorpheusCommand {
       doc.forests = old.forests
       doc.nodes = old.nodes
     })
-    const result = {forests: Object.keys(old.forests).length, location: backend.location, nodes: Object.values(old.nodes).flat().length, restored: args.revision}
-    if (!this.jsonEnabled()) this.log(`Restored revision ${args.revision} at ${backend.location}: ${result.forests} forest(s), ${result.nodes} node(s). The replaced document is in the history.`)
+    const result = {forest_count: Object.keys(old.forests).length, location: backend.location, node_count: Object.values(old.nodes).flat().length, restored: args.revision}
+    if (!this.jsonEnabled()) this.log(`Restored revision ${args.revision} at ${backend.location}: ${result.forest_count} forest(s), ${result.node_count} node(s). The replaced document is in the history.`)
     return result
   }
 }
