@@ -21,13 +21,15 @@ const silent: Logger = {debug() {}, info() {}, warn() {}}
 export default class AutocompleteForests extends Command {
   static hidden = true
   static strict = false
+  /** --json for scripts (the shells never pass it); run() prints the envelope itself. */
+  static enableJsonFlag = true
   static summary = 'Print the forest ids in the registry, one a line (used by shell completion)'
 
   async run(): Promise<void> {
     await this.parse(AutocompleteForests)
     const ids = await this.forestIds()
     // --json (for scripts; the shells never pass it): the envelope of docs/json.md.
-    if (this.argv.includes('--json')) process.stdout.write(JSON.stringify({ok: true, warnings: [], forest_ids: ids}, null, 2) + '\n')
+    if (this.jsonEnabled()) process.stdout.write(JSON.stringify({ok: true, warnings: [], forest_ids: ids}, null, 2) + '\n')
     else if (ids.length > 0) process.stdout.write(ids.join('\n') + '\n')
   }
 
@@ -56,7 +58,7 @@ export default class AutocompleteForests extends Command {
 
   /** Completion must stay quiet: no message, no stack, exit 0 (with --json: the error envelope and its exit code). */
   protected async catch(error: Error): Promise<void> {
-    if (!this.argv.includes('--json')) return
+    if (!this.jsonEnabled()) return
     const {asMorpheusError, errorEnvelope} = await import('../../ui/json.js')
     const e = asMorpheusError(error, this.id)
     process.stdout.write(JSON.stringify(errorEnvelope(e), null, 2) + '\n')
