@@ -117,9 +117,17 @@ describe('a third-party provider plugin, packed and installed from a tarball', (
     expect(existsSync(join(sb.env.MORPHEUS_DATA_DIR!, 'provider-example', id))).toBe(false)
   })
 
+  test('plugins --json lists it as a user plugin (oclif's command, in the JSON envelope)', async () => {
+    const out = await sb.json(['plugins'])
+    expect(out.plugins).toEqual(expect.arrayContaining([{name: 'morpheus-provider-example', type: 'user', version: '0.1.0'}]))
+    expect(out.output).toContain('morpheus-provider-example')
+  })
+
   test('plugins uninstall removes it: gone from providers, and plant refuses the name', async () => {
-    const r = await sb.run(['plugins', 'uninstall', 'morpheus-provider-example'])
+    // With --json (oclif's own command, answered in the envelope): the plugins left afterwards.
+    const r = await sb.runJson(['plugins', 'uninstall', 'morpheus-provider-example'])
     expect(r.code).toBe(0)
+    expect(r.out.plugins.map((p: {name: string}) => p.name)).not.toContain('morpheus-provider-example')
     const out = await sb.json(['providers'])
     expect(out.providers.map((p: any) => p.name)).toEqual(['hetzner', 'local'])
     expect(existsSync(join(sb.env.MORPHEUS_DATA_DIR!, 'node_modules', 'morpheus-provider-example'))).toBe(false)
