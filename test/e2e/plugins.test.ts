@@ -117,7 +117,7 @@ describe('a third-party provider plugin, packed and installed from a tarball', (
     expect(existsSync(join(sb.env.MORPHEUS_DATA_DIR!, 'provider-example', id))).toBe(false)
   })
 
-  test('plugins --json lists it as a user plugin (oclif's command, in the JSON envelope)', async () => {
+  test('plugins --json lists it as a user plugin (oclif\'s own command, answered in the JSON envelope)', async () => {
     const out = await sb.json(['plugins'])
     expect(out.plugins).toEqual(expect.arrayContaining([{name: 'morpheus-provider-example', type: 'user', version: '0.1.0'}]))
     expect(out.output).toContain('morpheus-provider-example')
