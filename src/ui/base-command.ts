@@ -39,6 +39,11 @@ export abstract class MorpheusCommand extends Command {
     this.runtime.log.warn(message, code)
   }
 
+  /** Forget the runtime (and the config it read): after a command wrote the config file itself. Collected warnings stay. */
+  protected reloadRuntime(): void {
+    this.runtimeInstance = undefined
+  }
+
   /** True when a person can answer a prompt. */
   protected get interactive(): boolean {
     return Boolean(process.stdin.isTTY) && !this.jsonEnabled()
