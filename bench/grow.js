@@ -132,7 +132,7 @@ function timed(args) {
 }
 
 function check(out, nodes) {
-  if (out.status !== 'no_action' || out.reason !== 'below_threshold' || out.metrics.reachable !== nodes || out.metrics.nodes !== nodes) {
+  if (out.status !== 'no_action' || out.reason !== 'below_threshold' || out.metrics.reachable !== nodes || out.metrics.node_count !== nodes) {
     throw new Error(`unexpected decision: ${JSON.stringify({metrics: out.metrics, reason: out.reason, status: out.status})}`)
   }
 }

@@ -18,7 +18,16 @@ export interface LoadedProvider {
   provider: Provider
 }
 
-export function stderrLogger(quiet = false): Logger {
+/** A Logger whose warnings may carry a code (the core's own; plugins' warnings have none). */
+export interface CommandLogger extends Logger {
+  warn(message: string, code?: string): void
+}
+
+/**
+ * The command's logger: debug (MORPHEUS_DEBUG) and info (unless `quiet`) on stderr; warnings on
+ * stderr as `warning: ...`, or, when `collect` is given (--json), into the JSON envelope instead.
+ */
+export function stderrLogger(quiet = false, collect?: (warning: {code?: string; message: string}) => void): CommandLogger {
   const debug = Boolean(process.env.MORPHEUS_DEBUG)
   return {
     debug: (m) => {
@@ -27,11 +36,12 @@ export function stderrLogger(quiet = false): Logger {
     info: (m) => {
       if (!quiet) process.stderr.write(`${m}\n`)
     },
-    warn: (m) => process.stderr.write(`warning: ${m}\n`),
+    warn: (m, code) => {
+      if (collect) collect(code ? {code, message: m} : {message: m})
+      else process.stderr.write(`warning: ${m}\n`)
+    },
   }
 }
-
-
 
 /**
  * Everything a command needs, loaded lazily: the config file, the plugin catalogs,
@@ -45,7 +55,7 @@ export class Runtime {
   /** Aborted when the user interrupts the command; every plugin call gets this signal. */
   readonly interrupt = new AbortController()
 
-  constructor(readonly oclif: Config, readonly log: Logger = stderrLogger()) {}
+  constructor(readonly oclif: Config, readonly log: CommandLogger = stderrLogger()) {}
 
   get signal(): AbortSignal {
     return this.interrupt.signal
@@ -67,7 +77,7 @@ export class Runtime {
   }
 
   private warnAbout<C extends {warnings: string[]}>(catalog: C): C {
-    for (const w of catalog.warnings) this.log.warn(w)
+    for (const w of catalog.warnings) this.log.warn(w, 'PLUGIN')
     return catalog
   }
 

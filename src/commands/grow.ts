@@ -7,10 +7,11 @@ import {forestDeps} from '../forest/runtime-deps.js'
 import {expandForest} from '../growth/expand.js'
 import {claimGuard, growthSettings, type GrowthSettings} from '../growth/policy.js'
 import {ordered, type GrowResult} from '../growth/result.js'
-import type {RegistryDocument} from '../plugin-api/index.js'
+import type {ForestRecord, RegistryDocument} from '../plugin-api/index.js'
 import {findForest} from '../registry/document.js'
 import {readRegistry} from '../registry/update.js'
-import {MorpheusCommand} from '../ui/base-command.js'
+import {FailedWithResult, MorpheusCommand} from '../ui/base-command.js'
+import {forestJson, type ForestJson} from '../ui/json-shapes.js'
 import {growScreen} from '../ui/grow-screen.js'
 import {ProgressRelay} from '../ui/progress.js'
 import {plural} from '../words.js'
@@ -63,7 +64,7 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
     }
   }
 
-  async run(): Promise<GrowResult | {forests: GrowResult[]}> {
+  async run(): Promise<GrowJson | {results: GrowJson[]}> {
     const {args, flags} = await this.parse(Grow)
     this.settings = growthSettings(this.runtime.config.values.growth as Record<string, unknown> | undefined, flags.threshold)
     this.relay = new ProgressRelay({fancy: !flags.auto && this.fancyProgress, quiet: this.jsonEnabled()})
@@ -91,22 +92,20 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
   // -------------------------------------------------------------------------
   // --auto
   // -------------------------------------------------------------------------
-  private async auto(doc: RegistryDocument, forestId: string | undefined, dryRun: boolean, timeoutMs: number): Promise<GrowResult | {forests: GrowResult[]}> {
+  private async auto(doc: RegistryDocument, forestId: string | undefined, dryRun: boolean, timeoutMs: number): Promise<GrowJson | {results: GrowJson[]}> {
     const ids = forestId ? [findForest(doc, forestId).id] : Object.values(doc.forests).sort((a, b) => a.created_at.localeCompare(b.created_at)).map((f) => f.id)
     const assessments = await Promise.all(ids.map((id) => assessForest(this.deps(timeoutMs), doc, id, this.settings)))
-    const results: GrowResult[] = []
+    const results: GrowJson[] = []
     for (const a of assessments) {
       const r = await this.act(a, dryRun, 'auto')
-      results.push(ordered(r))
+      results.push(growJson(r, a.forest))
       if (!this.jsonEnabled()) this.log(autoLine(r))
     }
     if (!this.jsonEnabled() && results.length === 0) this.log('No forests in the registry: nothing to grow.')
-    const output = forestId ? results[0] : {forests: results}
+    const output = forestId ? results[0] : {results}
     const failed = results.find((r) => r.status === 'error')
-    if (failed) {
-      if (this.jsonEnabled()) this.logJson(output)
-      this.exit(failed.error?.exitCode ?? 1)
-    }
+    // The first failure decides the exit code; with --json the error envelope carries every result.
+    if (failed) throw new FailedWithResult(new MorpheusError(failed.error!.code as MorpheusError['kind'], failed.error!.message, {hint: failed.error!.hint}), output)
     return output
   }
 
@@ -148,7 +147,7 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
   // -------------------------------------------------------------------------
   // interactive
   // -------------------------------------------------------------------------
-  private async screen(doc: RegistryDocument, forestArg: string | undefined, flags: {yes: boolean; 'dry-run': boolean; 'node-timeout': number}): Promise<GrowResult> {
+  private async screen(doc: RegistryDocument, forestArg: string | undefined, flags: {yes: boolean; 'dry-run': boolean; 'node-timeout': number}): Promise<GrowJson> {
     const forestId = await this.pickForest(doc, forestArg)
     const a = await assessForest(this.deps(flags['node-timeout']), doc, forestId, this.settings)
     if (a.result.status === 'error') {
@@ -159,11 +158,11 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
       this.log(growScreen(a.forest, a.result))
       this.log('')
     }
-    if (a.result.status !== 'expanded') return ordered(a.result)
+    if (a.result.status !== 'expanded') return growJson(a.result, a.forest)
     if (flags['dry-run']) {
       const r = await this.act(a, true, 'confirmed')
       if (!this.jsonEnabled()) this.log('Dry run: nothing added.')
-      return ordered(r)
+      return growJson(r, a.forest)
     }
     const n = a.result.action!.count
     const question = `Add ${n} node${n === 1 ? '' : 's'}? [y/N] `
@@ -173,7 +172,7 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
       }
       if (!(await ask(question))) {
         if (!this.jsonEnabled()) this.log('Nothing added.')
-        return ordered({...a.result, action: null, message: 'declined at the prompt; nothing added', reason: 'declined', status: 'no_action'})
+        return growJson({...a.result, action: null, message: 'declined at the prompt; nothing added', reason: 'declined', status: 'no_action'}, a.forest)
       }
     }
     const r = await this.act(a, false, 'confirmed')
@@ -185,7 +184,7 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
       if (r.status === 'expanded') this.log(`✅ ${r.action!.count === 1 ? 'Node' : `${r.action!.count} nodes`} added (${r.action!.node_ids.join(', ')}). Cluster now has ${r.action!.nodes_after} nodes.`)
       else this.log(`Nothing added: ${r.message}.`)
     }
-    return ordered(r)
+    return growJson(r, a.forest)
   }
 
   private async pickForest(doc: RegistryDocument, forestArg: string | undefined): Promise<string> {
@@ -205,6 +204,19 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
       message: 'Which forest?',
     })
   }
+}
+
+/**
+ * --json of one forest's growth (docs/grow.md, schemas/grow.json): the seeds' fields first
+ * (forest_id, status, reason, metrics, action), then the forest object as it was assessed;
+ * the forest's node count is metrics.node_count, and `nodes` lists each node's metrics.
+ */
+export type GrowJson = Omit<GrowResult, 'metrics'> & {forest: ForestJson; metrics: Omit<GrowResult['metrics'], 'nodes'> & {node_count: number}}
+
+export function growJson(r: GrowResult, forest: ForestRecord): GrowJson {
+  const {forest_id: id, ...rest} = ordered(r)
+  const {nodes: count, ...metrics} = r.metrics
+  return {forest_id: id, ...rest, forest: forestJson(forest), metrics: {node_count: count, ...metrics}}
 }
 
 /** One line per forest for cron logs (text mode of --auto). */

@@ -1,15 +1,16 @@
 import {MorpheusCommand} from '../ui/base-command.js'
 import {readRegistry} from '../registry/update.js'
 import {ago, table} from '../ui/table.js'
-import type {ForestRecord} from '../plugin-api/index.js'
 import {deviceId} from '../device.js'
 import {staleOperation} from '../forest/operation.js'
+import {forestJson, nodeJson, type ForestJson, type NodeJson} from '../ui/json-shapes.js'
 
-export interface ListedForest extends ForestRecord {
-  nodes: number
-  active_nodes: number
+export interface ListedForest extends ForestJson {
   /** Its recorded operation (plant, grow, teardown) stopped without recording its end. */
   stale: boolean
+  /** How many of `nodes` are active. */
+  active_nodes: number
+  nodes: NodeJson[]
 }
 
 export default class List extends MorpheusCommand {
@@ -22,13 +23,13 @@ export default class List extends MorpheusCommand {
     const {doc} = await readRegistry(backend)
     const forests = Object.values(doc.forests)
       .sort((a, b) => a.created_at.localeCompare(b.created_at))
-      .map((f) => {
+      .map((f): ListedForest => {
         const nodes = doc.nodes[f.id] ?? []
-        return {...f, active_nodes: nodes.filter((n) => n.status === 'active').length, nodes: nodes.length, stale: Boolean(staleOperation(f, deviceId()))}
+        return {...forestJson(f), active_nodes: nodes.filter((n) => n.status === 'active').length, nodes: nodes.map((n) => nodeJson(n)), stale: Boolean(staleOperation(f, deviceId()))}
       })
     if (!this.jsonEnabled()) {
       if (forests.length === 0) this.log(`No forests in the registry (${backend.location}). Plant one: ${this.plantSuggestion()}`)
-      else this.log(table(['FOREST', 'PROVIDER', 'SIZE', 'NODES', 'STATUS', 'CREATED'], forests.map((f) => [f.id, f.provider, f.size, `${f.active_nodes}/${f.nodes}`, f.stale ? `${f.status} (stale: teardown or re-plant)` : f.status, ago(f.created_at)])))
+      else this.log(table(['FOREST', 'PROVIDER', 'SIZE', 'NODES', 'STATUS', 'CREATED'], forests.map((f) => [f.id, f.provider, f.size, `${f.active_nodes}/${f.nodes.length}`, f.stale ? `${f.status} (stale: teardown or re-plant)` : f.status, ago(f.created_at)])))
     }
     return {forests}
   }

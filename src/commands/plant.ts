@@ -8,6 +8,7 @@ import {registryConfigured, setUpRegistry} from './registry/init.js'
 import {planForest, Plant as Planting, type PlantPlan, type PlantResult} from '../forest/plant.js'
 import {forestDeps} from '../forest/runtime-deps.js'
 import {MorpheusCommand} from '../ui/base-command.js'
+import {forestJson, nodeWith} from '../ui/json-shapes.js'
 import type {CostEstimate, Money} from '../plugin-api/index.js'
 import {ProgressRelay} from '../ui/progress.js'
 import {table} from '../ui/table.js'
@@ -37,13 +38,13 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
     yes: Flags.boolean({char: 'y', description: 'Plant a paid (cloud) forest without asking; its cost estimate is still shown.'}),
   }
 
-  async run(): Promise<PlantResult | PlantPlan> {
+  async run(): Promise<ReturnType<typeof resultJson> | ReturnType<typeof planJson>> {
     const {args, flags} = await this.parse(Plant)
     if (flags['dry-run']) {
       const deps = await forestDeps(this.runtime)
       const plan = await planForest(deps, {nodes: flags.nodes, provider: await this.runtime.providerName(args.provider), size: args.size})
       if (!this.jsonEnabled()) this.showPlan(plan)
-      return plan
+      return planJson(plan)
     }
     await this.ensureRegistry(await this.runtime.providerName(args.provider))
     const relay = new ProgressRelay({fancy: this.fancyProgress, quiet: this.jsonEnabled()})
@@ -58,10 +59,10 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
         await this.confirmCost(p, flags.yes)
         const registry = (await this.runtime.registry()).entry.descriptor
         if (p.handle.capabilities.cloud && !registry.capabilities.remote) {
-          this.runtime.log.warn(`the registry (${registry.name}) is a file on this device: other devices, and cron jobs elsewhere, will not see this forest. Move it with \`morpheus registry init\` (a Storage Box or S3).`)
+          this.warning(`the registry (${registry.name}) is a file on this device: other devices, and cron jobs elsewhere, will not see this forest. Move it with \`morpheus registry init\` (a Storage Box or S3).`, 'LOCAL_REGISTRY')
         }
         const even = evenCountWarning(p.count)
-        if (even) this.runtime.log.warn(even)
+        if (even) this.warning(even, 'EVEN_NODE_COUNT')
         try {
           await relay.run([
             {run: async () => {
@@ -73,7 +74,7 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
           ])
           const result = await p.finish()
           if (!this.jsonEnabled()) this.show(result)
-          return result
+          return resultJson(result)
         } catch (error) {
           throw await settle(error)
         }
@@ -155,6 +156,20 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
     this.log(table(['NODE', 'ADDRESS', 'CLIENT', 'MONITOR', 'STATUS'], result.nodes.map((n) => [n.id, n.ip, n.client, n.monitor, n.status])))
     this.log('')
     this.log(`Next: morpheus status ${f.id}    morpheus teardown ${f.id}`)
+  }
+}
+
+/** --json of a plant: the forest and node objects of docs/json.md, with each node's endpoints. */
+export function resultJson(result: PlantResult) {
+  return {...result, forest: forestJson(result.forest), nodes: result.nodes.map(({client, monitor, ...n}) => nodeWith(n, {client, monitor}))}
+}
+
+/** --json of a dry run: the plan, each node with what its provider would create. */
+export function planJson(plan: PlantPlan) {
+  return {
+    ...plan,
+    forest: forestJson(plan.forest),
+    nodes: plan.nodes.map(({details, files, user_data: userData, ...n}) => nodeWith(n, {user_data: userData, files: files ?? {}, details: details ?? {}})),
   }
 }
 

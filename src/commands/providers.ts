@@ -24,7 +24,7 @@ export default class Providers extends MorpheusCommand {
   static summary = 'List the installed providers and the plugins they come from.'
   static examples = ['<%= config.bin %> providers', '<%= config.bin %> providers --json']
 
-  async run(): Promise<{providers: ListedPlugin[]; warnings: string[]}> {
+  async run(): Promise<{providers: ListedPlugin[]}> {
     await this.parse(Providers)
     const catalog = await this.runtime.providers()
     const providers = catalog.entries.map((e) => ({
@@ -40,6 +40,6 @@ export default class Providers extends MorpheusCommand {
       this.log(table(['PROVIDER', 'PLUGIN', 'VERSION', 'SUMMARY', 'CAPABILITIES'], providers.map((p) => [p.name + (p.aliases.length > 0 ? ` (${p.aliases.join(', ')})` : ''), p.plugin, p.version, p.summary, capabilityList(p.capabilities)])))
     }
     assertNoConflicts(catalog)
-    return {providers, warnings: catalog.warnings}
+    return {providers}
   }
 }

@@ -4,6 +4,7 @@ import {staleHint} from '../forest/operation.js'
 import {forestDeps} from '../forest/runtime-deps.js'
 import {describeLeader, forestStatus, type ForestStatusView} from '../forest/status.js'
 import {MorpheusCommand} from '../ui/base-command.js'
+import {forestJson, nodeWith, operationJson} from '../ui/json-shapes.js'
 import {table} from '../ui/table.js'
 
 export default class Status extends MorpheusCommand {
@@ -14,7 +15,7 @@ export default class Status extends MorpheusCommand {
     forest: Args.string({description: 'Forest id (see `morpheus list`).', required: true}),
   }
 
-  async run(): Promise<ForestStatusView> {
+  async run(): Promise<ReturnType<typeof statusJson>> {
     const {args} = await this.parse(Status)
     const view = await forestStatus(await forestDeps(this.runtime), args.forest)
     if (!this.jsonEnabled()) {
@@ -40,6 +41,16 @@ export default class Status extends MorpheusCommand {
         ))
       }
     }
-    return view
+    return statusJson(view)
+  }
+}
+
+/** --json of status: the forest and node objects of docs/json.md, each node with its monitoring URL and health. */
+export function statusJson(view: ForestStatusView) {
+  return {
+    ...view,
+    forest: forestJson(view.forest),
+    nodes: view.nodes.map(({health, monitor, ...n}) => nodeWith(n, {monitor, health})),
+    stale_operation: operationJson(view.stale_operation),
   }
 }

@@ -7,6 +7,7 @@ import {findOrphans, removeOrphans, type OrphansResult} from '../forest/orphans.
 import {teardown, type TeardownResult} from '../forest/teardown.js'
 import {findForest} from '../registry/document.js'
 import {MorpheusCommand} from '../ui/base-command.js'
+import {forestJson, type ForestJson} from '../ui/json-shapes.js'
 import {ProgressRelay} from '../ui/progress.js'
 import {table} from '../ui/table.js'
 import {plural} from '../words.js'
@@ -32,7 +33,7 @@ export default class Teardown extends MorpheusCommand {
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation.'}),
   }
 
-  async run(): Promise<TeardownResult | OrphansResult> {
+  async run(): Promise<(Omit<TeardownResult, 'forest_id' | 'provider'> & {forest: ForestJson}) | OrphansResult> {
     const {args, flags} = await this.parse(Teardown)
     if (flags.orphans) {
       if (args.forest) throw new MorpheusError('USAGE', `--orphans looks for resources of no forest: it takes no forest id (got ${args.forest})`, {hint: `Run \`morpheus teardown ${args.forest}\` and \`morpheus teardown --orphans\` separately.`})
@@ -74,7 +75,9 @@ export default class Teardown extends MorpheusCommand {
         this.log(`Removed forest ${forest.id}: ${plural(result!.removed.length, 'node')}${extra}.`)
       }
     }
-    return result!
+    // The forest as it was before the teardown (the registry no longer has it).
+    const {forest_id: _id, provider: _provider, ...rest} = result!
+    return {forest: forestJson(forest), ...rest}
   }
 
   private async orphans(flags: {'dry-run': boolean; provider?: string; unsafe: boolean; yes: boolean}): Promise<OrphansResult> {

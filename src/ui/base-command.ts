@@ -1,16 +1,24 @@
 import {Command, Errors} from '@oclif/core'
 
 import {ExitCode, MorpheusError} from '../errors.js'
-import {toFsError} from '../fs-errors.js'
 import {Runtime, stderrLogger} from '../runtime.js'
+import {asMorpheusError, errorEnvelope, successEnvelope, type ErrorEnvelope, type JsonWarning, type SuccessEnvelope} from './json.js'
 
-export interface ErrorJson {
-  error: {code: string; exitCode: number; message: string; hint?: string; details?: Record<string, unknown>}
+/**
+ * A command that failed but has a result to show (grow --auto: one forest could not be grown,
+ * the others were): with --json the error envelope carries the result's fields too.
+ */
+export class FailedWithResult extends Error {
+  constructor(readonly error: MorpheusError, readonly result: object) {
+    super(error.message)
+  }
 }
 
 /**
- * The one base class: --json on every command (oclif prints what run() returns),
- * errors mapped to stable exit codes, a message and a hint on stderr, and no stack
+ * The one base class: --json on every command, in one envelope (src/ui/json.ts, docs/json.md):
+ * oclif prints what run() returns, wrapped by toSuccessJson; errors, mapped to stable exit codes,
+ * by catch(); warnings (the runtime logger's, and the command's own) travel in the envelope with
+ * --json and go to stderr without. Without --json: a message and a hint on stderr, and no stack
  * traces for errors the user can act on.
  */
 export abstract class MorpheusCommand extends Command {
@@ -18,12 +26,20 @@ export abstract class MorpheusCommand extends Command {
 
   private runtimeInstance?: Runtime
 
+  /** Warnings collected for the JSON envelope (only with --json). */
+  private readonly jsonWarnings: JsonWarning[] = []
+
   protected get runtime(): Runtime {
-    this.runtimeInstance ??= new Runtime(this.config, stderrLogger(this.jsonEnabled()))
+    this.runtimeInstance ??= new Runtime(this.config, stderrLogger(this.jsonEnabled(), this.jsonEnabled() ? (w) => this.jsonWarnings.push(w) : undefined))
     return this.runtimeInstance
   }
 
-  /** Forget the runtime (and the config it read): after a command wrote the config file itself. */
+  /** A warning: in the envelope's `warnings` with --json, `warning: ...` on stderr otherwise. */
+  protected warning(message: string, code?: string): void {
+    this.runtime.log.warn(message, code)
+  }
+
+  /** Forget the runtime (and the config it read): after a command wrote the config file itself. Collected warnings stay. */
   protected reloadRuntime(): void {
     this.runtimeInstance = undefined
   }
@@ -39,16 +55,7 @@ export abstract class MorpheusCommand extends Command {
   }
 
   protected toMorpheusError(error: unknown): MorpheusError {
-    if (error instanceof MorpheusError) return error
-    const e = error as {oclif?: {exit?: number}; message?: string; name?: string}
-    // Ctrl-C at an @inquirer prompt.
-    if (e?.name === 'ExitPromptError') return new MorpheusError('INTERRUPTED', 'cancelled at the prompt; nothing was changed')
-    if (error instanceof Errors.CLIError || e?.oclif?.exit !== undefined) {
-      // oclif's own parse errors (unknown flag, bad value): usage errors, exit 2.
-      return new MorpheusError('USAGE', String(e.message).replace(/^Error: /, '').replace(/\n?See more help with --help\s*$/, '').replace(/ *\n\t/g, ': '), {hint: `See \`morpheus ${this.id?.replaceAll(':', ' ') ?? ''} --help\`.`})
-    }
-    // A file or directory that could not be used (not a bug): exit 10, with the path and a hint.
-    return toFsError(error) ?? new MorpheusError('UNEXPECTED', e?.message ?? String(error), {cause: error})
+    return asMorpheusError(error instanceof FailedWithResult ? error.error : error, this.id)
   }
 
   /**
@@ -100,17 +107,22 @@ export abstract class MorpheusCommand extends Command {
     }
   }
 
-  toErrorJson(error: unknown): ErrorJson {
-    const e = this.toMorpheusError(error)
-    return {error: {code: e.kind, exitCode: e.exitCode, message: e.message, ...(e.hint ? {hint: e.hint} : {}), ...(e.details ? {details: e.details} : {})}}
+  /** The success envelope around what run() returned (oclif calls this when --json is on). */
+  toSuccessJson<T extends object>(result: T): SuccessEnvelope<T> {
+    return successEnvelope(result, this.jsonWarnings)
+  }
+
+  toErrorJson(error: unknown): ErrorEnvelope {
+    return errorEnvelope(this.toMorpheusError(error), this.jsonWarnings, error instanceof FailedWithResult ? error.result : undefined)
   }
 
   protected async catch(error: Error & {exitCode?: number}): Promise<never> {
     if (error instanceof Errors.ExitError) throw error
     const e = this.toMorpheusError(error)
     if (this.jsonEnabled()) {
-      this.logJson(this.toErrorJson(e))
-    } else {
+      this.logJson(this.toErrorJson(error))
+    } else if (!(error instanceof FailedWithResult)) {
+      // (A FailedWithResult has shown its result, which says what failed.)
       process.stderr.write(`Error: ${e.message}\n`)
       if (e.hint) process.stderr.write(`Hint: ${e.hint}\n`)
       if (e.kind === 'UNEXPECTED' && process.env.MORPHEUS_DEBUG && e.cause instanceof Error) process.stderr.write(`${e.cause.stack}\n`)

@@ -88,6 +88,6 @@ describe('config commands and config.example.yaml', () => {
     expect((await sb.json(['registry', 'init'])).created).toBe(false)
     expect(readFileSync(sb.registryPath, 'utf8')).toBe(before)
     const info = await sb.json(['registry', 'info'])
-    expect(info).toEqual(expect.objectContaining({backend: 'none', exists: true, forests: 0, location: sb.registryPath}))
+    expect(info).toEqual(expect.objectContaining({backend: 'none', exists: true, forest_count: 0, location: sb.registryPath}))
   })
 })

@@ -84,10 +84,11 @@ describe('contract 2 end to end', () => {
     expect(refused.stderr).toContain(`teardown ${id} --force --yes`)
     expect(nodeProcesses(sb.dir)).toHaveLength(1)
 
-    const forced = await sb.run(['teardown', id, '--yes', '--force', '--json'], {env: other})
+    const forced = await sb.runJson(['teardown', id, '--yes', '--force'], {env: other})
     expect(forced.code).toBe(0)
-    expect(JSON.parse(forced.stdout)).toMatchObject({entry_only: true, removed: []})
-    expect(forced.stderr).toMatch(/keep running/)
+    expect(forced.out).toMatchObject({entry_only: true, forest: {id}, removed: []})
+    // The warning is in the JSON envelope (on stderr without --json).
+    expect(forced.out.warnings).toEqual([{message: expect.stringMatching(/keep running/)}])
     expect(sb.registry().forests[id]).toBeUndefined()
     // Its process still runs (the sandbox's clean-up stops it by pid).
     expect(nodeProcesses(sb.dir)).toHaveLength(1)

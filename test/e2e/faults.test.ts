@@ -68,7 +68,7 @@ describe('bad input and faults: clear errors, stable exit codes, nothing lost', 
       expect(r.stderr).toContain('no forest "forest-nope"')
     }
     const json = await sb.run(['status', 'forest-nope', '--json'])
-    expect(JSON.parse(json.stdout)).toEqual({error: expect.objectContaining({code: 'NOT_FOUND', exitCode: 6})})
+    expect(JSON.parse(json.stdout)).toEqual({error: expect.objectContaining({code: 'NOT_FOUND', exitCode: 6}), ok: false, warnings: []})
   })
 
   test('corrupt registry: exit 4 naming the file, which is never overwritten', async () => {

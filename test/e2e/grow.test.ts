@@ -51,8 +51,10 @@ describe('grow reads a real local forest and decides from its real load', () => 
   test('idle: grow --auto --dry-run --json says no_action, below_threshold, with the real metrics', async () => {
     const out = await sb.json(['grow', forestId, '--auto', '--dry-run', '--threshold', '3', ...SLOW])
     expect(out).toMatchObject({action: null, forest_id: forestId, reason: 'below_threshold', status: 'no_action'})
-    expect(Object.keys(out).slice(0, 6)).toEqual(['forest_id', 'status', 'reason', 'message', 'metrics', 'action'])
-    expect(out.metrics).toMatchObject({nodes: 3, reachable: 3, routes_ok: true, unreachable: 0})
+    // The envelope's ok and warnings, then the seeds' fields first.
+    expect(Object.keys(out).slice(0, 8)).toEqual(['ok', 'warnings', 'forest_id', 'status', 'reason', 'message', 'metrics', 'action'])
+    expect(out.forest).toMatchObject({id: forestId, node_count: 3, provider: 'local'})
+    expect(out.metrics).toMatchObject({node_count: 3, reachable: 3, routes_ok: true, unreachable: 0})
     expect(out.metrics.cpu_percent).toBeLessThanOrEqual(3)
     // Memory % is RSS over this machine's RAM (local nodes): small but known.
     expect(out.metrics.memory_percent).toBeGreaterThan(0)
@@ -67,8 +69,8 @@ describe('grow reads a real local forest and decides from its real load', () => 
     expect(cpu.every((c) => c > 4)).toBe(true)
     const before = readFileSync(sb.registryPath, 'utf8')
     const out = await sb.json(['grow', '--auto', '--dry-run', '--threshold', '2', ...SLOW])
-    expect(out.forests).toHaveLength(1)
-    const r = out.forests[0]
+    expect(out.results).toHaveLength(1)
+    const r = out.results[0]
     expect(r).toMatchObject({forest_id: forestId, reason: 'cpu_above_threshold', status: 'dry_run'})
     expect(r.metrics.cpu_percent).toBeGreaterThan(2)
     expect(r.metrics.in_msgs).toBeGreaterThan(10_000)
@@ -101,7 +103,7 @@ describe('grow reads a real local forest and decides from its real load', () => 
     try {
       const r = await sb.run(['grow', '--auto', '--threshold', '2', '--output', 'json', ...SLOW])
       expect(r.code).toBe(0)
-      const out = JSON.parse(r.stdout).forests[0]
+      const out = JSON.parse(r.stdout).results[0]
       expect(out).toMatchObject({action: null, reason: 'nodes_unreachable', status: 'no_action'})
       expect(out.message).toContain('1 of 3 nodes did not answer')
       expect(out.metrics).toMatchObject({reachable: 2, unreachable: 1})
@@ -158,9 +160,9 @@ describe('grow reads a real local forest and decides from its real load', () => 
     expect(r.code).toBe(2)
     const o = await sb.run(['grow', '--auto', '--output', 'yaml'])
     expect(o.code).toBe(2)
-    const missing = await sb.run(['grow', 'forest-nope', '--auto', '--json'])
+    const missing = await sb.runJson(['grow', 'forest-nope', '--auto'])
     expect(missing.code).toBe(6)
-    expect(JSON.parse(missing.stdout).error.message).toContain('no forest "forest-nope"')
+    expect(missing.out.error.message).toContain('no forest "forest-nope"')
   }, 180_000)
 
   test('several forests: grow without a forest lists them (no terminal); --auto checks every one; an error sets the exit code', async () => {
@@ -171,13 +173,15 @@ describe('grow reads a real local forest and decides from its real load', () => 
     expect(r.stderr).toContain(forestId)
     expect(r.stderr).toContain(second)
     const all = await sb.json(['grow', '--auto', '--dry-run'])
-    expect(all.forests.map((f: any) => f.forest_id)).toEqual([forestId, second])
-    expect(all.forests[1].metrics).toMatchObject({nodes: 1, reachable: 1, routes_ok: true})
+    expect(all.results.map((f: any) => f.forest_id)).toEqual([forestId, second])
+    expect(all.results[1].metrics).toMatchObject({node_count: 1, reachable: 1, routes_ok: true})
     // A forest whose provider is not installed here: status error for it, the others still decided.
     editRegistry((doc) => (doc.forests[second].provider = 'nowhere'))
-    const mixed = await sb.run(['grow', '--auto', '--dry-run', '--json'])
+    const mixed = await sb.runJson(['grow', '--auto', '--dry-run'])
     expect(mixed.code).toBe(2)
-    const results = JSON.parse(mixed.stdout).forests
+    // The error envelope: the first failure as `error`, and every forest's result.
+    expect(mixed.out).toMatchObject({error: {code: 'USAGE', exitCode: 2}, ok: false})
+    const results = mixed.out.results
     expect(results[0].status).not.toBe('error')
     expect(results[1]).toMatchObject({reason: 'error', status: 'error'})
     expect(results[1].error).toMatchObject({code: 'USAGE', exitCode: 2})

@@ -117,9 +117,17 @@ describe('a third-party provider plugin, packed and installed from a tarball', (
     expect(existsSync(join(sb.env.MORPHEUS_DATA_DIR!, 'provider-example', id))).toBe(false)
   })
 
+  test('plugins --json lists it as a user plugin (oclif\'s own command, answered in the JSON envelope)', async () => {
+    const out = await sb.json(['plugins'])
+    expect(out.plugins).toEqual(expect.arrayContaining([{name: 'morpheus-provider-example', type: 'user', version: '0.1.0'}]))
+    expect(out.output).toContain('morpheus-provider-example')
+  })
+
   test('plugins uninstall removes it: gone from providers, and plant refuses the name', async () => {
-    const r = await sb.run(['plugins', 'uninstall', 'morpheus-provider-example'])
+    // With --json (oclif's own command, answered in the envelope): the plugins left afterwards.
+    const r = await sb.runJson(['plugins', 'uninstall', 'morpheus-provider-example'])
     expect(r.code).toBe(0)
+    expect(r.out.plugins.map((p: {name: string}) => p.name)).not.toContain('morpheus-provider-example')
     const out = await sb.json(['providers'])
     expect(out.providers.map((p: any) => p.name)).toEqual(['hetzner', 'local'])
     expect(existsSync(join(sb.env.MORPHEUS_DATA_DIR!, 'node_modules', 'morpheus-provider-example'))).toBe(false)
@@ -224,31 +232,33 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
   test('a plugin whose hook throws is named in a warning; local is still listed', async () => {
     const sb = sandbox()
     await link(sb, 'throwing-hook')
-    const r = await sb.run(['providers', '--json'])
+    const r = await sb.runJson(['providers'])
     expect(r.code).toBe(0)
-    const out = JSON.parse(r.stdout)
+    const out = r.out
     expect(out.providers.map((p: any) => p.name)).toEqual(['hetzner', 'local'])
     const warning = 'plugin morpheus-fixture-throwing-hook@0.0.1 could not list its providers: fixture hook failure: cannot list providers'
-    expect(out.warnings).toEqual([warning])
-    expect(r.stderr).toContain(`warning: ${warning}`)
+    // In the JSON envelope with --json, on stderr without.
+    expect(out.warnings).toEqual([{code: 'PLUGIN', message: warning}])
+    expect(r.stderr).not.toContain(warning)
+    expect((await sb.run(['providers'])).stderr).toContain(`warning: ${warning}`)
   })
 
   test('a plugin whose hook never answers: with MORPHEUS_HOOK_TIMEOUT_MS=500 commands finish, warn, and local still plants', async () => {
     const sb = sandbox({MORPHEUS_HOOK_TIMEOUT_MS: '500'})
     await link(sb, 'hanging-hook')
     const started = Date.now()
-    const r = await sb.run(['providers', '--json'], {timeoutMs: 15000})
+    const r = await sb.runJson(['providers'], {timeoutMs: 15000})
     expect(r.code).toBe(0)
     // The process exits although the hook still holds a timer (it is abandoned, not awaited).
     expect(Date.now() - started).toBeLessThan(10000)
-    const out = JSON.parse(r.stdout)
+    const out = r.out
     expect(out.providers.map((p: any) => p.name)).toEqual(['hetzner', 'local'])
-    expect(out.warnings).toEqual(['plugin morpheus-fixture-hanging-hook@0.0.1 could not list its providers: Timed out after 500 ms.'])
+    expect(out.warnings).toEqual([{code: 'PLUGIN', message: 'plugin morpheus-fixture-hanging-hook@0.0.1 could not list its providers: Timed out after 500 ms.'}])
 
-    const planted = await sb.run(['plant', 'local', 'small', '--json'], {timeoutMs: 30000})
+    const planted = await sb.runJson(['plant', 'local', 'small'], {timeoutMs: 30000})
     expect(planted.code).toBe(0)
-    expect(planted.stderr).toContain('morpheus-fixture-hanging-hook@0.0.1 could not list its providers: Timed out after 500 ms.')
-    const forest = JSON.parse(planted.stdout).forest
+    expect(planted.out.warnings).toEqual([{code: 'PLUGIN', message: 'plugin morpheus-fixture-hanging-hook@0.0.1 could not list its providers: Timed out after 500 ms.'}])
+    const forest = planted.out.forest
     expect(forest.status).toBe('active')
     const down = await sb.run(['teardown', forest.id, '--yes'], {timeoutMs: 30000})
     expect(down.code).toBe(0)
@@ -269,13 +279,13 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
     expect(plant.stderr).toContain(`Error: ${message}; install a release of ${pkg} made for plugin API 2`)
     expect(existsSync(sb.registryPath)).toBe(false)
 
-    const json = await sb.run(['plant', name, 'small', '--json'])
+    const json = await sb.runJson(['plant', name, 'small'])
     expect(json.code).toBe(8)
-    expect(JSON.parse(json.stdout).error).toMatchObject({code: 'PLUGIN', exitCode: 8})
+    expect(json.out.error).toMatchObject({code: 'PLUGIN', exitCode: 8})
 
     const list = await sb.json(['providers'])
     expect(list.providers.map((p: any) => p.name)).toEqual(['hetzner', 'local'])
-    expect(list.warnings).toEqual([expect.stringContaining(message)])
+    expect(list.warnings).toEqual([{code: 'PLUGIN', message: expect.stringContaining(message)}])
   })
 
   test('a malformed descriptor (no capabilities) is ignored with a warning naming the plugin; providers still works', async () => {

@@ -48,25 +48,25 @@ test('show masks anything secret-looking; verify passes a sound document and lis
   const {put, s} = davSandbox()
   put(docText({forests: {a: forest('a', {note: 'ok', route_password: 'leaked-value'})}, nodes: {a: [node('n1', 'a', '127.0.0.9')]}}))
   const shown = await s.json(['registry', 'show'])
-  expect(shown.forests.a.route_password).toBe('********')
-  expect(shown.forests.a.note).toBe('ok')
+  expect(shown.document.forests.a.route_password).toBe('********')
+  expect(shown.document.forests.a.note).toBe('ok')
   const text = await s.run(['registry', 'show'])
   expect(text.stdout).not.toContain('leaked-value')
   const ok = await s.json(['registry', 'verify'])
-  expect(ok).toEqual(expect.objectContaining({forests: 1, nodes: 1, ok: true, problems: []}))
+  expect(ok).toEqual(expect.objectContaining({forest_count: 1, node_count: 1, ok: true, problems: []}))
 
   put(docText({
     forests: {a: forest('a'), b: forest('b'), c: forest('c')},
     nodes: {a: [node('n1', 'a', '127.0.0.9')], b: [node('n2', 'b', '127.0.0.9')], ghost: [node('n3', 'ghost', '127.0.0.10')]},
   }))
-  const bad = await s.run(['registry', 'verify', '--json'])
+  const bad = await s.runJson(['registry', 'verify'])
   expect(bad.code).toBe(4)
-  const problems: string[] = JSON.parse(bad.stdout).error.details.problems
+  const problems: string[] = bad.out.error.details.problems
   expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(/nodes.ghost has no forest entry/)]))
   put(docText({forests: {a: forest('a'), b: forest('b'), c: forest('c')}, nodes: {a: [node('n1', 'a', '127.0.0.9')], b: [node('n2', 'b', '127.0.0.9')]}}))
-  const dup = await s.run(['registry', 'verify', '--json'])
+  const dup = await s.runJson(['registry', 'verify'])
   expect(dup.code).toBe(4)
-  expect(JSON.parse(dup.stdout).error.details.problems).toEqual(expect.arrayContaining([
+  expect(dup.out.error.details.problems).toEqual(expect.arrayContaining([
     expect.stringMatching(/address 127.0.0.9 is used by both a\/n1 and b\/n2/),
     expect.stringMatching(/forest c is active but has no nodes/),
   ]))
@@ -123,7 +123,7 @@ test('migrate from a local file: copied, read back, config switched (keeping ${E
   writeFileSync(s.registryPath.replace(/\.json$/, '.secrets.json'), JSON.stringify({a: {cluster_auth: auth}}), {mode: 0o600})
   const sets = ['--set', `url=${url}`, '--set', `username=${apache.username}`, '--set', 'password=${SB_PASSWORD}']
   const moved = await s.json(['registry', 'migrate', '--to', 'storagebox', ...sets])
-  expect(moved).toEqual(expect.objectContaining({backend: 'storagebox', forests: 2, from: s.registryPath, nodes: 2, overwrote: false, secrets: 1, switched: true, to: url}))
+  expect(moved).toEqual(expect.objectContaining({backend: 'storagebox', forest_count: 2, from: s.registryPath, node_count: 2, overwrote: false, secret_count: 1, switched: true, to: url}))
   const copiedSecrets = JSON.parse(readFileSync(join(apache.root, `m${folders}`, 'registry.secrets.json'), 'utf8'))
   expect(copiedSecrets.forests).toEqual({a: {cluster_auth: auth}})
   expect(readFileSync(join(apache.root, `m${folders}`, 'registry.json'), 'utf8')).not.toContain('route-pw-a-5d1c9e')
@@ -133,14 +133,14 @@ test('migrate from a local file: copied, read back, config switched (keeping ${E
 
   // Back to a local file, then again to the (now non-empty) Storage Box folder.
   const back = await s.json(['registry', 'migrate', '--to', 'none', '--set', `path=${join(s.dir, 'second.json')}`])
-  expect(back.forests).toBe(2)
+  expect(back.forest_count).toBe(2)
   const refused = await s.run(['registry', 'migrate', '--to', 'storagebox', ...sets])
   expect(refused.code).toBe(4)
   expect(refused.stderr).toMatch(/already holds 2 forests and 2 nodes; refusing to overwrite/)
   expect(refused.stderr).toMatch(/--force/)
   writeFileSync(join(s.dir, 'second.json'), docText({forests: {c: forest('c')}, nodes: {c: [node('n3', 'c', '127.0.0.7')]}}))
   const forced = await s.json(['registry', 'migrate', '--to', 'storagebox', '--force', ...sets])
-  expect(forced).toEqual(expect.objectContaining({forests: 1, overwrote: true}))
+  expect(forced).toEqual(expect.objectContaining({forest_count: 1, overwrote: true}))
   expect((await s.json(['list'])).forests.map((f: {id: string}) => f.id)).toEqual(['c'])
 
   // The overwritten document (a, b) is in the history and can be restored.
@@ -149,7 +149,7 @@ test('migrate from a local file: copied, read back, config switched (keeping ${E
   const refusedRestore = await s.run(['registry', 'restore', history.revisions[0].revision])
   expect(refusedRestore.code).toBe(2)
   const restored = await s.json(['registry', 'restore', history.revisions[0].revision, '--yes'])
-  expect(restored).toEqual(expect.objectContaining({forests: 2, nodes: 2}))
+  expect(restored).toEqual(expect.objectContaining({forest_count: 2, node_count: 2}))
   expect((await s.json(['list'])).forests.map((f: {id: string}) => f.id)).toEqual(['a', 'b'])
   const missing = await s.run(['registry', 'restore', '20200101T000000000Z-000000000000', '--yes'])
   expect(missing.code).toBe(6)

@@ -13,6 +13,7 @@ import {dirname, join} from 'node:path'
 import {promisify} from 'node:util'
 
 import {NPM_ENV, ROOT, Sandbox, nodeProcesses, type CliResult} from '../helpers/cli.js'
+import {assertMatchesSchema} from '../helpers/json-schema.js'
 import {pluginContext} from '../helpers/unit.js'
 import {createS3Registry} from '../../plugins/registry-s3/src/s3-registry.js'
 import {FakeS3} from '../../plugins/registry-s3/test/fixtures/fake-s3.js'
@@ -69,7 +70,9 @@ ${extra}providers:
   const ok = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<any> => {
     const r = await cli([...args, '--json'], env)
     if (r.code !== 0) throw new Error(`morpheus ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`)
-    return JSON.parse(r.stdout)
+    const out = JSON.parse(r.stdout)
+    assertMatchesSchema(args, out)
+    return out
   }
 
   /** The plugin's own backend from the source tree, on the same bucket, to look at what s3rver holds. */
@@ -189,13 +192,13 @@ ${extra}providers:
     expect(init.location).toBe(`s3://forests/team/registry.json on ${new URL(server.endpoint).host}`)
     expect(init.probe.concurrency).toBe('none')
     const info = await ok(['registry', 'info'])
-    expect(info).toMatchObject({backend: 's3', exists: true, forests: 0, plugin: `${PLUGIN}@0.1.0`})
+    expect(info).toMatchObject({backend: 's3', exists: true, forest_count: 0, plugin: `${PLUGIN}@0.1.0`})
     expect(info.probe.notes[0]).toContain('missing: conditional create (If-None-Match: *) and conditional update (If-Match)')
     const text = await cli(['registry', 'info'])
     expect(text.stdout).toContain('Concurrency: none')
     const show = await ok(['registry', 'show'])
-    expect(show).toMatchObject({forests: {}, nodes: {}, version: 1})
-    expect(JSON.parse((await stored())!.body)).toEqual(show)
+    expect(show.document).toMatchObject({forests: {}, nodes: {}, version: 1})
+    expect(JSON.parse((await stored())!.body)).toEqual(show.document)
     // Idempotent.
     expect((await ok(['registry', 'init'])).created).toBe(false)
   })
@@ -297,7 +300,7 @@ ${extra}providers:
       const refusedRestore = await cli(['registry', 'restore', both.revision])
       expect(refusedRestore.code).toBe(2)
       const restored = await ok(['registry', 'restore', both.revision, '--yes'])
-      expect(restored).toEqual(expect.objectContaining({forests: 2, nodes: 2}))
+      expect(restored).toEqual(expect.objectContaining({forest_count: 2, node_count: 2}))
       expect((await ok(['list'])).forests.map((f: any) => f.id).sort()).toEqual([...ids].sort())
       expect((await ok(['registry', 'history', '--limit', '50'])).revisions).toHaveLength(history.revisions.length + 1)
       // Their processes are gone: teardown converges and clears the restored entries again.

@@ -1,6 +1,7 @@
 import {execFileSync} from 'node:child_process'
 
 import {Sandbox, nodeProcesses} from '../helpers/cli.js'
+import {assertMatchesSchema} from '../helpers/json-schema.js'
 
 /**
  * The smoke path a user takes, run with the Node binary in MORPHEUS_TEST_NODE
@@ -26,7 +27,9 @@ describe(`smoke test on Node ${NODE_VERSION}`, () => {
     const run = async (args: string[]) => {
       const r = await sb.run([...args, '--json'], {node: NODE})
       if (r.code !== 0) throw new Error(`${args.join(' ')} exited ${r.code}: ${r.stdout} ${r.stderr}`)
-      return JSON.parse(r.stdout)
+      const out = JSON.parse(r.stdout)
+      assertMatchesSchema(args, out)
+      return out
     }
     const planted = await run(['plant', 'local', 'medium'])
     expect(planted.nodes).toHaveLength(3)

@@ -4,6 +4,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {assertMatchesSchema} from './json-schema.js'
+
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = join(ROOT, 'bin', 'run.js')
 
@@ -69,10 +71,30 @@ export class Sandbox {
     return spawn(file, argv, {cwd: this.dir, env: {...this.env, ...options.env}, stdio: ['ignore', 'pipe', 'pipe']})
   }
 
+  /** `morpheus <args> --json`, which must succeed: its output, checked against the command's JSON Schema (schemas/). */
   async json(args: string[], options: {env?: NodeJS.ProcessEnv} = {}): Promise<any> {
-    const r = await this.run([...args, '--json'], options)
+    const r = await this.runJson(args, options)
     if (r.code !== 0) throw new Error(`morpheus ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`)
-    return JSON.parse(r.stdout)
+    return r.out
+  }
+
+  /**
+   * `morpheus <args> --json`, success or not: stdout must be one JSON document matching the
+   * command's schema, with `ok` true exactly when the exit code is 0 and error.exitCode the exit code.
+   */
+  async runJson(args: string[], options: {env?: NodeJS.ProcessEnv; timeoutMs?: number} = {}): Promise<CliResult & {out: any}> {
+    const r = await this.run([...args, '--json'], options)
+    let out: any
+    try {
+      out = JSON.parse(r.stdout)
+    } catch {
+      throw new Error(`morpheus ${args.join(' ')} --json (exit ${r.code}) did not print one JSON document\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)
+    }
+    assertMatchesSchema(args, out)
+    if (out.ok !== (r.code === 0) || (!out.ok && out.error.exitCode !== r.code)) {
+      throw new Error(`morpheus ${args.join(' ')} --json: exit ${r.code} but ok ${out.ok}${out.ok ? '' : `, error.exitCode ${out.error.exitCode}`}\n${r.stdout}\n${r.stderr}`)
+    }
+    return {...r, out}
   }
 
   /** Kill (by pid, never by name) every node process this sandbox started, then remove it. */

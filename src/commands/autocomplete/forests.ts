@@ -21,12 +21,16 @@ const silent: Logger = {debug() {}, info() {}, warn() {}}
 export default class AutocompleteForests extends Command {
   static hidden = true
   static strict = false
+  /** --json for scripts (the shells never pass it); run() prints the envelope itself. */
+  static enableJsonFlag = true
   static summary = 'Print the forest ids in the registry, one a line (used by shell completion).'
 
   async run(): Promise<void> {
     await this.parse(AutocompleteForests)
     const ids = await this.forestIds()
-    if (ids.length > 0) process.stdout.write(ids.join('\n') + '\n')
+    // --json (for scripts; the shells never pass it): the envelope of docs/json.md.
+    if (this.jsonEnabled()) process.stdout.write(JSON.stringify({ok: true, warnings: [], forest_ids: ids}, null, 2) + '\n')
+    else if (ids.length > 0) process.stdout.write(ids.join('\n') + '\n')
   }
 
   private async forestIds(): Promise<string[]> {
@@ -52,6 +56,12 @@ export default class AutocompleteForests extends Command {
     }
   }
 
-  /** Completion must stay quiet: no message, no stack, exit 0. */
-  protected async catch(): Promise<void> {}
+  /** Completion must stay quiet: no message, no stack, exit 0 (with --json: the error envelope and its exit code). */
+  protected async catch(error: Error): Promise<void> {
+    if (!this.jsonEnabled()) return
+    const {asMorpheusError, errorEnvelope} = await import('../../ui/json.js')
+    const e = asMorpheusError(error, this.id)
+    process.stdout.write(JSON.stringify(errorEnvelope(e), null, 2) + '\n')
+    process.exitCode = e.exitCode
+  }
 }

@@ -7,7 +7,7 @@ export default class RegistryBackends extends MorpheusCommand {
   static summary = 'List the installed registry backends and the plugins they come from.'
   static examples = ['<%= config.bin %> registry backends', '<%= config.bin %> registry backends --json']
 
-  async run(): Promise<{backends: Array<ListedPlugin & {selected: boolean}>; warnings: string[]}> {
+  async run(): Promise<{backends: Array<ListedPlugin & {selected: boolean}>}> {
     await this.parse(RegistryBackends)
     const catalog = await this.runtime.registries()
     const selected = this.runtime.registryType()
@@ -26,6 +26,6 @@ export default class RegistryBackends extends MorpheusCommand {
       this.log(`\n* selected by registry.type (${selected})`)
     }
     assertNoConflicts(catalog)
-    return {backends, warnings: catalog.warnings}
+    return {backends}
   }
 }

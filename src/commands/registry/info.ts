@@ -8,7 +8,7 @@ export default class RegistryInfo extends MorpheusCommand {
   static summary = 'Show where the registry lives, how writes are kept safe, and what it holds.'
   static examples = ['<%= config.bin %> registry info', '<%= config.bin %> registry info --json']
 
-  async run(): Promise<{backend: string; plugin: string; location: string; probe: RegistryProbe; exists: boolean; forests: number; nodes: number; updated_at: string | null}> {
+  async run(): Promise<{backend: string; plugin: string; location: string; probe: RegistryProbe; exists: boolean; forest_count: number; node_count: number; updated_at: string | null}> {
     await this.parse(RegistryInfo)
     const {backend, entry} = await this.runtime.registry()
     let probe: RegistryProbe
@@ -21,9 +21,9 @@ export default class RegistryInfo extends MorpheusCommand {
     const result = {
       backend: entry.descriptor.name,
       exists: revision !== null,
-      forests: Object.keys(doc.forests).length,
+      forest_count: Object.keys(doc.forests).length,
       location: backend.location,
-      nodes: Object.values(doc.nodes).flat().length,
+      node_count: Object.values(doc.nodes).flat().length,
       plugin: `${entry.plugin.name}@${entry.plugin.version}`,
       probe,
       updated_at: revision === null ? null : doc.updated_at,
@@ -32,7 +32,7 @@ export default class RegistryInfo extends MorpheusCommand {
       this.log(`Backend:     ${result.backend} (${result.plugin})`)
       this.log(`Location:    ${result.location}`)
       this.log(`Concurrency: ${probe.concurrency}${probe.notes.length > 0 ? ` (${probe.notes.join('; ')})` : ''}`)
-      this.log(`Document:    ${result.exists ? `${plural(result.forests, 'forest')}, ${plural(result.nodes, 'node')}, updated ${result.updated_at}` : 'not created yet (the first plant creates it)'}`)
+      this.log(`Document:    ${result.exists ? `${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')}, updated ${result.updated_at}` : 'not created yet (the first plant creates it)'}`)
     }
     return result
   }

@@ -14,11 +14,11 @@ export interface MigrateResult {
   from: string
   to: string
   backend: string
-  forests: number
-  nodes: number
+  forest_count: number
+  node_count: number
   overwrote: boolean
   /** Per-forest secrets (route credentials) copied with the document. */
-  secrets: number
+  secret_count: number
   switched: boolean
   probe: RegistryProbe
 }
@@ -111,17 +111,17 @@ export default class RegistryMigrate extends MorpheusCommand {
     }
     const result: MigrateResult = {
       backend: name,
-      forests: Object.keys(doc.forests).length,
+      forest_count: Object.keys(doc.forests).length,
       from: source.location,
-      nodes: Object.values(doc.nodes).flat().length,
+      node_count: Object.values(doc.nodes).flat().length,
       overwrote: held > 0,
       probe,
-      secrets: secrets.length,
+      secret_count: secrets.length,
       switched: flags.switch,
       to: target.location,
     }
     if (!this.jsonEnabled()) {
-      this.log(`Copied ${plural(result.forests, 'forest')}, ${plural(result.nodes, 'node')} and ${plural(result.secrets, 'secret')} from ${result.from} to ${result.to} (writes: ${probe.concurrency}).`)
+      this.log(`Copied ${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')} and ${plural(result.secret_count, 'secret')} from ${result.from} to ${result.to} (writes: ${probe.concurrency}).`)
       this.log(flags.switch ? `The config now points at ${result.to}; the old document is left as it was.` : `The config still points at ${result.from} (--no-switch).`)
     }
     return result

@@ -16,7 +16,7 @@ export default class RegistryRestore extends MorpheusCommand {
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation.'}),
   }
 
-  async run(): Promise<{location: string; restored: string; forests: number; nodes: number}> {
+  async run(): Promise<{location: string; restored: string; forest_count: number; node_count: number}> {
     const {args, flags} = await this.parse(RegistryRestore)
     const {backend, entry} = await this.runtime.registry()
     if (!backend.readRevision) throw new MorpheusError('REGISTRY', `the registry backend "${entry.descriptor.name}" keeps no history to restore from`)
@@ -38,8 +38,8 @@ export default class RegistryRestore extends MorpheusCommand {
       doc.forests = old.forests
       doc.nodes = old.nodes
     })
-    const result = {forests: Object.keys(old.forests).length, location: backend.location, nodes: Object.values(old.nodes).flat().length, restored: args.revision}
-    if (!this.jsonEnabled()) this.log(`Restored revision ${args.revision} at ${backend.location}: ${plural(result.forests, 'forest')}, ${plural(result.nodes, 'node')}. The replaced document is in the history.`)
+    const result = {forest_count: Object.keys(old.forests).length, location: backend.location, node_count: Object.values(old.nodes).flat().length, restored: args.revision}
+    if (!this.jsonEnabled()) this.log(`Restored revision ${args.revision} at ${backend.location}: ${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')}. The replaced document is in the history.`)
     return result
   }
 }

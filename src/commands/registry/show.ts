@@ -18,12 +18,13 @@ export default class RegistryShow extends MorpheusCommand {
   static summary = 'Print the registry document (validated; anything secret-looking masked).'
   static examples = ['<%= config.bin %> registry show', '<%= config.bin %> registry show --json']
 
-  async run(): Promise<RegistryDocument> {
+  /** --json: `document` is the document (printed as it is without --json), `location` where it lives. */
+  async run(): Promise<{location: string; document: RegistryDocument}> {
     await this.parse(RegistryShow)
     const {backend} = await this.runtime.registry()
     const {doc} = await readRegistry(backend)
     const shown = redact(doc)
     if (!this.jsonEnabled()) process.stdout.write(serializeDocument(shown))
-    return shown
+    return {location: backend.location, document: shown}
   }
 }

@@ -4,13 +4,12 @@ import {documentProblems} from '../../registry/document.js'
 import {MorpheusCommand} from '../../ui/base-command.js'
 import {plural} from '../../words.js'
 
+/** --json of a sound document (one with problems is an error, exit 4, listing them in error.details.problems). */
 export interface VerifyResult {
   location: string
-  ok: boolean
-  forests: number
-  nodes: number
+  forest_count: number
+  node_count: number
   problems: string[]
-  warnings: string[]
 }
 
 const LIVE = new Set(['reserved', 'creating', 'starting', 'active'])
@@ -73,22 +72,22 @@ export default class RegistryVerify extends MorpheusCommand {
       problems.push(...more.problems)
       warnings = more.warnings
     }
-    const result: VerifyResult = {
-      forests: problems.length === 0 ? Object.keys(doc.forests).length : 0,
-      location: backend.location,
-      nodes: problems.length === 0 ? Object.values(doc.nodes).flat().length : 0,
-      ok: problems.length === 0,
-      problems,
-      warnings,
-    }
-    if (!result.ok) {
+    // Consistency warnings: in the JSON envelope's warnings (with --json), listed below otherwise.
+    if (this.jsonEnabled()) for (const w of warnings) this.warning(w, 'REGISTRY_CONSISTENCY')
+    if (problems.length > 0) {
       throw new MorpheusError('REGISTRY', `the registry at ${backend.location} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n  ${problems.join('\n  ')}`, {
-        details: {problems, warnings},
+        details: {problems},
         hint: 'Fix them by hand, or go back to a sound revision: `morpheus registry history`, then `morpheus registry restore <revision>`.',
       })
     }
+    const result: VerifyResult = {
+      forest_count: Object.keys(doc.forests).length,
+      location: backend.location,
+      node_count: Object.values(doc.nodes).flat().length,
+      problems,
+    }
     if (!this.jsonEnabled()) {
-      this.log(`The registry at ${backend.location} is sound: ${plural(result.forests, 'forest')}, ${plural(result.nodes, 'node')}.`)
+      this.log(`The registry at ${backend.location} is sound: ${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')}.`)
       for (const w of warnings) this.log(`  warning: ${w}`)
     }
     return result
