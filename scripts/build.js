@@ -10,3 +10,4 @@ for (const name of readdirSync('plugins')) {
   run([tsc, '-p', `plugins/${name}`])
 }
 run(['scripts/manifest.js'])
+run(['scripts/completion.js'])
