@@ -10,9 +10,6 @@ import {pluginError} from './plugins/errors.js'
 import {helpers} from './plugins/helpers.js'
 import {readFileSync} from 'node:fs'
 
-import {bootstrapSettings} from './templates/bootstrap.js'
-import {createRenderer} from './templates/render.js'
-
 export interface LoadedProvider {
   entry: Entry<ProviderDescriptor>
   provider: Provider
@@ -124,8 +121,12 @@ export class Runtime {
     }
   }
 
-  /** Templates: the user's templates.dir, then the plugin's own, then the core's; bootstrap settings read at the first userData(). */
-  private renderer(pluginDir?: string) {
+  /**
+   * Templates: the user's templates.dir, then the plugin's own, then the core's; bootstrap settings read at the first userData().
+   * Loaded on first use (Handlebars costs about 30 ms of start-up, and most commands never render a template).
+   */
+  private async renderer(pluginDir?: string) {
+    const [{bootstrapSettings}, {createRenderer}] = await Promise.all([import('./templates/bootstrap.js'), import('./templates/render.js')])
     const dir = (this.config.values.templates as {dir?: string} | undefined)?.dir
     return createRenderer({
       bootstrap: () =>

@@ -1,7 +1,7 @@
 import {existsSync} from 'node:fs'
 import {basename, join} from 'node:path'
 
-import {Args} from '@oclif/core'
+import * as Args from '@oclif/core/args'
 
 import {COMPLETION_DIR, SHELLS, scriptFile, setupLine, type Shell} from '../../autocomplete/scripts.js'
 import {MorpheusError} from '../../errors.js'

@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import * as Args from '@oclif/core/args'
 import {dump} from 'js-yaml'
 
 import {MorpheusCommand} from '../../ui/base-command.js'

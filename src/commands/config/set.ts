@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import * as Args from '@oclif/core/args'
 
 import {MorpheusCommand} from '../../ui/base-command.js'
 import {configPath, displayValue, expandEnv, parseCliValue, readRawConfig, setKey, validateCore, writeConfig} from '../../config/config.js'
