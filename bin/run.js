@@ -17,7 +17,7 @@ if (!versionFastPath()) {
     // no cache: only slower
   }
 
-  // The bundle (scripts/bundle.js): oclif and every command in one module.
+  // The start-up bundle (scripts/startup-bundle.js): oclif's execute; the commands are bundled beside it.
   const {execute} = await import('../dist/bundle/cli.js')
   await execute({dir: import.meta.url})
 

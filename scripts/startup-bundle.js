@@ -1,5 +1,5 @@
-// Bundle the core for start-up time (bench/README.md): @oclif/core, js-yaml and the commands with what they import
-// statically go into dist/bundle/ (cli.js, commands/**, chunks/), a few modules instead of some 150 files; what is
+// Bundle the core for start-up time (bench/README.md; scripts/bundle.js is another thing: it packs release tarballs).
+// @oclif/core, js-yaml and the commands with what they import statically go into dist/bundle/ (cli.js, commands/**, chunks/), a few modules instead of some 150 files; what is
 // imported dynamically (the runtime's Handlebars, prompts, listr2, the plugins) stays in node_modules.
 // package.json's oclif.commands points at dist/bundle/commands, bin/run.js at cli.js's execute.
 // Runs after tsc, on dist/: the commands are the files under dist/commands.
