@@ -124,7 +124,7 @@ async function plantCli(count, boot, pollSeconds) {
   const dir = mkdtempSync(join(tmpdir(), 'morpheus-bench-hetzner-'))
   writeFileSync(
     join(dir, 'config.yaml'),
-    `infrastructure:\n  provider: hetzner\nforest:\n  parallel: 10\n  form_timeout_seconds: 120\n  ports: {client: ${base + 22}, cluster: ${base + 62}, monitor: ${base + 82}}\nsecrets:\n  hetzner_api_token: \${HCLOUD_TOKEN}\nproviders:\n  hetzner:\n    operator_cidrs: ['127.0.0.1/32']\n    route_via: ipv4\n    poll_interval_seconds: ${pollSeconds}\n`,
+    `registry:\n  type: none\ninfrastructure:\n  provider: hetzner\nforest:\n  parallel: 10\n  form_timeout_seconds: 120\n  ports: {client: ${base + 22}, cluster: ${base + 62}, monitor: ${base + 82}}\nsecrets:\n  hetzner_api_token: \${HCLOUD_TOKEN}\nproviders:\n  hetzner:\n    operator_cidrs: ['127.0.0.1/32']\n    route_via: ipv4\n    poll_interval_seconds: ${pollSeconds}\n`,
   )
   const env = {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN, HOME: dir, MORPHEUS_CACHE_DIR: join(dir, 'cache'), MORPHEUS_CONFIG: join(dir, 'config.yaml'), MORPHEUS_DATA_DIR: join(dir, 'data'), PATH: process.env.PATH}
   const run = (args) =>
@@ -138,7 +138,7 @@ async function plantCli(count, boot, pollSeconds) {
     })
   try {
     const started = Date.now()
-    const planted = await run(['plant', 'cloud', '--nodes', String(count), '--json'])
+    const planted = await run(['plant', 'cloud', '--nodes', String(count), '--yes', '--json'])
     const seconds = (Date.now() - started) / 1000
     if (planted.code !== 0) throw new Error(`plant exited ${planted.code}: ${planted.err.trim()}`)
     const requests = sim.requests.length

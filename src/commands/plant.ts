@@ -2,10 +2,14 @@ import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
 import {forgetForestIds} from '../autocomplete/forests-cache.js'
+import {configPath} from '../config/config.js'
 import {MorpheusError} from '../errors.js'
+import {resolve} from '../plugins/discovery.js'
+import {registryConfigured, setUpRegistry} from './registry/init.js'
 import {planForest, Plant as Planting, type PlantPlan, type PlantResult} from '../forest/plant.js'
 import {forestDeps} from '../forest/runtime-deps.js'
 import {MorpheusCommand} from '../ui/base-command.js'
+import type {CostEstimate, Money} from '../plugin-api/index.js'
 import {ProgressRelay} from '../ui/progress.js'
 import {table} from '../ui/table.js'
 
@@ -18,7 +22,8 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
     {command: '<%= config.bin %> plant local small', description: 'one NATS node on this machine'},
     {command: '<%= config.bin %> plant local medium --json', description: 'three local nodes, result as JSON'},
     {command: '<%= config.bin %> plant local --nodes 7', description: 'seven local nodes'},
-    {command: '<%= config.bin %> plant cloud small', description: 'on the configured cloud provider'},
+    {command: '<%= config.bin %> plant cloud small', description: 'on the configured cloud provider: shows the monthly cost estimate and asks first'},
+    {command: '<%= config.bin %> plant cloud medium --yes --json', description: 'for scripts: no question; the estimate is in the JSON'},
     {command: '<%= config.bin %> plant cloud medium --dry-run --json', description: "the plan, with each node's exact user data, creating nothing"},
   ]
   static args = {
@@ -29,6 +34,7 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
     'dry-run': Flags.boolean({description: "create nothing, write nothing: print the plan and each node's user data"}),
     nodes: Flags.integer({description: 'node count, 1 to 100 (wins over SIZE)', max: 100, min: 1}),
     unsafe: Flags.boolean({description: 'write the registry even if its backend cannot make concurrent writes safe'}),
+    yes: Flags.boolean({char: 'y', description: 'plant a paid (cloud) forest without asking; its cost estimate is still shown'}),
   }
 
   async run(): Promise<PlantResult | PlantPlan> {
@@ -39,6 +45,7 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
       if (!this.jsonEnabled()) this.showPlan(plan)
       return plan
     }
+    await this.ensureRegistry(await this.runtime.providerName(args.provider))
     const relay = new ProgressRelay({fancy: this.fancyProgress, quiet: this.jsonEnabled()})
     const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe})
     let planting: Planting | undefined
@@ -48,6 +55,7 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
       return await this.interruptible(async () => {
         planting = await Planting.prepare(deps, {nodes: flags.nodes, provider: await this.runtime.providerName(args.provider), size: args.size})
         const p = planting
+        await this.confirmCost(p, flags.yes)
         const registry = (await this.runtime.registry()).entry.descriptor
         if (p.handle.capabilities.cloud && !registry.capabilities.remote) {
           this.runtime.log.warn(`the registry (${registry.name}) is a file on this device: other devices, and cron jobs elsewhere, will not see this forest. Move it with \`morpheus registry init\` (a Storage Box or S3).`)
@@ -75,6 +83,49 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
   }
 
   /**
+   * A cloud forest outlives this device, so its state must not land in a file here by default: with
+   * no registry in the config, plant runs the registry set-up on a terminal (new Storage Box, existing
+   * one, or local only, which writes registry.type none so it is not asked again) and fails without
+   * one, naming the commands. A local forest lives on this device, and so may its registry file.
+   */
+  private async ensureRegistry(providerName: string): Promise<void> {
+    if (registryConfigured()) return
+    const entry = resolve(await this.runtime.providers(), providerName)
+    if (!entry.descriptor.capabilities.cloud) return
+    if (!this.interactive) {
+      throw new MorpheusError('CONFIG', `no registry is configured (registry.type in ${configPath()}): a ${entry.descriptor.name} forest's state must live where every device (and cron) can read it`, {
+        hint: 'Set one up first: `morpheus registry init` on a terminal (asks), or `morpheus registry init --setup new-box` (a new Storage Box, needs HETZNER_API_TOKEN), or `morpheus registry init --setup existing-box --url <url> --username <user> --password-env <VAR>`; to keep it in a file on this device: `morpheus registry init --setup local`.',
+      })
+    }
+    this.log(`No registry is configured: a ${entry.descriptor.name} forest's state should live where every device can read it.`)
+    const result = await setUpRegistry(this.config, {interactive: true, log: this.runtime.log}, this.runtime.signal)
+    this.log(`${result.created ? 'Created' : 'Found'} the registry at ${result.location} (writes: ${result.probe.concurrency})`)
+    this.reloadRuntime()
+  }
+
+  /**
+   * A paid forest (a cloud provider, or a price above zero) is planted only once the user has seen
+   * what it costs and said yes: at the prompt, or with --yes. Nothing exists yet when this asks.
+   */
+  private async confirmCost(p: Planting, yes: boolean): Promise<void> {
+    const estimate = await p.estimate()
+    if (!(await p.paid())) return
+    const cost = estimate ? costLine(estimate, p.count) : `${p.handle.name} gives no price: see its own price list`
+    if (!this.jsonEnabled()) process.stderr.write(`Estimated cost: ${cost}\n`)
+    if (yes) return
+    const what = `${p.count} ${p.handle.name} node${p.count === 1 ? '' : 's'}`
+    if (!this.interactive) {
+      throw new MorpheusError('USAGE', `refusing to plant ${what} (${estimate ? money(estimate.monthly) + ' a month' : 'a paid forest'}) without confirmation: stdin is not a terminal`, {
+        hint: 'Pass --yes to confirm (the estimate is in the --json output), or --dry-run to see the plan and its cost.',
+      })
+    }
+    const {confirm} = await import('@inquirer/prompts')
+    if (!(await confirm({default: false, message: `Plant ${what}${estimate ? ` for about ${money(estimate.monthly)} a month` : ''}?`}))) {
+      throw new MorpheusError('USAGE', 'plant cancelled; nothing was created')
+    }
+  }
+
+  /**
    * On a second Ctrl-C: the first one's settle is usually under way (or about to start, once the
    * provider's calls return): wait a little for it, and settle directly only when it does not come.
    */
@@ -87,6 +138,7 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
     const f = plan.forest
     this.log(`Dry run: nothing was created or written. A plant now would make forest ${f.id} with ${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'} (${f.provider}, ${f.size}, ${f.nats_mode} NATS).`)
     this.log(`Route password: ${plan.route_password}`)
+    if (plan.estimate) this.log(`Estimated cost: ${costLine(plan.estimate, plan.nodes.length)}`)
     this.log('')
     this.log(table(['NODE', 'ADDRESS', 'PORTS'], plan.nodes.map((n) => [n.id, n.ip || '(at create)', n.ports ? `${n.ports.client}/${n.ports.cluster}/${n.ports.monitor}` : `${f.ports?.client}/${f.ports?.cluster}/${f.ports?.monitor}`])))
     for (const n of plan.nodes) {
@@ -104,3 +156,14 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
     this.log(`Next: morpheus status ${f.id}    morpheus teardown ${f.id}`)
   }
 }
+
+function money(m: Money): string {
+  return `${m.amount.toFixed(2)} ${m.currency}`
+}
+
+/** "24.90 EUR a month (3 × 8.30 EUR: cpx22 in fsn1: 7.70 EUR, Primary IPv4: 0.60 EUR, ...)" */
+function costLine(e: CostEstimate, count: number): string {
+  const parts = e.breakdown && e.breakdown.length > 0 ? `: ${e.breakdown.join(', ')}` : ''
+  return `${money(e.monthly)} a month (${count} × ${money(e.per_node)} per node${parts})`
+}
+

@@ -4,10 +4,12 @@ import * as Flags from '@oclif/core/flags'
 import {forgetForestIds} from '../autocomplete/forests-cache.js'
 import {MorpheusError} from '../errors.js'
 import {forestDeps} from '../forest/runtime-deps.js'
+import {findOrphans, removeOrphans, type OrphansResult} from '../forest/orphans.js'
 import {teardown, type TeardownResult} from '../forest/teardown.js'
 import {findForest} from '../registry/document.js'
 import {MorpheusCommand} from '../ui/base-command.js'
 import {ProgressRelay} from '../ui/progress.js'
+import {table} from '../ui/table.js'
 
 export default class Teardown extends MorpheusCommand {
   static summary = 'Remove a forest: stop and delete every node, then its registry entry'
@@ -15,18 +17,28 @@ export default class Teardown extends MorpheusCommand {
     '<%= config.bin %> teardown forest-1732400000',
     '<%= config.bin %> teardown forest-1732400000 --yes --json',
     {command: '<%= config.bin %> teardown forest-1732400000 --force --yes', description: "drop the entry of another device's local forest (its processes keep running there)"},
+    {command: '<%= config.bin %> teardown --orphans --dry-run', description: 'list cloud resources labelled managed-by=morpheus that belong to no forest in the registry'},
+    {command: '<%= config.bin %> teardown --orphans --yes', description: 'and delete them'},
   ]
   static args = {
-    forest: Args.string({description: 'forest id (see `morpheus list`)', required: true}),
+    forest: Args.string({description: 'forest id (see `morpheus list`); omitted with --orphans'}),
   }
   static flags = {
+    'dry-run': Flags.boolean({dependsOn: ['orphans'], description: 'with --orphans: list what would be deleted, delete nothing'}),
+    orphans: Flags.boolean({description: "delete the cloud provider's resources labelled managed-by=morpheus that belong to no forest in the registry", exclusive: ['force']}),
+    provider: Flags.string({dependsOn: ['orphans'], description: 'with --orphans: the provider to search (default: infrastructure.provider)'}),
     force: Flags.boolean({description: "for another device's local forest: remove only the registry entry"}),
     unsafe: Flags.boolean({description: 'write the registry even if its backend cannot make concurrent writes safe'}),
     yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
   }
 
-  async run(): Promise<TeardownResult> {
+  async run(): Promise<TeardownResult | OrphansResult> {
     const {args, flags} = await this.parse(Teardown)
+    if (flags.orphans) {
+      if (args.forest) throw new MorpheusError('USAGE', `--orphans looks for resources of no forest: it takes no forest id (got ${args.forest})`, {hint: `Run \`morpheus teardown ${args.forest}\` and \`morpheus teardown --orphans\` separately.`})
+      return this.orphans(flags)
+    }
+    if (!args.forest) throw new MorpheusError('USAGE', 'name the forest to remove', {hint: 'See `morpheus list` for the ids, or pass --orphans to remove resources of no forest.'})
     const relay = new ProgressRelay({fancy: this.fancyProgress, quiet: this.jsonEnabled()})
     const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe})
     const doc = await deps.store.read()
@@ -63,5 +75,39 @@ export default class Teardown extends MorpheusCommand {
       }
     }
     return result!
+  }
+
+  private async orphans(flags: {'dry-run': boolean; provider?: string; unsafe: boolean; yes: boolean}): Promise<OrphansResult> {
+    const relay = new ProgressRelay({fancy: this.fancyProgress, quiet: this.jsonEnabled()})
+    const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe})
+    const search = await findOrphans(deps, await this.runtime.providerName(flags.provider ?? 'cloud'))
+    const {orphans} = search
+    const provider = search.handle.name
+    const done = (removed: OrphansResult['removed'], dryRun: boolean): OrphansResult => ({dry_run: dryRun, orphans, provider, removed})
+    if (!this.jsonEnabled()) {
+      if (orphans.length === 0) this.log(`No orphaned resources at ${provider}: everything labelled managed-by=morpheus belongs to a forest in the registry.`)
+      else this.log(table(['KIND', 'NAME', 'ID', 'FOREST LABEL'], orphans.map((o) => [o.kind, o.name, o.id, o.forest ? `${o.forest} (not in the registry)` : '(none)'])))
+    }
+    if (orphans.length === 0) return done([], Boolean(flags['dry-run']))
+    if (flags['dry-run']) {
+      if (!this.jsonEnabled()) this.log(`\nDry run: nothing deleted. \`morpheus teardown --orphans --yes\` deletes these ${orphans.length}.`)
+      return done([], true)
+    }
+    if (!flags.yes) {
+      if (!this.interactive) {
+        throw new MorpheusError('USAGE', `refusing to delete ${orphans.length} orphaned resource${orphans.length === 1 ? '' : 's'} at ${provider} without confirmation: stdin is not a terminal`, {hint: 'Pass --yes to confirm, or --dry-run to only list them.'})
+      }
+      const {confirm} = await import('@inquirer/prompts')
+      const ok = await confirm({default: false, message: `Delete these ${orphans.length} resource${orphans.length === 1 ? '' : 's'} at ${provider}?`})
+      if (!ok) throw new MorpheusError('USAGE', 'cancelled; nothing was deleted')
+    }
+    let removed: OrphansResult['removed'] = []
+    await this.interruptible(
+      () => relay.run([{run: async () => void (removed = await removeOrphans(deps, search)), title: `Deleting ${orphans.length} orphaned resource${orphans.length === 1 ? '' : 's'} at ${provider}`}]),
+      () => undefined,
+      () => relay.mute(),
+    )
+    if (!this.jsonEnabled()) this.log(`Deleted ${removed.length} orphaned resource${removed.length === 1 ? '' : 's'} at ${provider}.`)
+    return done(removed, false)
   }
 }

@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto'
 
 import {MorpheusError, fromPluginError} from '../errors.js'
-import type {ClusterAuth, ForestRecord, NatsMode, NodeRecord, RegistryDocument, SecretStore} from '../plugin-api/index.js'
+import type {ClusterAuth, CostEstimate, ForestRecord, NatsMode, NodeRecord, RegistryDocument, SecretStore} from '../plugin-api/index.js'
 import {NodeBatch} from './batch.js'
 import type {ForestDeps, ProviderHandle} from './deps.js'
 import {operation, sameOperation} from './operation.js'
@@ -24,6 +24,8 @@ export interface PlantResult {
   forest: ForestRecord
   nodes: NodeView[]
   seconds: number
+  /** The provider's monthly cost estimate made before anything was created (null when it gives none). */
+  estimate: CostEstimate | null
 }
 
 /** Resolve a size name (or --nodes, which wins) to a node count using forest.sizes. */
@@ -53,6 +55,9 @@ export async function preflight(handle: ProviderHandle, signal: AbortSignal): Pr
 }
 
 const CLUSTER_AUTH = 'cluster_auth'
+
+/** The names of every per-forest secret the core keeps in a registry's secret storage (migrate copies them). */
+export const FOREST_SECRET_NAMES: readonly string[] = [CLUSTER_AUTH]
 
 /** New route credentials for a forest: a random password no other forest shares. */
 export function newClusterAuth(): ClusterAuth {
@@ -132,6 +137,27 @@ export class Plant {
     return this.batch?.forest
   }
 
+  private estimated?: CostEstimate | null
+
+  /** What the forest would cost a month, from the provider's price list (null when it has none); asked once. */
+  async estimate(): Promise<CostEstimate | null> {
+    if (this.estimated !== undefined) return this.estimated
+    const {provider} = this.handle
+    if (!provider.estimate) return (this.estimated = null)
+    try {
+      this.estimated = await provider.estimate({count: this.count, signal: this.deps.signal})
+    } catch (error) {
+      throw fromPluginError(error, `provider ${this.handle.name}: cost estimate`, 'PROVIDER')
+    }
+    return this.estimated
+  }
+
+  /** A plant that costs money (a cloud provider, or a price above zero) is confirmed before anything is made. */
+  async paid(): Promise<boolean> {
+    const e = await this.estimate()
+    return this.handle.capabilities.cloud || (e !== null && e.monthly.amount > 0)
+  }
+
   /** Claim the forest and reserve its nodes in one compare-and-swap; store its route credentials. */
   async claim(): Promise<void> {
     if (this.deps.signal.aborted) throw new MorpheusError('INTERRUPTED', 'interrupted before anything was created; nothing was changed')
@@ -183,7 +209,7 @@ export class Plant {
   /** Record the forest active (with every node's last status) in one write. */
   async finish(): Promise<PlantResult> {
     const {forest, nodes} = await this.batch!.finish((f) => void (f.status = 'active'))
-    return {forest, nodes, seconds: Math.round((Date.now() - this.started) / 100) / 10}
+    return {estimate: this.estimated ?? null, forest, nodes, seconds: Math.round((Date.now() - this.started) / 100) / 10}
   }
 
   /** Settle an unfinished plant (see settle()); returns the error to end with. */
@@ -196,6 +222,7 @@ export class Plant {
 /** Plant with no phases shown: claim, create, wait until formed; anything unfinished is settled. */
 export async function plantForest(deps: ForestDeps, request: PlantRequest): Promise<PlantResult> {
   const plant = await Plant.prepare(deps, request)
+  await plant.estimate()
   try {
     await plant.claim()
     await plant.create()
@@ -218,6 +245,7 @@ export interface PlantPlan {
   nodes: PlannedNode[]
   /** Route credentials are generated at plant; the plan shows this placeholder instead. */
   route_password: string
+  estimate: CostEstimate | null
 }
 
 export const PLACEHOLDER_PASSWORD = '********'
@@ -265,6 +293,6 @@ export async function planForest(deps: ForestDeps, request: PlantRequest): Promi
     }
     planned.push({...node, ...plan})
   }
-  return {dry_run: true, forest, nodes: planned, route_password: auth ? `${PLACEHOLDER_PASSWORD} (generated at plant, kept in the registry's secret storage)` : 'none: the registry keeps no secrets'}
+  return {dry_run: true, estimate: await plant.estimate(), forest, nodes: planned, route_password: auth ? `${PLACEHOLDER_PASSWORD} (generated at plant, kept in the registry's secret storage)` : 'none: the registry keeps no secrets'}
 }
 

@@ -1,6 +1,6 @@
 import type {NodeSample} from '../monitor/nats.js'
 
-/** Load of one node, from one sample of its monitoring endpoints. Percentages are 0-100 (rounded to 0.1), null when unknown. */
+/** Load of one node, from one sample of its monitoring endpoints. Percentages are 0-100, rounded to 0.01 (a NATS server on a large machine uses well under 0.1 % of its memory, and "above 0 %" must still be true of it), null when unknown. */
 export interface NodeMetrics {
   id: string
   address: string
@@ -47,11 +47,11 @@ export interface ForestMetrics {
   routes_missing: string[]
 }
 
-const round1 = (x: number) => Math.round(x * 10) / 10
+const round2 = (x: number) => Math.round(x * 100) / 100
 
 function percent(part: number | undefined, whole: number | undefined | null): number | null {
   if (part === undefined || part === null || !whole || whole <= 0 || !Number.isFinite(part)) return null
-  return round1((part / whole) * 100)
+  return round2((part / whole) * 100)
 }
 
 /**
@@ -84,7 +84,7 @@ export function nodeMetrics(node: {id: string; address: string}, sample: NodeSam
   }
   const v = sample.varz
   const cores = v.cores && v.cores > 0 ? v.cores : 1
-  const cpu = typeof v.cpu === 'number' && Number.isFinite(v.cpu) ? round1(v.cpu / cores) : null
+  const cpu = typeof v.cpu === 'number' && Number.isFinite(v.cpu) ? round2(v.cpu / cores) : null
   const js = sample.jsz
   return {
     ...base,
@@ -105,7 +105,7 @@ export function nodeMetrics(node: {id: string; address: string}, sample: NodeSam
 
 function avg(values: Array<number | null>): number | null {
   const known = values.filter((v): v is number => v !== null)
-  return known.length === 0 ? null : round1(known.reduce((a, b) => a + b, 0) / known.length)
+  return known.length === 0 ? null : round2(known.reduce((a, b) => a + b, 0) / known.length)
 }
 
 function max(values: Array<number | null>): number | null {

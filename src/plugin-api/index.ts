@@ -435,7 +435,33 @@ export interface NodeEndpoints {
 
 export interface NodeResources {
   memory_bytes?: number
-  monthly_price?: {amount: number; currency: string}
+  monthly_price?: Money
+}
+
+/** What a plant of `count` nodes would cost, from the provider's own price list (plant shows it before asking). */
+export interface CostEstimate {
+  /** The whole forest, per month. */
+  monthly: Money
+  /** One node, per month (server plus its addresses). */
+  per_node: Money
+  /** What the figure is made of, in words (e.g. "cpx22 in fsn1: 7.05", "Primary IPv4: 0.61"). */
+  breakdown?: string[]
+}
+
+export interface Money {
+  amount: number
+  currency: string
+}
+
+/** Something the provider made for Morpheus (labelled as Morpheus's) that belongs to no forest in the registry. */
+export interface OrphanResource {
+  /** The provider's kind of thing: server, primary_ip, firewall, process... */
+  kind: string
+  /** The provider's id for it (what destroyOrphan needs). */
+  id: string
+  name: string
+  /** The forest it claims to belong to (a label), when it carries one. */
+  forest?: string
 }
 
 export interface Provider {
@@ -483,6 +509,19 @@ export interface Provider {
   resources?(node: NodeRecord, signal: AbortSignal): Promise<NodeResources>
   /** Forest-wide clean-up after every node is gone (firewalls, networks, addresses). Idempotent. */
   destroyForest?(forest: ForestRecord, signal: AbortSignal): Promise<void>
+  /**
+   * The monthly cost of a forest of `count` nodes as this provider would create it now. Paid
+   * providers should implement it: plant shows it (and --json carries it) before anything is made.
+   */
+  estimate?(request: {count: number; signal: AbortSignal}): Promise<CostEstimate>
+  /**
+   * `teardown --orphans`: everything this provider made for Morpheus whose forest is not one of
+   * `knownForests` (every forest id in the registry, whatever its provider). Must not return anything
+   * it cannot tell was made by Morpheus.
+   */
+  orphans?(knownForests: readonly string[], signal: AbortSignal): Promise<OrphanResource[]>
+  /** Delete one resource that orphans() returned. Idempotent: one already gone is not an error. */
+  destroyOrphan?(orphan: OrphanResource, signal: AbortSignal): Promise<void>
 }
 
 export type ProviderFactory = (context: PluginContext) => Provider | Promise<Provider>

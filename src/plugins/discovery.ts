@@ -23,7 +23,7 @@ export interface Catalog<D> {
   /** Descriptors refused because they speak another plugin API version. */
   incompatible: Array<Entry<{name: string; apiVersion: unknown}>>
   warnings: string[]
-  /** Names offered by more than one plugin. */
+  /** Names offered by more than one plugin (a user-installed or linked plugin's name replaces a bundled one's: no conflict). */
   conflicts: Array<{name: string; plugins: PluginInfo[]}>
 }
 
@@ -102,6 +102,7 @@ export async function discover<D extends AnyDescriptor>(config: Config, hook: ty
     catalog.warnings.push(`plugin ${label(info(failure.plugin))} could not list its ${kind}s: ${failure.error.message}`)
   }
   const byName = new Map<string, Entry<D>>()
+  const candidates: Entry<D>[] = []
   const successes = result.successes as Array<{plugin: {name: string; version: string; type: string}; result: unknown}>
   for (const success of successes.sort((a, b) => a.plugin.name.localeCompare(b.plugin.name))) {
     const plugin = info(success.plugin)
@@ -127,21 +128,39 @@ export async function discover<D extends AnyDescriptor>(config: Config, hook: ty
         catalog.warnings.push(`plugin ${label(plugin)} offers a ${kind} that ${shape}; ignored`)
         continue
       }
-      for (const name of [descriptor.name, ...(descriptor.aliases ?? [])]) {
-        const other = byName.get(name)
-        if (other && other.plugin.name !== plugin.name) {
-          const existing = catalog.conflicts.find((c) => c.name === name)
-          if (existing) existing.plugins.push(plugin)
-          else catalog.conflicts.push({name, plugins: [other.plugin, plugin]})
-        } else {
-          byName.set(name, {descriptor, plugin})
-        }
-      }
-      catalog.entries.push({descriptor, plugin})
+      candidates.push({descriptor, plugin})
     }
+  }
+  // A plugin the user installed (or linked) replaces a bundled one offering the same name:
+  // that is what installing it is for (a newer or patched provider-local, say). oclif already
+  // loads a user plugin instead of a bundled one of the same package name; this covers a
+  // package of another name. Two bundled plugins, or two installed ones, still clash.
+  const userNames = new Set(candidates.filter((e) => isUserPlugin(e.plugin)).flatMap((e) => names(e.descriptor)))
+  for (const entry of candidates) {
+    if (!isUserPlugin(entry.plugin) && names(entry.descriptor).some((n) => userNames.has(n))) continue
+    for (const name of names(entry.descriptor)) {
+      const other = byName.get(name)
+      if (other && other.plugin.name !== entry.plugin.name) {
+        const existing = catalog.conflicts.find((c) => c.name === name)
+        if (existing) existing.plugins.push(entry.plugin)
+        else catalog.conflicts.push({name, plugins: [other.plugin, entry.plugin]})
+      } else {
+        byName.set(name, entry)
+      }
+    }
+    catalog.entries.push(entry)
   }
   catalog.entries.sort((a, b) => a.descriptor.name.localeCompare(b.descriptor.name))
   return catalog
+}
+
+/** Installed by the user (`morpheus plugins install`) or linked (`plugins link`), not bundled. */
+function isUserPlugin(p: PluginInfo): boolean {
+  return p.type === 'user' || p.type === 'link'
+}
+
+function names(d: AnyDescriptor): string[] {
+  return [d.name, ...(d.aliases ?? [])]
 }
 
 function incompatibleMessage(kind: string, name: string, apiVersion: unknown, plugin: PluginInfo): string {

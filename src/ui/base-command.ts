@@ -23,6 +23,11 @@ export abstract class MorpheusCommand extends Command {
     return this.runtimeInstance
   }
 
+  /** Forget the runtime (and the config it read): after a command wrote the config file itself. */
+  protected reloadRuntime(): void {
+    this.runtimeInstance = undefined
+  }
+
   /** True when a person can answer a prompt. */
   protected get interactive(): boolean {
     return Boolean(process.stdin.isTTY) && !this.jsonEnabled()

@@ -20,7 +20,7 @@ export function count(n: number): string {
 }
 
 /** 45%, 0.3% (small values keep a decimal, so a crossed 0% threshold does not read 0%). */
-export const pct = (v: number | null) => (v === null ? '-' : v > 0 && v < 10 ? `${Math.round(v * 10) / 10}%` : `${Math.round(v)}%`)
+export const pct = (v: number | null) => (v === null ? '-' : v > 0 && v < 0.1 ? '<0.1%' : v > 0 && v < 10 ? `${Math.round(v * 10) / 10}%` : `${Math.round(v)}%`)
 
 const CURRENCY: Record<string, string> = {EUR: '€', GBP: '£', USD: '$'}
 

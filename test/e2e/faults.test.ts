@@ -112,7 +112,9 @@ describe('bad input and faults: clear errors, stable exit codes, nothing lost', 
   test('Ctrl-C during plant: exit 130, the registry lists every process that exists, teardown removes all', async () => {
     const sb = sandbox()
     // A nats-server that takes a moment to start (then becomes the real one, same pid and environment).
-    withNatsWrapper(sb, `#!/bin/sh\nsleep 0.4\nexec ${NATS} "$@"\n`, '  parallel: 1\n')
+    // Its sleep runs without the node's environment: killed during the sleep, the wrapper would leave
+    // the sleep behind for a moment, and a real nats-server has no such child.
+    withNatsWrapper(sb, `#!/bin/sh\nenv -u MORPHEUS_NODE_DIR sleep 0.4\nexec ${NATS} "$@"\n`, '  parallel: 1\n')
     const child = sb.spawn(['plant', 'local', '--nodes', '5'])
     let stderr = ''
     child.stderr!.on('data', (d) => (stderr += d))

@@ -1,36 +1,6 @@
-import {spawn} from 'node:child_process'
+import {Sandbox, nodeProcesses, onTerminal} from '../helpers/cli.js'
 
-import {BIN, Sandbox, nodeProcesses} from '../helpers/cli.js'
-
-/**
- * grow on a terminal: `script` (util-linux) gives the CLI a real pseudo-terminal, so the prompts run
- * as a person sees them. Answers are typed once the question is on the screen.
- */
-function onTerminal(sb: Sandbox, args: string[], answers: Array<{when: string; type: string}>, timeoutMs = 90_000): Promise<{code: number | null; out: string}> {
-  const command = `stty cols 120 rows 40; exec ${[process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ')}`
-  const child = spawn('script', ['-qec', command, '/dev/null'], {cwd: sb.dir, env: {...sb.env, TERM: 'dumb'}, stdio: ['pipe', 'pipe', 'pipe']})
-  let out = ''
-  const pending = [...answers]
-  const onData = (d: Buffer) => {
-    out += d.toString()
-    // eslint-disable-next-line no-control-regex
-    const plain = out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
-    while (pending.length > 0 && plain.includes(pending[0].when)) child.stdin.write(pending.shift()!.type)
-  }
-  child.stdout.on('data', onData)
-  child.stderr.on('data', onData)
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`timed out; output so far:\n${out}`))
-    }, timeoutMs)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      // eslint-disable-next-line no-control-regex
-      resolve({code, out: out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replaceAll('\r', '')})
-    })
-  })
-}
+// On a terminal: onTerminal() gives the CLI a real pseudo-terminal (`script`), so the prompts run as a person sees them.
 
 describe('grow on a terminal', () => {
   let sb: Sandbox

@@ -42,7 +42,7 @@ describe('grow reads a real local forest and decides from its real load', () => 
     expect(r.stdout).toContain(`🌲 Forest: ${forestId}`)
     expect(r.stdout).toContain('Nodes: 3 connected')
     expect(r.stdout).toContain('Routes: full mesh (each node sees 2 routes)')
-    expect(r.stdout).toMatch(/CPU: +\d+(\.\d)?% [█░]{25}\n/)
+    expect(r.stdout).toMatch(/CPU: +(<0\.1|\d+(\.\d)?)% [█░]{25}\n/)
     for (const n of nodes) expect(r.stdout).toMatch(new RegExp(`${n.id} +${n.ip.replaceAll('.', '\\.')} +\\S+ +\\S+ +0% +2/2 +healthy`))
     expect(r.stdout).toContain('No growth needed')
     expect(r.stdout).not.toContain('Add 1 node?')

@@ -1,7 +1,7 @@
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 
 import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
-import {Sandbox, collect} from '../helpers/cli.js'
+import {Sandbox, collect, onTerminal} from '../helpers/cli.js'
 
 // `morpheus plant cloud` against the Hetzner API simulator (a test fixture: no machine here reaches Hetzner), through
 // the built CLI: the core's user data boots each simulated server as a real nats-server on its loopback Primary IPv4,
@@ -9,7 +9,9 @@ import {Sandbox, collect} from '../helpers/cli.js'
 const TOKEN = 'e2e-token-7c1d9a3f5b8e2c4d6f0a1b3c5d7e9f21'
 
 function config(ports: {client: number; cluster: number; monitor: number}): string {
-  return `infrastructure:
+  return `registry:
+  type: none
+infrastructure:
   provider: hetzner
 forest:
   form_timeout_seconds: 60
@@ -49,9 +51,11 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
   })
   afterEach(() => expect(sim.violations).toEqual([]))
 
-  test('plant cloud medium --dry-run: the user data of each node and server, read-only requests only, nothing created', async () => {
+  test('plant cloud medium --dry-run: the user data of each node and server, and the cost; read-only requests only, nothing created', async () => {
     const r = await sb.run(['plant', 'cloud', 'medium', '--dry-run', '--json'], {timeoutMs: 60_000})
     expect(r.code).toBe(0)
+    // The simulator's price list: cpx22 in fsn1 7.70 + Primary IPv4 0.60 + IPv6 0.00 a month.
+    expect(JSON.parse(r.stdout).estimate).toEqual({breakdown: ['cpx22 in fsn1: 7.70 EUR', 'Primary IPv4: 0.60 EUR', 'Primary IPv6: 0.00 EUR', 'firewall: free'], monthly: {amount: 24.9, currency: 'EUR'}, per_node: {amount: 8.3, currency: 'EUR'}})
     expect(r.stdout).toContain('#cloud-config')
     expect(r.stdout).toContain('"server_type": "cpx22"')
     expect(sim.requests.filter((q) => q.method !== 'GET')).toEqual([])
@@ -59,10 +63,32 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(r.stdout + r.stderr).not.toContain(TOKEN)
   })
 
-  test('plant cloud medium: three servers with Primary IPs, a firewall, a formed NATS cluster, the token nowhere', async () => {
-    const r = await sb.run(['plant', 'cloud', 'medium', '--json'], {timeoutMs: 120_000})
+  test('a paid plant is not made without a yes: no terminal and no --yes is exit 2 with the cost, and nothing is created', async () => {
+    const r = await sb.run(['plant', 'cloud', 'medium'], {timeoutMs: 60_000})
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('Estimated cost: 24.90 EUR a month (3 × 8.30 EUR per node: cpx22 in fsn1: 7.70 EUR')
+    expect(r.stderr).toContain('refusing to plant 3 hetzner nodes (24.90 EUR a month) without confirmation')
+    expect(r.stderr).toContain('--yes')
+    expect(sim.requests.filter((q) => q.method !== 'GET')).toEqual([])
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+    expect(existsSync(sb.registryPath) ? sb.registry().forests : {}).toEqual({})
+  })
+
+  test('on a terminal, plant shows the cost and asks; answering N creates nothing', async () => {
+    const r = await onTerminal(sb, ['plant', 'cloud', 'small'], [{type: 'n\r', when: 'a month?'}])
+    expect(r.out).toContain('Estimated cost: 8.30 EUR a month (1 × 8.30 EUR per node: cpx22 in fsn1: 7.70 EUR, Primary IPv4: 0.60 EUR')
+    expect(r.out).toContain('Plant 1 hetzner node for about 8.30 EUR a month?')
+    expect(r.out).toContain('plant cancelled; nothing was created')
+    expect(r.code).toBe(2)
+    expect(sim.requests.filter((q) => q.method !== 'GET')).toEqual([])
+    expect(existsSync(sb.registryPath) ? sb.registry().forests : {}).toEqual({})
+  }, 90_000)
+
+  test('plant cloud medium --yes: three servers with Primary IPs, a firewall, a formed NATS cluster, the cost in the JSON, the token nowhere', async () => {
+    const r = await sb.run(['plant', 'cloud', 'medium', '--yes', '--json'], {timeoutMs: 120_000})
     expect(r.code).toBe(0)
     const result = JSON.parse(r.stdout)
+    expect(result.estimate.monthly).toEqual({amount: 24.9, currency: 'EUR'})
     forestId = result.forest.id
     expect(result.forest).toMatchObject({provider: 'hetzner', status: 'active'})
     expect(result.nodes).toHaveLength(3)
@@ -88,6 +114,60 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(status.nodes.every((n: any) => n.health.healthy && n.health.routes === 2)).toBe(true)
   })
 
+  test('grow --auto adds node-4: a server on its own Primary IPs that joins the real cluster, and the firewall lets it in', async () => {
+    // --threshold 0: a node's memory use is always above 0%, so the decision is to grow, whatever the load.
+    const r = await sb.run(['grow', forestId, '--auto', '--threshold', '0', '--json'], {timeoutMs: 120_000})
+    expect(r.code).toBe(0)
+    const out = JSON.parse(r.stdout)
+    expect(out).toMatchObject({forest_id: forestId, status: 'expanded'})
+    expect(out.action).toMatchObject({count: 1, node_ids: ['node-4'], nodes_after: 4})
+    expect(out.action.monthly_price).toEqual({amount: 8.3, currency: 'EUR'})
+    const servers = [...sim.servers.values()].filter((s: any) => s.labels.forest === forestId)
+    expect(servers.map((s: any) => s.labels.node).sort()).toEqual(['node-1', 'node-2', 'node-3', 'node-4'])
+    const status = await sb.json(['status', forestId])
+    expect(status.health).toBe('healthy')
+    expect(status.nodes).toHaveLength(4)
+    expect(status.nodes.every((n: any) => n.health.healthy && n.health.routes === 3)).toBe(true)
+    // One firewall still, and its cluster-port rule now names node-4's address.
+    expect(sim.firewalls.size).toBe(1)
+    const node4 = sb.registry().nodes[forestId].find((n: any) => n.id === 'node-4')
+    const rules = JSON.stringify([...sim.firewalls.values()][0].rules)
+    expect(rules).toContain(node4.ipv4)
+    expect(r.stdout + r.stderr).not.toContain(TOKEN)
+  }, 150_000)
+
+  test('teardown --orphans: lists and deletes only what is labelled managed-by=morpheus and belongs to no forest', async () => {
+    const stray = async (name: string, labels: Record<string, string>) => {
+      const res = await fetch(`${sim.url}/servers`, {
+        body: JSON.stringify({image: 'ubuntu-24.04', labels, location: 'fsn1', name, server_type: 'cpx22'}),
+        headers: {Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json'},
+        method: 'POST',
+      })
+      expect(res.status).toBe(201)
+    }
+    await stray('forest-gone-node-1', {'managed-by': 'morpheus', forest: 'forest-gone', node: 'node-1', role: 'edge'})
+    await stray('not-ours', {team: 'web'})
+    const ours = () => [...sim.servers.values()].filter((s: any) => s.labels.forest === forestId).length
+    const dry = await sb.json(['teardown', '--orphans', '--dry-run'])
+    expect(dry).toMatchObject({dry_run: true, provider: 'hetzner', removed: []})
+    expect(dry.orphans).toEqual([{forest: 'forest-gone', id: expect.any(String), kind: 'server', name: 'forest-gone-node-1'}])
+    const refused = await sb.run(['teardown', '--orphans'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('refusing to delete 1 orphaned resource at hetzner without confirmation')
+    expect(sim.servers.size).toBe(6)
+    const both = await sb.run(['teardown', forestId, '--orphans'])
+    expect(both.code).toBe(2)
+    const done = await sb.json(['teardown', '--orphans', '--yes'])
+    expect(done.removed.map((o: any) => o.name)).toEqual(['forest-gone-node-1'])
+    expect([...sim.servers.values()].map((s: any) => s.name)).not.toContain('forest-gone-node-1')
+    expect([...sim.servers.values()].map((s: any) => s.name)).toContain('not-ours')
+    expect(ours()).toBe(4)
+    expect((await sb.json(['teardown', '--orphans', '--dry-run'])).orphans).toEqual([])
+    // The one that is not Morpheus's stays, whatever happens; remove it so teardown below counts only the forest.
+    const notOurs = [...sim.servers.values()].find((s: any) => s.name === 'not-ours') as any
+    await fetch(`${sim.url}/servers/${notOurs.id}`, {headers: {Authorization: `Bearer ${TOKEN}`}, method: 'DELETE'})
+  }, 120_000)
+
   test('teardown deletes every server with the forest label (also one the registry does not know), the firewall and the Primary IPs', async () => {
     // A server the registry does not know, carrying the forest's labels (as after a crash between create and record).
     const res = await fetch(`${sim.url}/servers`, {
@@ -97,12 +177,27 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     })
     expect(res.status).toBe(201)
     const result = await sb.json(['teardown', forestId, '--yes'])
-    expect(result.removed.sort()).toEqual(['node-1', 'node-2', 'node-3'])
+    expect(result.removed.sort()).toEqual(['node-1', 'node-2', 'node-3', 'node-4'])
     expect(result.orphans_removed).toEqual(['node-9'])
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
     expect(sim.firewalls.size).toBe(0)
     expect(sb.registry().forests[forestId]).toBeUndefined()
   }, 120_000)
+
+  test('a one-node forest cannot grow on Hetzner (no reconfigureNode): exit 5 with what to do, and no server added', async () => {
+    const planted = await sb.json(['plant', 'cloud', 'small', '--yes'])
+    const id = planted.forest.id
+    const r = await sb.run(['grow', id, '--auto', '--threshold', '0', '--json'], {timeoutMs: 120_000})
+    expect(r.code).toBe(5)
+    const out = JSON.parse(r.stdout)
+    expect(out).toMatchObject({forest_id: id, status: 'error'})
+    expect(out.error.message).toContain('cannot turn the one-node forest')
+    expect([...sim.servers.values()].filter((s: any) => s.labels.forest === id)).toHaveLength(1)
+    expect(sb.registry().nodes[id].map((n: any) => n.id)).toEqual(['node-1'])
+    expect((await sb.json(['status', id])).health).toBe('healthy')
+    await sb.json(['teardown', id, '--yes'])
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+  }, 150_000)
 
   test('a wrong token: exit 5 with the code and a hint, nothing created, the token not printed', async () => {
     const r = await sb.run(['plant', 'cloud', 'small'], {env: {HCLOUD_TOKEN: 'wrong-token-5e6f7a8b9c'}})
@@ -115,7 +210,7 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
 
   test('Ctrl-C mid-plant: exit 130, and no server or Primary IP is left behind', async () => {
     const before = sim.count('POST', /^\/servers$/)
-    const child = sb.spawn(['plant', 'cloud', 'medium'])
+    const child = sb.spawn(['plant', 'cloud', 'medium', '--yes'])
     const done = collect(child, 120_000)
     for (let i = 0; i < 600 && sim.count('POST', /^\/servers$/) < before + 1; i++) await new Promise((r) => setTimeout(r, 25))
     child.kill('SIGINT')
@@ -127,7 +222,7 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
 
   test('the API going down mid-plant: a clear error, non-zero, and nothing left once the API is back', async () => {
     const before = sim.count('POST', /^\/servers$/)
-    const child = sb.spawn(['plant', 'cloud', 'medium'])
+    const child = sb.spawn(['plant', 'cloud', 'medium', '--yes'])
     const done = collect(child, 150_000)
     for (let i = 0; i < 600 && sim.count('POST', /^\/servers$/) < before + 3; i++) await new Promise((r) => setTimeout(r, 25))
     sim.faults.downUntil = Date.now() + 3000

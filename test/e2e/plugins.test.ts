@@ -162,14 +162,37 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
     for (const sb of sandboxes) await sb.cleanup()
   })
 
-  test('two plugins offering "local": providers and plant local exit 8 naming both, other providers still work; uninstalling one fixes it', async () => {
+  test('a linked plugin offering "local" replaces the bundled provider (no clash): providers lists it, plant local uses it; unlinking brings the bundled one back', async () => {
     const sb = sandbox()
     await link(sb, 'duplicate-local')
-    const both = ['@morpheus/provider-local@0.1.0', 'morpheus-fixture-duplicate-local@0.0.1']
+    const out = await sb.json(['providers'])
+    expect(out.warnings).toEqual([])
+    expect(out.providers.map((p: any) => [p.name, p.plugin, p.plugin_type, p.version])).toEqual([
+      ['hetzner', '@morpheus/provider-hetzner', 'core', '0.1.0'],
+      ['local', 'morpheus-fixture-duplicate-local', 'link', '0.0.1'],
+    ])
+    // plant local reaches the linked plugin's load(), not the bundled provider: no node starts.
+    const plant = await sb.run(['plant', 'local', 'small'])
+    expect(plant.code).not.toBe(0)
+    expect(plant.code).not.toBe(8)
+    expect(plant.stderr).toContain('fixture provider "local" (morpheus-fixture-duplicate-local) was loaded')
+    expect(nodeProcesses(sb.dir)).toEqual([])
+
+    expect((await sb.run(['plugins', 'uninstall', 'morpheus-fixture-duplicate-local'])).code).toBe(0)
+    const after = await sb.json(['providers'])
+    expect(after.providers.map((p: any) => [p.name, p.plugin, p.plugin_type])).toEqual([['hetzner', '@morpheus/provider-hetzner', 'core'], ['local', '@morpheus/provider-local', 'core']])
+  })
+
+  test('two installed plugins offering "local": providers and plant local exit 8 naming both, other providers still work; uninstalling one fixes it', async () => {
+    const sb = sandbox()
+    await link(sb, 'duplicate-local')
+    await link(sb, 'duplicate-local-2')
+    const both = ['morpheus-fixture-duplicate-local@0.0.1', 'morpheus-fixture-duplicate-local-2@0.0.2']
 
     const list = await sb.run(['providers'])
     expect(list.code).toBe(8)
     expect(list.stderr).toContain(`provider name "local" is offered by ${both[0]} and ${both[1]}`)
+    expect(list.stderr).not.toContain('@morpheus/provider-local@')
     expect(list.stderr).toContain('morpheus plugins uninstall morpheus-fixture-duplicate-local')
 
     const json = await sb.run(['providers', '--json'])
@@ -193,9 +216,9 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
     expect(nodeProcesses(sb.dir)).toEqual([])
     expect((await sb.run(['plugins', 'uninstall', 'morpheus-provider-example'])).code).toBe(0)
 
-    expect((await sb.run(['plugins', 'uninstall', 'morpheus-fixture-duplicate-local'])).code).toBe(0)
+    expect((await sb.run(['plugins', 'uninstall', 'morpheus-fixture-duplicate-local-2'])).code).toBe(0)
     const after = await sb.json(['providers'])
-    expect(after.providers.map((p: any) => p.plugin)).toEqual(['@morpheus/provider-hetzner', '@morpheus/provider-local'])
+    expect(after.providers.map((p: any) => p.plugin)).toEqual(['@morpheus/provider-hetzner', 'morpheus-fixture-duplicate-local'])
   })
 
   test('a plugin whose hook throws is named in a warning; local is still listed', async () => {

@@ -3,7 +3,7 @@ import {join} from 'node:path'
 
 import {load} from 'js-yaml'
 
-import {Sandbox} from '../helpers/cli.js'
+import {Sandbox, onTerminal} from '../helpers/cli.js'
 import {startApache, type ApacheServer} from '../fixtures/webdav/apache.js'
 import {startStorageBoxApi, type StorageBoxApi} from '../fixtures/storagebox-api/simulator.js'
 
@@ -121,3 +121,34 @@ test('without a terminal every choice comes from flags: missing ones are named; 
   expect(local).toEqual(expect.objectContaining({created: true, location: s.registryPath}))
   expect(configOf(s).registry).toEqual({type: 'none'})
 }, 240_000) // many CLI runs: generous for a loaded machine
+
+test('plant cloud with no registry configured: without a terminal exit 3 naming the commands; on one the set-up runs first (an existing box, typed in at the prompts)', async () => {
+  // HCLOUD_ENDPOINT points at a closed loopback port: after the set-up, the plant itself stops at the provider.
+  const s = new Sandbox('infrastructure:\n  provider: hetzner\n', {HCLOUD_ENDPOINT: 'http://127.0.0.1:9', HCLOUD_TOKEN: 'not-a-real-token-for-this-test'})
+  sandboxes.push(s)
+  const r = await s.run(['plant', 'cloud', 'small', '--yes'])
+  expect(r.code).toBe(3)
+  expect(r.stderr).toContain('no registry is configured')
+  expect(r.stderr).toContain('`morpheus registry init --setup existing-box --url <url> --username <user> --password-env <VAR>`')
+  expect(r.stderr).toContain('`morpheus registry init --setup local`')
+  expect(configOf(s).registry).toBeUndefined()
+  // A local forest lives on this device, and so may its registry file: no question for it.
+  const local = await s.run(['plant', 'local', 'small', '--dry-run'])
+  expect(local.code).toBe(0)
+
+  const url = `${apache.origin}/typed/registry.json`
+  const t = await onTerminal(s, ['plant', 'cloud', 'small'], [
+    {type: '\u001b[B\r', when: 'Where should the registry live?'},
+    {type: `${url}\r`, when: 'WebDAV URL of the registry document'},
+    {type: `${apache.username}\r`, when: 'User name'},
+    {type: `${apache.password}\r`, when: 'Password (kept'},
+  ])
+  expect(t.out).toContain('No registry is configured')
+  expect(t.out).toContain(`Created the registry at ${url} (writes: lock)`)
+  expect(configOf(s).registry).toEqual({password: apache.password, storagebox_host: apache.host, type: 'storagebox', url, username: apache.username})
+  expect(statSync(join(s.dir, 'config.yaml')).mode & 0o777).toBe(0o600)
+  expect(JSON.parse(readFileSync(join(apache.root, 'typed', 'registry.json'), 'utf8'))).toMatchObject({forests: {}, version: 1})
+  // The plant went on with the new registry and stopped at the (unreachable) provider: exit 5, nothing recorded.
+  expect(t.code).toBe(5)
+  expect(t.out).not.toContain(apache.password)
+}, 240_000)

@@ -253,7 +253,7 @@ ${extra}providers:
     config('  unsafe_writes: true\n')
   })
 
-  test('against the S3 simulator (conditional writes enforced, versioned bucket): init finds compare-and-swap; two plants at once both land; teardown', async () => {
+  test('against the S3 simulator (conditional writes enforced, versioned bucket): init finds compare-and-swap; two plants at once both land; teardown; registry history and restore on object versions', async () => {
     const fake = new FakeS3({buckets: {cas: {versioning: true}}, credentials: [{accessKeyId: ACCESS, secretAccessKey: SECRET}], region: 'eu-north-1'})
     await fake.start()
     try {
@@ -283,6 +283,26 @@ ${extra}providers:
       // Teardown removed each forest's secrets object, every version of it.
       expect(fake.keys('cas')).toEqual(['morpheus/registry.json'])
       for (const id of ids) expect(fake.versionsOf('cas', `morpheus/registry.json.secrets/${id}.json`)).toEqual([])
+      // registry history and restore, through the CLI, on the bucket's object versions: back to the
+      // revision that held both forests (active), and the document restored over stays in the history.
+      const history = await ok(['registry', 'history', '--limit', '50'])
+      const versions = fake.versionsOf('cas', 'morpheus/registry.json')
+      expect(history.revisions).toHaveLength(versions.length - 1)
+      const both = history.revisions.find((r: any) => {
+        const body = versions.find((v) => r.revision.includes(v.versionId))?.body
+        const forests = body ? JSON.parse(body).forests : {}
+        return ids.every((id) => forests[id]?.status === 'active')
+      })
+      expect(both).toBeDefined()
+      const refusedRestore = await cli(['registry', 'restore', both.revision])
+      expect(refusedRestore.code).toBe(2)
+      const restored = await ok(['registry', 'restore', both.revision, '--yes'])
+      expect(restored).toEqual(expect.objectContaining({forests: 2, nodes: 2}))
+      expect((await ok(['list'])).forests.map((f: any) => f.id).sort()).toEqual([...ids].sort())
+      expect((await ok(['registry', 'history', '--limit', '50'])).revisions).toHaveLength(history.revisions.length + 1)
+      // Their processes are gone: teardown converges and clears the restored entries again.
+      for (const id of ids) await ok(['teardown', id, '--yes'])
+      expect(JSON.parse(fake.object('cas', 'morpheus/registry.json')!).forests).toEqual({})
       expect(fake.unhandled).toEqual([])
     } finally {
       await fake.stop()

@@ -38,6 +38,9 @@ export class Sandbox {
 
   readonly firstAddress: string
 
+  /** What run() and spawn() start: by default `node bin/run.js` of this tree; a path (e.g. an installed `morpheus`) is run as a program. */
+  command?: string
+
   /** Write the config file; the local provider's first_address is added unless the text sets providers. */
   writeConfig(text: string): void {
     const extra = /^providers:/m.test(text) ? '' : `\nproviders:\n  local:\n    first_address: ${this.firstAddress}\n`
@@ -62,7 +65,8 @@ export class Sandbox {
   }
 
   spawn(args: string[], options: {env?: NodeJS.ProcessEnv; node?: string} = {}): ChildProcess {
-    return spawn(options.node ?? process.execPath, [BIN, ...args], {cwd: this.dir, env: {...this.env, ...options.env}, stdio: ['ignore', 'pipe', 'pipe']})
+    const [file, argv] = this.command ? [this.command, args] : [options.node ?? process.execPath, [BIN, ...args]]
+    return spawn(file, argv, {cwd: this.dir, env: {...this.env, ...options.env}, stdio: ['ignore', 'pipe', 'pipe']})
   }
 
   async json(args: string[], options: {env?: NodeJS.ProcessEnv} = {}): Promise<any> {
@@ -94,6 +98,10 @@ export function collect(child: ChildProcess, timeoutMs = 60000): Promise<CliResu
       child.kill('SIGKILL')
       reject(new Error(`timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
     }, timeoutMs)
+    child.on('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
     child.on('close', (code) => {
       clearTimeout(timer)
       resolve({code, stderr, stdout})
@@ -150,4 +158,34 @@ export const NPM_ENV = {
   npm_config_offline: 'true',
   npm_config_registry: 'http://127.0.0.1:9/',
   npm_config_update_notifier: 'false',
+}
+
+/**
+ * Run the CLI on a terminal: `script` (util-linux) gives it a real pseudo-terminal, so the prompts run
+ * as a person sees them. Answers are typed once the question is on the screen.
+ */
+export function onTerminal(sb: Sandbox, args: string[], answers: Array<{when: string; type: string}>, timeoutMs = 90_000): Promise<{code: number | null; out: string}> {
+  const command = `stty cols 120 rows 40; exec ${[process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ')}`
+  const child = spawn('script', ['-qec', command, '/dev/null'], {cwd: sb.dir, env: {...sb.env, TERM: 'dumb'}, stdio: ['pipe', 'pipe', 'pipe']})
+  let out = ''
+  const pending = [...answers]
+  const onData = (d: Buffer) => {
+    out += d.toString()
+    // eslint-disable-next-line no-control-regex
+    const plain = out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    while (pending.length > 0 && plain.includes(pending[0].when)) child.stdin.write(pending.shift()!.type)
+  }
+  child.stdout.on('data', onData)
+  child.stderr.on('data', onData)
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`timed out; output so far:\n${out}`))
+    }, timeoutMs)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      // eslint-disable-next-line no-control-regex
+      resolve({code, out: out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replaceAll('\r', '')})
+    })
+  })
 }

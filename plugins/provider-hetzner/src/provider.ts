@@ -1,6 +1,7 @@
 import {readFileSync} from 'node:fs'
 
 import type {
+  CostEstimate,
   CreatedNode,
   CreateNodeRequest,
   ForestRecord,
@@ -9,6 +10,7 @@ import type {
   NodeReservation,
   NodePlan,
   NodeResources,
+  OrphanResource,
   PlanRequest,
   PluginContext,
   PrepareRequest,
@@ -32,13 +34,6 @@ import {fingerprint} from './ssh.js'
 const USER_DATA_LIMIT = 32 * 1024
 /** Clean-up runs on its own clock: it must finish even after Ctrl-C aborted the command's signal. */
 const CLEANUP_MS = 180_000
-
-export interface Orphan {
-  kind: 'server' | 'primary_ip' | 'firewall'
-  id: number
-  name: string
-  forest?: string
-}
 
 /** Run fn over items, at most `limit` at once; the first error is thrown after all have settled. */
 async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -527,6 +522,15 @@ export class HetznerProvider implements Provider {
     this.created.servers.delete(id)
   }
 
+  private async deleteFirewall(id: number, signal: AbortSignal): Promise<void> {
+    try {
+      await this.hc.call(`DELETE /firewalls/${id}`, (api, sig) => api.DELETE('/firewalls/{id}', {params: {path: {id}}, signal: sig}), signal, {persistent: true})
+    } catch (error) {
+      if (!isCode(error, 'not_found')) throw error
+    }
+    this.created.firewalls.delete(id)
+  }
+
   async destroyNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void> {
     const ids = new Set<number>()
     const ref = Number(node.provider_ref)
@@ -554,14 +558,7 @@ export class HetznerProvider implements Provider {
   async destroyForest(forest: ForestRecord, signal: AbortSignal): Promise<void> {
     const servers = await this.servers(forestSelector(forest.id), signal)
     await Promise.all(servers.map((s) => this.deleteServer(s.id, signal)))
-    for (const fw of await this.findFirewalls(forest.id, signal)) {
-      try {
-        await this.hc.call(`DELETE /firewalls/${fw.id}`, (api, sig) => api.DELETE('/firewalls/{id}', {params: {path: {id: fw.id}}, signal: sig}), signal, {persistent: true})
-      } catch (error) {
-        if (!isCode(error, 'not_found')) throw error
-      }
-      this.created.firewalls.delete(fw.id)
-    }
+    for (const fw of await this.findFirewalls(forest.id, signal)) await this.deleteFirewall(fw.id, signal)
     const ips = await this.hc.all('GET /primary_ips', (api, page, sig) => api.GET('/primary_ips', {params: {query: {label_selector: forestSelector(forest.id), page, per_page: 50}}, signal: sig}), (d) => d.primary_ips, signal)
     await this.deletePrimaryIps(ips.map((p) => p.id))
   }
@@ -569,31 +566,76 @@ export class HetznerProvider implements Provider {
   /** Monthly price of one node (server type in its location, plus its Primary IPs), from /pricing. */
   async resources(_node: NodeRecord, signal: AbortSignal): Promise<NodeResources> {
     const plan = await this.ensurePlan(signal)
+    const {per_node: perNode} = await this.estimate({count: 1, signal})
+    return {memory_bytes: Math.round(this.firstChoice(plan).type.memory * 1024 ** 3), monthly_price: perNode}
+  }
+
+  /**
+   * What `count` nodes cost a month, gross, from /pricing: the first server type and location the
+   * plan would order (fallbacks may cost more or less, which plant says when it falls back), plus one
+   * Primary IPv6 and, with ipv4 on, one Primary IPv4 per node. Firewalls are free.
+   */
+  async estimate(request: {count: number; signal: AbortSignal}): Promise<CostEstimate> {
+    const plan = await this.ensurePlan(request.signal)
     const choice = this.firstChoice(plan)
-    const {pricing} = await this.hc.call('GET /pricing', (api, sig) => api.GET('/pricing', {signal: sig}), signal)
+    const {pricing} = await this.hc.call('GET /pricing', (api, sig) => api.GET('/pricing', {signal: sig}), request.signal)
     const server = choice.type.prices.find((p) => p.location === choice.location)
-    let amount = Number(server?.price_monthly.gross ?? 0)
+    const cents = (value: string | undefined) => Math.round(Number(value ?? 0) * 100)
+    let perNode = cents(server?.price_monthly.gross)
+    const breakdown = [`${choice.type.name} in ${choice.location}: ${money(perNode, pricing.currency)}`]
     for (const type of this.settings.ipv4 ? ['ipv4', 'ipv6'] : ['ipv6']) {
-      const price = pricing.primary_ips.find((p) => p.type === type)?.prices.find((p) => p.location === choice.location)
-      amount += Number(price?.price_monthly.gross ?? 0)
+      const price = cents(pricing.primary_ips.find((p) => p.type === type)?.prices.find((p) => p.location === choice.location)?.price_monthly.gross)
+      perNode += price
+      breakdown.push(`Primary ${type === 'ipv4' ? 'IPv4' : 'IPv6'}: ${money(price, pricing.currency)}`)
     }
-    return {memory_bytes: Math.round(choice.type.memory * 1024 ** 3), monthly_price: {amount: Math.round(amount * 100) / 100, currency: pricing.currency}}
+    breakdown.push('firewall: free')
+    return {
+      breakdown,
+      monthly: {amount: (perNode * request.count) / 100, currency: pricing.currency},
+      per_node: {amount: perNode / 100, currency: pricing.currency},
+    }
   }
 
   /** Resources labelled managed-by=morpheus whose forest label is missing or names no forest in `knownForests`. */
-  async orphans(knownForests: readonly string[], signal: AbortSignal): Promise<Orphan[]> {
+  async orphans(knownForests: readonly string[], signal: AbortSignal): Promise<OrphanResource[]> {
     const known = new Set(knownForests)
     const q = (page: number) => ({params: {query: {label_selector: managedSelector, page, per_page: 50}}})
     const servers = await this.hc.all('GET /servers', (api, page, sig) => api.GET('/servers', {...q(page), signal: sig}), (d) => d.servers, signal)
     const ips = await this.hc.all('GET /primary_ips', (api, page, sig) => api.GET('/primary_ips', {...q(page), signal: sig}), (d) => d.primary_ips, signal)
     const fws = await this.hc.all('GET /firewalls', (api, page, sig) => api.GET('/firewalls', {...q(page), signal: sig}), (d) => d.firewalls, signal)
-    const out: Orphan[] = []
+    const out: OrphanResource[] = []
     const orphan = (labels: Record<string, string> | undefined) => !labels?.forest || !known.has(labels.forest)
-    for (const s of servers) if (orphan(s.labels)) out.push({forest: s.labels?.forest, id: s.id, kind: 'server', name: s.name})
-    for (const p of ips) if (orphan(p.labels)) out.push({forest: p.labels?.forest, id: p.id, kind: 'primary_ip', name: p.name})
-    for (const f of fws) if (orphan(f.labels)) out.push({forest: f.labels?.forest, id: f.id, kind: 'firewall', name: f.name})
+    const add = (kind: OrphanKind, r: {id: number; name: string; labels?: Record<string, string>}) => {
+      if (orphan(r.labels)) out.push({id: String(r.id), kind, name: r.name, ...(r.labels?.forest ? {forest: r.labels.forest} : {})})
+    }
+    // In the order they must go: a server holds its Primary IPs and firewall.
+    for (const s of servers) add('server', s)
+    for (const f of fws) add('firewall', f)
+    for (const p of ips) add('primary_ip', p)
     return out
   }
+
+  /** Delete one orphan; gone already is fine. Servers are waited for, so their Primary IPs can go next. */
+  async destroyOrphan(orphan: OrphanResource, signal: AbortSignal): Promise<void> {
+    const id = Number(orphan.id)
+    if (!Number.isSafeInteger(id)) throw this.context.error('FAILED', `not a Hetzner resource id: ${orphan.id}`)
+    switch (orphan.kind as OrphanKind) {
+      case 'server':
+        return this.deleteServer(id, signal)
+      case 'primary_ip':
+        return this.deletePrimaryIps([id])
+      case 'firewall':
+        return this.deleteFirewall(id, signal)
+      default:
+        throw this.context.error('FAILED', `unknown kind of Hetzner resource: ${orphan.kind}`)
+    }
+  }
+}
+
+type OrphanKind = 'server' | 'primary_ip' | 'firewall'
+
+function money(cents: number, currency: string): string {
+  return `${(cents / 100).toFixed(2)} ${currency}`
 }
 
 export function createHetznerProvider(context: PluginContext): Provider {

@@ -103,6 +103,19 @@ describe('provider against the simulator: lists, prices, SSH keys, orphans', () 
     expect(r).toEqual({memory_bytes: 4 * 1024 ** 3, monthly_price: {amount: 8.3, currency: 'EUR'}})
   })
 
+  test('estimate(): the forest per month from /pricing, with what it is made of; without IPv4 only the server and its IPv6', async () => {
+    h = await harness()
+    const e = await h.provider.estimate!({count: 3, signal: never()})
+    expect(e.monthly).toEqual({amount: 24.9, currency: 'EUR'})
+    expect(e.per_node).toEqual({amount: 8.3, currency: 'EUR'})
+    expect(e.breakdown).toEqual(['cpx22 in fsn1: 7.70 EUR', 'Primary IPv4: 0.60 EUR', 'Primary IPv6: 0.00 EUR', 'firewall: free'])
+    await h.sim.stop()
+    h = await harness({config: {ipv4: false, route_via: 'ipv6'}})
+    const v6 = await h.provider.estimate!({count: 2, signal: never()})
+    expect(v6.monthly).toEqual({amount: 15.4, currency: 'EUR'})
+    expect(v6.breakdown).not.toContain('Primary IPv4: 0.60 EUR')
+  })
+
   test('an SSH key from a path is uploaded once, then found by its fingerprint', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hz-key-'))
     writeFileSync(join(dir, 'id.pub'), PUBLIC_KEY + '\n')
@@ -133,6 +146,18 @@ describe('provider against the simulator: lists, prices, SSH keys, orphans', () 
     await drivePlant(h.provider, {count: 1, forestId: 'forest-lost', ports: h.context.ports})
     const orphans = await h.provider.orphans(['forest-known'], never())
     expect(orphans.map((o) => `${o.kind}:${o.name}`).sort()).toEqual(['firewall:morpheus-forest-lost', 'primary_ip:forest-lost-node-1-v4', 'primary_ip:forest-lost-node-1-v6', 'server:forest-lost-node-1'])
+    // In deletion order: the server first (it holds the addresses), then its firewall, then the addresses.
+    expect(orphans.map((o) => o.kind)).toEqual(['server', 'firewall', 'primary_ip', 'primary_ip'])
+    expect(orphans.every((o) => o.forest === 'forest-lost')).toBe(true)
+    const kept = h.sim.paid()
+    for (const o of orphans) await h.provider.destroyOrphan!(o, never())
+    expect(await h.provider.orphans(['forest-known'], never())).toEqual([])
+    // The known forest keeps its server, addresses and firewall; destroying again is no error.
+    expect(h.sim.paid().servers).toHaveLength(kept.servers.length - 1)
+    expect([...h.sim.servers.values()].map((s: any) => s.labels.forest)).toEqual(['forest-known'])
+    expect([...h.sim.firewalls.values()].map((f: any) => f.labels.forest)).toEqual(['forest-known'])
+    await h.provider.destroyOrphan!(orphans[0], never())
+    await expect(h.provider.destroyOrphan!({id: 'x', kind: 'server', name: 'x'}, never())).rejects.toThrow(/not a Hetzner resource id/)
   })
 })
 

@@ -91,6 +91,12 @@ export async function initDocument(backend: RegistryBackend, cacheDir: string, u
   return {created, probe}
 }
 
+/** Whether the config file names a registry (registry.type), as opposed to the built-in default. */
+export function registryConfigured(): boolean {
+  const registry = readRawConfig(configPath()).raw.registry as Record<string, unknown> | undefined
+  return registry?.type !== undefined
+}
+
 /** A password the Hetzner API accepts (upper, lower, digit, special) and YAML / ${ENV} leave alone. */
 function newPassword(): string {
   return `${randomBytes(24).toString('base64url').replace(/[-_]/g, 'x')}Aa1-`
@@ -233,8 +239,7 @@ The config file (mode 0600) is written only after the new registry answered. Wit
 
   async run(): Promise<InitResult> {
     const {flags} = await this.parse(RegistryInit)
-    const configured = (readRawConfig(configPath()).raw.registry as Record<string, unknown> | undefined)?.type !== undefined
-    if (flags.setup || (!configured && this.interactive && !flags.yes)) {
+    if (flags.setup || (!registryConfigured() && this.interactive && !flags.yes)) {
       const result = await setUpRegistry(this.config, {
         apiEndpoint: flags['api-endpoint'],
         boxName: flags['box-name'],

@@ -5,6 +5,7 @@ import {MorpheusError, fromPluginError} from '../../errors.js'
 import type {RegistryProbe} from '../../plugin-api/index.js'
 import {parseDocument, serializeDocument} from '../../registry/document.js'
 import {readRegistry} from '../../registry/update.js'
+import {FOREST_SECRET_NAMES} from '../../forest/plant.js'
 import {MorpheusCommand} from '../../ui/base-command.js'
 import {backendFor, probeBackend} from './init.js'
 
@@ -15,6 +16,8 @@ export interface MigrateResult {
   forests: number
   nodes: number
   overwrote: boolean
+  /** Per-forest secrets (route credentials) copied with the document. */
+  secrets: number
   switched: boolean
   probe: RegistryProbe
 }
@@ -61,6 +64,22 @@ export default class RegistryMigrate extends MorpheusCommand {
         hint: 'Pass --force to replace it (its current content stays in its history, if the backend keeps one), or choose an empty target.',
       })
     }
+    // The forests' secrets (route credentials) go along: without them no node could be added to a
+    // forest planted with them. A target that keeps no secrets is refused before anything is copied.
+    const secrets: Array<{forest: string; name: string; value: string}> = []
+    for (const forest of Object.keys(doc.forests)) {
+      for (const name of FOREST_SECRET_NAMES) {
+        const value = await source.secrets?.get(forest, name).catch((error) => {
+          throw fromPluginError(error, `registry ${source.location}: secrets`, 'REGISTRY')
+        })
+        if (value !== undefined) secrets.push({forest, name, value})
+      }
+    }
+    if (secrets.length > 0 && !target.secrets) {
+      throw new MorpheusError('REGISTRY', `the target backend ${name} keeps no secrets, and ${new Set(secrets.map((x) => x.forest)).size} forest(s) have route credentials that would be lost`, {
+        hint: 'Choose a backend that keeps secrets (none, storagebox, s3 do); nothing was copied.',
+      })
+    }
     const body = serializeDocument({...doc, updated_at: new Date().toISOString()})
     try {
       await target.write(body, existing.revision === null ? {ifAbsent: true} : {ifRevision: existing.revision})
@@ -72,6 +91,17 @@ export default class RegistryMigrate extends MorpheusCommand {
     const copied = copy ? parseDocument(copy.body, target.location) : undefined
     if (!copied || JSON.stringify({f: copied.forests, n: copied.nodes}) !== JSON.stringify({f: doc.forests, n: doc.nodes})) {
       throw new MorpheusError('REGISTRY', `the copy at ${target.location} does not match the source after writing`, {hint: `The config still points at ${source.location}; run the command again.`})
+    }
+    for (const x of secrets) {
+      try {
+        await target.secrets!.set(x.forest, x.name, x.value)
+        if ((await target.secrets!.get(x.forest, x.name)) !== x.value) throw new Error('read back different')
+      } catch (error) {
+        throw new MorpheusError('REGISTRY', `could not copy the secrets of forest ${x.forest} to ${target.location}: ${(error as Error).message}`, {
+          cause: error,
+          hint: `The config still points at ${source.location}; run the command again (with --force: the target now holds the copied document).`,
+        })
+      }
     }
     if (flags.switch) {
       const {raw} = readRawConfig(path)
@@ -85,11 +115,12 @@ export default class RegistryMigrate extends MorpheusCommand {
       nodes: Object.values(doc.nodes).flat().length,
       overwrote: held > 0,
       probe,
+      secrets: secrets.length,
       switched: flags.switch,
       to: target.location,
     }
     if (!this.jsonEnabled()) {
-      this.log(`Copied ${result.forests} forest(s) and ${result.nodes} node(s) from ${result.from} to ${result.to} (writes: ${probe.concurrency}).`)
+      this.log(`Copied ${result.forests} forest(s), ${result.nodes} node(s) and ${result.secrets} secret(s) from ${result.from} to ${result.to} (writes: ${probe.concurrency}).`)
       this.log(flags.switch ? `The config now points at ${result.to}; the old document is left as it was.` : `The config still points at ${result.from} (--no-switch).`)
     }
     return result

@@ -63,7 +63,7 @@ describe('the grow screen', () => {
     expect(bar(250)).toBe('█'.repeat(25))
     expect(bar(null)).toBe('·'.repeat(25))
     expect([count(999), count(3400), count(1_234_567), count(2e9)]).toEqual(['999', '3.4K', '1.2M', '2.0G'])
-    expect([pct(null), pct(0), pct(0.34), pct(9.96), pct(45.4)]).toEqual(['-', '0%', '0.3%', '10%', '45%'])
+    expect([pct(null), pct(0), pct(0.04), pct(0.34), pct(9.96), pct(45.4)]).toEqual(['-', '0%', '<0.1%', '0.3%', '10%', '45%'])
     expect(price(null)).toBe('price unknown')
     expect(price({amount: 0, currency: 'EUR'})).toBe('no extra cost')
     expect(price({amount: 3.49, currency: 'EUR'}, 2)).toBe('~€6.98/month')
