@@ -28,6 +28,13 @@ function completionSandbox(): Sandbox {
   return sb
 }
 
+/** teardown's visible flags as its manifest declares them, and --help, in order: what `teardown <id> --<TAB>` must offer. */
+function teardownFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
+  const flags = Object.entries(manifest.commands.teardown.flags as Record<string, {hidden?: boolean}>).filter(([, f]) => !f.hidden).map(([name]) => `--${name}`)
+  return [...flags, '--help'].sort()
+}
+
 const lines = (s: string) => s.split('\n').filter((l) => l !== '')
 
 /**
@@ -167,10 +174,11 @@ describe('completion in bash and zsh, without morpheus on PATH', () => {
   })
 
   test('bash: flags, after the forest id too, and flag values (also after =)', async () => {
-    const flags = ['--force', '--help', '--json', '--unsafe', '--yes']
+    const flags = teardownFlags()
+    expect(flags).toEqual(expect.arrayContaining(['--force', '--help', '--json', '--yes']))
     expect(await bashComplete(sb, bashSetup, 'morpheus teardown forest-123 --')).toEqual(flags)
     expect(await bashComplete(sb, bashSetup, 'morpheus teardown forest-123 ')).toEqual(flags)
-    expect(await bashComplete(sb, bashSetup, 'morpheus teardown --yes forest-123 --')).toEqual(['--force', '--help', '--json', '--unsafe'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus teardown --yes forest-123 --')).toEqual(flags.filter((f) => f !== '--yes'))
     expect(await bashComplete(sb, bashSetup, 'morpheus plant local small --d')).toEqual(['--dry-run'])
     expect(await bashComplete(sb, bashSetup, 'morpheus grow --output ')).toEqual(['text', 'json'])
     expect(await bashComplete(sb, bashSetup, 'morpheus grow --output=')).toEqual(['text', 'json'])
@@ -186,7 +194,7 @@ describe('completion in bash and zsh, without morpheus on PATH', () => {
     expect(await zshComplete(sb, zshSetup, 'morpheus config ')).toEqual(['get', 'list', 'path', 'set', 'unset'])
     expect(await zshComplete(sb, zshSetup, 'morpheus status ')).toEqual(['forest-123', 'forest-456'])
     expect(await zshComplete(sb, zshSetup, 'morpheus teardown -y fo')).toEqual(['forest-123', 'forest-456'])
-    expect(await zshComplete(sb, zshSetup, 'morpheus teardown forest-123 --')).toEqual(['--force', '--help', '--json', '--unsafe', '--yes'])
+    expect(await zshComplete(sb, zshSetup, 'morpheus teardown forest-123 --')).toEqual(teardownFlags())
     expect(await zshComplete(sb, zshSetup, 'morpheus plant ')).toEqual(['cloud', 'hcloud', 'hetzner', 'local'])
     expect(await zshComplete(sb, zshSetup, 'morpheus plant local ')).toEqual(['large', 'medium', 'small', 'xl'])
     expect(await zshComplete(sb, zshSetup, 'morpheus grow --output=')).toEqual(['--output=json', '--output=text'])
