@@ -157,9 +157,13 @@ export class Runtime {
 
   /**
    * Is a dotted config key a secret? By name, by the core's schema, or by an installed
-   * plugin's schema (`secret: true` under providers.<name> or registry).
+   * plugin's schema (`secret: true` under providers.<name> or registry). With `under`, only
+   * keys at or below that one are asked about.
    */
-  async secretKeys(): Promise<(dotted: string) => boolean> {
+  async secretKeys(under?: string): Promise<(dotted: string) => boolean> {
+    // Only plugin sections (providers.*, registry) have secrets that plugins declare: for any other key (config get
+    // forest.parallel) no plugin's hook needs to run, which saves loading every plugin's hook module.
+    if (under !== undefined && !/^(providers|registry)(\.|$)/.test(under)) return (dotted) => isSecretKey(dotted)
     const keys = new Set<string>()
     const add = (prefix: string, schema: ConfigSchema | undefined) => {
       for (const [k, v] of Object.entries(schema ?? {})) {

@@ -16,7 +16,7 @@ export default class ConfigGet extends MorpheusCommand {
     const raw = getKey(config.raw, args.key)
     const value = raw === undefined ? getKey(config.values, args.key) : raw
     if (value === undefined) throw new MorpheusError('NOT_FOUND', `${args.key} is not set in ${config.path} and has no default`, {hint: '`morpheus config list` shows every key.'})
-    const shown = displayValue(args.key, value, await this.runtime.secretKeys())
+    const shown = displayValue(args.key, value, await this.runtime.secretKeys(args.key))
     if (!this.jsonEnabled()) this.log(typeof shown === 'object' ? dump(shown).trimEnd() : String(shown))
     return {key: args.key, value: shown}
   }

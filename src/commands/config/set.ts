@@ -36,7 +36,7 @@ export default class ConfigSet extends MorpheusCommand {
     validateCore(expandEnv(raw, path, new Proxy({}, {get: (_t, k) => `\${${String(k)}}`})) as Record<string, unknown>, path)
     writeConfig(path, raw)
     await this.warnIfNotInstalled(args.key, value)
-    const shown = displayValue(args.key, value, await this.runtime.secretKeys())
+    const shown = displayValue(args.key, value, await this.runtime.secretKeys(args.key))
     if (!this.jsonEnabled()) this.log(`${args.key} = ${typeof shown === 'object' ? JSON.stringify(shown) : String(shown)}  (${path})`)
     return {key: args.key, path, value: shown}
   }
