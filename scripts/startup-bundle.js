@@ -3,7 +3,7 @@
 // imported dynamically (the runtime's Handlebars, prompts, listr2, the plugins) stays in node_modules.
 // package.json's oclif.commands points at dist/bundle/commands, bin/run.js at cli.js's execute.
 // Runs after tsc, on dist/: the commands are the files under dist/commands.
-import {readdirSync, writeFileSync} from 'node:fs'
+import {readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join, relative, sep} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -36,6 +36,8 @@ for (const c of commands) entryPoints[join('commands', relative(commandsDir, c.f
 // typescript and source-map-support: oclif's development mode (ts-node), never used by a built CLI.
 const external = ['typescript', 'ts-node', 'tsx', 'source-map-support', 'source-map', '@inquirer/prompts', 'listr2', 'handlebars', '@oclif/plugin-*', '@morpheus/*', 'morpheus', 'morpheus/*']
 
+// Chunks are named by their content's hash: start empty, so no chunk of an earlier build is left (or packed).
+rmSync(join(root, 'dist', 'bundle'), {force: true, recursive: true})
 const result = await build({
   metafile: Boolean(process.env.MORPHEUS_BUNDLE_META),
   banner: {
