@@ -17,9 +17,10 @@ if (!versionFastPath()) {
     // no cache: only slower
   }
 
-  // oclif's execute(), except that a file-system failure in one of oclif's own commands (autocomplete,
-  // plugins install: an unwritable cache or data dir) is said as Morpheus says it, with exit 10.
-  const [{run}, {flush}, {handle}] = await Promise.all([import('@oclif/core/run'), import('@oclif/core/flush'), import('@oclif/core/handle')])
+  // The start-up bundle (scripts/startup-bundle.js): oclif's execute() in parts, the commands bundled beside it;
+  // a file-system failure in one of oclif's own commands (plugins install: an unwritable data dir) is said as
+  // Morpheus says it, with exit 10.
+  const {run, flush, handle} = await import('../dist/bundle/cli.js')
   await run(process.argv.slice(2), import.meta.url)
     .then(async (result) => {
       flush()
@@ -44,11 +45,11 @@ async function sayFsError(error) {
 }
 
 /**
- * `morpheus --version` prints oclif's user agent, `<name>/<version> <platform>-<arch> node-<version>`, and nothing else;
+ * `morpheus --version` (and `-v`, oclif.additionalVersionFlags) prints oclif's user agent, `<name>/<version> <platform>-<arch> node-<version>`, and nothing else;
  * loading oclif for that costs more than the whole budget (node + 150 ms). So print the same line here, exactly as oclif
  * builds it (Config.load: name and version from package.json, platform from os.platform() or "wsl", arch from os.arch()
  * with ia32 as x86), and leave it to oclif whenever it could do or print anything else:
- * - the arguments are anything but exactly `--version` (oclif would print the version for `--version anything` too,
+ * - the arguments are anything but exactly `--version` or `-v` (oclif would print the version for `--version anything` too,
  *   but that is left to it);
  * - on Windows or in anything that may be WSL (oclif tells those apart with is-wsl);
  * - with DEBUG set (oclif's debug output);
@@ -59,7 +60,8 @@ async function sayFsError(error) {
  * Returns whether it printed the version.
  */
 function versionFastPath() {
-  if (process.argv[2] !== '--version' || process.argv.length > 3 || process.env.DEBUG) return false
+  const flag = process.argv[2]
+  if ((flag !== '--version' && flag !== '-v') || process.argv.length > 3 || process.env.DEBUG) return false
   if (process.platform === 'win32') return false
   if (process.platform === 'linux') {
     if (release().toLowerCase().includes('microsoft')) return false
@@ -81,6 +83,8 @@ function versionFastPath() {
 
   const oclif = pjson.oclif ?? {}
   if (typeof pjson.name !== 'string' || oclif.hooks?.init || oclif.hooks?.finally) return false
+  // -v is the version only where package.json says so (oclif.additionalVersionFlags).
+  if (flag === '-v' && !oclif.additionalVersionFlags?.includes('-v')) return false
 
   // The data dir as oclif finds it: <BIN>_DATA_DIR (or a bin alias's), else $XDG_DATA_HOME or ~/.local/share, + dirname.
   const bins = [oclif.bin || pjson.name, ...(oclif.binAliases ?? [])]

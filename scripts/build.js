@@ -9,4 +9,6 @@ run([tsc, '-p', '.'])
 for (const name of readdirSync('plugins')) {
   run([tsc, '-p', `plugins/${name}`])
 }
+run(['scripts/startup-bundle.js'])
 run(['scripts/manifest.js'])
+run(['scripts/completion.js'])

@@ -10,9 +10,6 @@ import {pluginError} from './plugins/errors.js'
 import {helpers} from './plugins/helpers.js'
 import {readFileSync} from 'node:fs'
 
-import {bootstrapSettings} from './templates/bootstrap.js'
-import {createRenderer} from './templates/render.js'
-
 export interface LoadedProvider {
   entry: Entry<ProviderDescriptor>
   provider: Provider
@@ -134,8 +131,12 @@ export class Runtime {
     }
   }
 
-  /** Templates: the user's templates.dir, then the plugin's own, then the core's; bootstrap settings read at the first userData(). */
-  private renderer(pluginDir?: string) {
+  /**
+   * Templates: the user's templates.dir, then the plugin's own, then the core's; bootstrap settings read at the first userData().
+   * Loaded on first use (Handlebars costs about 30 ms of start-up, and most commands never render a template).
+   */
+  private async renderer(pluginDir?: string) {
+    const [{bootstrapSettings}, {createRenderer}] = await Promise.all([import('./templates/bootstrap.js'), import('./templates/render.js')])
     const dir = (this.config.values.templates as {dir?: string} | undefined)?.dir
     return createRenderer({
       bootstrap: () =>
@@ -166,9 +167,13 @@ export class Runtime {
 
   /**
    * Is a dotted config key a secret? By name, by the core's schema, or by an installed
-   * plugin's schema (`secret: true` under providers.<name> or registry).
+   * plugin's schema (`secret: true` under providers.<name> or registry). With `under`, only
+   * keys at or below that one are asked about.
    */
-  async secretKeys(): Promise<(dotted: string) => boolean> {
+  async secretKeys(under?: string): Promise<(dotted: string) => boolean> {
+    // Only plugin sections (providers.*, registry) have secrets that plugins declare: for any other key (config get
+    // forest.parallel) no plugin's hook needs to run, which saves loading every plugin's hook module.
+    if (under !== undefined && !/^(providers|registry)(\.|$)/.test(under)) return (dotted) => isSecretKey(dotted)
     const keys = new Set<string>()
     const add = (prefix: string, schema: ConfigSchema | undefined) => {
       for (const [k, v] of Object.entries(schema ?? {})) {

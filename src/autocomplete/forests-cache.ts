@@ -21,7 +21,7 @@ interface CacheFile {
   ids: string[]
 }
 
-/** `<cacheDir>/autocomplete/forests`, next to the scripts plugin-autocomplete generates. */
+/** `<cacheDir>/autocomplete/forests`. */
 export function forestIdsCachePath(cacheDir: string): string {
   return join(cacheDir, 'autocomplete', 'forests')
 }

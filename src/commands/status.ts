@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import * as Args from '@oclif/core/args'
 
 import {staleHint} from '../forest/operation.js'
 import {forestDeps} from '../forest/runtime-deps.js'

@@ -1,4 +1,5 @@
-import {Args, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 
 import {forgetForestIds} from '../autocomplete/forests-cache.js'
 import {MorpheusError} from '../errors.js'

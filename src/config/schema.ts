@@ -1,4 +1,5 @@
 import type {ConfigKeySchema, ConfigSchema} from '../plugin-api/index.js'
+import {editDistance} from '../suggest.js'
 
 export interface SchemaProblem {
   key: string
@@ -75,14 +76,7 @@ export function validateAgainst(schema: ConfigSchema, value: Record<string, unkn
 
 /** Levenshtein distance of at most 2 (for "did you mean"). */
 export function closeEnough(a: string, b: string): boolean {
-  if (Math.abs(a.length - b.length) > 2) return false
-  // Levenshtein distance <= 2
-  const dp = Array.from({length: a.length + 1}, (_, i) => [i, ...Array(b.length).fill(0)])
-  for (let j = 1; j <= b.length; j++) dp[0][j] = j
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      dp[i][j] = Math.min(dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
-  return dp[a.length][b.length] <= 2
+  return Math.abs(a.length - b.length) <= 2 && editDistance(a, b) <= 2
 }
 
 /** Fill in defaults from the schema (a fresh object; the input is not changed). */

@@ -1,4 +1,6 @@
 import {readdirSync, readFileSync, statSync} from 'node:fs'
+import {packageRoot} from '../package-root.js'
+import {createRequire} from 'node:module'
 import {fileURLToPath} from 'node:url'
 import {join, relative, sep} from 'node:path'
 
@@ -9,8 +11,11 @@ import {registerHelpers} from './helpers.js'
 import {natsConfigData} from './nats.js'
 import {checkUserDataSize, userDataView} from './userdata.js'
 
+/** Handlebars is CommonJS: required synchronously, on first use (see createRenderer). */
+const requireCjs = createRequire(import.meta.url)
+
 /** The templates/ directory shipped with the core (next to dist/). */
-export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url))
+export const TEMPLATES_DIR = join(packageRoot(fileURLToPath(import.meta.url)), 'templates') + sep
 
 export interface RendererOptions {
   /**
@@ -77,18 +82,27 @@ function strictAst(hb: typeof import('handlebars'), source: string): hbs.AST.Pro
 /**
  * Handlebars with the core's helpers (helpers.ts: one escaping helper per context) and every
  * partial registered. Strict: a variable a template uses but the data lacks is an error.
+ *
+ * Handlebars is loaded, and the partials compiled, at the first render, not here: every plugin
+ * context gets a renderer, and most commands (list, status, config) never render anything, while
+ * loading Handlebars costs about 30 ms of start-up.
  */
 export async function createRenderer(options: RendererOptions = {}): Promise<TemplateRenderer> {
-  const {default: Handlebars} = await import('handlebars')
-  const hb = Handlebars.create()
-  registerHelpers(hb)
   const dirs = [...new Set([...(options.dirs ?? []), TEMPLATES_DIR].map((d) => (d.endsWith(sep) ? d : d + sep)))]
-  // Register the last directory first, so an earlier directory's partial of the same name wins.
-  for (const dir of [...dirs].reverse()) {
-    const partials = join(dir, 'partials')
-    for (const name of walk(partials)) {
-      hb.registerPartial(name, hb.compile(strictAst(hb, readFileSync(join(partials, `${name}.hbs`), 'utf8')), {noEscape: true, strict: true}))
+  let handlebars: typeof import('handlebars') | undefined
+  const engine = (): typeof import('handlebars') => {
+    if (handlebars) return handlebars
+    const hb = (requireCjs('handlebars') as typeof import('handlebars')).create()
+    registerHelpers(hb)
+    // Register the last directory first, so an earlier directory's partial of the same name wins.
+    for (const dir of [...dirs].reverse()) {
+      const partials = join(dir, 'partials')
+      for (const name of walk(partials)) {
+        hb.registerPartial(name, hb.compile(strictAst(hb, readFileSync(join(partials, `${name}.hbs`), 'utf8')), {noEscape: true, strict: true}))
+      }
     }
+    handlebars = hb
+    return hb
   }
   let settings: BootstrapSettings | undefined
   const bootstrap = (): BootstrapSettings => {
@@ -117,6 +131,7 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Tem
           const where = dirs.length === 1 ? dirs[0] : dirs.join(', ')
           throw new MorpheusError('UNEXPECTED', `template "${name}" is missing from ${where}`)
         }
+        const hb = engine()
         template = hb.compile(strictAst(hb, readFileSync(join(dir, `${name}.hbs`), 'utf8')), {noEscape: true, strict: true})
         cache.set(name, template)
       }

@@ -1,15 +1,14 @@
 import {execFileSync, spawn} from 'node:child_process'
-import {mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 
 import {forestIdsCachePath, forgetForestIds} from '../../src/autocomplete/forests-cache.js'
-import {forestCommands, patchBash} from '../../src/autocomplete/completion-scripts.js'
-import {BIN, Sandbox, collect} from '../helpers/cli.js'
+import {BIN, ROOT, Sandbox, collect} from '../helpers/cli.js'
 
 /**
- * Shell completion through the built CLI: the scripts plugin-autocomplete generates,
- * with forest ids added by our postrun hook, run in real bash and zsh processes; and
- * the hidden `autocomplete:forests` command they call, with its short-lived cache.
+ * Shell completion through the built CLI: the scripts in dist/completion/, sourced with the line
+ * `morpheus autocomplete bash|zsh` prints, run in real bash and zsh processes that do not have
+ * `morpheus` on PATH; the hidden commands they call; -h, version and "did you mean".
  */
 
 function registryDoc(ids: string[]): string {
@@ -22,41 +21,45 @@ function registryDoc(ids: string[]): string {
   return JSON.stringify({version: 1, updated_at: '2026-01-01T00:00:00Z', forests, nodes})
 }
 
-function has(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** A sandbox whose PATH has `morpheus` (the built CLI), as a user's shell would. */
+/** A sandbox whose PATH has node and the system's tools, and no `morpheus`. */
 function completionSandbox(): Sandbox {
   const sb = new Sandbox()
-  const bin = join(sb.dir, 'bin')
-  mkdirSync(bin)
-  symlinkSync(BIN, join(bin, 'morpheus'))
-  sb.env.PATH = `${bin}:${dirname(process.execPath)}:${process.env.PATH}`
+  sb.env.PATH = `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`
   return sb
+}
+
+/** teardown's visible flags as its manifest declares them, and --help, in order: what `teardown <id> --<TAB>` must offer. */
+function teardownFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
+  const flags = Object.entries(manifest.commands.teardown.flags as Record<string, {hidden?: boolean}>).filter(([, f]) => !f.hidden).map(([name]) => `--${name}`)
+  return [...flags, '--help'].sort()
 }
 
 const lines = (s: string) => s.split('\n').filter((l) => l !== '')
 
 /**
- * Completion as bash runs it: eval the line `morpheus autocomplete script bash` prints
- * (what ~/.bashrc holds), set COMP_WORDS/COMP_CWORD/COMP_LINE/COMP_POINT, call the
- * function registered with `complete -F` for morpheus, print COMPREPLY.
- * `words` are bash's words (it splits `--nodes=3` into `--nodes`, `=`, `3`); the last is the one completed.
+ * Completion as bash runs it: eval the line `morpheus autocomplete bash` prints (what ~/.bashrc
+ * holds), set COMP_LINE/COMP_POINT and COMP_WORDS/COMP_CWORD as bash would (it splits words at
+ * blanks and at `=`, a COMP_WORDBREAKS character), call the function `complete -p morpheus` names,
+ * print COMPREPLY. The cursor is at the end of `line`.
  */
-async function bashComplete(sb: Sandbox, setup: string, words: string[], script?: string): Promise<string[]> {
+async function bashComplete(sb: Sandbox, setup: string, line: string): Promise<string[]> {
   const program = `
-${script ? 'source "$3"' : 'eval "$1"'}
-shift 3
-COMP_WORDS=("$@")
+eval "$1"
+line="$2"
+COMP_LINE="$line"
+COMP_POINT=\${#line}
+COMP_WORDS=()
+for w in $line; do
+  while [[ "$w" == *=* ]]; do
+    [[ -n "\${w%%=*}" ]] && COMP_WORDS+=("\${w%%=*}")
+    COMP_WORDS+=("=")
+    w="\${w#*=}"
+  done
+  [[ -n "$w" ]] && COMP_WORDS+=("$w")
+done
+[[ "$line" == *" " ]] && COMP_WORDS+=("")
 COMP_CWORD=$(( \${#COMP_WORDS[@]} - 1 ))
-COMP_LINE="\${COMP_WORDS[*]}"
-COMP_POINT=\${#COMP_LINE}
 spec=$(complete -p morpheus) || exit 3
 fn=\${spec##*-F }
 fn=\${fn%% *}
@@ -64,9 +67,9 @@ COMPREPLY=()
 "$fn" morpheus "\${COMP_WORDS[COMP_CWORD]}" "\${COMP_WORDS[COMP_CWORD-1]}"
 printf '%s\\n' "\${COMPREPLY[@]}"
 `
-  const child = spawn('bash', ['--norc', '--noprofile', '-c', program, 'bash', setup, '', script ?? '', ...words], {cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn('bash', ['--norc', '--noprofile', '-c', program, 'bash', setup, line], {cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe']})
   const r = await collect(child, 30000)
-  if (r.code !== 0 || r.stderr !== '') throw new Error(`bash completion of ${JSON.stringify(words)} exited ${r.code}\n${r.stdout}\n${r.stderr}`)
+  if (r.code !== 0 || r.stderr !== '') throw new Error(`bash completion of "${line}" exited ${r.code}\n${r.stdout}\n${r.stderr}`)
   return lines(r.stdout)
 }
 
@@ -109,85 +112,134 @@ async function zshComplete(sb: Sandbox, setup: string, line: string): Promise<st
   const r = await collect(spawn('zsh', ['-f', script, setup, out, line], {cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe']}), 30000)
   const captured = readFileSync(out, 'utf8')
   if (r.code !== 0) throw new Error(`zsh completion of "${line}" exited ${r.code}\n${captured}\n${r.stderr}`)
-  return lines(captured).filter((l) => l !== '<ready>' && l !== '<done>')
+  // zsh sorts what it shows; the order compadd was called in is not meant for the user.
+  return lines(captured).filter((l) => l !== '<ready>' && l !== '<done>').sort()
 }
 
-describe('forest id completion in bash and zsh', () => {
+describe('completion in bash and zsh, without morpheus on PATH', () => {
   let sb: Sandbox
   let bashSetup = ''
   let zshSetup = ''
   beforeAll(async () => {
     sb = completionSandbox()
-    writeFileSync(sb.registryPath, registryDoc(['forest-123']))
-    const r = await sb.run(['autocomplete', 'bash'])
-    expect(r.code).toBe(0)
-    bashSetup = (await sb.run(['autocomplete', 'script', 'bash'])).stdout
-    zshSetup = (await sb.run(['autocomplete', 'script', 'zsh'])).stdout
-    expect(bashSetup).toContain('MORPHEUS_AC_BASH_SETUP_PATH=')
+    sb.writeConfig(`registry:\n  path: ${sb.registryPath}\nforest:\n  sizes:\n    xl: 9\n`)
+    writeFileSync(sb.registryPath, registryDoc(['forest-123', 'forest-456']))
+    bashSetup = (await sb.run(['autocomplete', 'bash'])).stdout
+    zshSetup = (await sb.run(['autocomplete', 'zsh'])).stdout
   })
   afterAll(async () => sb.cleanup())
 
-  test('bash: the first argument of status and teardown completes with forest ids', async () => {
-    expect(await bashComplete(sb, bashSetup, ['morpheus', 'status', ''])).toEqual(['forest-123'])
-    expect(await bashComplete(sb, bashSetup, ['morpheus', 'status', 'fo'])).toEqual(['forest-123'])
-    expect(await bashComplete(sb, bashSetup, ['morpheus', 'status', 'x'])).toEqual([])
-    expect(await bashComplete(sb, bashSetup, ['morpheus', 'teardown', ''])).toEqual(['forest-123'])
-    expect(await bashComplete(sb, bashSetup, ['morpheus', 'teardown', '--yes', ''])).toEqual(['forest-123'])
-    // Only the first argument is a forest id.
-    expect(await bashComplete(sb, bashSetup, ['morpheus', 'teardown', 'forest-123', ''])).not.toContain('forest-123')
-    expect(await bashComplete(sb, bashSetup, ['morpheus', 'list', ''])).not.toContain('forest-123')
-  })
-
-  test('bash: command ids and flags still complete', async () => {
-    expect(await bashComplete(sb, bashSetup, ['morpheus', 'sta'])).toEqual(['status'])
-    expect(await bashComplete(sb, bashSetup, ['morpheus', 'config', 'g'])).toEqual(['get'])
-    expect(await bashComplete(sb, bashSetup, ['morpheus', ''])).toEqual(expect.arrayContaining(['list', 'plant', 'status', 'teardown']))
-    expect(await bashComplete(sb, bashSetup, ['morpheus', 'teardown', '--'])).toEqual(expect.arrayContaining(['--yes', '--json']))
-  })
-
-  test('bash: flags that take a value are skipped when finding the first argument (a command like grow)', async () => {
-    // grow is not written yet: patch the generated script as the hook would for a command
-    // whose first argument is `forest` and that has a --nodes/-n option.
-    const generated = readFileSync(join(sb.env.MORPHEUS_CACHE_DIR!, 'autocomplete', 'functions', 'bash', 'morpheus.bash'), 'utf8')
-    const cmds = forestCommands([
-      {aliases: [], args: {forest: {name: 'forest'}}, flags: {nodes: {char: 'n', name: 'nodes', type: 'option'}, yes: {name: 'yes', type: 'boolean'}}, hidden: false, id: 'grow'},
-    ] as any)
-    const script = join(sb.dir, 'grow.bash')
-    writeFileSync(script, patchBash(generated, 'morpheus', cmds)!)
-    const complete = (words: string[]) => bashComplete(sb, '', words, script)
-    expect(await complete(['morpheus', 'grow', ''])).toEqual(['forest-123'])
-    expect(await complete(['morpheus', 'grow', '--nodes', '3', ''])).toEqual(['forest-123'])
-    expect(await complete(['morpheus', 'grow', '--nodes', '=', '3', ''])).toEqual(['forest-123'])
-    expect(await complete(['morpheus', 'grow', '-n', '3', '--yes', 'f'])).toEqual(['forest-123'])
-    expect(await complete(['morpheus', 'grow', '--yes', 'forest-123', ''])).toEqual([])
-    expect(await complete(['morpheus', 'grow', 'forest-123', '--nodes', '3', ''])).toEqual([])
-  })
-
-  const zshTest = has('zsh') || process.env.CI ? test : test.skip
-  zshTest('zsh: forest ids for status and teardown, command ids and flags as before', async () => {
-    expect(has('zsh')).toBe(true) // CI installs zsh (.ci/run)
-    expect(await zshComplete(sb, zshSetup, 'morpheus status ')).toEqual(['forest-123'])
-    expect(await zshComplete(sb, zshSetup, 'morpheus status fo')).toEqual(['forest-123'])
-    expect(await zshComplete(sb, zshSetup, 'morpheus teardown -y ')).toEqual(['forest-123'])
-    expect(await zshComplete(sb, zshSetup, 'morpheus teardown forest-123 ')).not.toContain('forest-123')
-    expect(await zshComplete(sb, zshSetup, 'morpheus sta')).toEqual(['status'])
-    expect(await zshComplete(sb, zshSetup, 'morpheus ')).toEqual(expect.arrayContaining(['list', 'plant', 'status', 'teardown']))
-    expect(await zshComplete(sb, zshSetup, 'morpheus teardown --')).toEqual(expect.arrayContaining(['--yes', '--json']))
-  })
-
-  test('every way of (re)generating the scripts adds forest ids, exactly once', async () => {
-    const dir = join(sb.env.MORPHEUS_CACHE_DIR!, 'autocomplete', 'functions')
-    for (const args of [['autocomplete:create'], ['autocomplete', '--refresh-cache'], ['autocomplete', 'zsh']]) {
-      const r = await sb.run(args)
-      expect({args, code: r.code}).toEqual({args, code: 0})
-      expect(r.stderr).not.toMatch(/warn|error/i)
-      const bash = readFileSync(join(dir, 'bash', 'morpheus.bash'), 'utf8')
-      const zsh = readFileSync(join(dir, 'zsh', '_morpheus'), 'utf8')
-      expect(bash.match(/^_morpheus_autocomplete_forests\(\)/gm)).toHaveLength(1)
-      expect(bash.trimEnd().split('\n').at(-2)).toBe('complete -F _morpheus_autocomplete_forests morpheus')
-      expect(zsh.match(/^functions\[_morpheus_generated\]=/gm)).toHaveLength(1)
-      expect(zsh.trimEnd().split('\n').at(-1)).toBe('_morpheus')
+  test('the setup is one line that sources a script of the package', async () => {
+    for (const [shell, setup] of [['bash', bashSetup], ['zsh', zshSetup]]) {
+      const script = join(ROOT, 'dist', 'completion', `morpheus.${shell}`)
+      expect(setup).toBe(`[ -f '${script}' ] && . '${script}'\n`)
+      expect(statSync(script).isFile()).toBe(true)
     }
+    const json = await sb.json(['autocomplete', 'bash'])
+    expect(json).toEqual({script: join(ROOT, 'dist', 'completion', 'morpheus.bash'), setup: bashSetup.trimEnd(), shell: 'bash'})
+    // Nothing is written: the cache dir is not even created.
+    expect(() => readdirSync(sb.env.MORPHEUS_CACHE_DIR!)).toThrow()
+    const fish = await sb.run(['autocomplete'], {env: {SHELL: '/usr/bin/fish'}})
+    expect(fish.code).toBe(2)
+    expect(fish.stderr).toContain('$SHELL is /usr/bin/fish')
+    expect((await sb.run(['autocomplete'], {env: {SHELL: '/bin/zsh'}})).stdout).toBe(zshSetup)
+    // The shells below really have no morpheus on PATH.
+    expect(() => execFileSync('bash', ['-c', 'command -v morpheus'], {env: sb.env, stdio: 'ignore'})).toThrow()
+  })
+
+  test('bash: commands and topics, each once', async () => {
+    const top = await bashComplete(sb, bashSetup, 'morpheus ')
+    expect(top).toEqual(expect.arrayContaining(['config', 'list', 'plant', 'plugins', 'registry', 'status', 'teardown', 'version', 'autocomplete']))
+    expect(top.length).toBe(new Set(top).size)
+    expect(top).not.toContain('help-me')
+    expect(top.filter((w) => w.includes(':') || w.includes(' '))).toEqual([])
+    expect(await bashComplete(sb, bashSetup, 'morpheus sta')).toEqual(['status'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus config ')).toEqual(['get', 'list', 'path', 'set', 'unset'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus config g')).toEqual(['get'])
+    const plugins = await bashComplete(sb, bashSetup, 'morpheus plugins ')
+    expect(plugins).toEqual(expect.arrayContaining(['install', 'uninstall', 'link']))
+    expect(plugins.length).toBe(new Set(plugins).size)
+    expect(await bashComplete(sb, bashSetup, 'morpheus registry i')).toEqual(['info', 'init'])
+  })
+
+  test('bash: forest ids, providers and sizes (the config\'s and the defaults)', async () => {
+    expect(await bashComplete(sb, bashSetup, 'morpheus status ')).toEqual(['forest-123', 'forest-456'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus status forest-4')).toEqual(['forest-456'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus teardown --yes ')).toEqual(['forest-123', 'forest-456'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus grow --output json f')).toEqual(['forest-123', 'forest-456'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus plant ')).toEqual(['hetzner', 'hcloud', 'local', 'cloud'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus plant lo')).toEqual(['local'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus plant local ')).toEqual(['small', 'medium', 'large', 'xl'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus plant --nodes=3 local m')).toEqual(['medium'])
+  })
+
+  test('bash: flags, after the forest id too, and flag values (also after =)', async () => {
+    const flags = teardownFlags()
+    expect(flags).toEqual(expect.arrayContaining(['--force', '--help', '--json', '--yes']))
+    expect(await bashComplete(sb, bashSetup, 'morpheus teardown forest-123 --')).toEqual(flags)
+    expect(await bashComplete(sb, bashSetup, 'morpheus teardown forest-123 ')).toEqual(flags)
+    expect(await bashComplete(sb, bashSetup, 'morpheus teardown --yes forest-123 --')).toEqual(flags.filter((f) => f !== '--yes'))
+    expect(await bashComplete(sb, bashSetup, 'morpheus plant local small --d')).toEqual(['--dry-run'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus grow --output ')).toEqual(['text', 'json'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus grow --output=')).toEqual(['text', 'json'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus grow --output=j')).toEqual(['json'])
+    expect(await bashComplete(sb, bashSetup, 'morpheus autocomplete ')).toEqual(['bash', 'zsh'])
+  })
+
+  test('zsh: the same, through the completion system on a terminal', async () => {
+    expect(await zshComplete(sb, zshSetup, 'morpheus sta')).toEqual(['status'])
+    const top = await zshComplete(sb, zshSetup, 'morpheus ')
+    expect(top).toEqual(expect.arrayContaining(['config', 'list', 'plant', 'plugins', 'status', 'teardown', 'version']))
+    expect(top.length).toBe(new Set(top).size)
+    expect(await zshComplete(sb, zshSetup, 'morpheus config ')).toEqual(['get', 'list', 'path', 'set', 'unset'])
+    expect(await zshComplete(sb, zshSetup, 'morpheus status ')).toEqual(['forest-123', 'forest-456'])
+    expect(await zshComplete(sb, zshSetup, 'morpheus teardown -y fo')).toEqual(['forest-123', 'forest-456'])
+    expect(await zshComplete(sb, zshSetup, 'morpheus teardown forest-123 --')).toEqual(teardownFlags())
+    expect(await zshComplete(sb, zshSetup, 'morpheus plant ')).toEqual(['cloud', 'hcloud', 'hetzner', 'local'])
+    expect(await zshComplete(sb, zshSetup, 'morpheus plant local ')).toEqual(['large', 'medium', 'small', 'xl'])
+    expect(await zshComplete(sb, zshSetup, 'morpheus grow --output=')).toEqual(['--output=json', '--output=text'])
+  })
+})
+
+describe('help, version and unknown commands', () => {
+  let sb: Sandbox
+  beforeAll(() => {
+    sb = new Sandbox()
+  })
+  afterAll(async () => sb.cleanup())
+
+  test('-h is --help, for the CLI, a topic and a command', async () => {
+    for (const args of [[], ['config'], ['plant'], ['teardown']]) {
+      const short = await sb.run([...args, '-h'])
+      const long = await sb.run([...args, '--help'])
+      expect({args, code: short.code, stderr: short.stderr}).toEqual({args, code: 0, stderr: ''})
+      expect(short.stdout).toBe(long.stdout)
+      expect(short.stdout).toContain('USAGE')
+    }
+  })
+
+  test('version, -v and --version print the version', async () => {
+    const expected = (await sb.run(['--version'])).stdout
+    expect(expected).toMatch(/^morpheus\/\d+\.\d+\.\d+ \S+ node-v\d+/)
+    for (const args of [['version'], ['-v']]) expect(await sb.run(args)).toEqual({code: 0, stderr: '', stdout: expected})
+    const json = await sb.json(['version'])
+    expect(json.user_agent).toBe(expected.trim())
+    expect(json.version).toMatch(/^\d+\.\d+\.\d+/)
+  })
+
+  test('an unknown command gets a "did you mean", exit 2', async () => {
+    const r = await sb.run(['stat', 'forest-1'])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toContain('"stat" is not a morpheus command')
+    expect(r.stderr).toContain('Did you mean `morpheus status`?')
+    const sub = await sb.run(['config', 'gett', 'forest.parallel'])
+    expect(sub.code).toBe(2)
+    expect(sub.stderr).toContain('Did you mean `morpheus config get`?')
+    const far = await sb.run(['xyzzy'])
+    expect(far.code).toBe(2)
+    expect(far.stderr).toContain('"xyzzy" is not a morpheus command')
+    expect(far.stderr).not.toContain('Did you mean')
   })
 })
 
@@ -256,6 +308,17 @@ describe('the hidden autocomplete:forests command', () => {
     forgetForestIds(sb.env.MORPHEUS_CACHE_DIR!)
     writeFileSync(sb.registryPath, registryDoc(['forest-6', '$(touch pwned)', 'a b']))
     expect(await forests()).toEqual(['forest-6'])
+    const r = await sb.run(['autocomplete:complete', '--', 'status', ''])
+    expect(r).toEqual({code: 0, stderr: '', stdout: 'forest-6\n'})
+  })
+
+  test('autocomplete:complete never prints an error either', async () => {
+    sb.writeRawConfig('registry: [unclosed\n')
+    for (const words of [['status', ''], ['plant', 'local', ''], ['plant', '']]) {
+      const r = await sb.run(['autocomplete:complete', '--', ...words])
+      expect({code: r.code, stderr: r.stderr}).toEqual({code: 0, stderr: ''})
+    }
+    sb.writeConfig('')
   })
 
   test('is hidden from help', async () => {
@@ -264,7 +327,7 @@ describe('the hidden autocomplete:forests command', () => {
     expect(help.stdout).toContain('autocomplete')
     const topic = await sb.run(['autocomplete', '--help'])
     for (const text of [help.stdout, topic.stdout]) {
-      expect(text).not.toMatch(/autocomplete[: ]forests/)
+      expect(text).not.toMatch(/autocomplete[: ](forests|complete)/)
       expect(text).not.toContain('used by shell completion')
     }
   })

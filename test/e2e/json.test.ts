@@ -219,7 +219,7 @@ test("oclif's own commands and unknown commands answer in JSON too", async () =>
   const text = await s.run(['foo'])
   expect(text.code).toBe(2)
   expect(text.stdout).toBe('')
-  expect(text.stderr).toContain('command foo not found')
+  expect(text.stderr).toContain('"foo" is not a morpheus command')
 }, 180_000)
 
 test('every command was run here with success and with an error', () => {

@@ -13,8 +13,11 @@ import {BIN, ROOT, Sandbox, collect, type CliResult} from '../helpers/cli.js'
 const NODE = process.env.MORPHEUS_TEST_NODE || process.execPath
 const NODE_VERSION = execFileSync(NODE, ['--version']).toString().trim()
 
-/** Reports on stderr, at exit, whether any of @oclif/core was loaded. */
-const PROBE = `process.on('exit', () => process.stderr.write('\\nOCLIF_LOADED=' + Object.keys(require.cache).some((k) => k.includes('/@oclif/core/')) + '\\n'))\n`
+/**
+ * Reports on stderr, at exit, whether @oclif/core was loaded: from node_modules or inside the bundle (dist/bundle/cli.js),
+ * its settings module sets globalThis.oclif as it loads.
+ */
+const PROBE = `process.on('exit', () => process.stderr.write('\\nOCLIF_LOADED=' + (globalThis.oclif !== undefined) + '\\n'))\n`
 
 interface Run extends CliResult {
   oclifLoaded: boolean
@@ -49,9 +52,9 @@ describe(`start-up paths on Node ${NODE_VERSION}`, () => {
     expect({code: a.code, stderr: a.stderr, stdout: a.stdout}).toEqual({code: b.code, stderr: b.stderr, stdout: b.stdout})
   }
 
-  test('--version prints exactly what oclif prints, without loading oclif', async () => {
-    const fast = await cli(['--version'])
-    const own = await oclif(['--version'])
+  test.each([['--version'], ['-v']])('%s prints exactly what oclif prints, without loading oclif', async (flag) => {
+    const fast = await cli([flag])
+    const own = await oclif([flag])
     expect(own.oclifLoaded).toBe(true)
     expect(own.code).toBe(0)
     expect(own.stdout).toMatch(new RegExp(`^morpheus/\\d+\\.\\d+\\.\\d+ \\S+-\\S+ node-${NODE_VERSION.replaceAll('.', '\\.')}\\n$`))
@@ -61,7 +64,7 @@ describe(`start-up paths on Node ${NODE_VERSION}`, () => {
   })
 
   test('every other case is left to oclif, with the same result', async () => {
-    for (const args of [['--version', 'extra'], ['-v'], ['version'], ['--help'], []]) {
+    for (const args of [['--version', 'extra'], ['-v', 'extra'], ['version'], ['--help'], ['-h'], []]) {
       const mine = await cli(args)
       expect([args, mine.oclifLoaded]).toEqual([args, true])
       same(mine, await oclif(args))

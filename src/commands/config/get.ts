@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import * as Args from '@oclif/core/args'
 import {dump} from 'js-yaml'
 
 import {MorpheusCommand} from '../../ui/base-command.js'
@@ -20,7 +20,7 @@ export default class ConfigGet extends MorpheusCommand {
     if (value === undefined) {
       throw new MorpheusError('NOT_FOUND', `${args.key} has no value: it is not set in ${this.runtime.config.path} and has no default`, {hint: `Set it: \`morpheus config set ${args.key} <value>\`.`})
     }
-    const shown = displayValue(args.key, value, await this.runtime.secretKeys())
+    const shown = displayValue(args.key, value, await this.runtime.secretKeys(args.key))
     if (!this.jsonEnabled()) this.log(typeof shown === 'object' && shown !== null ? dump(shown).trimEnd() : String(shown))
     return {key: args.key, value: shown}
   }

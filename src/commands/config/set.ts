@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import * as Args from '@oclif/core/args'
 
 import {MorpheusCommand} from '../../ui/base-command.js'
 import {configPath, displayValue, expandEnv, getKey, parseCliValue, readRawConfig, setKey, writeConfig} from '../../config/config.js'
@@ -68,7 +68,7 @@ export default class ConfigSet extends MorpheusCommand {
     writeConfig(path, raw)
     if (check.known === 'unchecked') this.runtime.log.warn(`${args.key} was not checked: ${check.note}`)
     await this.warnIfNotInstalled(args.key, value)
-    const shown = displayValue(args.key, value, await this.runtime.secretKeys())
+    const shown = displayValue(args.key, value, await this.runtime.secretKeys(args.key))
     if (!this.jsonEnabled()) this.log(`${args.key} = ${typeof shown === 'object' ? JSON.stringify(shown) : String(shown)}  (${path})`)
     return {key: args.key, path, value: shown}
   }

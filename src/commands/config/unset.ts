@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import * as Args from '@oclif/core/args'
 
 import {MorpheusCommand} from '../../ui/base-command.js'
 import {configPath, readRawConfig, unsetKey, writeConfig} from '../../config/config.js'

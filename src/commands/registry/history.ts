@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
 import {MorpheusError, fromPluginError} from '../../errors.js'
 import type {RevisionInfo} from '../../plugin-api/index.js'

@@ -1,6 +1,7 @@
 import {randomBytes} from 'node:crypto'
 
-import {Flags, type Config} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
+import type {Config} from '@oclif/core'
 
 import {configPath, expandEnv, loadConfig, readRawConfig, writeConfig, type LoadedConfig} from '../../config/config.js'
 import {MorpheusError, fromPluginError} from '../../errors.js'

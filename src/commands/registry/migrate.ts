@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
 import {configPath, expandEnv, parseCliValue, readRawConfig, writeConfig} from '../../config/config.js'
 import {MorpheusError, fromPluginError} from '../../errors.js'

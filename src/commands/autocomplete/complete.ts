@@ -1,0 +1,31 @@
+import {Command} from '@oclif/core/command'
+
+import {complete, completionModel} from '../../autocomplete/complete.js'
+import {valuesOf, withinCompletionTime} from '../../autocomplete/values.js'
+
+/**
+ * What the bash and zsh completion scripts (src/autocomplete/scripts.ts) run on TAB:
+ * `morpheus autocomplete:complete -- <words after "morpheus", the last one under the cursor>`.
+ * Prints one candidate a line, `value<TAB>description` when there is a description.
+ *
+ * Like autocomplete:forests it extends oclif's Command, loads the runtime only when a value is
+ * asked for (forest ids, providers, sizes), and never reports an error: it prints nothing, exit 0.
+ */
+export default class AutocompleteComplete extends Command {
+  static hidden = true
+  static strict = false
+  static summary = 'Print what completes a command line (used by shell completion)'
+
+  async run(): Promise<void> {
+    // Everything after `--` is the user's command line, never flags of this command.
+    const words = this.argv[0] === '--' ? this.argv.slice(1) : this.argv
+    const model = completionModel(this.config.bin, this.config.commands, this.config.topics)
+    const candidates = await withinCompletionTime(() => complete(model, words, (kind) => valuesOf(this.config, kind)))
+    const clean = (s: string) => s.replaceAll(/[\t\n\r]/g, ' ')
+    const out = candidates.map((c) => (c.description ? `${clean(c.value)}\t${clean(c.description)}` : clean(c.value)))
+    if (out.length > 0) process.stdout.write(out.join('\n') + '\n')
+  }
+
+  /** Completion must stay quiet: no message, no stack, exit 0. */
+  protected async catch(): Promise<void> {}
+}
