@@ -53,10 +53,12 @@ export async function sizeNames(config: Config): Promise<string[]> {
 const SOURCES: Record<ValueKind, (config: Config) => Promise<string[]>> = {forest: forestIds, provider: providerNames, size: sizeNames}
 
 /** The values of one kind, or [] whatever goes wrong. */
-export async function valuesOf(config: Config, kind: ValueKind): Promise<string[]> {
+export async function valuesOf(config: Config, kind: ValueKind, options: {quiet?: boolean} = {}): Promise<string[]> {
   try {
     return await SOURCES[kind](config)
-  } catch {
+  } catch (error) {
+    // A shell gets nothing; a script asking with --json gets the error.
+    if (options.quiet === false) throw error
     return []
   }
 }

@@ -10,7 +10,7 @@ export interface VersionResult {
 }
 
 export default class Version extends MorpheusCommand {
-  static summary = 'Print the version (the same as --version and -v)'
+  static summary = 'Print the version (the same as --version and -v).'
   static examples = ['<%= config.bin %> version', '<%= config.bin %> version --json']
 
   async run(): Promise<VersionResult> {

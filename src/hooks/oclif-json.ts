@@ -1,7 +1,7 @@
 import type {Hook} from '@oclif/core'
 
 /**
- * `--json` on oclif's own commands (plugins, plugins install/uninstall/link/..., autocomplete,
+ * `--json` on oclif's own commands (plugins, plugins install/uninstall/link/...,
  * help): they answer in the envelope of docs/json.md too (src/ui/oclif-json.ts) instead of
  * failing with "Nonexistent flag: --json" or printing oclif's internal objects.
  *

@@ -136,7 +136,7 @@ describe('completion in bash and zsh, without morpheus on PATH', () => {
       expect(statSync(script).isFile()).toBe(true)
     }
     const json = await sb.json(['autocomplete', 'bash'])
-    expect(json).toEqual({script: join(ROOT, 'dist', 'completion', 'morpheus.bash'), setup: bashSetup.trimEnd(), shell: 'bash'})
+    expect(json).toEqual({ok: true, script: join(ROOT, 'dist', 'completion', 'morpheus.bash'), setup: bashSetup.trimEnd(), shell: 'bash', warnings: []})
     // Nothing is written: the cache dir is not even created.
     expect(() => readdirSync(sb.env.MORPHEUS_CACHE_DIR!)).toThrow()
     const fish = await sb.run(['autocomplete'], {env: {SHELL: '/usr/bin/fish'}})

@@ -165,7 +165,7 @@ test('grow --auto on a forest it cannot grow: the error envelope carries the res
 test('a broken config, a corrupt registry: error envelopes with their exit codes', async () => {
   const broken = sandbox()
   broken.writeRawConfig('forest: [unclosed\n')
-  for (const args of [['list'], ['status', 'x'], ['config', 'list'], ['autocomplete:forests']]) await check(broken, args, 3)
+  for (const args of [['list'], ['status', 'x'], ['config', 'list'], ['autocomplete:forests'], ['autocomplete:complete', '--json', '--', 'status', '']]) await check(broken, args, 3)
 
   const corrupt = sandbox()
   writeFileSync(corrupt.registryPath, '{"version": 1, "forests": {')
@@ -207,8 +207,15 @@ test("oclif's own commands and unknown commands answer in JSON too", async () =>
   const uninstall = await check(s, ['plugins', 'uninstall', 'morpheus-no-such-plugin'], 2)
   expect(uninstall.error.message).toContain('morpheus-no-such-plugin')
   await check(s, ['plugins', 'install'], 2)
+  // Morpheus's own completion commands, and version.
   const completion = await check(s, ['autocomplete', 'bash'])
-  expect(completion.output).toContain('autocomplete')
+  expect(completion).toMatchObject({setup: `[ -f '${completion.script}' ] && . '${completion.script}'`, shell: 'bash'})
+  expect((await check(s, ['autocomplete', 'fish'], 2)).error.message).toContain('fish')
+  const candidates = (await check(s, ['autocomplete:complete', '--json', '--', 'stat'])).candidates
+  expect(candidates.map((c: any) => c.value)).toContain('status')
+  const version = await check(s, ['version'])
+  expect(version.user_agent).toContain(`morpheus/${version.version}`)
+  expect((await check(s, ['version', '--bogus'], 2)).error.code).toBe('USAGE')
   expect((await check(s, ['help'])).output).toMatch(/USAGE\s+\$ morpheus/)
 
   for (const args of [['foo'], ['registry', 'nosuch'], []]) {

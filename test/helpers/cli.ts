@@ -83,7 +83,8 @@ export class Sandbox {
    * command's schema, with `ok` true exactly when the exit code is 0 and error.exitCode the exit code.
    */
   async runJson(args: string[], options: {env?: NodeJS.ProcessEnv; timeoutMs?: number} = {}): Promise<CliResult & {out: any}> {
-    const r = await this.run([...args, '--json'], options)
+    // Where the caller placed --json itself (before a `--`), it is not added again at the end.
+    const r = await this.run(args.includes('--json') ? args : [...args, '--json'], options)
     let out: any
     try {
       out = JSON.parse(r.stdout)

@@ -22,8 +22,8 @@ export function manifestCommands(): string[] {
 /** The schema file of a command id: `registry:init` -> registry-init.json. */
 export const schemaFile = (id: string) => `${id.replaceAll(':', '-')}.json`
 
-/** oclif's own commands (plugins, autocomplete, help) share one schema. */
-const OCLIF_TOPICS = ['plugins', 'autocomplete', 'help']
+/** oclif's own commands (plugins, help) share one schema. */
+const OCLIF_TOPICS = ['plugins', 'help']
 
 let ajv: InstanceType<typeof Ajv2020> | undefined
 

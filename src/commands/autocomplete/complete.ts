@@ -14,18 +14,35 @@ import {valuesOf, withinCompletionTime} from '../../autocomplete/values.js'
 export default class AutocompleteComplete extends Command {
   static hidden = true
   static strict = false
-  static summary = 'Print what completes a command line (used by shell completion)'
+  /** --json before `--` (for scripts; the shells never pass it): candidates in the envelope of docs/json.md. */
+  static enableJsonFlag = true
+  static summary = 'Print what completes a command line (used by shell completion).'
+
+  private json = false
 
   async run(): Promise<void> {
     // Everything after `--` is the user's command line, never flags of this command.
-    const words = this.argv[0] === '--' ? this.argv.slice(1) : this.argv
+    const end = this.argv.indexOf('--')
+    const own = end === -1 ? [] : this.argv.slice(0, end)
+    const words = end === -1 ? this.argv : this.argv.slice(end + 1)
+    this.json = own.includes('--json')
     const model = completionModel(this.config.bin, this.config.commands, this.config.topics)
-    const candidates = await withinCompletionTime(() => complete(model, words, (kind) => valuesOf(this.config, kind)))
+    const candidates = await withinCompletionTime(() => complete(model, words, (kind) => valuesOf(this.config, kind, {quiet: !this.json})))
+    if (this.json) {
+      process.stdout.write(JSON.stringify({candidates: candidates.map((c) => (c.description ? {description: c.description, value: c.value} : {value: c.value})), ok: true, warnings: []}, null, 2) + '\n')
+      return
+    }
     const clean = (s: string) => s.replaceAll(/[\t\n\r]/g, ' ')
     const out = candidates.map((c) => (c.description ? `${clean(c.value)}\t${clean(c.description)}` : clean(c.value)))
     if (out.length > 0) process.stdout.write(out.join('\n') + '\n')
   }
 
-  /** Completion must stay quiet: no message, no stack, exit 0. */
-  protected async catch(): Promise<void> {}
+  /** Completion must stay quiet: no message, no stack, exit 0 (with --json: the error envelope and its exit code). */
+  protected async catch(error: Error): Promise<void> {
+    if (!this.json) return
+    const {asMorpheusError, errorEnvelope} = await import('../../ui/json.js')
+    const e = asMorpheusError(error, this.id)
+    process.stdout.write(JSON.stringify(errorEnvelope(e), null, 2) + '\n')
+    process.exitCode = e.exitCode
+  }
 }

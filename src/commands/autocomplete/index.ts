@@ -16,16 +16,16 @@ export interface AutocompleteResult {
 }
 
 export default class Autocomplete extends MorpheusCommand {
-  static summary = 'Print the line that turns on shell completion (bash or zsh)'
+  static summary = 'Print the line that turns on shell completion (bash or zsh).'
   static description = `Commands, flags, providers, sizes and forest ids complete on TAB. The line sources a script that is part of the installed package and finds the CLI next to itself, so \`morpheus\` need not be on PATH; installing plugins or changing forest.sizes needs no refresh.
 
 SHELL defaults to the one in $SHELL.`
   static examples = [
-    {command: '<%= config.bin %> autocomplete bash >> ~/.bashrc', description: 'turn on completion in new bash shells'},
-    {command: '<%= config.bin %> autocomplete zsh >> ~/.zshrc', description: 'the same for zsh'},
+    {command: '<%= config.bin %> autocomplete bash >> ~/.bashrc', description: 'Turn on completion in new bash shells.'},
+    {command: '<%= config.bin %> autocomplete zsh >> ~/.zshrc', description: 'The same for zsh.'},
   ]
   static args = {
-    shell: Args.string({description: 'bash or zsh (default: from $SHELL)', options: [...SHELLS]}),
+    shell: Args.string({description: 'The shell: bash or zsh (default: from $SHELL).', options: [...SHELLS]}),
   }
 
   async run(): Promise<AutocompleteResult> {
