@@ -31,12 +31,20 @@ export function setupLine(path: string): string {
 
 const BIN = /^[A-Za-z][A-Za-z0-9_-]*$/
 
-export function bashScript(bin: string): string {
+/** The completion function's name for `bin`, and the script's opening comment for `shell`. */
+function opening(bin: string, shell: 'bash' | 'zsh'): {fn: string; header: string} {
   if (!BIN.test(bin)) throw new Error(`cannot write completion for the command name "${bin}"`)
-  const fn = `_${bin.replaceAll('-', '_')}`
-  return `# bash completion for ${bin}: commands, flags, providers, sizes and forest ids.
-# Turn it on with the line \`${bin} autocomplete bash\` prints (add it to ~/.bashrc).
-# The CLI is found next to this file, so \`${bin}\` need not be on PATH.
+  return {
+    fn: `_${bin.replaceAll('-', '_')}`,
+    header: `# ${shell} completion for ${bin}: commands, flags, providers, sizes and forest ids.
+# Turn it on with the line \`${bin} autocomplete ${shell}\` prints (add it to ~/.${shell}rc).
+# The CLI is found next to this file, so \`${bin}\` need not be on PATH.`,
+  }
+}
+
+export function bashScript(bin: string): string {
+  const {fn, header} = opening(bin, 'bash')
+  return `${header}
 ${fn}_cli="$(cd "$(dirname "\${BASH_SOURCE[0]}")/../.." 2>/dev/null && pwd -P)/bin/run.js"
 
 ${fn}_complete()
@@ -68,11 +76,8 @@ complete -F ${fn}_complete ${bin}
 }
 
 export function zshScript(bin: string): string {
-  if (!BIN.test(bin)) throw new Error(`cannot write completion for the command name "${bin}"`)
-  const fn = `_${bin.replaceAll('-', '_')}`
-  return `# zsh completion for ${bin}: commands, flags, providers, sizes and forest ids.
-# Turn it on with the line \`${bin} autocomplete zsh\` prints (add it to ~/.zshrc).
-# The CLI is found next to this file, so \`${bin}\` need not be on PATH.
+  const {fn, header} = opening(bin, 'zsh')
+  return `${header}
 typeset -g ${fn}_cli=\${\${(%):-%x}:A:h:h:h}/bin/run.js
 
 ${fn}() {
