@@ -76,3 +76,15 @@ export async function withinCompletionTime<T>(work: () => Promise<T>): Promise<T
     clearTimeout(timer)
   }
 }
+
+/**
+ * The catch of the commands completion scripts call: nothing for a shell (no message, no stack,
+ * exit 0); for a script that asked with --json, the error envelope and its exit code.
+ */
+export async function completionCatch(error: unknown, json: boolean, commandId?: string): Promise<void> {
+  if (!json) return
+  const {asMorpheusError, errorEnvelope} = await import('../ui/json.js')
+  const e = asMorpheusError(error, commandId)
+  process.stdout.write(JSON.stringify(errorEnvelope(e), null, 2) + '\n')
+  process.exitCode = e.exitCode
+}

@@ -2,7 +2,6 @@ import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
 import {forgetForestIds} from '../autocomplete/forests-cache.js'
-import {configPath} from '../config/config.js'
 import {MorpheusError} from '../errors.js'
 import {resolve} from '../plugins/discovery.js'
 import {registryConfigured, setUpRegistry} from './registry/init.js'
@@ -92,11 +91,11 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
    * one, naming the commands. A local forest lives on this device, and so may its registry file.
    */
   private async ensureRegistry(providerName: string): Promise<void> {
-    if (registryConfigured()) return
+    if (registryConfigured(this.runtime.config.raw)) return
     const entry = resolve(await this.runtime.providers(), providerName)
     if (!entry.descriptor.capabilities.cloud) return
     if (!this.interactive) {
-      throw new MorpheusError('CONFIG', `no registry is configured (registry.type in ${configPath()}): a ${entry.descriptor.name} forest's state must live where every device (and cron) can read it`, {
+      throw new MorpheusError('CONFIG', `no registry is configured (registry.type in ${this.runtime.config.path}): a ${entry.descriptor.name} forest's state must live where every device (and cron) can read it`, {
         hint: 'Set one up first: `morpheus registry init` on a terminal (asks), or `morpheus registry init --setup new-box` (a new Storage Box, needs HETZNER_API_TOKEN), or `morpheus registry init --setup existing-box --url <url> --username <user> --password-env <VAR>`; to keep it in a file on this device: `morpheus registry init --setup local`.',
       })
     }

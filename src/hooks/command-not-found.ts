@@ -2,6 +2,7 @@ import type {Hook} from '@oclif/core'
 
 import {ExitCode} from '../errors.js'
 import {nearest} from '../suggest.js'
+import {wantsJson} from '../ui/wants-json.js'
 
 /**
  * An unknown command (`morpheus stat`): say so with a "did you mean" among the visible commands
@@ -10,10 +11,7 @@ import {nearest} from '../suggest.js'
  * JSON. (Loads the envelope's module only with --json.)
  */
 const hook: Hook<'command_not_found'> = async function ({argv, config, id}) {
-  const all = [id, ...(argv ?? [])]
-  const end = all.indexOf('--')
-  const at = all.indexOf('--json')
-  const json = at !== -1 && (end === -1 || at < end)
+  const json = wantsJson([id, ...(argv ?? [])])
   const spaced = (s: string) => s.replaceAll(':', config.topicSeparator)
   let message: string
   let hint = `\`${config.bin} --help\` lists the commands.`

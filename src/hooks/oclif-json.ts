@@ -1,5 +1,7 @@
 import type {Hook} from '@oclif/core'
 
+import {wantsJson} from '../ui/wants-json.js'
+
 /**
  * `--json` on oclif's own commands (plugins, plugins install/uninstall/link/...,
  * help): they answer in the envelope of docs/json.md too (src/ui/oclif-json.ts) instead of
@@ -11,9 +13,7 @@ import type {Hook} from '@oclif/core'
 const hook: Hook<'prerun'> = async function ({argv, Command, config}) {
   const plugin = (Command as {plugin?: {name?: string}}).plugin?.name
   if (!plugin?.startsWith('@oclif/')) return
-  const end = argv.indexOf('--')
-  const at = argv.indexOf('--json')
-  if (at === -1 || (end !== -1 && at > end)) return
+  if (!wantsJson(argv)) return
   const {answerInJson} = await import('../ui/oclif-json.js')
   answerInJson(Command, argv, config)
 }

@@ -57,12 +57,7 @@ export function errorEnvelope(e: MorpheusError, warnings: readonly JsonWarning[]
   return {ok: false, warnings: [...warnings], ...ownFields(fields), error: errorJson(e)}
 }
 
-/** `--json` among the arguments (before a `--`), as oclif decides it. */
-export function wantsJson(argv: readonly string[]): boolean {
-  const end = argv.indexOf('--')
-  const i = argv.indexOf('--json')
-  return i !== -1 && (end === -1 || i < end)
-}
+export {wantsJson} from './wants-json.js'
 
 /** The error kind a bare exit code stands for (UNEXPECTED for a code Morpheus does not define). */
 export function kindOfExitCode(code: number): ExitCodeName {

@@ -1,7 +1,7 @@
 import {Command} from '@oclif/core/command'
 
 import {complete, completionModel} from '../../autocomplete/complete.js'
-import {valuesOf, withinCompletionTime} from '../../autocomplete/values.js'
+import {completionCatch, valuesOf, withinCompletionTime} from '../../autocomplete/values.js'
 
 /**
  * What the bash and zsh completion scripts (src/autocomplete/scripts.ts) run on TAB:
@@ -25,6 +25,8 @@ export default class AutocompleteComplete extends Command {
     const end = this.argv.indexOf('--')
     const own = end === -1 ? [] : this.argv.slice(0, end)
     const words = end === -1 ? this.argv : this.argv.slice(end + 1)
+    // Only an explicit --json before `--`, not oclif's jsonEnabled(): that also obeys
+    // MORPHEUS_CONTENT_TYPE=json, which would turn every TAB of a shell into JSON.
     this.json = own.includes('--json')
     const model = completionModel(this.config.bin, this.config.commands, this.config.topics)
     const candidates = await withinCompletionTime(() => complete(model, words, (kind) => valuesOf(this.config, kind, {quiet: !this.json})))
@@ -39,10 +41,6 @@ export default class AutocompleteComplete extends Command {
 
   /** Completion must stay quiet: no message, no stack, exit 0 (with --json: the error envelope and its exit code). */
   protected async catch(error: Error): Promise<void> {
-    if (!this.json) return
-    const {asMorpheusError, errorEnvelope} = await import('../../ui/json.js')
-    const e = asMorpheusError(error, this.id)
-    process.stdout.write(JSON.stringify(errorEnvelope(e), null, 2) + '\n')
-    process.exitCode = e.exitCode
+    await completionCatch(error, this.json, this.id)
   }
 }

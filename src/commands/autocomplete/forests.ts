@@ -1,6 +1,6 @@
 import {Command} from '@oclif/core/command'
 
-import {forestIds, withinCompletionTime} from '../../autocomplete/values.js'
+import {completionCatch, forestIds, withinCompletionTime} from '../../autocomplete/values.js'
 
 /**
  * Prints the forest ids in the registry, one a line (the values shell completion offers for a
@@ -27,10 +27,6 @@ export default class AutocompleteForests extends Command {
 
   /** Completion must stay quiet: no message, no stack, exit 0 (with --json: the error envelope and its exit code). */
   protected async catch(error: Error): Promise<void> {
-    if (!this.jsonEnabled()) return
-    const {asMorpheusError, errorEnvelope} = await import('../../ui/json.js')
-    const e = asMorpheusError(error, this.id)
-    process.stdout.write(JSON.stringify(errorEnvelope(e), null, 2) + '\n')
-    process.exitCode = e.exitCode
+    await completionCatch(error, this.jsonEnabled(), this.id)
   }
 }

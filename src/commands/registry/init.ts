@@ -91,10 +91,9 @@ export async function initDocument(backend: RegistryBackend, cacheDir: string, u
   return {created, probe}
 }
 
-/** Whether the config file names a registry (registry.type), as opposed to the built-in default. */
-export function registryConfigured(): boolean {
-  const registry = readRawConfig(configPath()).raw.registry as Record<string, unknown> | undefined
-  return registry?.type !== undefined
+/** Whether the config file (its parsed text, `LoadedConfig.raw`) names a registry (registry.type), as opposed to the built-in default. */
+export function registryConfigured(raw: Record<string, unknown>): boolean {
+  return (raw.registry as Record<string, unknown> | undefined)?.type !== undefined
 }
 
 /** A password the Hetzner API accepts (upper, lower, digit, special) and YAML / ${ENV} leave alone. */
@@ -239,7 +238,7 @@ The config file (mode 0600) is written only after the new registry answered. Wit
 
   async run(): Promise<InitResult> {
     const {flags} = await this.parse(RegistryInit)
-    if (flags.setup || (!registryConfigured() && this.interactive && !flags.yes)) {
+    if (flags.setup || (!registryConfigured(this.runtime.config.raw) && this.interactive && !flags.yes)) {
       const result = await setUpRegistry(this.config, {
         apiEndpoint: flags['api-endpoint'],
         boxName: flags['box-name'],
