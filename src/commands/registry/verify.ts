@@ -1,5 +1,6 @@
 import {MorpheusError, fromPluginError} from '../../errors.js'
 import type {RegistryDocument} from '../../plugin-api/index.js'
+import {CONSISTENCY_HINT, SCHEMA_HINT, consistencyProblems} from '../../registry/consistency.js'
 import {documentProblems} from '../../registry/document.js'
 import {MorpheusCommand} from '../../ui/base-command.js'
 import {plural} from '../../words.js'
@@ -12,38 +13,8 @@ export interface VerifyResult {
   problems: string[]
 }
 
-const LIVE = new Set(['reserved', 'creating', 'starting', 'active'])
-
-/** Consistency beyond the schema: what a well-behaved morpheus never leaves behind. */
-export function consistencyProblems(doc: RegistryDocument): {problems: string[]; warnings: string[]} {
-  const problems: string[] = []
-  const warnings: string[] = []
-  const ids = new Map<string, string>()
-  const addresses = new Map<string, string>()
-  for (const [forestId, nodes] of Object.entries(doc.nodes)) {
-    for (const n of nodes) {
-      const other = ids.get(n.id)
-      if (other !== undefined && other !== forestId) problems.push(`node "${n.id}" is listed in both ${other} and ${forestId}`)
-      ids.set(n.id, forestId)
-      if (!n.ip || !LIVE.has(n.status)) continue
-      const port = n.ports?.client ?? doc.forests[forestId]?.ports?.client ?? ''
-      const key = `${n.ip}:${port}`
-      const holder = addresses.get(key)
-      if (holder) problems.push(`address ${n.ip}${port ? ` port ${port}` : ''} is used by both ${holder} and ${forestId}/${n.id}`)
-      else addresses.set(key, `${forestId}/${n.id}`)
-    }
-  }
-  for (const f of Object.values(doc.forests)) {
-    const nodes = doc.nodes[f.id] ?? []
-    if (f.status === 'active' && nodes.length === 0) problems.push(`forest ${f.id} is active but has no nodes`)
-    if (f.status === 'active' && nodes.some((n) => n.status !== 'active')) warnings.push(`forest ${f.id} is active but ${nodes.filter((n) => n.status !== 'active').length} of its nodes are not`)
-    if (f.operation) warnings.push(`forest ${f.id}: a ${f.operation.kind} started ${f.operation.started_at} on ${f.operation.device} (pid ${f.operation.pid}) has not finished`)
-  }
-  return {problems, warnings}
-}
-
 export default class RegistryVerify extends MorpheusCommand {
-  static summary = 'Check the registry document: schema, and consistency (nodes without a forest, duplicate ids and addresses, ...).'
+  static summary = 'Check the registry document: schema, and consistency (nodes without a forest, two live nodes on one address, ...).'
   static description = 'Exits 0 when the document is sound, 4 (with every problem listed) when it is not. Changes nothing.'
   static examples = ['<%= config.bin %> registry verify', '<%= config.bin %> registry verify --json']
 
@@ -67,7 +38,9 @@ export default class RegistryVerify extends MorpheusCommand {
     }
     if (parsed !== undefined) problems.push(...documentProblems(parsed))
     const doc = parsed as RegistryDocument
-    if (problems.length === 0) {
+    // A document that fails the schema is damaged (an older revision may be sound); consistency problems describe machines.
+    const damaged = problems.length > 0
+    if (!damaged) {
       const more = consistencyProblems(doc)
       problems.push(...more.problems)
       warnings = more.warnings
@@ -77,7 +50,7 @@ export default class RegistryVerify extends MorpheusCommand {
     if (problems.length > 0) {
       throw new MorpheusError('REGISTRY', `the registry at ${backend.location} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n  ${problems.join('\n  ')}`, {
         details: {problems},
-        hint: 'Fix them by hand, or go back to a sound revision: `morpheus registry history`, then `morpheus registry restore <revision>`.',
+        hint: damaged ? SCHEMA_HINT : CONSISTENCY_HINT,
       })
     }
     const result: VerifyResult = {
