@@ -195,7 +195,7 @@ export class Runtime {
 
   registry(): Promise<{entry: Entry<RegistryDescriptor>; backend: RegistryBackend}> {
     this.backend ??= (async () => {
-      const entry = resolve(await this.registries(), this.registryType())
+      const entry = resolve(await this.registries(), this.registryType(), 'registry.type')
       const d = entry.descriptor
       const section = (this.config.values.registry ?? {}) as Record<string, unknown>
       const context = await this.context('registry', d, section, ['type', 'unsafe_writes'])

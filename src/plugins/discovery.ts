@@ -1,6 +1,7 @@
 import type {Config} from '@oclif/core'
 
 import {MorpheusError} from '../errors.js'
+import {installCommand, missingBackendHint} from './install-hint.js'
 import {PLUGIN_API_VERSION, PROVIDERS_HOOK, REGISTRIES_HOOK} from '../plugin-api/index.js'
 import type {ProviderDescriptor, RegistryDescriptor} from '../plugin-api/index.js'
 
@@ -176,8 +177,12 @@ export function assertNoConflicts<D>(catalog: Catalog<D>, names?: readonly strin
   })
 }
 
-/** Find a descriptor by name or alias, or explain what is installed. */
-export function resolve<D extends AnyDescriptor>(catalog: Catalog<D>, name: string): Entry<D> {
+/**
+ * Find a descriptor by name or alias, or explain what is installed. `selectedBy` names the setting
+ * that chose the name (registry.type): a name the config selects but no installed plugin offers is
+ * a plugin problem (exit 8, like a plugin of another API version), with the command that installs it.
+ */
+export function resolve<D extends AnyDescriptor>(catalog: Catalog<D>, name: string, selectedBy?: string): Entry<D> {
   const found = catalog.entries.find((e) => e.descriptor.name === name || e.descriptor.aliases?.includes(name))
   // Only a clash on the name asked for (or on one of its names) stops this command; `providers` lists every clash.
   assertNoConflicts(catalog, found ? [found.descriptor.name, ...(found.descriptor.aliases ?? [])] : [name])
@@ -185,10 +190,16 @@ export function resolve<D extends AnyDescriptor>(catalog: Catalog<D>, name: stri
   const old = catalog.incompatible.find((e) => e.descriptor.name === name)
   if (old) throw new MorpheusError('PLUGIN', incompatibleMessage(catalog.kind, name, old.descriptor.apiVersion, old.plugin))
   const installed = catalog.entries.map((e) => e.descriptor.name)
+  if (selectedBy !== undefined && catalog.kind === 'registry backend') {
+    const {command, known} = installCommand(catalog.kind, name)
+    throw new MorpheusError('PLUGIN', `the registry backend "${name}" (${selectedBy}) is not installed; installed: ${installed.length > 0 ? installed.join(', ') : 'none'}`, {
+      details: {backend: name, install: known ? command : null, installed, setting: selectedBy},
+      hint: missingBackendHint(name),
+    })
+  }
+  const {command, known} = installCommand(catalog.kind, name)
   throw new MorpheusError('USAGE', `unknown ${catalog.kind} "${name}"; installed: ${installed.length > 0 ? installed.join(', ') : 'none'}`, {
-    hint: catalog.kind === 'provider'
-      ? 'Install another with `morpheus plugins install <package>`; `morpheus providers` lists what is installed.'
-      : 'Install another with `morpheus plugins install <package>`; `morpheus registry backends` lists what is installed.',
+    hint: `${known ? `Install it with \`${command}\`` : `Install another with \`${command}\``}; \`morpheus ${catalog.kind === 'provider' ? 'providers' : 'registry backends'}\` lists what is installed.`,
   })
 }
 

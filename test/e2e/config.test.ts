@@ -56,8 +56,8 @@ describe('config commands and config.example.yaml', () => {
 
     const s3 = await sb.run(['config', 'set', 'registry.type', 's3'])
     expect(s3.code).toBe(0)
-    expect(s3.stderr).toContain('no registry backend "s3" is installed yet (installed: none, storagebox)')
-    expect((await sb.run(['list'])).code).toBe(2)
+    expect(s3.stderr).toContain('no registry backend "s3" is installed yet (installed: none, storagebox); install its plugin with `morpheus plugins install @morpheus/registry-s3`')
+    expect((await sb.run(['list'])).code).toBe(8)
     await sb.json(['config', 'unset', 'registry.type'])
     expect((await sb.run(['config', 'set', 'registry.type', 'none'])).stderr).toBe('')
 

@@ -320,9 +320,11 @@ ${extra}providers:
     const out = await ok(['registry', 'backends'])
     // Only the bundled backends remain.
     expect(out.backends.map((b: any) => b.name)).toEqual(['none', 'storagebox'])
+    expect(out.selection).toEqual({install: 'morpheus plugins install @morpheus/registry-s3', installed: false, type: 's3'})
     const list = await cli(['list'])
-    expect(list.code).toBe(2)
-    expect(list.stderr).toContain('unknown registry backend "s3"; installed: none, storagebox')
+    expect(list.code).toBe(8)
+    expect(list.stderr).toContain('the registry backend "s3" (registry.type) is not installed; installed: none, storagebox')
+    expect(list.stderr).toContain('`morpheus plugins install @morpheus/registry-s3`')
   })
 
   test('the S3 keys never appeared in any output, and the registry document never held them', async () => {

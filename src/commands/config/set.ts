@@ -6,6 +6,7 @@ import {coreSchema} from '../../config/core-schema.js'
 import {assertKeySyntax, checkKey, keySchemas, type KeySchemas} from '../../config/keys.js'
 import {isPlainObject, validateAgainst, type SchemaProblem} from '../../config/schema.js'
 import {MorpheusError} from '../../errors.js'
+import {installCommand} from '../../plugins/install-hint.js'
 
 /** ${ENV} references are checked as they are written: they may be set only later. */
 const unexpanded = new Proxy({}, {get: (_t, k) => `\${${String(k)}}`}) as NodeJS.ProcessEnv
@@ -38,7 +39,7 @@ export default class ConfigSet extends MorpheusCommand {
     const catalog = key === 'registry.type' ? await this.runtime.registries() : key === 'infrastructure.provider' ? await this.runtime.providers() : undefined
     if (!catalog) return
     if (catalog.entries.some((e) => e.descriptor.name === value || e.descriptor.aliases?.includes(value))) return
-    this.runtime.log.warn(`no ${catalog.kind} "${value}" is installed yet (installed: ${catalog.entries.map((e) => e.descriptor.name).join(', ')}); install its plugin with \`morpheus plugins install <package>\``)
+    this.runtime.log.warn(`no ${catalog.kind} "${value}" is installed yet (installed: ${catalog.entries.map((e) => e.descriptor.name).join(', ')}); install its plugin with \`${installCommand(catalog.kind, value).command}\``)
   }
 
   async run(): Promise<{key: string; value: unknown; path: string}> {

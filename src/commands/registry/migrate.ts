@@ -6,6 +6,7 @@ import type {RegistryProbe} from '../../plugin-api/index.js'
 import {parseDocument, serializeDocument} from '../../registry/document.js'
 import {readRegistry} from '../../registry/update.js'
 import {FOREST_SECRET_NAMES} from '../../forest/plant.js'
+import {resolve} from '../../plugins/discovery.js'
 import {MorpheusCommand} from '../../ui/base-command.js'
 import {backendFor, probeBackend} from './init.js'
 import {plural} from '../../words.js'
@@ -52,6 +53,8 @@ export default class RegistryMigrate extends MorpheusCommand {
     if (revision === null) throw new MorpheusError('NOT_FOUND', `there is no registry document at ${source.location} to migrate`, {hint: 'Point the config at the new backend instead: `morpheus registry init`.'})
     const path = configPath()
     const expanded = expandEnv(section, path, process.env, 'registry') as Record<string, unknown>
+    // --to is an argument: a backend no plugin offers is a usage error (exit 2), with the command that installs it.
+    resolve(await this.runtime.registries(), String(expanded.type))
     const {backend: target, name} = await backendFor(this.config, this.runtime.config, expanded, this.runtime.log)
     if (target.location === source.location) throw new MorpheusError('USAGE', `the target is the registry in use (${source.location})`)
     const probe = await probeBackend(target, this.config.cacheDir)
