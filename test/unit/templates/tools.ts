@@ -73,6 +73,10 @@ export const HOSTILE: string[] = [
   'key: value',
   '- list item',
   "'; rm -rf / #",
+  // Two or more single quotes: escaping that handles only the first lets the rest run.
+  "a'b'c",
+  "x'; touch /tmp/morpheus-pwned; '",
+  "''''",
   '"\n  injected: true\n',
   '|\n  block',
   '\\ back\\slash \\n \\x41',

@@ -1,4 +1,4 @@
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -345,6 +345,26 @@ describe('userData', () => {
       } else {
         expect(info.cluster_auth).toEqual(auth)
       }
+    }
+  })
+
+  test('a download URL with two or more single quotes: the bootstrap script reads it back exactly and runs nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'morpheus-quotes-'))
+    const marker = join(dir, 'M')
+    try {
+      // No whitespace in a URL: ${IFS} is the space a command would need.
+      for (const path of [`a'b'c`, `x';touch\${IFS}${marker};'`, `x'\${IFS}';touch\${IFS}${marker};'\${IFS}'`]) {
+        const url = `https://example.invalid/${path}/forest-{arch}`
+        const r = await createRenderer({bootstrap: bootstrapSettings({integration: {nimsforest_download_url: url}, registry: {type: 'none'}})})
+        for (const mode of ['embedded', 'system'] as const) {
+          const script = parse(r.userData(input(mode, true))).files['/usr/local/sbin/morpheus-bootstrap'].content
+          expect(scriptSettings(script).NIMSFOREST_URL).toBe(url)
+          expect(bashSyntax(script).ok).toBe(true)
+          expect(readdirSync(dir)).toEqual([])
+        }
+      }
+    } finally {
+      rmSync(dir, {force: true, recursive: true})
     }
   })
 
