@@ -41,7 +41,7 @@ test('the provider skips an address where another process listens on a node port
   const forest: ForestRecord = {created_at: new Date().toISOString(), id: `forest-busy${process.pid}`, last_expansion: null, node_count: 1, operation: null, provider: 'local', size: 'small', status: 'planting'}
   let node: NodeRecord | undefined
   try {
-    await provider.preflight(new AbortController().signal)
+    await provider.preflight()
     const [reserved] = provider.reserve({count: 1, existing: [], forest, ids: ['node-1']})
     expect(reserved.ip).toBe(next(first, 2))
     node = {created_at: forest.created_at, forest_id: forest.id, role: 'edge', status: 'creating', ...reserved}
@@ -50,7 +50,7 @@ test('the provider skips an address where another process listens on a node port
     const varz: any = await (await fetch(`http://${next(first, 2)}:8222/varz`)).json()
     expect(varz.port).toBe(4222)
   } finally {
-    if (node) await provider.destroyNode(node, forest, new AbortController().signal)
+    if (node) await provider.destroyNode(node, forest)
     for (const l of listeners) await close(l)
     rmSync(dir, {force: true, recursive: true})
   }
