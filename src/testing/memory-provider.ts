@@ -18,6 +18,13 @@ export interface MemoryProviderOptions {
   /** Per-node ports on one address (127.0.0.1:4222+i, ...), like several servers on one host. */
   portsPerNode?: boolean
   createDelayMs?: number
+  /**
+   * A createNode that is interrupted (or fails, see failCreate) leaves its machine behind: the
+   * machine is made at once, then the wait of createDelayMs is cut short and the call throws,
+   * like a cloud server whose create request went through before Ctrl-C. Without it, an aborted
+   * or failed create has made nothing.
+   */
+  leaveOnAbort?: boolean
   /** createNode of these node ids throws. */
   failCreate?: ReadonlySet<string>
   failDestroy?: ReadonlySet<string>
@@ -88,6 +95,10 @@ export class MemoryProvider implements Provider {
   async createNode(request: CreateNodeRequest): Promise<CreatedNode> {
     const {node, forest} = request
     this.calls.push(`create ${node.id} peers=${request.peers.map((p) => p.id).join(',')}`)
+    if (this.options.leaveOnAbort) {
+      // The machine exists from the first moment: whatever happens next, it is left behind.
+      this.machines.set(this.key(forest.id, node.id), {cluster: request.cluster, forest_id: forest.id, id: node.id, ip: node.ip || `10.2.0.${this.next++}`, peers: request.peers.map((p) => p.id), running: true})
+    }
     if (this.options.createDelayMs) {
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(resolve, this.options.createDelayMs)
@@ -99,7 +110,7 @@ export class MemoryProvider implements Provider {
     }
     if (request.signal.aborted) throw failed('aborted')
     if (this.options.failCreate?.has(node.id)) throw failed(`cannot create ${node.id}`)
-    const ip = node.ip || `10.2.0.${this.next++}`
+    const ip = node.ip || this.machines.get(this.key(forest.id, node.id))?.ip || `10.2.0.${this.next++}`
     if (!node.ip) request.addressesKnown({ip})
     this.machines.set(this.key(forest.id, node.id), {cluster: request.cluster, forest_id: forest.id, id: node.id, ip, peers: request.peers.map((p) => p.id), running: true})
     return {ip, memory_bytes: 1 << 30, provider_ref: `mem:${forest.id}/${node.id}`}

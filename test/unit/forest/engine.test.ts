@@ -130,6 +130,30 @@ describe('plant', () => {
     if (phase === 'form') expect(listed).toEqual(['node-1', 'node-2', 'node-3'])
   })
 
+  test.each([
+    ['not a cloud: the machines stay, so do their records', false],
+    ['a cloud whose rollback cannot remove them: their records stay', true],
+  ])('Ctrl-C while creates that left machines behind were under way: %s', async (_name, cloud) => {
+    const e = engine({capabilities: {cloud}, provider: {createDelayMs: 500, failDestroy: cloud ? new Set(['node-1', 'node-2', 'node-3']) : undefined, leaveOnAbort: true}})
+    const plant = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    await plant.claim()
+    setTimeout(() => e.controller.abort(), 20)
+    const error: any = await plant.create().then(() => new Error('should have been interrupted'), (caught) => plant.abandon(caught))
+    expect(error.kind).toBe('INTERRUPTED')
+    // Every create was interrupted, so none returned; the machines exist all the same.
+    expect(e.provider.calls.filter((c) => c.startsWith('create'))).toHaveLength(3)
+    expect([...e.provider.machines.keys()].map((k) => k.split('/')[1]).sort()).toEqual(['node-1', 'node-2', 'node-3'])
+    const doc = stored(e.backend)
+    const id = plant.batch!.forest.id
+    expect(doc.forests[id]).toMatchObject({operation: null, status: 'interrupted'})
+    // Each machine stays recorded (its create threw: failed, it may exist), so teardown finds and removes it.
+    expect(doc.nodes[id].map((n: any) => [n.id, n.status])).toEqual([['node-1', 'failed'], ['node-2', 'failed'], ['node-3', 'failed']])
+    // A later teardown (a new command, so a new signal) finds them there and removes every machine.
+    e.provider.options.failDestroy = undefined
+    await teardown({...e.deps, signal: new AbortController().signal}, {forestId: id})
+    expect(e.provider.machines.size).toBe(0)
+  })
+
   test('a cloud provider: a failed plant removes what it made and leaves no forest behind', async () => {
     const e = engine({capabilities: {cloud: true, maxParallel: 1}, provider: {failCreate: new Set(['node-3'])}})
     const error = await rejection(plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'}))
