@@ -8,3 +8,4 @@ export {providerConformance, type ProviderKitOptions, type ProviderKitSetup} fro
 export {MemoryRegistry, instrument, type BackendCounts} from './memory-registry.js'
 export {MemoryProvider, type MemoryProviderOptions} from './memory-provider.js'
 export {testContext, testTemplates} from './context.js'
+export type {TestRunner} from './kit-support.js'

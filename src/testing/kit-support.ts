@@ -1,13 +1,30 @@
 import {existsSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {fileURLToPath} from 'node:url'
 
 type Fn = () => unknown | Promise<unknown>
 
-/** The test runner's globals (Jest, or node:test's describe/test when run with --test). */
-export function runner(): {describe: (name: string, fn: () => void) => void; test: (name: string, fn: Fn, timeout?: number) => void} {
+/** The two functions of a test runner the kits define their tests with (Jest's, Vitest's, Mocha's or node:test's). */
+export interface TestRunner {
+  describe(name: string, fn: () => void): unknown
+  test(name: string, fn: Fn, timeoutMs?: number): unknown
+}
+
+/**
+ * The runner the kits use: the one given in the kit's options; else the global `describe` and
+ * `test` (Jest, Vitest with globals, Mocha); else node:test's, so a test file run with
+ * `node --test` needs nothing more.
+ */
+export function runner(given?: TestRunner): TestRunner {
+  if (given) return given
   const g = globalThis as Record<string, unknown>
-  if (typeof g.describe !== 'function' || typeof g.test !== 'function') throw new Error('the conformance kits run inside a test runner that defines describe() and test() (Jest, or node --test with globals)')
-  return g as never
+  if (typeof g.describe === 'function' && typeof g.test === 'function') return g as unknown as TestRunner
+  const nodeTest = createRequire(import.meta.url)('node:test') as {
+    describe: (name: string, fn: () => void) => unknown
+    test: (name: string, options: {timeout?: number}, fn: Fn) => unknown
+  }
+  // node:test takes the time limit as an option before the function, not as a third argument.
+  return {describe: (name, fn) => nodeTest.describe(name, fn), test: (name, fn, timeoutMs) => nodeTest.test(name, {timeout: timeoutMs}, fn)}
 }
 
 /** A compiled file of the core (the kits' child processes run JavaScript, also when the kit itself runs from TypeScript sources). */

@@ -3,12 +3,13 @@ import {strict as assert} from 'node:assert'
 import {probeNode} from '../monitor/nats.js'
 import type {ForestRecord, NatsMode, NatsPorts, NodeRecord, Provider} from '../plugin-api/index.js'
 import {recordedEndpoints} from '../forest/endpoints.js'
-import {runner, same} from './kit-support.js'
+import {runner, same, type TestRunner} from './kit-support.js'
 
 export interface ProviderKitSetup {
   provider: Provider
   /** Default node ports (the context's ports). */
   ports: NatsPorts
+  /** Called after the test with this setup, whether it passed or not: remove what create() made (a temporary directory, ...). */
   cleanup?(): void | Promise<void>
 }
 
@@ -19,6 +20,11 @@ export interface ProviderKitOptions {
   natsMode?: NatsMode
   /** Per-test time limit (ms). Default 120000. */
   timeoutMs?: number
+  /**
+   * The test runner's `describe` and `test`. Leave it out under Jest (or any runner with global
+   * `describe`/`test`) and under `node --test` (the kit then uses node:test's).
+   */
+  runner?: TestRunner
 }
 
 let forests = 0
@@ -34,10 +40,11 @@ function node(f: ForestRecord, reservation: Partial<NodeRecord> & {id: string}):
 /**
  * The provider conformance kit: what the core relies on from every provider. It creates real
  * nodes (one-node forests), so run it where the provider's prerequisites are met (nats-server for
- * local nodes, the simulator for a cloud). Call it at the top level of a test file (Jest).
+ * local nodes, the simulator for a cloud). Call it at the top level of a test file; it defines one
+ * `describe()` block, under Jest, under `node --test`, or with the runner given in `options.runner`.
  */
 export function providerConformance(options: ProviderKitOptions): void {
-  const {describe, test} = runner()
+  const {describe, test} = runner(options.runner)
   const timeout = options.timeoutMs ?? 120_000
   const natsMode = options.natsMode ?? 'system'
   const each = (name: string, fn: (setup: ProviderKitSetup) => Promise<void>) =>

@@ -5,25 +5,47 @@ import {pathToFileURL} from 'node:url'
 import type {RegistryBackend} from '../plugin-api/index.js'
 import {emptyDocument, serializeDocument} from '../registry/document.js'
 import {RegistryStore} from '../registry/store.js'
-import {compiled, runner, same} from './kit-support.js'
+import {compiled, runner, same, type TestRunner} from './kit-support.js'
 
 export interface RegistryKitOptions {
   /** Shown in the test names. */
   name: string
   /** A backend on a fresh, empty store (each test gets its own). */
   create(): RegistryBackend | Promise<RegistryBackend>
-  /** Called after each test with the backend it got. */
+  /**
+   * Called after each test, passed or failed, with the backend that test's create() returned:
+   * remove its store (the temporary directory, the bucket prefix, the WebDAV folder).
+   */
   cleanup?(backend: RegistryBackend): void | Promise<void>
   /**
-   * For the test with several OS processes: an ES module (path or file URL) exporting
-   * `createBackend(argument)`, which builds a backend on the same store in another process,
-   * and the argument that names the store of the backend `create()` returned last.
+   * Adds the test in which several OS processes update one store at once (no update may be lost).
+   * Each process is a plain `node` (no TypeScript, no test runner) that imports `module` and calls
+   * its `createBackend(argument)`.
    */
-  processes?: {module: string; argument(backend: RegistryBackend): string; count?: number; increments?: number}
+  processes?: {
+    /**
+     * Absolute path or file: URL of an ES module in JavaScript (compiled, if you write TypeScript) exporting
+     * `async function createBackend(argument: string): Promise<RegistryBackend>`, which builds a backend on the
+     * store that `argument` names, with a context of its own (e.g. `testContext(config)` from morpheus/testing).
+     * Its imports resolve from its own location, as in any Node.js module.
+     */
+    module: string
+    /** The string that names the store of a backend create() returned (a path, a URL, a bucket and prefix); passed on the command line, so never a secret. */
+    argument(backend: RegistryBackend): string
+    /** Processes at once. Default 4. */
+    count?: number
+    /** Updates per process, one write each. Default 10. */
+    increments?: number
+  }
   /** What the backend offers besides the basics; the kit checks it offers exactly these, and tests them. */
   features?: {history?: boolean; secrets?: boolean}
   /** Per-test time limit (ms). Default 60000. */
   timeoutMs?: number
+  /**
+   * The test runner's `describe` and `test`. Leave it out under Jest (or any runner with global
+   * `describe`/`test`) and under `node --test` (the kit then uses node:test's).
+   */
+  runner?: TestRunner
 }
 
 async function code(promise: Promise<unknown>): Promise<string | undefined> {
@@ -48,10 +70,11 @@ function run(file: string, args: string[]): Promise<string> {
 
 /**
  * The registry conformance kit: what the core relies on from every registry backend. Call it at
- * the top level of a test file (Jest); it defines one describe() block.
+ * the top level of a test file; it defines one `describe()` block, under Jest, under `node --test`,
+ * or with the runner given in `options.runner`.
  */
 export function registryConformance(options: RegistryKitOptions): void {
-  const {describe, test} = runner()
+  const {describe, test} = runner(options.runner)
   const timeout = options.timeoutMs ?? 60_000
   const each = (name: string, fn: (backend: RegistryBackend) => Promise<void>) =>
     test(name, async () => {
