@@ -13,7 +13,10 @@
  * `load()`'s factory, so a plugin never depends on the core's internals or on the
  * core being resolvable from the plugin's own directory.
  *
- * docs/plugins.md explains every method and field; this file is the reference.
+ * docs/plugins.md explains every method and field; this file is the reference. Published as
+ * dist/plugin-api/index.d.ts of the morpheus package (resolve it as `morpheus/plugin-api` with
+ * Morpheus as a development dependency: docs/plugins.md, "Resolving morpheus/plugin-api and
+ * morpheus/testing"); the test kits are `morpheus/testing` (dist/testing/index.d.ts).
  */
 
 /**
@@ -328,7 +331,11 @@ export interface NatsPorts {
 export interface ReserveRequest {
   forest: ForestRecord
   count: number
-  /** Every node record this provider already has in the registry, across forests. */
+  /**
+   * Every node record of this provider in the registry: of every forest and every device, including
+   * nodes other plants have reserved but not created yet. The only place a provider sees other
+   * forests' addresses; choose addresses here, never in createNode (see Provider.reserve).
+   */
   existing: readonly NodeRecord[]
   /** ids to give the reserved nodes, chosen by the core. */
   ids: readonly string[]
@@ -375,9 +382,10 @@ export interface CreateNodeRequest {
   /** The node as recorded (status creating), with every address known so far. */
   node: NodeRecord
   /**
-   * Every other node of the forest whose route address is known at this moment (existing and being
+   * Every other node of this forest whose route address is known at this moment (existing and being
    * created), read when this call starts: a node created later sees the addresses of nodes created
-   * earlier. A node that joins a formed forest routes to all of it.
+   * earlier. A node that joins a formed forest routes to all of it. Only this forest: other forests'
+   * nodes are in ReserveRequest.existing.
    */
   peers: readonly NodeRecord[]
   /** Whether the node joins a cluster (false only for a forest of one node). */
@@ -477,6 +485,14 @@ export interface Provider {
   /**
    * Pick ids/addresses for new nodes. Called inside the registry's compare-and-swap loop,
    * so it must be pure and fast: it may be called again with a newer `existing`.
+   *
+   * A provider that chooses addresses itself (a loopback range, a pool of ports) chooses them here,
+   * avoiding those of `existing`: the compare-and-swap makes a concurrent plant's reservations part
+   * of `existing` before this plant's are written, so two plants never get the same address.
+   * createNode sees only its own forest's peers and cannot do that. Addresses the platform assigns
+   * (a cloud) are left empty (`ip: ''`) and reported by prepare() or createNode().
+   * Something outside the registry holding an address (another program on a port) is found in
+   * preflight() and kept for reserve().
    */
   reserve(request: ReserveRequest): NodeReservation[]
   /**
@@ -484,7 +500,17 @@ export interface Provider {
    * allocated in advance), at plant and at every grow. Idempotent: a re-run may call it again.
    */
   prepare?(request: PrepareRequest): Promise<PrepareResult | void>
-  /** Create and start one node. The core runs up to capabilities.maxParallel at once. */
+  /**
+   * Create and start one node. The core runs up to min(capabilities.maxParallel, forest.parallel) at once.
+   *
+   * Resolve once the node's own NATS server is up: its monitoring endpoint (endpoints(), else
+   * http://<probe_address or ip>:<monitor>) answers GET /varz with 200. The core's wait for the
+   * forest to form starts after the last createNode and lasts forest.form_timeout_seconds, so do not
+   * return while the machine is still booting; but never wait for routes, /healthz or a JetStream
+   * leader either: peers may only be created after this call returns. Report addresses with
+   * `addressesKnown` as soon as they exist. When `signal` fires, stop waiting soon: return the node if
+   * it exists, else throw (the node is then recorded failed, since it may exist).
+   */
   createNode(request: CreateNodeRequest): Promise<CreatedNode>
   /**
    * For `plant --dry-run`: what createNode would make for this node, making nothing. Route
