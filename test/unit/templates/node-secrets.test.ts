@@ -1,8 +1,9 @@
-import {gzipSync, gunzipSync} from 'node:zlib'
+import {gzipSync} from 'node:zlib'
 
 import type {NatsMode, NodeRecord, UserDataInput} from '../../../src/plugin-api/index.js'
 import {bootstrapSettings} from '../../../src/templates/bootstrap.js'
 import {createRenderer} from '../../../src/templates/render.js'
+import {findSecret} from '../../helpers/find-secret.js'
 
 // Least privilege on nodes: the registry's own read-write Storage Box password must never reach a
 // node. Every node's user data of a Storage Box forest is searched for it, as it is and in the
@@ -11,31 +12,6 @@ const MAIN_PASSWORD = 'Main-RW-pa55word!x7'
 const NODE_PASSWORD = 'Node-RO-pa55word!y8'
 const registry = {password: MAIN_PASSWORD, storagebox_host: 'u123456.your-storagebox.de', type: 'storagebox', url: 'https://u123456.your-storagebox.de/morpheus/registry.json', username: 'u123456'}
 const ports = {client: 4222, cluster: 6222, monitor: 8222}
-
-/** Where `secret` occurs in `text`: plain, base64 at any alignment, or inside any base64 blob (gzipped or not). */
-export function findSecret(text: string, secret: string): string[] {
-  const found: string[] = []
-  if (text.includes(secret)) found.push('plain')
-  for (let shift = 0; shift < 3; shift++) {
-    // base64 of the secret preceded by `shift` bytes: drop the characters those bytes touch.
-    const b64 = Buffer.from('x'.repeat(shift) + secret).toString('base64')
-    const core = b64.slice(Math.ceil((shift * 4) / 3), b64.length - 4)
-    if (core.length >= 8 && text.includes(core)) found.push(`base64 (offset ${shift})`)
-  }
-  for (const blob of text.match(/[A-Za-z0-9+/]{16,}={0,2}/g) ?? []) {
-    const bytes = Buffer.from(blob, 'base64')
-    let decoded = bytes.toString('latin1')
-    if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
-      try {
-        decoded = gunzipSync(bytes).toString('latin1')
-      } catch {
-        // not gzip after all
-      }
-    }
-    if (decoded.includes(secret)) found.push(`in a base64${bytes[0] === 0x1f ? ' gzip' : ''} blob`)
-  }
-  return found
-}
 
 function node(forest: string, i: number): NodeRecord {
   return {created_at: '2026-11-24T00:00:00Z', forest_id: forest, id: `node-${i}`, ip: `2001:db8:0:${i}::1`, ipv4: `192.0.2.${i}`, ipv6: `2001:db8:0:${i}::1`, role: 'node', status: 'creating'}
