@@ -1,4 +1,4 @@
-import {readFileSync} from 'node:fs'
+import {readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {startApache, type ApacheServer} from '../fixtures/webdav/apache.js'
@@ -80,4 +80,28 @@ test('no node account (a WebDAV server the API does not know): a cloud plant is 
   expect(planted.code).toBe(3)
   expect(sim.paid()).toEqual({primaryIps: [], servers: []})
   expect(findSecret(plan.stdout + plan.stderr + planted.stdout + planted.stderr, apache.password)).toEqual([])
+}, 240_000)
+
+test('a node account made by hand: registry.node_username / node_password (secret: masked, file 0600) go into the user data, the main password does not', async () => {
+  const s = sandbox()
+  const env = {NODE_PW: 'Hand-made-node-pw-3!', SB_PASSWORD: apache.password}
+  const init = await s.run(['registry', 'init', '--setup', 'existing-box', '--url', `${apache.origin}/byhand/registry.json`, '--username', apache.username, '--password-env', 'SB_PASSWORD', '--json'], {env})
+  expect(init.code).toBe(0)
+  expect((await s.run(['config', 'set', 'registry.node_username', 'u777-sub1'], {env})).code).toBe(0)
+  expect((await s.run(['config', 'set', 'registry.node_password', '${NODE_PW}'], {env})).code).toBe(0)
+  expect(statSync(join(s.dir, 'config.yaml')).mode & 0o777).toBe(0o600)
+  const list = await s.run(['config', 'list', '--json'], {env})
+  expect(list.code).toBe(0)
+  expect(list.stdout).not.toContain('Hand-made-node-pw-3!')
+  const plan = await s.run(['plant', 'cloud', 'small', '--dry-run', '--json'], {env, timeoutMs: 120_000})
+  expect(plan.code).toBe(0)
+  for (const n of JSON.parse(plan.stdout).nodes as Array<{user_data: string}>) {
+    expect(n.user_data).toMatch(/username=u777-sub1\n\s*password=Hand-made-node-pw-3!\n/)
+    expect(findSecret(n.user_data, apache.password)).toEqual([])
+  }
+  // The registry's own account as the node account is refused.
+  expect((await s.run(['config', 'set', 'registry.node_username', apache.username], {env})).code).toBe(0)
+  const own = await s.run(['plant', 'cloud', 'small', '--dry-run', '--json'], {env, timeoutMs: 120_000})
+  expect(own.code).toBe(3)
+  expect(JSON.parse(own.stdout).error.message).toMatch(/registry's own read-write account/)
 }, 240_000)
