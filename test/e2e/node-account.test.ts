@@ -6,6 +6,7 @@ import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
 import {startStorageBoxApi, type StorageBoxApi} from '../fixtures/storagebox-api/simulator.js'
 import {findSecret} from '../helpers/find-secret.js'
 import {Sandbox} from '../helpers/cli.js'
+import {assertMatchesSchema} from '../helpers/json-schema.js'
 
 // Least privilege on nodes, end to end through the built CLI: `registry init --setup new-box` on the
 // Storage Box API simulator makes the nodes' read-only sub-account; a cloud plan's user data (the
@@ -47,6 +48,7 @@ test('new box: every node\'s user data mounts the registry folder as the read-on
   const s = sandbox()
   const init = await s.run(['registry', 'init', '--setup', 'new-box', '--box-name', 'least-privilege', '--webdav-origin', apache.origin, '--json'], {timeoutMs: 120_000})
   expect(init.code).toBe(0)
+  assertMatchesSchema(['registry', 'init'], JSON.parse(init.stdout))
   const box = [...api.boxes.values()].find((b) => b.name === 'least-privilege')!
   const sub = [...api.subaccounts.values()].find((x) => x.storage_box === box.id)!
   expect(sub.access_settings.readonly).toBe(true)
@@ -70,6 +72,7 @@ test('no node account (a WebDAV server the API does not know): a cloud plant is 
   const s = sandbox()
   const init = await s.run(['registry', 'init', '--setup', 'existing-box', '--url', `${apache.origin}/plain/registry.json`, '--username', apache.username, '--password-env', 'SB_PASSWORD', '--json'], {env: {SB_PASSWORD: apache.password}})
   expect(init.code).toBe(0)
+  assertMatchesSchema(['registry', 'init'], JSON.parse(init.stdout))
   expect(JSON.parse(init.stdout).setup.node_account.created).toBe(false)
   const plan = await s.run(['plant', 'cloud', 'small', '--dry-run', '--json'], {env: {SB_PASSWORD: apache.password}, timeoutMs: 120_000})
   expect(plan.code).toBe(3)
