@@ -74,6 +74,11 @@ test('no node account (a WebDAV server the API does not know): a cloud plant is 
   expect(init.code).toBe(0)
   assertMatchesSchema(['registry', 'init'], JSON.parse(init.stdout))
   expect(JSON.parse(init.stdout).setup.node_account.created).toBe(false)
+  // A token the API refuses: the registry is still set up; the node account is left to be made by hand.
+  const refused = await s.run(['registry', 'init', '--setup', 'existing-box', '--url', `${apache.origin}/plain/registry.json`, '--username', apache.username, '--password-env', 'SB_PASSWORD', '--json'], {env: {HETZNER_API_TOKEN: 'not-the-token', SB_PASSWORD: apache.password}})
+  expect(refused.code).toBe(0)
+  expect(JSON.parse(refused.stdout).setup.node_account).toEqual(expect.objectContaining({created: false, reason: expect.stringMatching(/refused the token/)}))
+  expect(refused.stdout + refused.stderr).not.toContain('not-the-token')
   const plan = await s.run(['plant', 'cloud', 'small', '--dry-run', '--json'], {env: {SB_PASSWORD: apache.password}, timeoutMs: 120_000})
   expect(plan.code).toBe(3)
   const error = JSON.parse(plan.stdout).error

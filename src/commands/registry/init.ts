@@ -187,7 +187,9 @@ export async function setUpNodeAccount(oclif: Config, backend: RegistryBackend, 
   } catch (error) {
     const e = error as {message?: string; hint?: string; code?: string; noApi?: boolean}
     if (e.noApi) return manual(e.message ?? String(error))
-    throw new MorpheusError(e.code === 'AUTH' ? 'CONFIG' : 'REGISTRY', `making the nodes' read-only account: ${e.message ?? String(error)}`, {cause: error, hint: e.hint})
+    // A token that may not manage Storage Boxes: the registry itself works; say what to do.
+    if (e.code === 'AUTH') return manual(`${e.message ?? String(error)} (${e.hint ?? 'check the token'})`)
+    throw new MorpheusError('REGISTRY', `making the nodes' read-only account: ${e.message ?? String(error)}`, {cause: error, hint: e.hint})
   }
   const kept: NodeMountSecret = {password, server: account.server, username: account.username}
   await secrets.set(REGISTRY_SECRETS, NODE_MOUNT_SECRET, JSON.stringify(kept))
