@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// Benchmarks of the storagebox registry on a real Apache mod_dav (run `npm run build` first; needs apache2):
+// Benchmarks of the storagebox registry on each real WebDAV server, Apache mod_dav and nginx dav-ext with
+// dav_ext_lock (run `npm run build` first; needs apache2, nginx and libnginx-mod-http-dav-ext):
 //   10 x 10   10 separate processes each making 10 updates through the core's read-modify-write loop (built
 //             dist/) and the storagebox backend: committed updates per second (wall time of the whole run),
 //             conflicts retried, and a check that all 100 are present. Also 1 x 20 (one writer, no contention).
-//   plant     `morpheus plant local --nodes 5 --json` then teardown, with the registry on Apache behind a counting
+//   plant     `morpheus plant local --nodes 5 --json` then teardown, with the registry on the server behind a counting
 //             proxy: document writes (PUTs of registry.json), locks, and every WebDAV round trip, per command.
-// Target: 10 x 10 >= 10 committed updates/s. Prints a table, then one JSON line (the last line of stdout).
-// Every server and process it starts is ended by its pid (never by name). Loopback only (127.0.70.x).
+// Target: 10 x 10 >= 10 committed updates/s on every server. Prints a table per server, then one JSON line
+// (the last line of stdout: {servers: {<name>: results}, target_met}). Every server and process it starts is
+// ended by its pid (never by name). Loopback only (127.0.70.x, 127.0.71.x).
 //
-// Usage: node bench/registry.js [--rounds 3] [--no-plant] [--strict]
+// Usage: node bench/registry.js [--rounds 3] [--no-plant] [--strict] [--server apache|nginx]
 import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {cpus, loadavg, tmpdir} from 'node:os'
@@ -16,15 +18,15 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 
-import {startApache} from '../test/fixtures/webdav/apache.js'
 import {startFaultProxy} from '../test/fixtures/webdav/fault-proxy.js'
+import {webdavServers} from '../test/fixtures/webdav/servers.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const WORKER = join(ROOT, 'test', 'fixtures', 'webdav', 'update-worker.js')
 const BIN = join(ROOT, 'bin', 'run.js')
 const TARGET_PER_SECOND = 10
 
-const opts = parseArgs({options: {'no-plant': {type: 'boolean'}, rounds: {type: 'string'}, strict: {type: 'boolean'}}}).values
+const opts = parseArgs({options: {'no-plant': {type: 'boolean'}, rounds: {type: 'string'}, server: {type: 'string'}, strict: {type: 'boolean'}}}).values
 const rounds = Number(opts.rounds ?? 3)
 
 function run(cmd, args, env, timeoutMs = 300_000) {
@@ -60,21 +62,23 @@ async function writers(apache, folder, processes, updates) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-const apache = await startApache()
 const cleanup = []
+let apache
 process.on('SIGINT', () => {
   for (const c of cleanup.reverse()) c()
-  apache.stop()
+  apache?.stop()
   process.exit(130)
 })
-try {
+
+/** Every figure on one server. */
+async function benchServer(kind) {
   const results = {load_before: loadavg()[0], cpus: cpus().length}
   const contended = []
   for (let r = 0; r < rounds; r++) contended.push(await writers(apache, `c${r}`, 10, 10))
   const single = await writers(apache, 'single', 1, 20)
   results.ten_by_ten = {median_per_second: median(contended.map((c) => c.per_second)), rounds: contended}
   results.one_by_twenty = single
-  console.log('registry on Apache mod_dav (storagebox backend, WebDAV LOCK + content hash)')
+  console.log(`registry on ${kind.name} (storagebox backend, WebDAV LOCK + content hash)`)
   console.log(`  10 x 10: ${contended.map((c) => `${c.per_second}/s (${c.present}/100 present, ${c.conflicts} conflicts retried, ${c.ms} ms)`).join('; ')}`)
   console.log(`           median ${results.ten_by_ten.median_per_second}/s (target >= ${TARGET_PER_SECOND}/s)`)
   console.log(`  1 x 20:  ${single.per_second}/s (${single.present}/20 present)`)
@@ -119,9 +123,20 @@ try {
   results.load_after = loadavg()[0]
   results.target_met = results.ten_by_ten.median_per_second >= TARGET_PER_SECOND
   console.log(`  load average ${results.load_before.toFixed(1)} -> ${results.load_after.toFixed(1)} on ${results.cpus} CPUs`)
-  console.log(JSON.stringify(results))
-  if (opts.strict && !results.target_met) process.exitCode = 1
-} finally {
-  for (const c of cleanup.reverse()) await c()
-  apache.stop()
+  return results
 }
+
+const all = {servers: {}}
+for (const kind of webdavServers(opts.server)) {
+  apache = await kind.start()
+  try {
+    all.servers[kind.name] = await benchServer(kind)
+  } finally {
+    for (const c of cleanup.splice(0).reverse()) await c()
+    apache.stop()
+    apache = undefined
+  }
+}
+all.target_met = Object.values(all.servers).every((r) => r.target_met)
+console.log(JSON.stringify(all))
+if (opts.strict && !all.target_met) process.exitCode = 1

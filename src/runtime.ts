@@ -9,6 +9,8 @@ import {discover, resolve, type Entry, type ProviderCatalog, type RegistryCatalo
 import {pluginError} from './plugins/errors.js'
 import {helpers} from './plugins/helpers.js'
 import {readFileSync} from 'node:fs'
+import {NODE_MOUNT_SECRET, REGISTRY_SECRETS, parseNodeMount} from './registry/secret-store.js'
+import type {NodeMountCredentials} from './templates/bootstrap.js'
 
 export interface LoadedProvider {
   entry: Entry<ProviderDescriptor>
@@ -144,6 +146,7 @@ export class Runtime {
           {
             integration: this.config.values.integration as Record<string, unknown>,
             registry: expandEnv(this.config.values.registry ?? {}, this.config.path, process.env, 'registry') as Record<string, unknown>,
+            nodeMount: this.nodeMount,
           },
           {readFile: (path) => readFileSync(path, 'utf8'), resolvePath: (path) => resolveConfigPath(this.config, path)},
         ),
@@ -157,6 +160,8 @@ export class Runtime {
     const all = (this.config.values.providers ?? {}) as Record<string, Record<string, unknown>>
     const section = all[d.name] ?? {}
     const context = await this.context(`providers.${d.name}`, d, section)
+    // A cloud provider renders user data: the nodes' mount account must be at hand by then.
+    if (d.capabilities.cloud) await this.loadNodeMount()
     try {
       const factory = await d.load()
       return {entry, provider: await factory(context)}
@@ -184,6 +189,31 @@ export class Runtime {
     for (const e of (await this.providers()).entries) add(`providers.${e.descriptor.name}`, e.descriptor.configSchema)
     for (const e of (await this.registries()).entries) add('registry', e.descriptor.configSchema)
     return (dotted) => keys.has(dotted) || isSecretKey(dotted)
+  }
+
+  /** The nodes' read-only Storage Box account from the registry's secret storage (undefined: not looked up; an Error: the lookup failed). */
+  private nodeMount?: NodeMountCredentials | Error | null
+
+  /**
+   * With a Storage Box registry and no registry.node_username in the config, read the nodes'
+   * read-only account from the registry's secret storage, once. A failure is kept, not thrown:
+   * only rendering a node's user data needs the account (teardown and status do not).
+   */
+  private async loadNodeMount(): Promise<void> {
+    if (this.nodeMount !== undefined) return
+    const section = (this.config.values.registry ?? {}) as Record<string, unknown>
+    if (section.node_username !== undefined || section.node_password !== undefined) return
+    try {
+      const {backend, entry} = await this.registry()
+      if (entry.descriptor.name !== 'storagebox') {
+        this.nodeMount = null
+        return
+      }
+      const text = await backend.secrets?.get(REGISTRY_SECRETS, NODE_MOUNT_SECRET)
+      this.nodeMount = text ? parseNodeMount(text) : null
+    } catch (error) {
+      this.nodeMount = error instanceof Error ? error : new Error(String(error))
+    }
   }
 
   registryType(): string {

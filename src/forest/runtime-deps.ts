@@ -1,5 +1,6 @@
 import {probeAll} from '../monitor/nats.js'
 import {knownProbe} from '../registry/probe-cache.js'
+import {registrySecrets} from '../registry/secret-store.js'
 import {RegistryStore} from '../registry/store.js'
 import type {Runtime} from '../runtime.js'
 import type {ForestDeps, ForestSettings, Progress} from './deps.js'
@@ -34,7 +35,7 @@ export async function forestDeps(runtime: Runtime, options: {progress?: Progress
       const {entry, provider} = await runtime.provider(name)
       return {capabilities: entry.descriptor.capabilities, name: entry.descriptor.name, provider}
     },
-    secrets: store.backend.secrets,
+    secrets: registrySecrets(store.backend.secrets, store.backend.location),
     settings: runtime.config.values.forest as ForestSettings,
     signal: runtime.signal,
     store,

@@ -17,9 +17,18 @@ export interface StorageBoxMount {
   folder: string
   /** The registry document's file name in that folder (NimsForest reads /mnt/forest/<file>). */
   file: string
+  /** The nodes' read-only account (a sub-account whose home is the registry's folder), never the registry's own user. */
   username: string
-  /** Goes only into a root-only credentials file on the node. */
+  /** Goes only into a root-only credentials file on the node; never the registry's own password. */
   password: string
+}
+
+/** The nodes' read-only account as the registry's secret storage keeps it (`registry init` puts it there). */
+export interface NodeMountCredentials {
+  username: string
+  password: string
+  /** Host name of the account (//<server>/<username>); derived from storagebox_host when absent. */
+  server?: string
 }
 
 export interface RouteTls {
@@ -60,6 +69,12 @@ export interface BootstrapSources {
   integration?: Record<string, unknown>
   /** The `registry` section, `${ENV}` expanded (the password included). */
   registry?: Record<string, unknown>
+  /**
+   * The nodes' read-only account from the registry's secret storage (read by the caller, which may
+   * do I/O): used when the config sets no registry.node_username / node_password. An Error is what
+   * reading it threw, raised only when a node's mount needs it.
+   */
+  nodeMount?: NodeMountCredentials | Error | null
 }
 
 export interface BootstrapIo {
@@ -112,7 +127,26 @@ function size(section: Record<string, unknown>, key: string): string | null {
   return v.replace(/\s+/g, '').toUpperCase()
 }
 
-function storageBox(registry: Record<string, unknown>): StorageBoxMount | null {
+/** How to give nodes a read-only account, for the error that says none is set. */
+const NODE_ACCOUNT_HINT = 'Cloud nodes mount the registry folder with a read-only sub-account, never with the registry\'s own password. Have one made through the Hetzner API: export HETZNER_API_TOKEN=... and run `morpheus registry init --setup existing-box --url <url> --username <user> --password-env <VAR>` again; or make it by hand in the Hetzner console (a sub-account with the registry folder as home directory, read-only, SMB on) and set registry.node_username and registry.node_password (best as ${ENV}). See docs/storagebox.md.'
+
+/** The nodes' read-only account: the config's registry.node_username / node_password, else the registry's secret storage. */
+function nodeAccount(registry: Record<string, unknown>, stored: BootstrapSources['nodeMount']): NodeMountCredentials {
+  const username = str(registry, 'node_username', 'registry')
+  const password = str(registry, 'node_password', 'registry')
+  if (username !== '' || password !== '') {
+    if (username === '') throw bad('registry.node_username', 'is not set, but registry.node_password is', 'Set both: morpheus config set registry.node_username u123456-sub1')
+    if (password === '') throw bad('registry.node_password', 'is not set, but registry.node_username is', 'Set both: morpheus config set registry.node_password \'${NODE_MOUNT_PASSWORD}\'')
+    return {password, username}
+  }
+  if (stored instanceof Error) {
+    throw new MorpheusError('REGISTRY', `the nodes' read-only account could not be read from the registry's secret storage: ${stored.message}`, {cause: stored, hint: (stored as {hint?: string}).hint ?? 'Run the command again; if it persists, set registry.node_username and registry.node_password.'})
+  }
+  if (stored) return stored
+  throw new MorpheusError('CONFIG', 'no read-only account for the nodes to mount the Storage Box registry with (registry.node_username / registry.node_password are not set, and the registry\'s secret storage holds none)', {hint: NODE_ACCOUNT_HINT})
+}
+
+function storageBox(registry: Record<string, unknown>, stored: BootstrapSources['nodeMount']): StorageBoxMount | null {
   if (registry.type !== 'storagebox') return null
   const url = str(registry, 'url', 'registry')
   let parsed: URL
@@ -121,19 +155,30 @@ function storageBox(registry: Record<string, unknown>): StorageBoxMount | null {
   } catch {
     throw bad('registry.url', 'is not a URL', 'Set the WebDAV URL of the registry document, e.g. https://u123456.your-storagebox.de/morpheus/registry.json')
   }
-  const username = str(registry, 'username', 'registry')
-  if (!USER.test(username)) throw bad('registry.username', 'must be a Storage Box user name (letters, digits, . _ -)', 'e.g. u123456 or u123456-sub1')
   const host = str(registry, 'storagebox_host', 'registry', parsed.hostname)
   if (!HOST.test(host)) throw bad('registry.storagebox_host', `is not a host name: "${host}"`, 'e.g. u123456.your-storagebox.de (the host nodes mount over CIFS)')
-  const password = str(registry, 'password', 'registry')
-  if (password === '') throw bad('registry.password', 'is empty: nodes need it to mount the registry folder', 'Set registry.password (best as ${STORAGEBOX_PASSWORD}).')
-  if (/[\r\n\0]/.test(password)) throw bad('registry.password', 'contains a line break or NUL, which a CIFS credentials file cannot hold', 'Choose a password without line breaks.')
   const parts = decodeURIComponent(parsed.pathname).split('/').filter(Boolean)
   const file = parts.pop() ?? ''
   if (!file || !parts.concat(file).every((p) => SEGMENT.test(p) && p !== '.' && p !== '..')) {
     throw bad('registry.url', 'must name the registry file in a folder of plain names (letters, digits, . _ -)', 'e.g. https://u123456.your-storagebox.de/morpheus/registry.json')
   }
-  return {file, folder: parts.join('/'), host, password, share: /-sub\d+$/.test(username) ? username : 'backup', username}
+  const account = nodeAccount(registry, stored)
+  const main = {password: str(registry, 'password', 'registry'), username: str(registry, 'username', 'registry')}
+  if (account.username === main.username || (main.password !== '' && account.password === main.password)) {
+    throw bad('registry.node_username', 'names the registry\'s own read-write account: a compromised node could rewrite the registry', NODE_ACCOUNT_HINT)
+  }
+  if (!USER.test(account.username)) throw bad('registry.node_username', 'must be a Storage Box user name (letters, digits, . _ -)', 'e.g. u123456-sub1')
+  if (account.password === '') throw bad('registry.node_password', 'is empty', 'Set the node account\'s password: morpheus config set registry.node_password \'${NODE_MOUNT_PASSWORD}\'')
+  if (/[\r\n\0]/.test(account.password)) throw bad('registry.node_password', 'contains a line break or NUL, which a CIFS credentials file cannot hold', 'Choose a password without line breaks.')
+  const sub = /^(.+)-sub\d+$/.exec(account.username)
+  if (sub) {
+    // A sub-account's share is its own name and its top is its home directory: the registry's folder.
+    const server = account.server ?? (host === `${sub[1]}.your-storagebox.de` ? `${account.username}.your-storagebox.de` : host)
+    if (!HOST.test(server)) throw bad('registry.node_username', `gives no usable host name ("${server}")`, 'Set registry.storagebox_host to the box\'s host name.')
+    return {file, folder: '', host: server, password: account.password, share: account.username, username: account.username}
+  }
+  // Another read-only user that sees the whole share (not a Storage Box sub-account).
+  return {file, folder: parts.join('/'), host: account.server ?? host, password: account.password, share: 'backup', username: account.username}
 }
 
 function routeTls(section: Record<string, unknown>, io: BootstrapIo): RouteTls | null {
@@ -174,7 +219,7 @@ export function bootstrapSettings(sources: BootstrapSources = {}, io: BootstrapI
     nats: {install: bool(integration, 'nats_install', 'integration', true), sha256: sha(integration, 'nats_sha256'), url: natsUrl.replaceAll('{version}', version), version},
     nimsforest: {sha256: sha(integration, 'nimsforest_sha256'), url},
     routeTls: routeTls(integration, io),
-    storageBox: storageBox(sources.registry ?? {}),
+    storageBox: storageBox(sources.registry ?? {}, sources.nodeMount),
   }
 }
 

@@ -2,17 +2,20 @@ import {spawn} from 'node:child_process'
 import {join} from 'node:path'
 
 import {collect, ROOT} from '../helpers/cli.js'
-import {startApache, type ApacheServer} from '../fixtures/webdav/apache.js'
+import type {ApacheServer} from '../fixtures/webdav/apache.js'
+import {WEBDAV_SERVERS} from '../fixtures/webdav/servers.js'
 
 // 10 separate processes x 10 updates each, through the core's read-modify-write loop (built dist/)
-// and the storagebox backend, against a real Apache mod_dav: every one of the 100 updates is there.
+// and the storagebox backend, against each real WebDAV server (Apache mod_dav, nginx dav-ext): every
+// one of the 100 updates is there. The document does not exist at the start: the ten race to create it.
+describe.each(WEBDAV_SERVERS)('on $name', (kind) => {
 let apache: ApacheServer
 beforeAll(async () => {
-  apache = await startApache({folder: 'morpheus'})
+  apache = await kind.start({folder: 'morpheus'})
 })
 afterAll(() => apache?.stop())
 
-test('10 processes x 10 updates on Apache: all 100 present, no truncated or lost write', async () => {
+test('10 processes x 10 updates: all 100 present, no truncated or lost write', async () => {
   const url = `${apache.url}registry.json`
   const worker = join(ROOT, 'test', 'fixtures', 'webdav', 'update-worker.js')
   const children = Array.from({length: 10}, (_, i) => spawn(process.execPath, [worker, url, String(i), '10'], {
@@ -33,3 +36,4 @@ test('10 processes x 10 updates on Apache: all 100 present, no truncated or lost
   // The writers raced: some writes had to be retried, and none of them was lost.
   expect(reports.reduce((n, r) => n + r.conflicts, 0)).toBeGreaterThan(0)
 }, 300_000)
+})

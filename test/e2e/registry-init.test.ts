@@ -64,6 +64,19 @@ test('new box: created through the API, ready, WebDAV/SMB/external on, config 06
   expect(JSON.stringify(stored)).not.toContain(box.password)
   expectNoSecret(r.stdout + r.stderr)
 
+  // The nodes' own account: a read-only, SMB-only sub-account whose home is the registry's folder,
+  // its credentials in the registry's secret storage (not in the document, not in the config).
+  const subs = [...api.subaccounts.values()].filter((x) => x.storage_box === box.id)
+  expect(subs).toHaveLength(1)
+  expect(subs[0]).toMatchObject({access_settings: {reachable_externally: false, readonly: true, samba_enabled: true, ssh_enabled: false, webdav_enabled: false}, home_directory: 'morpheus', username: `${box.username}-sub1`})
+  expect(out.setup.node_account).toEqual({created: true, home_directory: 'morpheus', server: subs[0].server, username: subs[0].username})
+  const kept = JSON.parse(readFileSync(join(apache.root, 'morpheus', 'registry.secrets.json'), 'utf8')).forests._registry
+  expect(JSON.parse(kept.node_mount)).toEqual({password: subs[0].password, server: subs[0].server, username: subs[0].username})
+  expect(subs[0].password).not.toBe(box.password)
+  expect(readFileSync(join(s.dir, 'config.yaml'), 'utf8')).not.toContain(subs[0].password)
+  expect(JSON.stringify(stored)).not.toContain(subs[0].password)
+  expect(r.stdout + r.stderr).not.toContain(subs[0].password)
+
   // Idempotent: the box is found by name (its password reset, since it was not known here).
   const again = await s.run(['registry', 'init', '--setup', 'new-box', '--box-name', 'morpheus-e2e', '--webdav-origin', apache.origin, '--json'])
   expect(again.code).toBe(0)
@@ -72,6 +85,13 @@ test('new box: created through the API, ready, WebDAV/SMB/external on, config 06
   expect(configOf(s).registry.password).toBe([...api.boxes.values()].find((b) => b.name === 'morpheus-e2e')!.password)
   expect(api.problems).toEqual([])
   expectNoSecret(again.stdout + again.stderr)
+  // The node account is found again (by its labels and home), its password reset and kept anew.
+  const after = [...api.subaccounts.values()].filter((x) => x.storage_box === box.id)
+  expect(after).toHaveLength(1)
+  expect(JSON.parse(again.stdout).setup.node_account).toMatchObject({created: true, username: subs[0].username})
+  const keptAgain = JSON.parse(JSON.parse(readFileSync(join(apache.root, 'morpheus', 'registry.secrets.json'), 'utf8')).forests._registry.node_mount)
+  expect(keptAgain.password).toBe(after[0].password)
+  expect(after[0].access_settings.readonly).toBe(true)
 }, 240_000) // many CLI runs: generous for a loaded machine
 
 test('existing box: the config keeps the ${ENV} reference, never the password; init --yes creates a missing document', async () => {
@@ -84,6 +104,15 @@ test('existing box: the config keeps the ${ENV} reference, never the password; i
   expect(text).not.toContain(apache.password)
   expect(configOf(s).registry).toEqual({password: '${SB_PASSWORD}', storagebox_host: apache.host, type: 'storagebox', url, username: apache.username})
   expectNoSecret(r.stdout + r.stderr)
+  // A WebDAV server the API does not know: no node account, and it says how to make one by hand.
+  const account = JSON.parse(r.stdout).setup.node_account
+  expect(account.created).toBe(false)
+  expect(account.reason).toMatch(/no Storage Box with the user morpheus/)
+  expect(account.hint).toMatch(/read-only/)
+  expect(account.hint).toContain('registry.node_username')
+  expect(account.hint).toContain('"existing"')
+  expect(JSON.parse(r.stdout).warnings.map((w: {message: string}) => w.message).join('\n')).toMatch(/No read-only account for the nodes was made/)
+  expect(existsSync(join(apache.root, 'existing', 'registry.secrets.json'))).toBe(false)
 
   unlinkSync(join(apache.root, 'existing', 'registry.json'))
   const yes = await s.run(['registry', 'init', '--yes', '--json'], {env: {SB_PASSWORD: apache.password}})

@@ -1,21 +1,9 @@
-import {readdirSync, readFileSync} from 'node:fs'
+import {chownSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {nodeProcesses, Sandbox} from '../helpers/cli.js'
-import {startApache, type ApacheServer} from '../fixtures/webdav/apache.js'
-
-// Stateless, end to end: plant a local forest from one HOME with the registry on Apache mod_dav,
-// then list it, check its status and tear it down from a second HOME that holds only a copy of
-// the config file (same machine, so the same device).
-let apache: ApacheServer
-const sandboxes: Sandbox[] = []
-beforeAll(async () => {
-  apache = await startApache({folder: 'morpheus'})
-})
-afterAll(async () => {
-  for (const s of sandboxes) await s.cleanup()
-  apache?.stop()
-})
+import type {ApacheServer} from '../fixtures/webdav/apache.js'
+import {WEBDAV_SERVERS} from '../fixtures/webdav/servers.js'
 
 /** Every process's command line on this machine (what `ps` shows). */
 function processList(): string {
@@ -30,6 +18,20 @@ function processList(): string {
   }
   return all
 }
+
+// Stateless, end to end, on each real WebDAV server (Apache mod_dav, nginx dav-ext): plant a local
+// forest from one HOME with the registry there, then list it, check its status and tear it down
+// from a second HOME that holds only a copy of the config file (same machine, so the same device).
+describe.each(WEBDAV_SERVERS)('registry on $name', (kind) => {
+let apache: ApacheServer
+const sandboxes: Sandbox[] = []
+beforeAll(async () => {
+  apache = await kind.start({folder: 'morpheus'})
+})
+afterAll(async () => {
+  for (const s of sandboxes) await s.cleanup()
+  apache?.stop()
+})
 
 test('plant from HOME A; list, status and teardown from HOME B with only a copy of the config', async () => {
   const env = {SB_PASSWORD: apache.password}
@@ -66,3 +68,27 @@ test('plant from HOME A; list, status and teardown from HOME B with only a copy 
   expect(stored).not.toContain(apache.password)
   for (const r of [planted, down]) expect(r.stdout + r.stderr).not.toContain(apache.password)
 }, 240_000)
+
+test('a corrupt secrets file stops a plant with a registry error (exit 4) naming the file; the file is left as it was', async () => {
+  const env = {SB_PASSWORD: apache.password}
+  const a = new Sandbox(undefined, env)
+  sandboxes.push(a)
+  a.writeRawConfig([
+    'registry:', '  type: storagebox', `  url: ${apache.url}corrupt.json`, `  username: ${apache.username}`, '  password: ${SB_PASSWORD}',
+    'providers:', '  local:', `    first_address: ${a.firstAddress}`, `    data_dir: ${join(a.dir, 'local')}`, '',
+  ].join('\n'))
+  expect((await a.run(['registry', 'init', '--yes', '--json'])).code).toBe(0)
+  const path = join(apache.root, 'morpheus', 'corrupt.secrets.json')
+  writeFileSync(path, '{"forests": not json')
+  const owner = statSync(join(apache.root, 'morpheus'))
+  chownSync(path, owner.uid, owner.gid)
+  const planted = await a.run(['plant', 'local', 'small', '--json'], {timeoutMs: 120_000})
+  expect(planted.code).toBe(4)
+  const error = JSON.parse(planted.stdout).error
+  expect(error.message).toContain(`${apache.url}corrupt.secrets.json`)
+  expect(error.message).toMatch(/corrupt/)
+  expect(error.hint).toBeTruthy()
+  expect(readFileSync(path, 'utf8')).toBe('{"forests": not json')
+  expect(nodeProcesses(a.dir)).toEqual([])
+}, 240_000)
+})

@@ -39,7 +39,7 @@ export async function acquireLock(dav: Dav, context: PluginContext, path: string
   for (;;) {
     const r = await dav.request('LOCK', path, {
       body: LOCK_BODY(owner),
-      expect: [400, 404, 405, 409, 412, 423, 501],
+      expect: [207, 400, 404, 405, 409, 412, 423, 501],
       headers: {'content-type': 'application/xml; charset=utf-8', depth: '0', timeout: `Second-${options.expirySeconds}`},
       signal: options.signal,
     })
@@ -53,7 +53,8 @@ export async function acquireLock(dav: Dav, context: PluginContext, path: string
       await options.onMissingFolder()
       continue
     }
-    if (r.status !== 423) throw new LockUnsupported(r.status, `LOCK ${dav.href(path)} answered ${r.status}`)
+    // 207: Apache refuses a LOCK inside a locked folder with a multi-status naming the folder's lock.
+    if (r.status !== 423 && r.status !== 207) throw new LockUnsupported(r.status, `LOCK ${dav.href(path)} answered ${r.status}`)
     // Every waiter polls at the same random pace, whether it just arrived or has waited long, so
     // none is starved by writers that come back quickly (there is no queue on the server).
     const delay = 50 + Math.random() * 150
@@ -75,3 +76,10 @@ export async function releaseLock(dav: Dav, context: PluginContext, lock: HeldLo
 
 /** The header that makes a request present the lock's token. */
 export const ifToken = (lock: HeldLock) => ({if: `(<${lock.token}>)`})
+
+/**
+ * The header that presents a folder's lock token for a request on a name inside it (a tagged
+ * list: the token belongs to the folder, not to the request's own URL). Needed to create a file in
+ * a locked folder, on Apache and on nginx alike.
+ */
+export const ifFolderToken = (dav: Dav, lock: HeldLock) => ({if: `<${dav.href(lock.path)}> (<${lock.token}>)`})

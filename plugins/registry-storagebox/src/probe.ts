@@ -3,7 +3,7 @@ import {randomBytes} from 'node:crypto'
 import type {PluginContext, RegistryProbe} from 'morpheus/plugin-api'
 
 import {Dav} from './dav.js'
-import {acquireLock, ifToken, LockUnsupported, releaseLock} from './lock.js'
+import {acquireLock, ifFolderToken, ifToken, LockUnsupported, releaseLock} from './lock.js'
 
 export interface ProbeFindings extends RegistryProbe {
   /** LOCK is exclusive and the server refuses a write without the token. */
@@ -16,9 +16,29 @@ export interface ProbeFindings extends RegistryProbe {
   weakEtagAfterWrite: boolean
   /** LOCK on a missing name leaves no visible (empty) document behind. */
   lockNullInvisible: boolean
+  /** An exclusive lock on a folder refuses the creation of a file in it without the folder's token. */
+  folderLock: boolean
 }
 
-const ok = (s: number) => s >= 200 && s < 300
+/** A plain success; 207 is a refusal in disguise (Apache names the lock that refused a request in a multi-status). */
+const ok = (s: number) => s >= 200 && s < 300 && s !== 207
+
+/**
+ * The scratch names are new, so nothing else locks them; only a writer creating a file in the
+ * registry's folder may hold that folder's lock for a moment (nginx extends it to every name below).
+ * The probe waits that out instead of taking it for a server without locks.
+ */
+const SCRATCH_WAIT_MS = 15_000
+
+/** Write a scratch file that no lock of ours covers, waiting out a folder lock held by another writer (207 / 423). */
+async function scratchPut(dav: Dav, context: PluginContext, path: string, request: {body: string; headers?: Record<string, string>; signal?: AbortSignal}) {
+  const deadline = Date.now() + SCRATCH_WAIT_MS
+  for (;;) {
+    const r = await dav.request('PUT', path, {...request, expect: [207, 412, 423]})
+    if ((r.status !== 207 && r.status !== 423) || Date.now() > deadline) return r
+    await context.helpers.sleep(50 + Math.random() * 150, request.signal ?? context.signal)
+  }
+}
 
 /**
  * Lock `path`, then try a second exclusive LOCK, a PUT without the token and a PUT with it. Enforced:
@@ -27,7 +47,7 @@ const ok = (s: number) => s >= 200 && s < 300
  */
 async function checkLock(dav: Dav, context: PluginContext, path: string, signal?: AbortSignal): Promise<{enforced: boolean; vanished: boolean; note: string}> {
   const io = {signal}
-  const lock = await acquireLock(dav, context, path, {expirySeconds: 30, signal, waitMs: 0})
+  const lock = await acquireLock(dav, context, path, {expirySeconds: 30, signal, waitMs: SCRATCH_WAIT_MS})
   try {
     const again = await dav.request('LOCK', path, {...io, body: '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>', expect: [400, 405, 409, 412, 423, 501], headers: {'content-type': 'application/xml', depth: '0', timeout: 'Second-10'}})
     const without = await dav.request('PUT', path, {...io, body: '{"without":true}', expect: [400, 409, 412, 423]})
@@ -39,7 +59,9 @@ async function checkLock(dav: Dav, context: PluginContext, path: string, signal?
       note: enforced
         ? 'WebDAV LOCK is exclusive and enforced: a second LOCK and a PUT without the token got 423'
         : `WebDAV LOCK not enforced (second LOCK ${again.status}, PUT without token ${without.status}, with token ${withToken.status})`,
-      vanished: ok(again.status) && withToken.status === 412,
+      // Lost (Apache's lock database under load), or our own token refused because another writer
+      // held the folder's lock for a create at that moment (nginx): inconclusive, look again.
+      vanished: (ok(again.status) && withToken.status === 412) || (again.status === 423 && (withToken.status === 423 || withToken.status === 207)),
     }
   } finally {
     await releaseLock(dav, context, lock)
@@ -58,12 +80,13 @@ export async function probeServer(dav: Dav, context: PluginContext, folder: stri
   const a = `${scratch}.json`
   const b = `${scratch}-lock.json`
   const c = `${scratch}-null.json`
+  const d = `${scratch}-dir/`
   const io = {signal}
-  const findings: ProbeFindings = {concurrency: 'none', ifMatch: false, ifNoneMatch: false, lock: false, lockNullInvisible: false, notes, weakEtagAfterWrite: false}
+  const findings: ProbeFindings = {concurrency: 'none', folderLock: false, ifMatch: false, ifNoneMatch: false, lock: false, lockNullInvisible: false, notes, weakEtagAfterWrite: false}
   try {
     // Conditional create.
-    const first = await dav.request('PUT', a, {...io, body: '{"probe":1}', expect: [412], headers: {'if-none-match': '*'}})
-    const second = await dav.request('PUT', a, {...io, body: '{"probe":2}', expect: [412], headers: {'if-none-match': '*'}})
+    const first = await scratchPut(dav, context, a, {...io, body: '{"probe":1}', headers: {'if-none-match': '*'}})
+    const second = await scratchPut(dav, context, a, {...io, body: '{"probe":2}', headers: {'if-none-match': '*'}})
     findings.ifNoneMatch = ok(first.status) && second.status === 412
     notes.push(findings.ifNoneMatch ? 'If-None-Match: * enforced (a second create got 412)' : `If-None-Match: * ignored (a second create got ${second.status})`)
 
@@ -73,13 +96,14 @@ export async function probeServer(dav: Dav, context: PluginContext, folder: stri
     findings.weakEtagAfterWrite = Boolean(etag?.startsWith('W/'))
     if (!etag) notes.push('no ETag on GET')
     else if (findings.weakEtagAfterWrite) notes.push('ETag is weak right after a write (If-Match with it cannot succeed)')
-    const stale = await dav.request('PUT', a, {...io, body: '{"probe":3}', expect: [412], headers: {'if-match': '"morpheus-probe-stale"'}})
+    const stale = await scratchPut(dav, context, a, {...io, body: '{"probe":3}', headers: {'if-match': '"morpheus-probe-stale"'}})
     const staleRefused = stale.status === 412
     notes.push(staleRefused ? 'If-Match with a stale ETag refused (412)' : `If-Match ignored: a stale ETag got ${stale.status}`)
 
     // Exclusive lock checked on every write.
     try {
-      await dav.request('PUT', b, {...io, body: '{}'})
+      const made = await scratchPut(dav, context, b, {...io, body: '{}'})
+      if (!ok(made.status) || made.status === 207) throw dav.statusError('PUT', dav.href(b), made.status === 207 ? 423 : made.status)
       // Apache's lock database can lose a lock when many clients lock at once: then a second LOCK is
       // granted and our own token is refused (412), which is safe (every write carries its token) but
       // proves nothing either way, so that pattern is looked at again, up to three times.
@@ -90,9 +114,10 @@ export async function probeServer(dav: Dav, context: PluginContext, folder: stri
           notes.push(seen.note)
           break
         }
+        await context.helpers.sleep(200 * attempt, signal ?? context.signal)
       }
       if (findings.lock) {
-        const nl = await acquireLock(dav, context, c, {expirySeconds: 30, signal, waitMs: 0})
+        const nl = await acquireLock(dav, context, c, {expirySeconds: 30, signal, waitMs: SCRATCH_WAIT_MS})
         try {
           const seen = await dav.request('GET', c, {...io, expect: [404]})
           findings.lockNullInvisible = seen.status === 404
@@ -100,32 +125,74 @@ export async function probeServer(dav: Dav, context: PluginContext, folder: stri
         } finally {
           await releaseLock(dav, context, nl)
         }
+        findings.folderLock = await checkFolderLock(dav, context, d, signal)
+        notes.push(findings.folderLock
+          ? 'a lock on a folder is enforced: a file is created in it only with the folder\'s token'
+          : 'a lock on a folder does not stop others creating files in it')
       }
     } catch (error) {
       if (!(error instanceof LockUnsupported) && (error as {code?: string}).code !== 'LOCKED') throw error
       notes.push(`WebDAV LOCK unavailable (${(error as Error).message})`)
     }
 
-    // Compare-and-swap through If-Match, only needed without a lock: prove it under a race.
-    if (!findings.lock && staleRefused && etag) {
+    // Compare-and-swap through If-Match, only needed without a usable lock: prove it under a race.
+    if (!lockUsable(findings) && staleRefused && etag) {
       findings.ifMatch = await raceIfMatch(dav, context, a, notes, signal)
     }
   } finally {
-    for (const p of [a, b, c]) await dav.request('DELETE', p, {expect: [404, 409, 423]}).catch(() => undefined)
+    for (const p of [a, b, c, d]) await dav.request('DELETE', p, {expect: [404, 409, 423]}).catch(() => undefined)
   }
-  if (findings.lock) {
+  if (lockUsable(findings)) {
     findings.concurrency = 'lock'
   } else if (findings.ifMatch && findings.ifNoneMatch) {
     findings.concurrency = 'compare-and-swap'
   } else {
     const lacks = [
       findings.lock ? '' : 'an exclusive WebDAV LOCK that it enforces on writes',
+      findings.lock && !lockUsable(findings) ? 'a safe way to create a file (If-None-Match: * or a lock on its folder)' : '',
       findings.ifMatch ? '' : 'an atomic If-Match (compare-and-swap)',
       findings.ifNoneMatch ? '' : 'If-None-Match: * on create',
     ].filter(Boolean)
     notes.push(`the server lacks ${lacks.join(' and ')}`)
   }
   return findings
+}
+
+/**
+ * Updates are safe under an enforced LOCK; creates (a file never exists before its first write)
+ * need If-None-Match or a lock on the folder too, since a LOCK on the missing name would itself
+ * create the file on servers such as nginx.
+ */
+const lockUsable = (f: ProbeFindings) => f.lock && (f.folderLock || f.ifNoneMatch)
+
+/**
+ * Lock a scratch folder, then create one file in it without the folder's token and one with it:
+ * enforced when the first is refused (423, or Apache's 207 naming the lock) and the second made.
+ */
+async function checkFolderLock(dav: Dav, context: PluginContext, folder: string, signal?: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + SCRATCH_WAIT_MS
+  let made = await dav.request('MKCOL', folder, {expect: [405, 423], signal})
+  while (made.status === 423 && Date.now() < deadline) {
+    await context.helpers.sleep(50 + Math.random() * 150, signal ?? context.signal)
+    made = await dav.request('MKCOL', folder, {expect: [405, 423], signal})
+  }
+  if (made.status !== 201) return false
+  let lock
+  try {
+    lock = await acquireLock(dav, context, folder, {expirySeconds: 30, signal, waitMs: SCRATCH_WAIT_MS})
+  } catch (error) {
+    if (error instanceof LockUnsupported) return false
+    throw error
+  }
+  try {
+    const refused = [207, 400, 403, 409, 412, 423]
+    const without = await dav.request('PUT', `${folder}without.json`, {body: '{}', expect: refused, signal})
+    const withToken = await dav.request('PUT', `${folder}with.json`, {body: '{}', expect: refused, headers: ifFolderToken(dav, lock), signal})
+    const plain = (s: number) => s === 200 || s === 201 || s === 204
+    return !plain(without.status) && plain(withToken.status)
+  } finally {
+    await releaseLock(dav, context, lock)
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import {createHash} from 'node:crypto'
 import type {IoOptions, PluginContext, RegistryBackend, RegistryProbe, RevisionInfo, SecretStore, StoredDocument, WriteCondition} from 'morpheus/plugin-api'
 
 import {Dav} from './dav.js'
-import {acquireLock, ifToken, LockUnsupported, releaseLock, type HeldLock} from './lock.js'
+import {acquireLock, ifFolderToken, ifToken, LockUnsupported, releaseLock, type HeldLock} from './lock.js'
 import {davPaths, folderChain, type DavPaths} from './paths.js'
 import {probeServer, strongEtag, type ProbeFindings} from './probe.js'
 import {DavSecretStore} from './secrets.js'
@@ -51,7 +51,10 @@ export class StorageBoxRegistry implements RegistryBackend {
     this.paths = davPaths(settings.url, context)
     this.location = this.paths.url.href
     this.dav = new Dav({password: settings.password, timeoutMs: settings.timeoutMs, url: this.paths.url, username: settings.username}, context)
-    this.secrets = new DavSecretStore(this.dav, context, this.paths.secrets, (p, signal) => this.lock(p, signal))
+    this.secrets = new DavSecretStore(this.dav, context, this.paths.secrets, {
+      create: (p, body, signal) => this.createFile(p, body, signal),
+      lock: (p, signal) => this.lock(p, signal),
+    })
   }
 
   /** Probe the server (creating the folder if missing) and remember how to write. */
@@ -69,7 +72,7 @@ export class StorageBoxRegistry implements RegistryBackend {
    * core to refuse. A response cut off in transit is an error, never a body.
    */
   async read(options: IoOptions = {}): Promise<StoredDocument | null> {
-    if (this.held) return this.held.body === null ? null : {body: this.held.body, revision: this.held.revision!}
+    if (this.held) return {body: this.held.body, revision: this.held.revision}
     let r = await this.dav.request('GET', this.paths.doc, {expect: [404], signal: options.signal})
     for (let attempt = 1; r.status !== 404 && !isJson(r.body) && attempt <= 3; attempt++) {
       this.context.log.debug(`${this.location}: the body read is not JSON; reading again (a read can race a write)`)
@@ -107,17 +110,25 @@ export class StorageBoxRegistry implements RegistryBackend {
     const held = this.takeHeld()
     if (held) {
       // The lock kept after a conflict: the document cannot have changed since read() served it.
-      if (held.revision !== (expected ?? null)) {
+      if (held.revision !== expected) {
         await releaseLock(this.dav, this.context, held.lock)
         throw this.context.error('CONFLICT', `${this.location} changed since it was read`)
       }
       return this.putUnderLock(held.lock, body, held.body, signal)
     }
-    if ('ifAbsent' in condition && this.findings && !this.findings.lockNullInvisible) return this.createWithIfNoneMatch(body, signal)
+    // A document is never created by locking its name: on nginx (and by RFC 4918) a LOCK on a
+    // missing name creates an empty file, which every reader would take for a corrupt document.
+    if ('ifAbsent' in condition) return this.createDocument(body, signal)
     const lock = await this.lock(this.paths.doc, signal)
     let current: {status: number; body: string}
     try {
       current = await this.dav.request('GET', this.paths.doc, {expect: [404], signal})
+      if (current.status !== 404 && current.body === '') {
+        // The document was removed since it was read, and our LOCK made an empty file in its
+        // place: remove that (under our lock) rather than leave it behind.
+        await this.dav.request('DELETE', this.paths.doc, {expect: [404, 409, 412, 423], headers: ifToken(lock), signal})
+        current = {body: '', status: 404}
+      }
     } catch (error) {
       await releaseLock(this.dav, this.context, lock)
       throw error
@@ -125,21 +136,58 @@ export class StorageBoxRegistry implements RegistryBackend {
     const exists = current.status !== 404
     const currentRevision = exists ? revisionOf(current.body) : null
     if (currentRevision !== (expected ?? null)) {
+      if (!exists) {
+        await releaseLock(this.dav, this.context, lock)
+        throw this.context.error('CONFLICT', `${this.location} was removed since it was read`)
+      }
       // Lost the race. Keep the lock for a moment and serve the next read() from what we just
       // read under it: the caller's retry then cannot lose again (optimistic first, pessimistic
       // after a conflict), instead of every stale writer going round the whole loop once more.
-      this.hold(lock, exists ? current.body : null, currentRevision)
-      throw this.context.error('CONFLICT', exists ? `${this.location} changed since it was read` : `${this.location} was removed since it was read`)
+      this.hold(lock, current.body, currentRevision!)
+      throw this.context.error('CONFLICT', `${this.location} changed since it was read`)
     }
-    return this.putUnderLock(lock, body, exists ? current.body : null, signal)
+    return this.putUnderLock(lock, body, current.body, signal)
+  }
+
+  /** Create the document if it does not exist; a CONFLICT if it does. */
+  private async createDocument(body: string, signal?: AbortSignal): Promise<{revision: string}> {
+    // If-None-Match alone is enough where this process saw the server enforce it.
+    if (this.findings?.ifNoneMatch) return this.createWithIfNoneMatch(body, signal)
+    if (!(await this.createFile(this.paths.doc, body, signal))) throw this.context.error('CONFLICT', `${this.location} already exists`)
+    return {revision: revisionOf(body)}
+  }
+
+  /**
+   * Create `path` (in the registry's folder) with `body` unless it exists; false if it did. Never
+   * by a LOCK on the missing name (that creates an empty file on nginx): under an exclusive lock on
+   * the *folder*, which both Apache and nginx make every create of a name in it present, the name
+   * is looked up and then PUT with the folder's token and `If-None-Match: *`. Servers that ignore
+   * If-None-Match (nginx) are kept safe by the folder lock, those that ignore a folder lock for
+   * creates by If-None-Match; the probe refuses a server that enforces neither.
+   */
+  async createFile(path: string, body: string, signal?: AbortSignal): Promise<boolean> {
+    await this.ensureFolder(this.paths.folder, signal)
+    const lock = await this.lock(this.paths.folder, signal)
+    try {
+      const seen = await this.dav.request('HEAD', path, {expect: [404], signal})
+      if (seen.status !== 404) return false
+      const put = await this.dav.request('PUT', path, {body, expect: [207, 412, 423], headers: {'content-type': 'application/json', 'if-none-match': '*', ...ifFolderToken(this.dav, lock)}, signal})
+      if (put.status === 412) return false
+      if (put.status === 207 || put.status === 423) {
+        throw this.context.error('CONFLICT', `${this.dav.href(path)}: the folder's lock ended before the file was created (${put.status}); nothing was written`)
+      }
+      return true
+    } finally {
+      await releaseLock(this.dav, this.context, lock)
+    }
   }
 
   /** Replace the document while holding `lock`: keep the previous body (if not kept already), PUT with the token, release. */
   private async putUnderLock(lock: HeldLock, body: string, previous: string | null, signal?: AbortSignal): Promise<{revision: string}> {
     try {
       if (previous !== null) await this.keep(previous, signal)
-      const put = await this.dav.request('PUT', this.paths.doc, {body, expect: [412, 423], headers: {'content-type': 'application/json', ...ifToken(lock)}, signal})
-      if (put.status === 412 || put.status === 423) {
+      const put = await this.dav.request('PUT', this.paths.doc, {body, expect: [207, 412, 423], headers: {'content-type': 'application/json', ...ifToken(lock)}, signal})
+      if (put.status === 207 || put.status === 412 || put.status === 423) {
         // Our lock ended before the write (it expired): nothing was written; read again and retry.
         throw this.context.error('CONFLICT', `${this.location}: the lock expired before the write (${put.status}); nothing was written`)
       }
@@ -150,11 +198,11 @@ export class StorageBoxRegistry implements RegistryBackend {
     return {revision: revisionOf(body)}
   }
 
-  private held?: {lock: HeldLock; body: string | null; revision: string | null; timer: NodeJS.Timeout}
+  private held?: {lock: HeldLock; body: string; revision: string; timer: NodeJS.Timeout}
   private exitHook?: () => void
 
   /** Keep `lock` for at most HOLD_MS; read() serves `body` meanwhile. Released if no write comes, and before the process exits. */
-  private hold(lock: HeldLock, body: string | null, revision: string | null): void {
+  private hold(lock: HeldLock, body: string, revision: string): void {
     const timer = setTimeout(() => {
       if (this.held?.lock === lock) this.releaseHeld()
     }, HOLD_MS)
@@ -180,8 +228,10 @@ export class StorageBoxRegistry implements RegistryBackend {
 
   private async createWithIfNoneMatch(body: string, signal?: AbortSignal): Promise<{revision: string}> {
     await this.ensureFolder(this.paths.folder, signal)
-    const put = await this.dav.request('PUT', this.paths.doc, {body, expect: [412, 423], headers: {'content-type': 'application/json', 'if-none-match': '*'}, signal})
-    if (put.status === 412 || put.status === 423) throw this.context.error('CONFLICT', `${this.location} already exists`)
+    const put = await this.dav.request('PUT', this.paths.doc, {body, expect: [207, 412, 423], headers: {'content-type': 'application/json', 'if-none-match': '*'}, signal})
+    // 207 / 423: another writer holds the folder's lock to create a file in it; read again and retry.
+    if (put.status === 207 || put.status === 423) throw this.context.error('CONFLICT', `${this.location} is being created by another writer`)
+    if (put.status === 412) throw this.context.error('CONFLICT', `${this.location} already exists`)
     return {revision: revisionOf(body)}
   }
 
@@ -218,13 +268,23 @@ export class StorageBoxRegistry implements RegistryBackend {
     if (this.settings.historyRevisions <= 0) return
     const name = `${revisionStamp(body)}-${revisionOf(body).slice(7, 19)}`
     const path = `${this.paths.history}${name}.json`
-    const put = () => this.dav.request('PUT', path, {body, expect: [404, 409, 412], headers: {'content-type': 'application/json', 'if-none-match': '*'}, signal})
-    let r = await put()
-    if (r.status === 404 || r.status === 409) {
-      await this.ensureFolder(this.paths.history, signal)
-      r = await put()
+    const deadline = Date.now() + this.settings.lockWaitMs
+    const put = async (missingFolder: readonly number[]) => {
+      for (;;) {
+        // 207 / 423: a writer creating a file holds the folder's lock for a moment (nginx extends
+        // it to everything below the folder); wait for it like for any other lock.
+        const r = await this.dav.request('PUT', path, {body, expect: [207, 404, 409, 412, 423, ...missingFolder], headers: {'content-type': 'application/json', 'if-none-match': '*'}, signal})
+        if ((r.status !== 207 && r.status !== 423) || Date.now() > deadline) return r
+        await this.context.helpers.sleep(50 + Math.random() * 150, signal ?? this.context.signal)
+      }
     }
-    if (r.status === 404 || r.status === 409) throw this.dav.statusError('PUT', this.dav.href(path), r.status)
+    // A missing folder: 409 (RFC 4918), 404, or 500 (nginx, whose rename into it fails).
+    let r = await put([500])
+    if (r.status === 404 || r.status === 409 || r.status === 500) {
+      await this.ensureFolder(this.paths.history, signal)
+      r = await put([])
+    }
+    if (r.status === 404 || r.status === 409 || r.status === 207 || r.status === 423) throw this.dav.statusError('PUT', this.dav.href(path), r.status === 207 ? 423 : r.status)
   }
 
   private afterWrite(): void {
@@ -272,7 +332,8 @@ export class StorageBoxRegistry implements RegistryBackend {
   /** Create every missing folder down to `folder` (MKCOL). */
   async ensureFolder(folder: string, signal?: AbortSignal): Promise<void> {
     for (const path of folderChain(folder)) {
-      const r = await this.dav.request('MKCOL', path, {expect: [405, 409, 301], signal})
+      // 405: it exists; 423: it exists and another writer holds its lock (nginx).
+      const r = await this.dav.request('MKCOL', path, {expect: [405, 409, 301, 423], signal})
       if (r.status === 409) throw this.context.error('NOT_FOUND', `cannot create the folder ${this.dav.href(path)} (409 Conflict)`, 'Create it by hand or fix registry.url.')
     }
   }

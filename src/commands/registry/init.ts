@@ -7,6 +7,7 @@ import {configPath, expandEnv, loadConfig, readRawConfig, writeConfig, type Load
 import {MorpheusError, fromPluginError} from '../../errors.js'
 import type {Logger, RegistryBackend, RegistryProbe} from '../../plugin-api/index.js'
 import {emptyDocument, serializeDocument} from '../../registry/document.js'
+import {NODE_MOUNT_SECRET, REGISTRY_SECRETS, registrySecrets, type NodeMountSecret} from '../../registry/secret-store.js'
 import {probeNow} from '../../registry/probe-cache.js'
 import {RegistryStore, UNCHANGED} from '../../registry/store.js'
 import {Runtime} from '../../runtime.js'
@@ -42,11 +43,23 @@ export interface CreatedBox {
   existed: boolean
 }
 
+/** The read-only account cloud nodes mount the registry's folder with (a Storage Box registry). */
+export interface NodeAccountResult {
+  /** Made (or its password reset) through the Hetzner API, credentials kept in the registry's secret storage. */
+  created: boolean
+  username?: string
+  server?: string
+  home_directory?: string
+  /** Why none was made, and what to do by hand. */
+  reason?: string
+  hint?: string
+}
+
 export interface InitResult {
   location: string
   created: boolean
   probe: RegistryProbe
-  setup?: {choice: SetupChoice; config: string; box?: CreatedBox}
+  setup?: {choice: SetupChoice; config: string; box?: CreatedBox; node_account?: NodeAccountResult}
 }
 
 /** A Runtime that reads a config given in memory (another registry section, a config not written yet). */
@@ -105,14 +118,83 @@ interface StorageBoxCreator {
   (options: {endpoint: string; token: string; name: string; type: string; location: string; password: string; signal?: AbortSignal; progress?: (m: string) => void; pollMs?: number}): Promise<CreatedBox>
 }
 
-async function storageBoxCreator(oclif: Config): Promise<StorageBoxCreator> {
+interface NodeAccountCreator {
+  (options: {endpoint: string; token: string; username: string; folder: string; password: string; signal?: AbortSignal; progress?: (m: string) => void}): Promise<{id: number; username: string; server: string; home_directory: string; existed: boolean}>
+}
+
+/** A function the storagebox plugin's `morpheus:registry-setup` hook offers under `name`. */
+async function setupFunction<T>(oclif: Config, name: string, what: string): Promise<T> {
   const result = await oclif.runHook('morpheus:registry-setup' as never, {} as never)
   for (const s of (result as unknown as {successes: Array<{result: unknown}>}).successes) {
     for (const d of (Array.isArray(s.result) ? s.result : []) as Array<{name?: string; load?: () => Promise<unknown>}>) {
-      if (d?.name === 'storagebox' && typeof d.load === 'function') return (await d.load()) as StorageBoxCreator
+      if (d?.name === name && typeof d.load === 'function') return (await d.load()) as T
     }
   }
-  throw new MorpheusError('PLUGIN', 'creating a Storage Box needs the storagebox registry plugin, which is not installed', {hint: 'morpheus plugins install @morpheus/registry-storagebox'})
+  throw new MorpheusError('PLUGIN', `${what} needs the storagebox registry plugin (a version that offers it), which is not installed`, {hint: 'morpheus plugins install @morpheus/registry-storagebox'})
+}
+
+const storageBoxCreator = (oclif: Config) => setupFunction<StorageBoxCreator>(oclif, 'storagebox', 'creating a Storage Box')
+
+/** The Hetzner API token, from the environment or `secrets.hetzner_api_token`; '' when there is none. */
+function apiToken(): string {
+  const base = loadConfig()
+  return process.env.HETZNER_API_TOKEN || String(expandEnv((base.values.secrets as Record<string, unknown> | undefined)?.hetzner_api_token ?? '', base.path, process.env, 'secrets.hetzner_api_token'))
+}
+
+/** How to make the nodes' read-only account by hand (the Hetzner console), for a registry in `folder` of `username`'s box. */
+export function nodeAccountByHand(folder: string): string {
+  return [
+    `In the Hetzner console, add a sub-account to the Storage Box with home directory "${folder || '<the registry folder>'}", read-only, Samba/SMB on, WebDAV and SSH off;`,
+    'then: morpheus config set registry.node_username u123456-subN && morpheus config set registry.node_password \'${NODE_MOUNT_PASSWORD}\'',
+    '(or export HETZNER_API_TOKEN and run `morpheus registry init --setup existing-box ...` again to have it made).',
+  ].join(' ')
+}
+
+/**
+ * Give cloud nodes their own read-only account on the box, limited to the registry's folder, and
+ * keep its credentials in the registry's secret storage: the registry's own read-write password
+ * never goes into a node's user data. Without an API that knows the box, says how to do it by hand.
+ */
+export async function setUpNodeAccount(oclif: Config, backend: RegistryBackend, registry: {url: string; username: string}, options: {apiEndpoint?: string; log: Logger}, signal?: AbortSignal): Promise<NodeAccountResult> {
+  let folder = ''
+  try {
+    folder = decodeURIComponent(new URL(registry.url).pathname).split('/').filter(Boolean).slice(0, -1).join('/')
+  } catch {
+    // the backend has refused a bad URL already
+  }
+  const manual = (reason: string): NodeAccountResult => {
+    const hint = nodeAccountByHand(folder)
+    options.log.warn(`No read-only account for the nodes was made: ${reason}. Cloud plants need one (the registry's own password never goes to a node). ${hint}`)
+    return {created: false, hint, reason}
+  }
+  const token = apiToken()
+  if (!token) return manual('no Hetzner API token (HETZNER_API_TOKEN or secrets.hetzner_api_token) to make it with')
+  const secrets = registrySecrets(backend.secrets, backend.location)
+  if (!secrets) return manual(`the registry at ${backend.location} keeps no secrets`)
+  const create = await setupFunction<NodeAccountCreator>(oclif, 'storagebox-node-account', 'making the nodes\' read-only Storage Box account')
+  const password = newPassword()
+  let account
+  try {
+    account = await create({
+      endpoint: options.apiEndpoint || process.env.HETZNER_ENDPOINT || 'https://api.hetzner.com/v1',
+      folder,
+      password,
+      progress: (m) => options.log.info(`  ${m}`),
+      signal,
+      token,
+      username: registry.username,
+    })
+  } catch (error) {
+    const e = error as {message?: string; hint?: string; code?: string; noApi?: boolean}
+    if (e.noApi) return manual(e.message ?? String(error))
+    // A token that may not manage Storage Boxes: the registry itself works; say what to do.
+    if (e.code === 'AUTH') return manual(`${e.message ?? String(error)} (${e.hint ?? 'check the token'})`)
+    throw new MorpheusError('REGISTRY', `making the nodes' read-only account: ${e.message ?? String(error)}`, {cause: error, hint: e.hint})
+  }
+  const kept: NodeMountSecret = {password, server: account.server, username: account.username}
+  await secrets.set(REGISTRY_SECRETS, NODE_MOUNT_SECRET, JSON.stringify(kept))
+  options.log.info(`  Cloud nodes will mount the registry folder read-only as ${account.username} (credentials kept in the registry's secret storage)`)
+  return {created: true, home_directory: account.home_directory, server: account.server, username: account.username}
 }
 
 async function ask<T>(interactive: boolean, value: T | undefined, flag: string, prompt: () => Promise<T>): Promise<T> {
@@ -168,8 +250,7 @@ export async function setUpRegistry(oclif: Config, options: SetupOptions, signal
     }
     section = {password: secret, storagebox_host: host, type: 'storagebox', url, username}
   } else {
-    const base = loadConfig()
-    const token = process.env.HETZNER_API_TOKEN || String(expandEnv((base.values.secrets as Record<string, unknown> | undefined)?.hetzner_api_token ?? '', base.path, process.env, 'secrets.hetzner_api_token'))
+    const token = apiToken()
     if (!token) throw new MorpheusError('CONFIG', 'creating a Storage Box needs a Hetzner API token', {hint: 'export HETZNER_API_TOKEN=... (a read-write token of your project), or set secrets.hetzner_api_token.'})
     const endpoint = options.apiEndpoint || process.env.HETZNER_ENDPOINT || 'https://api.hetzner.com/v1'
     const create = await storageBoxCreator(oclif)
@@ -198,10 +279,11 @@ export async function setUpRegistry(oclif: Config, options: SetupOptions, signal
   const base = loadConfig()
   const {backend} = await backendFor(oclif, base, expandEnv(section, path, process.env, 'registry') as Record<string, unknown>, options.log)
   const {created, probe} = await initDocument(backend, oclif.cacheDir)
+  const nodeAccount = choice === 'local' ? undefined : await setUpNodeAccount(oclif, backend, {url: String(section.url), username: String(section.username)}, {apiEndpoint: options.apiEndpoint, log: options.log}, signal)
   raw.registry = section
   writeConfig(path, raw)
   options.log.info(`Saved the registry settings to ${path} (mode 0600)`)
-  return {created, location: backend.location, probe, setup: {choice, config: path, ...(box ? {box} : {})}}
+  return {created, location: backend.location, probe, setup: {choice, config: path, ...(box ? {box} : {}), ...(nodeAccount ? {node_account: nodeAccount} : {})}}
 }
 
 export default class RegistryInit extends MorpheusCommand {
@@ -211,6 +293,7 @@ export default class RegistryInit extends MorpheusCommand {
 Otherwise, on a terminal, asks where the registry should live (--setup skips the question):
   new-box       creates a Storage Box through the Hetzner API (HETZNER_API_TOKEN), waits until it is ready, switches on WebDAV, SMB and external reachability, and sets a generated password;
   existing-box  uses a Storage Box (or any WebDAV server) you have: --url, --username, --password-env;
+For either box, a read-only sub-account limited to the registry's folder is made (or its password reset) through the Hetzner API for cloud nodes to mount the registry with; its credentials go to the registry's secret storage, and the registry's own password never reaches a node. Without an API token, or for a box the token's project does not have, it says how to make one by hand (registry.node_username, registry.node_password).
   local         keeps the registry in a file on this device.
 The config file (mode 0600) is written only after the new registry answered. Without a terminal every choice comes from flags.`
   static examples = [

@@ -3,7 +3,9 @@ import {withDefaults} from '../../../src/config/schema.js'
 import {MorpheusError} from '../../../src/errors.js'
 import {bootstrapSettings, checkCidr} from '../../../src/templates/bootstrap.js'
 
-const sb = {password: 'hunter2,"#', storagebox_host: 'u1.your-storagebox.de', type: 'storagebox', url: 'https://u1.your-storagebox.de/morpheus/registry.json', username: 'u1'}
+// The registry's own read-write account (never on a node) and the nodes' read-only sub-account.
+const sb = {node_password: 'n0de,"#pw', node_username: 'u1-sub1', password: 'hunter2,"#', storagebox_host: 'u1.your-storagebox.de', type: 'storagebox', url: 'https://u1.your-storagebox.de/morpheus/registry.json', username: 'u1'}
+const {node_password: _np, node_username: _nu, ...mainOnly} = sb
 
 function error(fn: () => unknown): MorpheusError {
   try {
@@ -43,13 +45,39 @@ describe('bootstrapSettings', () => {
     expect(s.nats.url).toContain('/v2.11.1/nats-server-v2.11.1-linux-{arch}.tar.gz')
   })
 
-  test('a Storage Box registry: its host, the share, the registry\'s own folder and file, the credentials', () => {
-    expect(bootstrapSettings({registry: sb}).storageBox).toEqual({file: 'registry.json', folder: 'morpheus', host: 'u1.your-storagebox.de', password: 'hunter2,"#', share: 'backup', username: 'u1'})
-    // a sub-account mounts its own share; the host defaults to the URL's
-    const sub = bootstrapSettings({registry: {...sb, storagebox_host: undefined, url: 'https://u1-sub2.your-storagebox.de/a/b/forests.json', username: 'u1-sub2'}}).storageBox
-    expect(sub).toMatchObject({file: 'forests.json', folder: 'a/b', host: 'u1-sub2.your-storagebox.de', share: 'u1-sub2'})
-    expect(bootstrapSettings({registry: {...sb, url: 'https://u1.your-storagebox.de/registry.json'}}).storageBox?.folder).toBe('')
+  test('a Storage Box registry: the nodes mount the registry\'s folder as their read-only sub-account (its own share and host), never as the registry\'s user', () => {
+    // The sub-account's home is the registry's folder: its share's top is that folder.
+    expect(bootstrapSettings({registry: sb}).storageBox).toEqual({file: 'registry.json', folder: '', host: 'u1-sub1.your-storagebox.de', password: 'n0de,"#pw', share: 'u1-sub1', username: 'u1-sub1'})
+    // from the registry's secret storage (registry init), with the server the API named
+    const kept = bootstrapSettings({nodeMount: {password: 'kept-pw-1A!', server: 'u1-sub4.your-storagebox.de', username: 'u1-sub4'}, registry: mainOnly}).storageBox
+    expect(kept).toEqual({file: 'registry.json', folder: '', host: 'u1-sub4.your-storagebox.de', password: 'kept-pw-1A!', share: 'u1-sub4', username: 'u1-sub4'})
+    // the config's keys win over the secret storage
+    expect(bootstrapSettings({nodeMount: {password: 'kept-pw-1A!', server: 'u1-sub4.your-storagebox.de', username: 'u1-sub4'}, registry: sb}).storageBox?.username).toBe('u1-sub1')
+    // a registry reached through a sub-account; the host defaults to the URL's, and a host that is no Storage Box name is kept
+    const sub = bootstrapSettings({registry: {...sb, node_username: 'u1-sub3', storagebox_host: undefined, url: 'https://u1-sub2.your-storagebox.de/a/b/forests.json', username: 'u1-sub2'}}).storageBox
+    expect(sub).toMatchObject({file: 'forests.json', folder: '', host: 'u1-sub2.your-storagebox.de', share: 'u1-sub3', username: 'u1-sub3'})
+    expect(bootstrapSettings({registry: {...sb, storagebox_host: 'storage.example.org'}}).storageBox?.host).toBe('storage.example.org')
+    // a node user that is not a sub-account sees the whole share: the registry's folder is mounted
+    expect(bootstrapSettings({registry: {...sb, node_username: 'reader'}}).storageBox).toMatchObject({folder: 'morpheus', share: 'backup', username: 'reader'})
     expect(bootstrapSettings({registry: {path: 'x.json', type: 'none'}}).storageBox).toBeNull()
+    expect(JSON.stringify(bootstrapSettings({registry: sb}))).not.toContain('hunter2')
+  })
+
+  test('no node account, or the registry\'s own one: refused (CONFIG, exit 3) with how to make one; a failed lookup is a registry error', () => {
+    const none = error(() => bootstrapSettings({nodeMount: null, registry: mainOnly}))
+    expect(none.kind).toBe('CONFIG')
+    expect(none.message).toMatch(/no read-only account for the nodes/)
+    expect(none.hint).toMatch(/registry init --setup existing-box/)
+    expect(none.hint).toMatch(/registry\.node_username and registry\.node_password/)
+    for (const registry of [{...sb, node_username: 'u1'}, {...sb, node_password: sb.password}]) {
+      const own = error(() => bootstrapSettings({registry}))
+      expect(own.kind).toBe('CONFIG')
+      expect(own.message).toMatch(/the registry's own read-write account/)
+      expect(`${own.message} ${own.hint}`).not.toContain('hunter2')
+    }
+    const failed = error(() => bootstrapSettings({nodeMount: new Error('GET https://u1.your-storagebox.de/morpheus/registry.secrets.json answered 503'), registry: mainOnly}))
+    expect(failed.kind).toBe('REGISTRY')
+    expect(failed.message).toMatch(/could not be read from the registry's secret storage: GET .* 503/)
   })
 
   test('unusable values are CONFIG errors naming the key, never echoing the password', () => {
@@ -61,13 +89,14 @@ describe('bootstrapSettings', () => {
       [{nats_version: '2.10; rm -rf /'}, undefined, /^integration\.nats_version must be a nats-server release/],
       [{jetstream_max_memory: '1G\n}'}, undefined, /^integration\.jetstream_max_memory must be a size/],
       [{nats_install: 'yes'}, undefined, /^integration\.nats_install must be true or false/],
-      [{}, {...sb, password: 'two\nlines'}, /^registry\.password contains a line break/],
-      [{}, {...sb, password: ''}, /^registry\.password is empty/],
+      [{}, {...sb, node_password: 'two\nlines'}, /^registry\.node_password contains a line break/],
+      [{}, {...sb, node_password: ''}, /^registry\.node_password is not set, but registry\.node_username is/],
+      [{}, {...sb, node_username: ''}, /^registry\.node_username is not set, but registry\.node_password is/],
       [{}, {...sb, url: 'https://u1.your-storagebox.de/my folder/registry.json'}, /^registry\.url must name the registry file/],
       [{}, {...sb, url: 'https://u1.your-storagebox.de/'}, /^registry\.url must name/],
       [{}, {...sb, url: 'not a url'}, /^registry\.url is not a URL/],
       [{}, {...sb, storagebox_host: 'u1.example.org/x y'}, /^registry\.storagebox_host is not a host name/],
-      [{}, {...sb, username: 'u1,uid=0'}, /^registry\.username must be a Storage Box user name/],
+      [{}, {...sb, node_username: 'u1,uid=0'}, /^registry\.node_username must be a Storage Box user name/],
     ]
     for (const [integration, registry, message] of cases) {
       const e = error(() => bootstrapSettings({integration, registry}))
@@ -75,6 +104,7 @@ describe('bootstrapSettings', () => {
       expect(e.message).toMatch(message)
       expect(e.hint).toBeTruthy()
       expect(`${e.message} ${e.hint}`).not.toContain('hunter2')
+      expect(`${e.message} ${e.hint}`).not.toContain('n0de')
       expect(`${e.message} ${e.hint}`).not.toContain('two\nlines')
     }
   })

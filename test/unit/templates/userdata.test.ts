@@ -13,8 +13,12 @@ import {bash, bashSyntax, cloudInitSchema, HOSTILE, natsServerCheck, pyYaml, rem
 afterAll(removeScratch)
 
 const ports = {client: 4222, cluster: 6222, monitor: 8222}
+// The registry's own read-write password (must never reach a node) and the nodes' read-only sub-account's.
 const SB_PASSWORD = 'sb-pa55,w"o#rd $(x) {{y}} }'
+const NODE_PASSWORD = 'node-pa55,w"o#rd $(z) {{q}} }'
 const storageBoxRegistry = {
+  node_password: NODE_PASSWORD,
+  node_username: 'u123456-sub1',
   password: SB_PASSWORD,
   storagebox_host: 'u123456.your-storagebox.de',
   type: 'storagebox',
@@ -188,11 +192,13 @@ describe.each([
       const cred = parsed.files['/etc/morpheus/storagebox.credentials']
       expect(cred.permissions).toBe('0600')
       expect(cred.owner).toBe('root:root')
-      expect(cred.content).toBe(`username=u123456\npassword=${SB_PASSWORD}\n`)
-      // the password is in that file and nowhere else
-      expect(text.split(SB_PASSWORD)).toHaveLength(2)
+      expect(cred.content).toBe(`username=u123456-sub1\npassword=${NODE_PASSWORD}\n`)
+      // the node account's password is in that file and nowhere else; the registry's own is nowhere
+      expect(text.split(NODE_PASSWORD)).toHaveLength(2)
+      expect(text).not.toContain(SB_PASSWORD)
       const mount = parsed.files['/etc/systemd/system/mnt-forest.mount'].content
-      expect(mount).toMatch(/^What=\/\/u123456\.your-storagebox\.de\/backup\/morpheus\/forests$/m)
+      // the sub-account's own share, whose top is its home directory: the registry's folder
+      expect(mount).toMatch(/^What=\/\/u123456-sub1\.your-storagebox\.de\/u123456-sub1$/m)
       expect(mount).toMatch(/^Where=\/mnt\/forest$/m)
       expect(mount).toMatch(/^Type=cifs$/m)
       expect(mount).toMatch(/^Options=ro,seal,credentials=\/etc\/morpheus\/storagebox\.credentials,/m)

@@ -145,3 +145,101 @@ class StorageBoxApi {
     if (done.status === 'error') throw new StorageBoxApiError(`waiting for ${what}: the action failed (${done.error?.code ?? 'error'}: ${done.error?.message ?? ''})`, 'Look at the box in the Hetzner console, then run `morpheus registry init` again.', 'FAILED')
   }
 }
+
+export interface NodeAccountOptions {
+  endpoint: string
+  token: string
+  /** The registry's WebDAV user: the box's main user (u123456) or one of its sub-accounts (u123456-sub2). */
+  username: string
+  /** The registry's folder as that user sees it (no leading or trailing slash), e.g. `morpheus`. */
+  folder: string
+  /** The new (or reset) password of the node account. */
+  password: string
+  signal?: AbortSignal
+  progress?: (message: string) => void
+  timeoutMs?: number
+  pollMs?: number
+}
+
+export interface NodeAccount {
+  id: number
+  username: string
+  /** Host name nodes mount (//<server>/<username>). */
+  server: string
+  /** Its home directory on the box: the registry's folder. */
+  home_directory: string
+  /** true when a node account for that folder existed (its password was reset). */
+  existed: boolean
+}
+
+interface ApiSubaccount {
+  id: number
+  username: string
+  server: string
+  home_directory: string
+  access_settings: Record<string, boolean>
+  labels: Record<string, string>
+}
+
+/** The box could not be used through the API: a message and what to do by hand instead. */
+export class NoApiForBox extends Error {
+  readonly noApi = true
+}
+
+/** What a node's account may do: read the registry's folder over SMB, nothing else. */
+const NODE_ACCESS = {reachable_externally: false, readonly: true, samba_enabled: true, ssh_enabled: false, webdav_enabled: false}
+const NODE_LABELS = {'managed-by': 'morpheus', 'morpheus-role': 'node-mount'}
+
+const normaliseHome = (h: string) => h.replace(/^\/+|\/+$/g, '')
+
+/**
+ * The read-only sub-account cloud nodes mount the registry's folder with, so that no node ever
+ * holds the registry's own read-write password. Found by its labels and home directory (a re-run
+ * resets its password and makes sure it is still read-only), else created. Throws NoApiForBox
+ * when the API does not know a box with the registry's user (another WebDAV server, or a box of
+ * another project).
+ */
+export async function createNodeAccount(options: NodeAccountOptions): Promise<NodeAccount> {
+  const api = new StorageBoxApi(options.endpoint, options.token, options.signal)
+  const timeoutMs = options.timeoutMs ?? 600_000
+  const pollMs = options.pollMs ?? 2000
+  const say = options.progress ?? (() => undefined)
+  const main = options.username.replace(/-sub\d+$/, '')
+  const box = (await api.call<{storage_boxes: ApiBox[]}>('GET', '/storage_boxes')).storage_boxes.find((b) => b.username === main)
+  if (!box) throw new NoApiForBox(`the Hetzner API token's project has no Storage Box with the user ${main}`)
+  let home = normaliseHome(options.folder)
+  if (main !== options.username) {
+    // The registry itself is reached through a sub-account: its folder lies inside that one's home.
+    const own = (await api.call<{subaccounts: ApiSubaccount[]}>('GET', `/storage_boxes/${box.id}/subaccounts?username=${encodeURIComponent(options.username)}`)).subaccounts.find((s) => s.username === options.username)
+    if (!own) throw new NoApiForBox(`Storage Box ${box.name} has no sub-account ${options.username}`)
+    home = [normaliseHome(own.home_directory), home].filter(Boolean).join('/')
+  }
+  if (home === '') throw new NoApiForBox('the registry is at the top of the box, so a node account would see all of it (move the registry into a folder, e.g. /morpheus/registry.json)')
+  const selector = Object.entries(NODE_LABELS).map(([k, v]) => `${k}=${v}`).join(',')
+  const found = (await api.call<{subaccounts: ApiSubaccount[]}>('GET', `/storage_boxes/${box.id}/subaccounts?label_selector=${encodeURIComponent(selector)}`)).subaccounts.find((s) => normaliseHome(s.home_directory) === home)
+  let sub: ApiSubaccount
+  if (found) {
+    say(`Found the nodes' read-only account ${found.username} (home ${home}); setting a new password`)
+    const reset = await api.call<{action: ApiAction}>('POST', `/storage_boxes/${box.id}/subaccounts/${found.id}/actions/reset_subaccount_password`, {password: options.password})
+    await api.waitAction(reset.action, timeoutMs, pollMs, 'the node account\'s new password to be set')
+    const wrong = Object.entries(NODE_ACCESS).some(([k, v]) => found.access_settings?.[k] !== v)
+    if (wrong) {
+      const access = await api.call<{action: ApiAction}>('POST', `/storage_boxes/${box.id}/subaccounts/${found.id}/actions/update_access_settings`, NODE_ACCESS)
+      await api.waitAction(access.action, timeoutMs, pollMs, 'the node account to be made read-only again')
+    }
+    sub = found
+  } else {
+    say(`Creating a read-only sub-account for the nodes (home ${home}, SMB only)`)
+    const created = await api.call<{subaccount: {id: number}; action: ApiAction}>('POST', `/storage_boxes/${box.id}/subaccounts`, {
+      access_settings: NODE_ACCESS,
+      description: 'Morpheus nodes: read-only mount of the registry folder',
+      home_directory: home,
+      labels: NODE_LABELS,
+      password: options.password,
+    })
+    await api.waitAction(created.action, timeoutMs, pollMs, 'the node account to be created')
+    sub = (await api.call<{subaccount: ApiSubaccount}>('GET', `/storage_boxes/${box.id}/subaccounts/${created.subaccount.id}`)).subaccount
+  }
+  say(`The nodes mount ${home} as ${sub.username} (read-only)`)
+  return {existed: Boolean(found), home_directory: home, id: sub.id, server: sub.server, username: sub.username}
+}

@@ -1,0 +1,52 @@
+import {fromPluginError} from '../errors.js'
+import type {SecretStore} from '../plugin-api/index.js'
+
+/**
+ * Where a registry keeps secrets that belong to no forest: the read-only account cloud nodes mount
+ * a Storage Box registry's folder with (`registry init` puts it there). No forest id starts with `_`.
+ */
+export const REGISTRY_SECRETS = '_registry'
+export const NODE_MOUNT_SECRET = 'node_mount'
+
+/** The node account as kept in the registry's secret storage (JSON). */
+export interface NodeMountSecret {
+  username: string
+  password: string
+  /** Host name nodes mount (//<server>/<username>). */
+  server: string
+}
+
+/** The kept node account, checked; an Error (never quoting the text, which holds a password) when it is not one. */
+export function parseNodeMount(text: string): NodeMountSecret {
+  let value: Partial<NodeMountSecret> | undefined
+  try {
+    value = JSON.parse(text) as Partial<NodeMountSecret>
+  } catch {
+    // below
+  }
+  if (!value || typeof value.username !== 'string' || typeof value.password !== 'string' || typeof value.server !== 'string' || !value.username || !value.password) {
+    throw new Error(`the nodes' mount account kept in the registry's secret storage (${REGISTRY_SECRETS}/${NODE_MOUNT_SECRET}) is not what \`registry init\` writes`)
+  }
+  return {password: value.password, server: value.server, username: value.username}
+}
+
+/**
+ * A backend's secret store as the core uses it: whatever it throws (a corrupt secrets file, an
+ * unreachable server) becomes a registry error (exit 4) that names the registry, like a failure
+ * of the document itself; never an unexpected one.
+ */
+export function registrySecrets(store: SecretStore | undefined, location: string): SecretStore | undefined {
+  if (!store) return undefined
+  const wrap = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work()
+    } catch (error) {
+      throw fromPluginError(error, `registry ${location}: secrets`, 'REGISTRY')
+    }
+  }
+  return {
+    delete: (forestId) => wrap(() => store.delete(forestId)),
+    get: (forestId, name) => wrap(() => store.get(forestId, name)),
+    set: (forestId, name, value) => wrap(() => store.set(forestId, name, value)),
+  }
+}
