@@ -220,9 +220,9 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     const labels = {'managed-by': 'morpheus', forest: id, node: 'node-2', role: 'edge'}
     const ip = await post('/primary_ips', {assignee_type: 'server', auto_delete: true, labels, location: 'fsn1', name: `${id}-node-2-v6`, type: 'ipv6'})
     expect(ip.status).toBe(201)
-    const made = await post('/servers', {image: 'ubuntu-24.04', labels, location: 'fsn1', name: `${id}-node-2`, public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: (await ip.json()).primary_ip.id}, server_type: 'cpx22'})
+    const made = await post('/servers', {image: 'ubuntu-24.04', labels, location: 'fsn1', name: `${id}-node-2`, public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ((await ip.json()) as any).primary_ip.id}, server_type: 'cpx22'})
     expect(made.status).toBe(201)
-    const strayId = (await made.json()).server.id
+    const strayId = ((await made.json()) as any).server.id
     expect(sb.registry().nodes[id].map((n: any) => n.id)).toEqual(['node-1'])
     const from = sim.requests.length
     const r = await sb.run(['teardown', id, '--yes'], {timeoutMs: 120_000})
