@@ -181,7 +181,9 @@ describe('what Morpheus does with each error', () => {
   }, 90_000)
 
   test('rate_limit_exceeded from a used-up budget: waits until RateLimit-Reset, says why, and the plant succeeds', async () => {
-    h = await harness({sim: {rateLimit: {limit: 8, refillPerSecond: 4}}})
+    h = await harness({sim: {rateLimit: {limit: 4, refillPerSecond: 2}}})
+    // Another tool of the project used the budget up just before.
+    h.sim.budget.exhaust()
     const result = await drivePlant(h.provider, {count: 1, forestId: 'forest-budget', ports: h.context.ports})
     expect([...result.errors.values()]).toEqual([])
     expect(answered(h.sim, 429).length).toBeGreaterThan(0)
