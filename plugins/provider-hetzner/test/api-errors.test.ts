@@ -168,11 +168,16 @@ describe('what Morpheus does with each error', () => {
   })
 
   test('locked: a firewall still applying is waited out (423 retried with backoff); a locked server delete is retried too', async () => {
-    h = await harness({sim: {firewallMs: 6000}})
+    h = await harness({sim: {firewallMs: 2000}})
     const result = await drivePlant(h.provider, {count: 1, forestId: 'forest-locked', ports: h.context.ports})
     expect([...result.errors.values()]).toEqual([])
     h.sim.faults.errors = [{code: 'locked', count: 2, match: /^DELETE \/servers\/\d+$/}]
-    await driveTeardown(h.provider, result.forest, result.nodes)
+    const tearing = {...result.forest, status: 'tearing_down' as const}
+    await h.provider.destroyNode(result.nodes[0], tearing, never())
+    // Someone changes the firewall's rules just before the forest-wide clean-up: its action runs for 2 s.
+    const [fw] = [...h.sim.firewalls.values()]
+    expect((await api(h.sim, 'POST', `/firewalls/${fw.id}/actions/set_rules`, {rules: []})).status).toBe(201)
+    await h.provider.destroyForest(tearing, never())
     expect(h.sim.paid()).toEqual({primaryIps: [], servers: []})
     expect(h.sim.firewalls.size).toBe(0)
     expect(answered(h.sim, 423)).toContain('DELETE /servers/{id}')
