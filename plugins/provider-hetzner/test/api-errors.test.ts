@@ -74,8 +74,8 @@ describe('the simulator says no as the spec says', () => {
     expect((await api(h.sim, 'DELETE', `/firewalls/${id}`)).body.error.code).toBe('not_found')
   })
 
-  test('Primary IPs: must_be_unassigned on delete while assigned; primary_ip_assigned when a server is created with one already assigned', async () => {
-    h = await harness()
+  test('Primary IPs: must_be_unassigned on delete while assigned; primary_ip_assigned when a server is created with one already assigned; server_not_stopped, server_has_ipv6', async () => {
+    h = await harness({sim: {bootMs: 100}})
     const ip = (await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, location: 'fsn1', name: 'ip1', type: 'ipv6'})).body.primary_ip
     const server = {image: 'ubuntu-24.04', location: 'fsn1', server_type: 'cpx22'}
     expect((await api(h.sim, 'POST', '/servers', {...server, name: 'a', public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id}})).status).toBe(201)
@@ -85,6 +85,14 @@ describe('the simulator says no as the spec says', () => {
     expect([held.status, held.body.error.code]).toEqual([422, 'must_be_unassigned'])
     const wrongFamily = await api(h.sim, 'POST', '/servers', {...server, name: 'c', public_net: {enable_ipv4: true, enable_ipv6: false, ipv4: ip.id}})
     expect([wrongFamily.status, wrongFamily.body.error.code]).toEqual([412, 'primary_ip_version_mismatch'])
+    // Creating one assigned to a server: it must be off (server_not_stopped) and have no address of that family (server_has_ipv6).
+    const running = await api(h.sim, 'POST', '/servers', {...server, name: 'd', public_net: {enable_ipv4: false, enable_ipv6: true}})
+    await until(() => h.sim.servers.get(running.body.server.id)?.status === 'running')
+    const notStopped = await api(h.sim, 'POST', '/primary_ips', {assignee_id: running.body.server.id, assignee_type: 'server', name: 'ip2', type: 'ipv4'})
+    expect([notStopped.status, notStopped.body.error.code]).toEqual([422, 'server_not_stopped'])
+    const booting = await api(h.sim, 'POST', '/servers', {...server, name: 'e', public_net: {enable_ipv4: false, enable_ipv6: true}})
+    const hasV6 = await api(h.sim, 'POST', '/primary_ips', {assignee_id: booting.body.server.id, assignee_type: 'server', name: 'ip3', type: 'ipv6'})
+    expect([hasV6.status, hasV6.body.error.code]).toEqual([422, 'server_has_ipv6'])
   })
 
   test('the request budget: RateLimit-Limit/Remaining/Reset on every answer, 429 rate_limit_exceeded once used up, one more request a refill', async () => {
