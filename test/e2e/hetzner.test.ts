@@ -258,6 +258,34 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
   }, 150_000)
 
+  test('a cloud plant boots its servers in one round (the provider\'s bound, 10) with the defaults; a forest.parallel in the config still bounds it', async () => {
+    /** The create_server actions of a forest's servers: when each started and finished (ms). */
+    const creates = (forest: string) => {
+      const ids = new Set([...sim.servers.values()].filter((s: any) => s.labels.forest === forest).map((s: any) => s.id))
+      return [...sim.actions.values()]
+        .filter((a: any) => a.command === 'create_server' && ids.has(a.resources[0].id))
+        .map((a: any) => ({finished: Date.parse(a.finished), started: Date.parse(a.started)}))
+        .sort((a, b) => a.started - b.started)
+    }
+    const six = await sb.json(['plant', 'cloud', '--nodes', '6', '--yes'])
+    const round = creates(six.forest.id)
+    expect(round).toHaveLength(6)
+    // Every server was being created before the first one was up: one round of boots (5 at a time would make two).
+    expect(Math.max(...round.map((a) => a.started))).toBeLessThan(Math.min(...round.map((a) => a.finished)))
+    await sb.json(['teardown', six.forest.id, '--yes'])
+    const bounded = new Sandbox(config(randomPorts()).replace('forest:\n', 'forest:\n  parallel: 2\n'), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+    try {
+      const three = await bounded.json(['plant', 'cloud', '--nodes', '3', '--yes'])
+      const waves = creates(three.forest.id)
+      expect(waves).toHaveLength(3)
+      expect(waves[2].started).toBeGreaterThanOrEqual(Math.min(waves[0].finished, waves[1].finished))
+      await bounded.json(['teardown', three.forest.id, '--yes'])
+    } finally {
+      await bounded.cleanup()
+    }
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+  }, 240_000)
+
   test('a wrong token: exit 5 with the code and a hint, nothing created, the token not printed', async () => {
     const r = await sb.run(['plant', 'cloud', 'small'], {env: {HCLOUD_TOKEN: 'wrong-token-5e6f7a8b9c'}})
     expect(r.code).toBe(5)
