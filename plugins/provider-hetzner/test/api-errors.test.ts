@@ -270,6 +270,20 @@ describe('what Morpheus does with each error', () => {
     expect(h.logs.join('\n')).toMatch(/node-1: could not remove everything this run made for it \(.*must_be_unassigned/)
   })
 
+  test('primary_ip_datacenter_mismatch never happens: a node\'s addresses left in another location by an earlier run are replaced by new ones in the server\'s location first', async () => {
+    h = await harness()
+    const forestId = 'forest-moved'
+    const labels = {'managed-by': 'morpheus', forest: forestId, node: 'node-1', role: 'edge'}
+    const old = (await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: true, labels, location: 'nbg1', name: `${forestId}-node-1-v6`, type: 'ipv6'})).body.primary_ip
+    const result = await drivePlant(h.provider, {count: 1, forestId, ports: h.context.ports})
+    expect([...result.errors.values()]).toEqual([])
+    expect(answered(h.sim, 422)).toEqual([])
+    expect(h.sim.primaryIps.has(old.id)).toBe(false)
+    const [server] = [...h.sim.servers.values()]
+    expect(server.location).toBe('fsn1')
+    expect(h.sim.primaryIps.get(server.ipv6!)?.location).toBe('fsn1')
+  })
+
   test('must_be_unassigned at teardown: fails clearly naming the address; once it is free, a re-run finishes', async () => {
     h = await harness()
     const result = await drivePlant(h.provider, {count: 1, forestId: 'forest-unassign', ports: h.context.ports})
