@@ -15,7 +15,7 @@
  * Without MORPHEUS_REAL_NODES=1 the file is skipped (CI sets it; .ci/run builds the root fs first).
  */
 import {execFileSync, spawnSync} from 'node:child_process'
-import {chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -23,7 +23,7 @@ import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
 import {NspawnBooter, type BootRequest} from '../fixtures/real-nodes/booter.js'
 import {CloudFirewall} from '../fixtures/real-nodes/cloud-firewall.js'
 import {createNetwork, destroyNetwork, NET, startFileServer} from '../fixtures/real-nodes/network.js'
-import {buildSite, integrationFor, natsServerBinary} from '../fixtures/real-nodes/site.js'
+import {buildSite, integrationFor, natsServerBinary, type Site} from '../fixtures/real-nodes/site.js'
 import {startApache, type ApacheServer} from '../fixtures/webdav/apache.js'
 import {FakeS3} from '../../plugins/registry-s3/test/fixtures/fake-s3.js'
 import {ROOT, Sandbox, waitFor} from '../helpers/cli.js'
@@ -54,7 +54,10 @@ infrastructure:
   provider: hetzner
 forest:
   form_timeout_seconds: 240
-${extra}integration:
+${extra}growth:
+  # One forest grows several times in a row here: no wait between expansions.
+  cooldown_minutes: 0
+integration:
 ${lines.join('\n')}
 secrets:
   hetzner_api_token: \${HCLOUD_TOKEN}
@@ -95,6 +98,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
   let files: {url4: string; url6: string; stop: () => Promise<void>}
   let sb: Sandbox
   let integration: Record<string, string | boolean>
+  let site: Site
   let apache: ApacheServer | undefined
   let s3: FakeS3 | undefined
   let forestId = ''
@@ -109,7 +113,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     if (missing.length > 0) throw new Error(`the real-node tests need: ${missing.join(', ')}`)
     work = mkdtempSync(join(tmpdir(), 'morpheus-real-nodes-'))
     createNetwork()
-    const site = buildSite(join(work, 'site'), join(CACHE, 'debs'))
+    site = buildSite(join(work, 'site'), join(CACHE, 'debs'))
     files = await startFileServer(site.root)
     integration = integrationFor(site, files.url4)
     booter = new NspawnBooter({
@@ -190,17 +194,167 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     expect(ufw.stdout).not.toMatch(/^4222/m)
   }, 700_000)
 
-  test('grow adds node-4 (registry none): it joins, and status is healthy', async () => {
+  /** The simulator's server of a node of the forest (its name is the machine's name). */
+  const server = (nodeId: string) => [...sim.servers.values()].find((x) => x.labels.forest === forestId && x.labels.node === nodeId)!
+
+  async function grownNodeJoins(nodeId: string, size: number): Promise<void> {
     const started = Date.now()
     const r = await sb.runJson(['grow', forestId, '--auto', '--threshold', '0'], {timeoutMs: 600_000})
-    timings.grow1 = Math.round((Date.now() - started) / 1000)
-    expect(r.code).toBe(0)
-    expect(r.out.action).toMatchObject({count: 1, node_ids: ['node-4'], nodes_after: 4})
+    timings[`grow-${nodeId}`] = Math.round((Date.now() - started) / 1000)
+    if (r.code !== 0) throw new Error(`grow failed: ${r.stdout}\n${r.stderr}`)
+    expect(r.out.action).toMatchObject({count: 1, node_ids: [nodeId], nodes_after: size})
+    // Every node, old and new, has a route to each other one: the old nodes' host firewalls let the new one in.
     const status = await sb.json(['status', forestId])
     expect(status.health).toBe('healthy')
-    expect(status.nodes).toHaveLength(4)
-    expect(status.nodes.every((n: any) => n.health.healthy && n.health.routes === 3)).toBe(true)
+    expect(status.nodes.map((n: any) => n.id)).toContain(nodeId)
+    expect(status.nodes).toHaveLength(size)
+    expect(status.nodes.every((n: any) => n.health.healthy && n.health.routes === size - 1)).toBe(true)
+    await cloudInitDone(server(nodeId).name)
+  }
+
+  test('grow adds node-4 (registry none): it joins, and status is healthy', async () => {
+    await grownNodeJoins('node-4', 4)
+  }, 700_000)
+
+  test('a stranger without the route credentials cannot join: stopped by the cloud firewall, and without it by NATS', async () => {
+    // A machine made from node-4's own user data, on addresses of its own, with a wrong route password.
+    const node4 = sb.registry().nodes[forestId].find((n: any) => n.id === 'node-4')
+    const text = server('node-4').userData
+    const password = /password: "([^"]+)"/.exec(text)![1]
+    const stranger = {ipv4: '192.0.2.240', ipv6: '2001:db8:50:5555::1'}
+    const userData = text.split(password).join('not-the-forest-password').split(node4.ipv4).join(stranger.ipv4).split(node4.ipv6).join(stranger.ipv6).split('node-4').join('stranger')
+    expect(userData).toContain('stranger')
+    booter.boot({id: 99_001, ipv4: stranger.ipv4, ipv6: '2001:db8:50:5555::/64', name: 'stranger', userData})
+    try {
+      await booter.idle()
+      await cloudInitDone('stranger')
+      await strangerStaysOut(stranger)
+    } finally {
+      firewall.enabled = true
+      firewall.sync()
+      booter.stop(99_001)
+      await booter.idle()
+    }
+  }, 600_000)
+
+  async function strangerStaysOut(stranger: {ipv4: string; ipv6: string}): Promise<void> {
+    const monitors = sb.registry().nodes[forestId].map((n: any) => `http://${n.ipv4}:8222`)
+    const target = sb.registry().nodes[forestId].find((n: any) => n.id === 'node-1')
+    const reach = () => booter.exec('stranger', ['timeout', '5', 'bash', '-c', `exec 3<>/dev/tcp/${target.ipv6}/6222`])
+    const alone = async () => {
+      expect((await varz(`http://${stranger.ipv4}:8222`)).routes).toBe(0)
+      for (const m of monitors) {
+        const routes = (await routez(m)).routes ?? []
+        for (const route of routes) expect([stranger.ipv4, stranger.ipv6]).not.toContain(route.ip)
+        expect(routes).toHaveLength(3)
+      }
+    }
+    // With the cloud firewall: the route port of every forest node is closed to it.
+    expect((await reach()).code).not.toBe(0)
+    await new Promise((r) => setTimeout(r, 10_000))
+    await alone()
+    // Without it (only the nodes' own ufw and NATS): the port answers (ufw lets routes in), NATS refuses the route.
+    firewall.enabled = false
+    firewall.sync()
+    expect((await reach()).code).toBe(0)
+    await booter.exec('stranger', ['systemctl', 'restart', 'nats.service'])
+    await new Promise((r) => setTimeout(r, 15_000))
+    await alone()
+    const log = await booter.exec(server('node-1').name, ['journalctl', '-u', 'nats.service', '--no-pager'])
+    expect(log.stdout).toMatch(/authori[sz]ation|authentication/i)
+  }
+
+  test('grow adds node-5 with the registry on S3 (the S3 simulator): it joins', async () => {
+    s3 = new FakeS3({buckets: {forests: {versioning: true}}, credentials: [{accessKeyId: 'REALNODESKEY', secretAccessKey: 'real-nodes-s3-secret'}]})
+    const endpoint = await s3.start()
+    const link = await sb.run(['plugins', 'link', join(ROOT, 'plugins', 'registry-s3'), '--no-install'], {timeoutMs: 120_000})
+    expect(link.code).toBe(0)
+    const moved = await sb.runJson(['registry', 'migrate', '--to', 's3', '--set', `endpoint=${endpoint}`, '--set', 'bucket=forests', '--set', 'key=team/registry.json',
+      '--set', 'force_path_style=true', '--set', 'access_key_id=${S3_KEY}', '--set', 'secret_access_key=${S3_SECRET}'], {env: {S3_KEY: 'REALNODESKEY', S3_SECRET: 'real-nodes-s3-secret'}, timeoutMs: 120_000})
+    if (moved.code !== 0) throw new Error(`migrate to s3 failed: ${moved.stdout}\n${moved.stderr}`)
+    sb.env.S3_KEY = 'REALNODESKEY'
+    sb.env.S3_SECRET = 'real-nodes-s3-secret'
+    await grownNodeJoins('node-5', 5)
+  }, 700_000)
+
+  test('grow adds node-6 with the registry on a Storage Box (WebDAV; its CIFS mount stood in for by a bind mount): it joins', async () => {
+    apache = await startApache()
+    const folder = 'forests'
+    storageBoxFolder = join(apache.root, folder)
+    const moved = await sb.runJson(['registry', 'migrate', '--to', 'storagebox', '--set', `url=${apache.origin}/${folder}/registry.json`, '--set', `username=${apache.username}`,
+      '--set', 'password=${SB_PASSWORD}'], {env: {SB_PASSWORD: apache.password}, timeoutMs: 120_000})
+    if (moved.code !== 0) throw new Error(`migrate to storagebox failed: ${moved.stdout}\n${moved.stderr}`)
+    sb.env.SB_PASSWORD = apache.password
+    await grownNodeJoins('node-6', 6)
+    // node-6 reads the registry document the CLI writes, through the stand-in mount, and its firewall sync runs.
+    const name = server('node-6').name
+    const seen = JSON.parse((await booter.exec(name, ['cat', '/mnt/forest/registry.json'])).stdout)
+    expect(seen.nodes[forestId].map((n: any) => n.id).sort()).toEqual(['node-1', 'node-2', 'node-3', 'node-4', 'node-5', 'node-6'])
+    const sync = await booter.exec(name, ['systemctl', 'start', 'morpheus-firewall-sync.service'])
+    expect(sync.code).toBe(0)
+  }, 700_000)
+
+  test('a node rebooted comes back and rejoins; status is healthy again', async () => {
+    const name = server('node-2').name
+    await booter.reboot(name)
+    const status0 = await sb.json(['status', forestId])
+    const monitors = status0.nodes.map((n: any) => `http://${n.ipv4}:8222`)
+    await waitRoutes(monitors, monitors.length - 1, 180_000)
+    const status = await sb.json(['status', forestId])
+    expect(status.health).toBe('healthy')
+    expect(status.nodes.every((n: any) => n.health.healthy && n.health.routes === monitors.length - 1)).toBe(true)
+    expect((await booter.exec(name, ['systemctl', 'is-active', 'nats.service', 'nimsforest.service', 'ufw.service'])).stdout.trim().split('\n')).toEqual(['active', 'active', 'active'])
+  }, 400_000)
+
+  test('teardown leaves nothing: no server, no Primary IP, no machine', async () => {
+    const r = await sb.runJson(['teardown', forestId, '--yes'], {timeoutMs: 300_000})
+    expect(r.code).toBe(0)
+    await booter.idle()
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+    expect(sim.firewalls.size).toBe(0)
+    expect(booter.machines.size).toBe(0)
+    expect(execFileSync('mount', {encoding: 'utf8'})).not.toContain(work)
+  }, 400_000)
+
+  test('Ctrl-C halfway through a plant leaves nothing', async () => {
+    const child = sb.spawn(['plant', 'cloud', '--nodes', '2', '--yes', '--json'])
+    let out = ''
+    child.stdout!.on('data', (d) => (out += d))
+    child.stderr!.on('data', (d) => (out += d))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    // Halfway: the servers exist and their machines are booting, the forest has not formed.
+    expect(booter.machines.size).toBe(0)
+    await waitFor(() => booter.machines.size > 0, 120_000, 100)
+    child.kill('SIGINT')
+    const code = await exited
+    expect(code).toBe(130)
+    await booter.idle()
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+    expect(booter.machines.size).toBe(0)
+    expect((await sb.json(['list'])).forests).toEqual([])
+    expect(out).toContain('interrupted')
+  }, 400_000)
+
+  test('embedded mode, IPv6-only nodes: the NimsForest stand-in forms a forest from the user data', async () => {
+    const embedded = new Sandbox(hetznerConfig('registry:\n  type: none', {...integrationFor(site, files.url6)}, '  nats_mode: embedded\n').replace('    poll_interval_seconds', '    ipv4: false\n    poll_interval_seconds'), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+    try {
+      const r = await embedded.runJson(['plant', 'cloud', '--nodes', '2', '--yes'], {timeoutMs: 600_000})
+      if (r.code !== 0) throw new Error(`embedded plant failed: ${r.stdout}\n${r.stderr}`)
+      expect(r.out.forest.nats_mode).toBe('embedded')
+      for (const n of r.out.nodes) {
+        expect(n.ipv4 ?? null).toBeNull()
+        expect(n.ipv6).toMatch(/^2001:db8:50:/)
+        const v = await varz(n.monitor)
+        expect(v.routes).toBe(1)
+        expect(v.cluster.name).toBe(r.out.forest.id)
+      }
+      for (const m of booter.machines.values()) await cloudInitDone(m.request.name)
+      const down = await embedded.runJson(['teardown', r.out.forest.id, '--yes'], {timeoutMs: 300_000})
+      expect(down.code).toBe(0)
+      await booter.idle()
+      expect(booter.machines.size).toBe(0)
+    } finally {
+      await embedded.cleanup()
+    }
   }, 700_000)
 })
-
-export {chownSync, execFileSync, mkdirSync, readFileSync, statSync, startApache, FakeS3, ROOT}
