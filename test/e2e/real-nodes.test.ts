@@ -156,6 +156,8 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
 
   /** `cloud-init status` on a machine: done, with no module failing (but those the minimal image makes fail). */
   async function cloudInitDone(name: string): Promise<void> {
+    // cloud-init writes result.json when its last stage ends (`status --wait` stops at the first error).
+    await waitFor(async () => (await booter.exec(name, ['test', '-e', '/run/cloud-init/result.json'])).code === 0, 300_000, 1000)
     const status = await booter.exec(name, ['cloud-init', 'status', '--wait'], 300_000)
     const result = await booter.exec(name, ['cat', '/run/cloud-init/result.json'])
     const errors: string[] = JSON.parse(result.stdout || '{"v1": {"errors": ["no result.json"]}}').v1.errors
@@ -327,7 +329,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     await waitFor(() => booter.machines.size > 0, 120_000, 100)
     child.kill('SIGINT')
     const code = await exited
-    expect(code).toBe(130)
+    expect({code, out}).toEqual({code: 130, out: expect.stringContaining('interrupted')})
     await booter.idle()
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
     expect(booter.machines.size).toBe(0)
