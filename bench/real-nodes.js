@@ -85,7 +85,7 @@ try {
     dir: join(work, 'machines'),
     rootfs: join(CACHE, 'rootfs'),
   })
-  sim = new HetznerSim({booter, bootMs: 1000, ipv4Net: '192.0.2', ipv4Pool: NET.pool, tokens: {ro: [], rw: [TOKEN]}})
+  sim = new HetznerSim({booter, bootMs: 1000, ipv4Net: '192.0.2', ipv4Pool: NET.pool, specPath: join(ROOT, 'test/fixtures/hetzner-sim/cloud.spec.json'), tokens: {ro: [], rw: [TOKEN]}})
   await sim.start()
   firewall = new CloudFirewall(sim)
   firewall.start()
