@@ -69,6 +69,7 @@ export class HetznerProvider implements Provider {
   private sshKeyNames: string[] = []
   private sshPublicKeys: string[] = []
   private sshReady = false
+  private plannedKeys?: Promise<string[]>
   /** Primary IPs of each node (forest/node), as prepare() made or found them. */
   private readonly ips = new Map<string, NodeIps>()
   /** (type@location) pairs that answered resource_unavailable or placement_error in this run. */
@@ -444,7 +445,8 @@ export class HetznerProvider implements Provider {
       return {...n, ip: this.settings.route_via === 'ipv4' && ipv4 ? ipv4 : ipv6, ipv6, ...(ipv4 ? {ipv4, probe_address: ipv4} : {probe_address: ipv6})}
     }
     const node = placeholder(request.node)
-    const userData = this.userData({...request, node, peers: request.peers.map(placeholder)}, node)
+    const keys = this.sshReady ? this.sshPublicKeys : await (this.plannedKeys ??= this.plannedSshKeys())
+    const userData = this.userData({...request, node, peers: request.peers.map(placeholder)}, node, keys)
     return {
       details: {
         image: this.settings.image,
@@ -459,7 +461,31 @@ export class HetznerProvider implements Provider {
     }
   }
 
-  private userData(request: PlanRequest, node: NodeRecord): string {
+  /** The SSH keys createNode would put on the nodes, found without creating anything (a dry run uploads no key). */
+  private async plannedSshKeys(): Promise<string[]> {
+    const s = this.settings
+    const keys: string[] = []
+    if (s.ssh_key) {
+      const signal = AbortSignal.timeout(s.request_timeout_seconds * 1000)
+      const found = await this.hc.call('GET /ssh_keys', (api, sig) => api.GET('/ssh_keys', {params: {query: {name: s.ssh_key}}, signal: sig}), signal)
+      const key = found.ssh_keys.find((k) => k.name === s.ssh_key)
+      if (!key) throw this.context.error('FAILED', `no SSH key named "${s.ssh_key}" in the Hetzner project`, 'Upload it in the Hetzner Console (Security > SSH keys), or set providers.hetzner.ssh_public_key_path to a public key file to upload.')
+      keys.push(key.public_key)
+    }
+    if (s.ssh_public_key_path) {
+      const path = this.context.resolvePath(s.ssh_public_key_path)
+      try {
+        const publicKey = readFileSync(path, 'utf8').trim()
+        fingerprint(publicKey)
+        if (!keys.includes(publicKey)) keys.push(publicKey)
+      } catch (error) {
+        throw this.context.error('PREREQUISITE', `cannot use the SSH public key ${path}: ${(error as Error).message}`, 'Point providers.hetzner.ssh_public_key_path at a .pub file (ssh-keygen -t ed25519 makes one).')
+      }
+    }
+    return keys
+  }
+
+  private userData(request: PlanRequest, node: NodeRecord, sshKeys: string[] = this.sshPublicKeys): string {
     const text = this.context.templates.userData({
       cluster: request.cluster,
       clusterAuth: request.clusterAuth,
@@ -470,7 +496,7 @@ export class HetznerProvider implements Provider {
       operatorCidrs: this.operatorCidrs ?? this.settings.operator_cidrs,
       peers: request.peers,
       ports: request.ports,
-      sshKeys: this.sshPublicKeys,
+      sshKeys,
     })
     const size = Buffer.byteLength(text, 'utf8')
     if (size > USER_DATA_LIMIT) {
