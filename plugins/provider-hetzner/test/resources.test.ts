@@ -10,6 +10,7 @@ import {harness, type Harness} from './helpers.js'
 // The resource modules on their own, in hetzner-k3s's manner: each finds before it creates, and each
 // delete accepts what is gone already, so running a step again converges instead of duplicating.
 const never = () => new AbortController().signal
+const nodeRecord = (forestId: string, id: string): NodeRecord => ({created_at: new Date().toISOString(), forest_id: forestId, id, ip: '', role: 'edge', status: 'creating'})
 // Writes the simulator took (a 423 `locked` while a firewall action runs is retried, and not counted).
 const writes = (h: Harness) => h.sim.requests.filter((r) => r.method !== 'GET' && r.status !== 423).map((r) => `${r.method} ${r.path.replace(/\d+/g, '{id}')} ${r.status}`)
 
@@ -23,7 +24,7 @@ describe('hetzner resources: find before create, delete what is there', () => {
   test('prepare run twice on the same nodes (a re-run): no second Primary IP, no second firewall, no rule write', async () => {
     h = await harness()
     const forest = forestRecord('forest-again', 2, h.context.ports)
-    const nodes: NodeRecord[] = ['node-1', 'node-2'].map((id) => ({id, ip: '', name: id, role: 'edge'}) as NodeRecord)
+    const nodes = ['node-1', 'node-2'].map((id) => nodeRecord(forest.id, id))
     const request = {existing: [], forest, nodes, progress: () => undefined, signal: never()}
     const first = await h.provider.prepare(request)
     const made = writes(h)
@@ -52,7 +53,7 @@ describe('hetzner resources: find before create, delete what is there', () => {
   test('deletes converge: a firewall, Primary IPs and a server already gone are fine, and nothing is left', async () => {
     h = await harness()
     const forest = forestRecord('forest-gone', 1, h.context.ports)
-    const node = {id: 'node-1', ip: '', name: 'node-1', role: 'edge'} as NodeRecord
+    const node = nodeRecord(forest.id, 'node-1')
     const ip = await createPrimaryIp(h.provider, forest, node, 'ipv6', 'fsn1', never())
     expect((await forestPrimaryIps(h.provider, forest.id, never())).get('node-1')?.v6?.id).toBe(ip.id)
     await syncFirewall(h.provider, forest, ['192.0.2.10'], async () => ['127.0.0.1/32'], never())
