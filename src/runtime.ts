@@ -1,6 +1,7 @@
 import type {Config} from '@oclif/core'
 
 import {expandEnv, isSecretKey, loadConfig, pluginSection, resolveConfigPath, type LoadedConfig} from './config/config.js'
+import {resolveSecret} from './config/secrets.js'
 import {MorpheusError, fromPluginError} from './errors.js'
 import {deviceId} from './device.js'
 import type {ConfigSchema, Logger, NatsPorts, PluginContext, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
@@ -104,13 +105,15 @@ export class Runtime {
     return configured
   }
 
-  /** The `secrets.<name>` values a plugin declares, `${ENV}`-expanded; names not in the config are left out. */
+  /**
+   * The secrets a plugin declares, each as resolveSecret gives it (the config's `secrets.<name>`, else
+   * its environment variables); names set nowhere are left out.
+   */
   declaredSecrets(names: readonly string[] = []): Record<string, string> {
-    const all = (this.config.values.secrets ?? {}) as Record<string, unknown>
     const out: Record<string, string> = {}
     for (const name of names) {
-      if (all[name] === undefined || all[name] === null) continue
-      out[name] = String(expandEnv(all[name], this.config.path, process.env, `secrets.${name}`))
+      const value = resolveSecret(this.config, name)
+      if (value !== undefined) out[name] = value
     }
     return out
   }

@@ -271,6 +271,8 @@ export interface PluginHelpers {
   processHasEnv(pid: number, name: string, value: string): boolean
   /** Sleep that ends early with an AbortError when the signal fires. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>
+  /** Run fn over items, at most `limit` at once; every item runs, and the results (settled, never thrown) keep the input order. */
+  mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<PromiseSettledResult<R>[]>
 }
 
 export interface PluginContext {

@@ -2,6 +2,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {setTimeout as sleepTimer} from 'node:timers/promises'
 
 import type {PluginErrorShape, PluginHelpers, PollOptions, RetryOptions} from '../plugin-api/index.js'
+import {mapLimit} from '../forest/util.js'
 import {hostPort, urlHost} from '../net.js'
 
 /** Sleep that ends early (with an AbortError) when the signal fires. */
@@ -82,4 +83,4 @@ export function processHasEnv(pid: number, name: string, value: string): boolean
   }
 }
 
-export const helpers: PluginHelpers = {hostPort, pollUntil, processAlive, processHasEnv, retry, sleep, urlHost}
+export const helpers: PluginHelpers = {hostPort, mapLimit, pollUntil, processAlive, processHasEnv, retry, sleep, urlHost}

@@ -295,6 +295,31 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
   })
 
+  test('the token\'s one precedence: secrets.hetzner_api_token in the config, else HCLOUD_TOKEN, else HETZNER_API_TOKEN', async () => {
+    const plain = new Sandbox(config(randomPorts()).replace('secrets:\n  hetzner_api_token: ${HCLOUD_TOKEN}\n', ''), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: '', HETZNER_API_TOKEN: ''})
+    const named = new Sandbox(config(randomPorts()).replace('${HCLOUD_TOKEN}', '${MY_HETZNER_TOKEN}'), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: '', HETZNER_API_TOKEN: ''})
+    const wrong = 'wrong-token-1a2b3c4d5e'
+    const dryRun = (s: Sandbox, env: NodeJS.ProcessEnv) => s.run(['plant', 'cloud', 'small', '--dry-run', '--json'], {env, timeoutMs: 60_000})
+    try {
+      // No secrets: in the config: the environment, HCLOUD_TOKEN first.
+      expect((await dryRun(plain, {HCLOUD_TOKEN: TOKEN})).code).toBe(0)
+      expect((await dryRun(plain, {HETZNER_API_TOKEN: TOKEN})).code).toBe(0)
+      expect((await dryRun(plain, {HCLOUD_TOKEN: wrong, HETZNER_API_TOKEN: TOKEN})).code).toBe(5)
+      const none = await dryRun(plain, {})
+      expect(none.code).toBe(5)
+      expect(JSON.parse(none.stdout).error).toEqual(expect.objectContaining({code: 'PROVIDER', message: expect.stringMatching(/no Hetzner API token/)}))
+      // The config names its own variable: that one wins over both.
+      expect((await dryRun(named, {HCLOUD_TOKEN: wrong, HETZNER_API_TOKEN: wrong, MY_HETZNER_TOKEN: TOKEN})).code).toBe(0)
+      const configWins = await dryRun(named, {HCLOUD_TOKEN: TOKEN, HETZNER_API_TOKEN: TOKEN, MY_HETZNER_TOKEN: wrong})
+      expect(configWins.code).toBe(5)
+      for (const r of [none, configWins]) expect(r.stdout + r.stderr).not.toContain(wrong)
+    } finally {
+      await plain.cleanup()
+      await named.cleanup()
+    }
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+  }, 120_000)
+
   test('Ctrl-C mid-plant: exit 130, and no server or Primary IP is left behind', async () => {
     const before = sim.count('POST', /^\/servers$/)
     const child = sb.spawn(['plant', 'cloud', 'medium', '--yes'])

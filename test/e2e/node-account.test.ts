@@ -20,7 +20,10 @@ const sandboxes: Sandbox[] = []
 
 beforeAll(async () => {
   apache = await startApache()
+  // One project token for both APIs (Cloud and Storage Box), as the Hetzner Console gives it: the CLI reads it
+  // with one precedence (secrets.hetzner_api_token, else HCLOUD_TOKEN, else HETZNER_API_TOKEN).
   api = await startStorageBoxApi({
+    token: TOKEN,
     onPassword: (user, pw) => apache.addUser(user, pw),
     onSubaccount: (sub, pw) => apache.addUser(sub.username, pw),
   })
@@ -75,7 +78,7 @@ test('no node account (a WebDAV server the API does not know): a cloud plant is 
   assertMatchesSchema(['registry', 'init'], JSON.parse(init.stdout))
   expect(JSON.parse(init.stdout).setup.node_account.created).toBe(false)
   // A token the API refuses: the registry is still set up; the node account is left to be made by hand.
-  const refused = await s.run(['registry', 'init', '--setup', 'existing-box', '--url', `${apache.origin}/plain/registry.json`, '--username', apache.username, '--password-env', 'SB_PASSWORD', '--json'], {env: {HETZNER_API_TOKEN: 'not-the-token', SB_PASSWORD: apache.password}})
+  const refused = await s.run(['registry', 'init', '--setup', 'existing-box', '--url', `${apache.origin}/plain/registry.json`, '--username', apache.username, '--password-env', 'SB_PASSWORD', '--json'], {env: {HCLOUD_TOKEN: 'not-the-token', SB_PASSWORD: apache.password}})
   expect(refused.code).toBe(0)
   expect(JSON.parse(refused.stdout).setup.node_account).toEqual(expect.objectContaining({created: false, reason: expect.stringMatching(/refused the token/)}))
   expect(refused.stdout + refused.stderr).not.toContain('not-the-token')

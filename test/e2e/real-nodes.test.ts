@@ -305,10 +305,18 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     const folder = 'forests'
     storageBoxFolder = join(apache.root, folder)
     const moved = await sb.runJson(['registry', 'migrate', '--to', 'storagebox', '--set', `url=${apache.origin}/${folder}/registry.json`, '--set', `username=${apache.username}`,
-      '--set', 'password=${SB_PASSWORD}'], {env: {SB_PASSWORD: apache.password}, timeoutMs: 120_000})
+      '--set', 'password=${SB_PASSWORD}', '--set', 'node_username=forests-ro', '--set', 'node_password=${SB_NODE_PASSWORD}'],
+      {env: {SB_NODE_PASSWORD: 'read-only-node-pass', SB_PASSWORD: apache.password}, timeoutMs: 120_000})
     if (moved.code !== 0) throw new Error(`migrate to storagebox failed: ${moved.stdout}\n${moved.stderr}`)
+    // Nodes mount with a read-only account (set by hand here: `registry migrate` does not carry one made by
+    // `registry init`), never with the registry's own password.
     sb.env.SB_PASSWORD = apache.password
+    sb.env.SB_NODE_PASSWORD = 'read-only-node-pass'
     await grownNodeJoins('node-6', 6)
+    const userData6 = server('node-6').userData
+    expect(userData6).toContain('forests-ro')
+    expect(userData6).not.toContain(apache.password)
+    expect(userData6).not.toContain(Buffer.from(apache.password).toString('base64'))
     // node-6 reads the registry document the CLI writes, through the stand-in mount, and its firewall sync runs.
     const name = server('node-6').name
     const seen = JSON.parse((await booter.exec(name, ['cat', '/mnt/forest/registry.json'])).stdout)
@@ -333,7 +341,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
 
   test('teardown leaves nothing: no server, no Primary IP, no machine', async () => {
     const r = await sb.runJson(['teardown', forestId, '--yes'], {timeoutMs: 300_000})
-    expect(r.code).toBe(0)
+    if (r.code !== 0) throw new Error(`teardown exited ${r.code}: ${r.stdout}\n${r.stderr}`)
     await booter.idle()
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
     expect(sim.firewalls.size).toBe(0)

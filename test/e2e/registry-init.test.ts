@@ -153,7 +153,8 @@ test('without a terminal every choice comes from flags: missing ones are named; 
 
 test('plant cloud with no registry configured: without a terminal exit 3 naming the commands; on one the set-up runs first (an existing box, typed in at the prompts)', async () => {
   // HCLOUD_ENDPOINT points at a closed loopback port: after the set-up, the plant itself stops at the provider.
-  const s = new Sandbox('infrastructure:\n  provider: hetzner\n', {HCLOUD_ENDPOINT: 'http://127.0.0.1:9', HCLOUD_TOKEN: 'not-a-real-token-for-this-test'})
+  // HCLOUD_TOKEN is the Hetzner token for registry init too (one precedence), so its Storage Box API is the simulator.
+  const s = new Sandbox('infrastructure:\n  provider: hetzner\n', {HCLOUD_ENDPOINT: 'http://127.0.0.1:9', HCLOUD_TOKEN: 'not-a-real-token-for-this-test', HETZNER_ENDPOINT: api.endpoint})
   sandboxes.push(s)
   const r = await s.run(['plant', 'cloud', 'small', '--yes'])
   expect(r.code).toBe(3)

@@ -41,11 +41,18 @@ describe('hetzner provider: bad input and faults', () => {
     expect(h.sim.requests).toHaveLength(0)
   })
 
-  test('the token from HCLOUD_TOKEN when the config has none', async () => {
+  test('the token from the context\'s secrets only (the core resolves HCLOUD_TOKEN / HETZNER_API_TOKEN into them)', async () => {
     h = await harness({secrets: {}})
     process.env.HCLOUD_TOKEN = TOKEN
-    await h.provider.preflight(never())
-    expect(h.sim.requests.every((r) => r.status === 200)).toBe(true)
+    process.env.HETZNER_API_TOKEN = TOKEN
+    expectClear(await rejection(h.provider.preflight(never())), 'PREREQUISITE', /no Hetzner API token/)
+    expect(h.sim.requests).toHaveLength(0)
+    const given = await harness({secrets: {hetzner_api_token: TOKEN}})
+    await given.provider.preflight(never())
+    expect(given.sim.requests.length).toBeGreaterThan(0)
+    expect(given.sim.requests.every((r) => r.status === 200)).toBe(true)
+    expect(given.sim.violations).toEqual([])
+    await given.sim.stop()
   })
 
   test('a wrong token (401): AUTH with the code and a hint; not retried; the token never printed', async () => {

@@ -8,6 +8,7 @@ import {MorpheusError, fromPluginError} from '../../errors.js'
 import type {Logger, RegistryBackend, RegistryProbe} from '../../plugin-api/index.js'
 import {emptyDocument, serializeDocument} from '../../registry/document.js'
 import {NODE_MOUNT_SECRET, REGISTRY_SECRETS, registrySecrets, type NodeMountSecret} from '../../registry/secret-store.js'
+import {resolveSecret} from '../../config/secrets.js'
 import {probeNow} from '../../registry/probe-cache.js'
 import {RegistryStore, UNCHANGED} from '../../registry/store.js'
 import {Runtime} from '../../runtime.js'
@@ -135,10 +136,9 @@ async function setupFunction<T>(oclif: Config, name: string, what: string): Prom
 
 const storageBoxCreator = (oclif: Config) => setupFunction<StorageBoxCreator>(oclif, 'storagebox', 'creating a Storage Box')
 
-/** The Hetzner API token, from the environment or `secrets.hetzner_api_token`; '' when there is none. */
+/** The Hetzner API token with the CLI's one precedence (resolveSecret: the config, else HCLOUD_TOKEN, else HETZNER_API_TOKEN); '' when there is none. */
 function apiToken(): string {
-  const base = loadConfig()
-  return process.env.HETZNER_API_TOKEN || String(expandEnv((base.values.secrets as Record<string, unknown> | undefined)?.hetzner_api_token ?? '', base.path, process.env, 'secrets.hetzner_api_token'))
+  return resolveSecret(loadConfig(), 'hetzner_api_token') ?? ''
 }
 
 /** How to make the nodes' read-only account by hand (the Hetzner console), for a registry in `folder` of `username`'s box. */
