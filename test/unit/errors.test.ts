@@ -1,4 +1,5 @@
-import {errorCode, ExitCode, fromPluginError, MorpheusError} from '../../src/errors.js'
+import {errorCode, ExitCode, MorpheusError} from '../../src/errors.js'
+import {fromPluginError} from '../../src/plugins/guard.js'
 
 const pluginError = (code: string | undefined, message: string, hint?: string) => Object.assign(new Error(message), {code, hint})
 

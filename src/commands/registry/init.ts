@@ -4,7 +4,7 @@ import * as Flags from '@oclif/core/flags'
 import type {Config} from '@oclif/core'
 
 import {configPath, expandEnv, loadConfig, readRawConfig, writeConfig, type LoadedConfig} from '../../config/config.js'
-import {MorpheusError, fromPluginError} from '../../errors.js'
+import {MorpheusError} from '../../errors.js'
 import type {Logger, RegistryBackend, RegistryProbe} from '../../plugin-api/index.js'
 import {emptyDocument, serializeDocument} from '../../registry/document.js'
 import {NODE_MOUNT_SECRET, REGISTRY_SECRETS, registrySecrets, type NodeMountSecret} from '../../registry/secret-store.js'

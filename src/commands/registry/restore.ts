@@ -1,7 +1,7 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
-import {MorpheusError, fromPluginError} from '../../errors.js'
+import {MorpheusError} from '../../errors.js'
 import {parseDocument} from '../../registry/document.js'
 import {updateRegistry} from '../../registry/update.js'
 import {MorpheusCommand} from '../../ui/base-command.js'
@@ -21,12 +21,7 @@ export default class RegistryRestore extends MorpheusCommand {
     const {args, flags} = await this.parse(RegistryRestore)
     const {backend, entry} = await this.runtime.registry()
     if (!backend.readRevision) throw new MorpheusError('REGISTRY', `the registry backend "${entry.descriptor.name}" keeps no history to restore from`)
-    let stored
-    try {
-      stored = await backend.readRevision(args.revision, {signal: this.runtime.signal})
-    } catch (error) {
-      throw fromPluginError(error, `registry ${backend.location}`, 'REGISTRY')
-    }
+    const stored = await backend.readRevision(args.revision, {signal: this.runtime.signal})
     if (!stored) throw new MorpheusError('NOT_FOUND', `no revision "${args.revision}" at ${backend.location}`, {hint: 'See `morpheus registry history` for the revisions kept.'})
     // A revision that is not a sound document is never restored.
     const old = parseDocument(stored.body, `${backend.location} (revision ${args.revision})`)
