@@ -4,7 +4,8 @@ import type {ClusterAuth, ForestRecord, NatsMode, NodeAddresses, NodeEndpoints, 
 import {UNCHANGED} from '../registry/store.js'
 import type {ForestDeps, ProviderHandle} from './deps.js'
 import {endpointsOf, nodePorts} from './endpoints.js'
-import {mapLimit, pause} from './util.js'
+import {sleep} from '../plugins/helpers.js'
+import {mapLimit} from './util.js'
 
 /**
  * How far apart the status changes of new nodes (creating, starting, active) are written. On a cloud
@@ -273,7 +274,7 @@ export class NodeBatch {
         })
       }
       try {
-        await pause(this.deps.pollMs ?? 150, this.deps.signal)
+        await sleep(this.deps.pollMs ?? 150, this.deps.signal)
       } catch {
         throw interrupted(this.forest.id)
       }
