@@ -21,7 +21,8 @@ export interface AddNodesRequest {
   guard?: (forest: ForestRecord, nodes: readonly NodeRecord[], now: Date) => string | undefined
 }
 
-export interface GrowResult {
+/** What adding nodes did (the engine's; `grow` reports it as a GrowResult of src/growth/result.ts). */
+export interface AddNodesResult {
   forest: ForestRecord
   added: NodeView[]
   nodes: NodeView[]
@@ -145,7 +146,7 @@ export class Growth {
     await this.batch!.waitFormed()
   }
 
-  async finish(): Promise<GrowResult> {
+  async finish(): Promise<AddNodesResult> {
     const batch = this.batch!
     const {forest, nodes} = await batch.finish()
     return {added: nodes.filter((n) => batch.newIds.includes(n.id)), forest, nodes, seconds: Math.round((Date.now() - this.started) / 100) / 10}
@@ -169,7 +170,7 @@ export class Growth {
 }
 
 /** Add nodes to a forest with no phases shown: claim, create, wait until formed. Undefined when the guard refused. */
-export async function addNodes(deps: ForestDeps, request: AddNodesRequest): Promise<GrowResult | {refused: string}> {
+export async function addNodes(deps: ForestDeps, request: AddNodesRequest): Promise<AddNodesResult | {refused: string}> {
   const growth = await Growth.prepare(deps, request)
   if (!(await growth.claim())) return {refused: growth.refused ?? 'refused'}
   try {
