@@ -124,9 +124,9 @@ interface NodeAccountCreator {
 
 /** A function the storagebox plugin's `morpheus:registry-setup` hook offers under `name`. */
 async function setupFunction<T>(oclif: Config, name: string, what: string): Promise<T> {
-  const result = await oclif.runHook('morpheus:registry-setup' as never, {} as never)
-  for (const s of (result as unknown as {successes: Array<{result: unknown}>}).successes) {
-    for (const d of (Array.isArray(s.result) ? s.result : []) as Array<{name?: string; load?: () => Promise<unknown>}>) {
+  const result = await oclif.runHook('morpheus:registry-setup', {})
+  for (const s of result.successes) {
+    for (const d of Array.isArray(s.result) ? s.result : []) {
       if (d?.name === name && typeof d.load === 'function') return (await d.load()) as T
     }
   }
