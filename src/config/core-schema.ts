@@ -32,7 +32,12 @@ export const coreSchema: ConfigSchema = {
         default: 60,
         minimum: 1,
       },
-      parallel: {type: 'integer', description: 'At most this many nodes are created at once', default: 5, minimum: 1},
+      parallel: {
+        type: 'integer',
+        description: "At most this many nodes are created at once. Unset: 5 for local processes; a cloud plant uses its provider's own bound (hetzner: 10)",
+        default: 5,
+        minimum: 1,
+      },
       nats_mode: {
         type: 'string',
         description: 'system: nats-server beside NimsForest; embedded: NimsForest embeds NATS',

@@ -6,6 +6,7 @@ import type {ForestDeps, ProviderHandle} from './deps.js'
 import {endpointsOf, nodePorts} from './endpoints.js'
 import {sleep} from '../plugins/helpers.js'
 import {mapLimit} from './util.js'
+import {createLimit} from './parallel.js'
 
 /**
  * How far apart the status changes of new nodes (creating, starting, active) are written. On a cloud
@@ -186,7 +187,7 @@ export class NodeBatch {
    * forest's nodes has one, the first is created alone, so every later node knows at least one peer.
    */
   async create(): Promise<void> {
-    const limit = Math.max(1, Math.min(this.deps.settings.parallel, this.handle.capabilities.maxParallel))
+    const limit = createLimit(this.deps.settings, this.handle.capabilities)
     let queue = this.newNodes
     const failures: Array<{node: NodeRecord; reason: unknown}> = []
     if (this.cluster && queue.some((n) => !n.ip) && !this.nodes.some((n) => n.ip)) {

@@ -8,6 +8,8 @@ export interface ForestSettings {
   sizes: Record<string, number>
   form_timeout_seconds: number
   parallel: number
+  /** forest.parallel is in the config file (not the default): it bounds a cloud plant too (see createLimit). */
+  parallelSet?: boolean
   nats_mode: NatsMode
   ports: NatsPorts
 }

@@ -270,7 +270,9 @@ export async function planForest(deps: ForestDeps, request: PlantRequest): Promi
       forest,
       natsMode: plant.natsMode,
       node,
-      peers: nodes.filter((n) => n.id !== node.id && n.ip),
+      // Every other node, as plant's createNode gets them: a provider whose addresses come at
+      // plant (Hetzner's Primary IPs) shows placeholders for them, so the peers are in the preview.
+      peers: nodes.filter((n) => n.id !== node.id),
       ports: node.ports ?? deps.settings.ports,
     })) ?? {user_data: null}
     planned.push({...node, ...plan})

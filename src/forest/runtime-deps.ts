@@ -13,6 +13,12 @@ export function unsafeWrites(runtime: Runtime, flag = false): boolean {
   return flag || section.unsafe_writes === true || process.env.MORPHEUS_UNSAFE_WRITES === '1'
 }
 
+/** Did the config file set forest.parallel (rather than leave the default)? */
+function parallelSet(runtime: Runtime): boolean {
+  const forest = runtime.config.raw.forest as Record<string, unknown> | undefined
+  return forest?.parallel !== undefined && forest.parallel !== null
+}
+
 /** The registry store of one command. */
 export async function registryStore(runtime: Runtime, options: {unsafe?: boolean} = {}): Promise<RegistryStore> {
   const {backend} = await runtime.registry()
@@ -36,7 +42,7 @@ export async function forestDeps(runtime: Runtime, options: {progress?: Progress
       return {capabilities: entry.descriptor.capabilities, name: entry.descriptor.name, provider}
     },
     secrets: registrySecrets(store.backend.secrets, store.backend.location),
-    settings: runtime.config.values.forest as ForestSettings,
+    settings: {...(runtime.config.values.forest as ForestSettings), parallelSet: parallelSet(runtime)},
     signal: runtime.signal,
     store,
   }

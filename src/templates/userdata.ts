@@ -98,7 +98,11 @@ export function userDataView(input: UserDataInput, settings: BootstrapSettings, 
   if (system) environment.push({name: 'NATS_URL', value: `nats://127.0.0.1:${input.ports.client}`})
 
   const clientOpen = !settings.clientLocalOnly && system
-  const firewallPorts: Array<[number, string]> = [[input.ports.cluster, 'NATS routes'], [input.ports.monitor, 'NATS monitoring']]
+  // Routes with the forest's credentials (system mode) need no address list: the route port is open, so
+  // nodes that grow adds later join whatever the registry backend. Embedded NATS has no route
+  // authentication, so there only the forest's addresses may route.
+  const routesOpen = system && Boolean(input.clusterAuth)
+  const firewallPorts: Array<[number, string]> = [...(routesOpen ? [] : [[input.ports.cluster, 'NATS routes'] as [number, string]]), [input.ports.monitor, 'NATS monitoring']]
   if (clientOpen) firewallPorts.push([input.ports.client, 'NATS clients'])
   // With the registry mounted, the host firewall follows it (grow adds nodes after this one boots).
   const firewallSync = sb
@@ -113,6 +117,7 @@ export function userDataView(input: UserDataInput, settings: BootstrapSettings, 
       sync_text: firewallSync ? `${jsonText(firewallSync, 2)}\n` : null,
       forest_addresses: forestAddresses,
       operator_cidrs: operatorCidrs,
+      routes_open: routesOpen,
     },
     forest: {id: input.forest.id},
     ipv4: input.ipv4,

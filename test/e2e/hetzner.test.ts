@@ -147,19 +147,30 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     }
     await stray('forest-gone-node-1', {'managed-by': 'morpheus', forest: 'forest-gone', node: 'node-1', role: 'edge'})
     await stray('not-ours', {team: 'web'})
+    // The gone forest's firewall, applied by its label selector as plant makes it: it can only be deleted once the selector is removed.
+    const fw = await fetch(`${sim.url}/firewalls`, {
+      body: JSON.stringify({apply_to: [{label_selector: {selector: 'managed-by=morpheus,forest=forest-gone'}, type: 'label_selector'}], labels: {'managed-by': 'morpheus', forest: 'forest-gone'}, name: 'morpheus-forest-gone', rules: []}),
+      headers: {Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json'},
+      method: 'POST',
+    })
+    expect(fw.status).toBe(201)
     const ours = () => [...sim.servers.values()].filter((s: any) => s.labels.forest === forestId).length
     const dry = await sb.json(['teardown', '--orphans', '--dry-run'])
     expect(dry).toMatchObject({dry_run: true, provider: 'hetzner', removed: []})
-    expect(dry.orphans).toEqual([{forest: 'forest-gone', id: expect.any(String), kind: 'server', name: 'forest-gone-node-1'}])
+    expect(dry.orphans).toEqual([
+      {forest: 'forest-gone', id: expect.any(String), kind: 'server', name: 'forest-gone-node-1'},
+      {forest: 'forest-gone', id: expect.any(String), kind: 'firewall', name: 'morpheus-forest-gone'},
+    ])
     const refused = await sb.run(['teardown', '--orphans'])
     expect(refused.code).toBe(2)
-    expect(refused.stderr).toContain('refusing to delete 1 orphaned resource at hetzner without confirmation')
+    expect(refused.stderr).toContain('refusing to delete 2 orphaned resources at hetzner without confirmation')
     expect(sim.servers.size).toBe(6)
     const both = await sb.run(['teardown', forestId, '--orphans'])
     expect(both.code).toBe(2)
     const done = await sb.json(['teardown', '--orphans', '--yes'])
-    expect(done.removed.map((o: any) => o.name)).toEqual(['forest-gone-node-1'])
+    expect(done.removed.map((o: any) => o.name)).toEqual(['forest-gone-node-1', 'morpheus-forest-gone'])
     expect([...sim.servers.values()].map((s: any) => s.name)).not.toContain('forest-gone-node-1')
+    expect([...sim.firewalls.values()].map((f: any) => f.name)).toEqual([`morpheus-${forestId}`])
     expect([...sim.servers.values()].map((s: any) => s.name)).toContain('not-ours')
     expect(ours()).toBe(4)
     expect((await sb.json(['teardown', '--orphans', '--dry-run'])).orphans).toEqual([])
@@ -167,6 +178,23 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     const notOurs = [...sim.servers.values()].find((s: any) => s.name === 'not-ours') as any
     await fetch(`${sim.url}/servers/${notOurs.id}`, {headers: {Authorization: `Bearer ${TOKEN}`}, method: 'DELETE'})
   }, 120_000)
+
+  test('a forest-wide clean-up that fails (maintenance while removing the firewall) exits non-zero and keeps the forest; a re-run finishes', async () => {
+    const planted = await sb.json(['plant', 'cloud', 'small', '--yes'])
+    const id = planted.forest.id
+    sim.faults.errors = [{code: 'maintenance', count: 1, match: /^POST \/firewalls\/\d+\/actions\/remove_from_resources$/}]
+    const failed = await sb.run(['teardown', id, '--yes'])
+    expect(failed.code).not.toBe(0)
+    expect(failed.stderr).toContain('the forest-wide clean-up failed')
+    expect(failed.stderr).toMatch(/remove_from_resources: maintenance \(HTTP 403\)/)
+    expect(sb.registry().forests[id]).toBeDefined()
+    expect([...sim.firewalls.values()].map((f: any) => f.name)).toContain(`morpheus-${id}`)
+    const again = await sb.json(['teardown', id, '--yes'])
+    expect(again.removed).toEqual([])
+    expect([...sim.firewalls.values()].map((f: any) => f.name)).not.toContain(`morpheus-${id}`)
+    expect([...sim.servers.values()].filter((s: any) => s.labels.forest === id)).toEqual([])
+    expect(sb.registry().forests[id]).toBeUndefined()
+  }, 150_000)
 
   test('teardown deletes every server with the forest label (also one the registry does not know), the firewall and the Primary IPs', async () => {
     // A server the registry does not know, carrying the forest's labels (as after a crash between create and record).
@@ -184,6 +212,37 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(sb.registry().forests[forestId]).toBeUndefined()
   }, 120_000)
 
+  test('a server of the forest that the registry does not list (a crash between create and record) is removed at teardown as a node, and reported', async () => {
+    const planted = await sb.json(['plant', 'cloud', 'small', '--yes'])
+    const id = planted.forest.id
+    const post = (path: string, body: unknown) => fetch(`${sim.url}${path}`, {body: JSON.stringify(body), headers: {Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json'}, method: 'POST'})
+    // What such a crash leaves: the node's Primary IP, and its server on it, both labelled for the forest.
+    const labels = {'managed-by': 'morpheus', forest: id, node: 'node-2', role: 'edge'}
+    const ip = await post('/primary_ips', {assignee_type: 'server', auto_delete: true, labels, location: 'fsn1', name: `${id}-node-2-v6`, type: 'ipv6'})
+    expect(ip.status).toBe(201)
+    const made = await post('/servers', {image: 'ubuntu-24.04', labels, location: 'fsn1', name: `${id}-node-2`, public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ((await ip.json()) as any).primary_ip.id}, server_type: 'cpx22'})
+    expect(made.status).toBe(201)
+    const strayId = ((await made.json()) as any).server.id
+    expect(sb.registry().nodes[id].map((n: any) => n.id)).toEqual(['node-1'])
+    const from = sim.requests.length
+    const r = await sb.run(['teardown', id, '--yes'], {timeoutMs: 120_000})
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain(`Removed forest ${id}: 1 node and 1 machine the registry did not list.`)
+    expect(r.stderr).toContain('1 machine the registry did not list: node-2')
+    // Removed as a node of its own (the provider asked for node-2's server and addresses), before the forest-wide sweep.
+    const during = sim.requests.slice(from)
+    const asNode = during.findIndex((q) => q.method === 'GET' && q.path === '/servers' && decodeURIComponent(q.query).includes('node=node-2'))
+    const deleted = during.findIndex((q) => q.method === 'DELETE' && q.path === `/servers/${strayId}`)
+    const sweep = during.findIndex((q) => q.method === 'GET' && q.path === '/firewalls')
+    expect(asNode).toBeGreaterThan(-1)
+    expect(deleted).toBeGreaterThan(asNode)
+    expect(sweep).toBeGreaterThan(deleted)
+    expect(sim.servers.has(strayId)).toBe(false)
+    expect([...sim.primaryIps.values()].filter((p: any) => p.labels.forest === id)).toEqual([])
+    expect([...sim.firewalls.values()].filter((f: any) => f.labels.forest === id)).toEqual([])
+    expect(sb.registry().forests[id]).toBeUndefined()
+  }, 150_000)
+
   test('a one-node forest cannot grow on Hetzner (no reconfigureNode): exit 5 with what to do, and no server added', async () => {
     const planted = await sb.json(['plant', 'cloud', 'small', '--yes'])
     const id = planted.forest.id
@@ -198,6 +257,34 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     await sb.json(['teardown', id, '--yes'])
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
   }, 150_000)
+
+  test('a cloud plant boots its servers in one round (the provider\'s bound, 10) with the defaults; a forest.parallel in the config still bounds it', async () => {
+    /** The create_server actions of a forest's servers: when each started and finished (ms). */
+    const creates = (forest: string) => {
+      const ids = new Set([...sim.servers.values()].filter((s: any) => s.labels.forest === forest).map((s: any) => s.id))
+      return [...sim.actions.values()]
+        .filter((a: any) => a.command === 'create_server' && ids.has(a.resources[0].id))
+        .map((a: any) => ({finished: Date.parse(a.finished), started: Date.parse(a.started)}))
+        .sort((a, b) => a.started - b.started)
+    }
+    const six = await sb.json(['plant', 'cloud', '--nodes', '6', '--yes'])
+    const round = creates(six.forest.id)
+    expect(round).toHaveLength(6)
+    // Every server was being created before the first one was up: one round of boots (5 at a time would make two).
+    expect(Math.max(...round.map((a) => a.started))).toBeLessThan(Math.min(...round.map((a) => a.finished)))
+    await sb.json(['teardown', six.forest.id, '--yes'])
+    const bounded = new Sandbox(config(randomPorts()).replace('forest:\n', 'forest:\n  parallel: 2\n'), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+    try {
+      const three = await bounded.json(['plant', 'cloud', '--nodes', '3', '--yes'])
+      const waves = creates(three.forest.id)
+      expect(waves).toHaveLength(3)
+      expect(waves[2].started).toBeGreaterThanOrEqual(Math.min(waves[0].finished, waves[1].finished))
+      await bounded.json(['teardown', three.forest.id, '--yes'])
+    } finally {
+      await bounded.cleanup()
+    }
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+  }, 240_000)
 
   test('a wrong token: exit 5 with the code and a hint, nothing created, the token not printed', async () => {
     const r = await sb.run(['plant', 'cloud', 'small'], {env: {HCLOUD_TOKEN: 'wrong-token-5e6f7a8b9c'}})

@@ -34,6 +34,8 @@ import {fingerprint} from './ssh.js'
 const USER_DATA_LIMIT = 32 * 1024
 /** Clean-up runs on its own clock: it must finish even after Ctrl-C aborted the command's signal. */
 const CLEANUP_MS = 180_000
+/** Tries to empty and delete a firewall that is applied again while it is being deleted. */
+const FIREWALL_ROUNDS = 4
 
 /** Run fn over items, at most `limit` at once; the first error is thrown after all have settled. */
 async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -67,6 +69,7 @@ export class HetznerProvider implements Provider {
   private sshKeyNames: string[] = []
   private sshPublicKeys: string[] = []
   private sshReady = false
+  private plannedKeys?: Promise<string[]>
   /** Primary IPs of each node (forest/node), as prepare() made or found them. */
   private readonly ips = new Map<string, NodeIps>()
   /** (type@location) pairs that answered resource_unavailable or placement_error in this run. */
@@ -407,7 +410,9 @@ export class HetznerProvider implements Provider {
             return undefined
           }
         },
-        {intervalMs: Math.min(1000, this.settings.poll_interval_seconds * 1000), signal, timeoutMs, what: `${nodeId}: NATS monitoring at ${url}`},
+        // A quarter second between looks (one local HTTP request, not an API call): the last of ten nodes is not
+        // found up to a second late, which a one-node plant would not pay.
+        {intervalMs: Math.min(250, this.settings.poll_interval_seconds * 1000), signal, timeoutMs, what: `${nodeId}: NATS monitoring at ${url}`},
       )
     } catch (error) {
       if (signal.aborted) throw error
@@ -440,7 +445,8 @@ export class HetznerProvider implements Provider {
       return {...n, ip: this.settings.route_via === 'ipv4' && ipv4 ? ipv4 : ipv6, ipv6, ...(ipv4 ? {ipv4, probe_address: ipv4} : {probe_address: ipv6})}
     }
     const node = placeholder(request.node)
-    const userData = this.userData({...request, node, peers: request.peers.map(placeholder)}, node)
+    const keys = this.sshReady ? this.sshPublicKeys : await (this.plannedKeys ??= this.plannedSshKeys())
+    const userData = this.userData({...request, node, peers: request.peers.map(placeholder)}, node, keys)
     return {
       details: {
         image: this.settings.image,
@@ -455,7 +461,31 @@ export class HetznerProvider implements Provider {
     }
   }
 
-  private userData(request: PlanRequest, node: NodeRecord): string {
+  /** The SSH keys createNode would put on the nodes, found without creating anything (a dry run uploads no key). */
+  private async plannedSshKeys(): Promise<string[]> {
+    const s = this.settings
+    const keys: string[] = []
+    if (s.ssh_key) {
+      const signal = AbortSignal.timeout(s.request_timeout_seconds * 1000)
+      const found = await this.hc.call('GET /ssh_keys', (api, sig) => api.GET('/ssh_keys', {params: {query: {name: s.ssh_key}}, signal: sig}), signal)
+      const key = found.ssh_keys.find((k) => k.name === s.ssh_key)
+      if (!key) throw this.context.error('FAILED', `no SSH key named "${s.ssh_key}" in the Hetzner project`, 'Upload it in the Hetzner Console (Security > SSH keys), or set providers.hetzner.ssh_public_key_path to a public key file to upload.')
+      keys.push(key.public_key)
+    }
+    if (s.ssh_public_key_path) {
+      const path = this.context.resolvePath(s.ssh_public_key_path)
+      try {
+        const publicKey = readFileSync(path, 'utf8').trim()
+        fingerprint(publicKey)
+        if (!keys.includes(publicKey)) keys.push(publicKey)
+      } catch (error) {
+        throw this.context.error('PREREQUISITE', `cannot use the SSH public key ${path}: ${(error as Error).message}`, 'Point providers.hetzner.ssh_public_key_path at a .pub file (ssh-keygen -t ed25519 makes one).')
+      }
+    }
+    return keys
+  }
+
+  private userData(request: PlanRequest, node: NodeRecord, sshKeys: string[] = this.sshPublicKeys): string {
     const text = this.context.templates.userData({
       cluster: request.cluster,
       clusterAuth: request.clusterAuth,
@@ -466,7 +496,7 @@ export class HetznerProvider implements Provider {
       operatorCidrs: this.operatorCidrs ?? this.settings.operator_cidrs,
       peers: request.peers,
       ports: request.ports,
-      sshKeys: this.sshPublicKeys,
+      sshKeys,
     })
     const size = Buffer.byteLength(text, 'utf8')
     if (size > USER_DATA_LIMIT) {
@@ -522,13 +552,62 @@ export class HetznerProvider implements Provider {
     this.created.servers.delete(id)
   }
 
-  private async deleteFirewall(id: number, signal: AbortSignal): Promise<void> {
-    try {
-      await this.hc.call(`DELETE /firewalls/${id}`, (api, sig) => api.DELETE('/firewalls/{id}', {params: {path: {id}}, signal: sig}), signal, {persistent: true})
-    } catch (error) {
-      if (!isCode(error, 'not_found')) throw error
+  /**
+   * Delete a firewall. One applied through a label selector cannot be deleted while the selector is in its
+   * applied_to (422 resource_in_use), even with no server left, so every entry is removed first
+   * (remove_from_resources with the selector as it is, never the servers it reaches: that is
+   * firewall_managed_by_label_selector), its action waited for, then the firewall deleted. Converges on a
+   * re-run: a firewall already gone (404), or whose entries are already gone, is fine; one applied again
+   * meanwhile is read and emptied again, a few times.
+   */
+  private async deleteFirewall(id: number, signal: AbortSignal, known?: Firewall): Promise<void> {
+    for (let round = 1; ; round++) {
+      const fw = known ?? (await this.getFirewall(id, signal))
+      known = undefined
+      if (!fw) break
+      await this.detachFirewall(fw, signal)
+      try {
+        await this.hc.call(`DELETE /firewalls/${id}`, (api, sig) => api.DELETE('/firewalls/{id}', {params: {path: {id}}, signal: sig}), signal, {persistent: true})
+        break
+      } catch (error) {
+        if (isCode(error, 'not_found')) break
+        if (!isCode(error, 'resource_in_use') || round >= FIREWALL_ROUNDS) throw error
+        this.context.log.warn(`firewall ${fw.name} (${id}) is still in use; removing what it is applied to again`)
+        await this.context.helpers.sleep(500 * round, signal)
+      }
     }
     this.created.firewalls.delete(id)
+  }
+
+  private async getFirewall(id: number, signal: AbortSignal): Promise<Firewall | undefined> {
+    try {
+      const got = await this.hc.call(`GET /firewalls/${id}`, (api, sig) => api.GET('/firewalls/{id}', {params: {path: {id}}, signal: sig}), signal, {persistent: true})
+      return got.firewall
+    } catch (error) {
+      if (isCode(error, 'not_found')) return undefined
+      throw error
+    }
+  }
+
+  /** Remove a firewall from everything in its applied_to (label selectors as they are, servers applied by id) and wait for it. */
+  private async detachFirewall(fw: Firewall, signal: AbortSignal): Promise<void> {
+    const removeFrom = (fw.applied_to ?? []).map((a) => (a.type === 'label_selector' ? {label_selector: {selector: a.label_selector!.selector}, type: 'label_selector' as const} : {server: {id: a.server!.id}, type: 'server' as const}))
+    if (removeFrom.length === 0) return
+    let actions: Action[]
+    try {
+      const made = await this.hc.call(
+        `POST /firewalls/${fw.id}/actions/remove_from_resources`,
+        (api, sig) => api.POST('/firewalls/{id}/actions/remove_from_resources', {body: {remove_from: removeFrom}, params: {path: {id: fw.id}}, signal: sig}),
+        signal,
+        {persistent: true},
+      )
+      actions = made.actions
+    } catch (error) {
+      // Gone, or an entry already removed (by an earlier try or run): the delete that follows says whether anything is left.
+      if (isCode(error, 'not_found', 'firewall_resource_not_found')) return
+      throw error
+    }
+    await Promise.all(actions.map((a) => this.waiter.wait(a, `removing firewall ${fw.name} from ${removeFrom.map((r) => r.label_selector?.selector ?? `server ${r.server?.id}`).join(', ')}`, 120_000, signal)))
   }
 
   async destroyNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void> {
@@ -558,7 +637,7 @@ export class HetznerProvider implements Provider {
   async destroyForest(forest: ForestRecord, signal: AbortSignal): Promise<void> {
     const servers = await this.servers(forestSelector(forest.id), signal)
     await Promise.all(servers.map((s) => this.deleteServer(s.id, signal)))
-    for (const fw of await this.findFirewalls(forest.id, signal)) await this.deleteFirewall(fw.id, signal)
+    for (const fw of await this.findFirewalls(forest.id, signal)) await this.deleteFirewall(fw.id, signal, fw)
     const ips = await this.hc.all('GET /primary_ips', (api, page, sig) => api.GET('/primary_ips', {params: {query: {label_selector: forestSelector(forest.id), page, per_page: 50}}, signal: sig}), (d) => d.primary_ips, signal)
     await this.deletePrimaryIps(ips.map((p) => p.id))
   }

@@ -144,7 +144,7 @@ describe('hetzner provider: bad input and faults', () => {
     const fresh = await harness()
     fresh.sim.faults.serverErrors = [{count: 1, match: /^GET \/server_types$/, status: 503}]
     const error = await rejection(fresh.provider.preflight(never()))
-    expectClear(error, 'UNREACHABLE', /service_error \(HTTP 503\)/)
+    expectClear(error, 'UNREACHABLE', /unavailable \(HTTP 503\)/)
     expect(fresh.sim.count('GET', /^\/server_types$/)).toBe(1)
     await fresh.sim.stop()
   })

@@ -218,14 +218,18 @@ describe.each([
     }
   })
 
-  test('host firewall: routes from the forest\'s nodes only, monitoring from nodes and operators, SSH from operators, no client port', () => {
+  test('host firewall: routes from any address with credentials (system), else from the forest\'s nodes only; monitoring from nodes and operators, SSH from operators, no client port', () => {
     const rules = firewallRules(parsed.files['/usr/local/sbin/morpheus-bootstrap'].content)
     const nodes = [2, 1, 3].flatMap((i) => [`2001:db8:0:${i}::1`, ...(ipv4 ? [`203.0.113.${i}`] : [])])
+    // System mode routes carry the forest's credentials: a node grow adds later must get in without a
+    // rule change. Embedded NATS has no route authentication: only the addresses known at boot.
+    const routesOpen = mode === 'system'
     const expected = [
       'default deny incoming',
       'default allow outgoing',
+      ...(routesOpen ? ['allow proto tcp to any port 6222 comment morpheus: NATS routes (credentials required)'] : []),
       ...nodes.flatMap((a) => [
-        `allow proto tcp from ${a} to any port 6222 comment morpheus: NATS routes`,
+        ...(routesOpen ? [] : [`allow proto tcp from ${a} to any port 6222 comment morpheus: NATS routes`]),
         `allow proto tcp from ${a} to any port 8222 comment morpheus: NATS monitoring`,
       ]),
       ...['198.51.100.0/24', '2001:db8:ffff::/48'].flatMap((c) => [
@@ -267,9 +271,18 @@ function firewallSync(files: Parsed['files'], registry: unknown, state?: string[
 }
 
 describe('userData', () => {
-  test('with the registry mounted, the host firewall follows it: grown nodes admitted, gone ones removed, junk ignored', () => {
+  test('system mode without route credentials: routes only from the forest\'s nodes', () => {
+    const {files} = parse(renderer.userData(input('system', false, {clusterAuth: null})))
+    const rules = firewallRules(files['/usr/local/sbin/morpheus-bootstrap'].content)
+    expect(rules.filter((l) => l.includes('port 6222'))).toEqual([2, 1, 3].map((i) => `allow proto tcp from 2001:db8:0:${i}::1 to any port 6222 comment morpheus: NATS routes`))
+  })
+
+  test.each(['embedded', 'system'] as const)('with the registry mounted, the host firewall follows it (%s): grown nodes admitted, gone ones removed, junk ignored', (mode) => {
+    // In system mode the route port is open already (credentials): the sync handles monitoring only.
+    const synced = mode === 'system' ? [8222] : [6222, 8222]
+    const what: Record<number, string> = {6222: 'NATS routes', 8222: 'NATS monitoring'}
     for (const ipv4 of [true, false]) {
-      const {files} = parse(sbRenderer.userData(input('system', ipv4)))
+      const {files} = parse(sbRenderer.userData(input(mode, ipv4)))
       expect(systemdVerify(files['/etc/systemd/system/morpheus-firewall-sync.timer'].content, 'morpheus-firewall-sync.timer')).not.toMatch(/Invalid|ignoring|Unknown (key|section)/)
       const forest = 'forest-1700000000'
       const boot = [1, 2, 3].map((i) => node(i, ipv4))
@@ -280,17 +293,14 @@ describe('userData', () => {
       const grown = {nodes: {[forest]: [...boot, node(4, true), {id: 'junk', ip: '1.2.3.4; ufw disable', ipv6: '$(reboot)'}, 'not a node'], other: [node(9, true)]}}
       const second = firewallSync(files, grown, undefined, first.dir)
       const added = ['2001:db8:0:4::1', ...(ipv4 ? ['203.0.113.4'] : [])]
-      expect(second.calls).toEqual(added.flatMap((a) => [
-        `allow proto tcp from ${a} to any port 6222 comment morpheus: NATS routes`,
-        `allow proto tcp from ${a} to any port 8222 comment morpheus: NATS monitoring`,
-      ]))
+      expect(second.calls).toEqual(added.flatMap((a) => synced.map((port) => `allow proto tcp from ${a} to any port ${port} comment morpheus: ${what[port]}`)))
       expect(second.state).toEqual(added.sort())
       // a second run changes nothing
       writeFileSync(join(first.dir, 'calls'), '')
       expect(firewallSync(files, grown, undefined, first.dir).calls).toEqual([])
       // node-4 is gone: its rules go
       const third = firewallSync(files, {nodes: {[forest]: boot}}, undefined, first.dir)
-      expect(third.calls).toEqual(added.flatMap((a) => [`delete allow proto tcp from ${a} to any port 6222`, `delete allow proto tcp from ${a} to any port 8222`]))
+      expect(third.calls).toEqual(added.flatMap((a) => synced.map((port) => `delete allow proto tcp from ${a} to any port ${port}`)))
       expect(third.state).toEqual([])
       // an unreadable registry (not mounted, half written) changes nothing
       expect(firewallSync(files, '{"nodes": {', undefined, first.dir).calls).toEqual([])
@@ -331,7 +341,7 @@ describe('userData', () => {
       // the firewall sync finds this forest's nodes in a registry under the same hostile id
       const sync = firewallSync(files, {nodes: {[forestId]: [{id: 'n9', ip: '2001:db8:9::9'}], other: [{id: 'x', ip: '2001:db8:6::6'}]}})
       expect(sync.calls).toEqual([
-        'allow proto tcp from 2001:db8:9::9 to any port 6222 comment morpheus: NATS routes',
+        ...(mode === 'system' ? [] : ['allow proto tcp from 2001:db8:9::9 to any port 6222 comment morpheus: NATS routes']),
         'allow proto tcp from 2001:db8:9::9 to any port 8222 comment morpheus: NATS monitoring',
       ])
       expect(info.node_id).toBe(nodeId)

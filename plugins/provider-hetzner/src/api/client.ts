@@ -95,7 +95,7 @@ export class Hcloud {
           if (!isHetznerError(error)) return false
           if (error.resetAt !== undefined && error.resetAt - Date.now() > this.maxRateWaitMs) return false
           if (error.retryable) return true
-          return persistent && (error.hcloudCode === 'unreachable' || (error.status ?? 0) >= 500 || error.hcloudCode === 'locked')
+          return persistent && (error.hcloudCode === 'unreachable' || (error.status ?? 0) >= 500)
         },
         signal,
         tries: persistent ? 8 : 5,
