@@ -61,17 +61,18 @@ export function pluginMessage(error: unknown): string {
   return (originalError(error) as Error).message
 }
 
-/** Run one plugin call (sync or async), mapping what it throws or rejects with. */
-function call<R>(work: () => R, plugin: string, side: ExitCodeName): R {
+/** Run one plugin call (sync or async), mapping what it throws or rejects with; `plugin` names it (worked out only on failure). */
+function call<R>(work: () => R, plugin: string | (() => string), side: ExitCodeName): R {
+  const name = () => (typeof plugin === 'string' ? plugin : plugin())
   let result: R
   try {
     result = work()
   } catch (error) {
-    throw mapped(error, plugin, side)
+    throw mapped(error, name(), side)
   }
   if (result && typeof (result as {then?: unknown}).then === 'function') {
     return Promise.resolve(result).catch((error: unknown) => {
-      throw mapped(error, plugin, side)
+      throw mapped(error, name(), side)
     }) as R
   }
   return result
@@ -83,6 +84,30 @@ function isGuarded(value: object): boolean {
   return (value as {[GUARDED]?: boolean})[GUARDED] === true
 }
 
+type ProviderMethod = Exclude<keyof Provider, 'name' | 'natsMode'>
+
+/**
+ * What each provider method's errors are named after `provider <name>`: the node's id for calls about
+ * one node. Every method of the contract is listed (a method added to Provider and not here does not
+ * compile), so the guard never hides one.
+ */
+const providerCalls: {[K in ProviderMethod]-?: (...args: Parameters<NonNullable<Provider[K]>>) => string} = {
+  createNode: (request) => `: ${request.node.id}`,
+  destroyForest: () => '',
+  destroyNode: (node) => `: ${node.id}`,
+  destroyOrphan: () => '',
+  endpoints: (node) => `: ${node.id}`,
+  estimate: () => ': cost estimate',
+  listNodes: () => '',
+  orphans: () => '',
+  plan: (request) => `: ${request.node.id}`,
+  preflight: () => '',
+  prepare: () => '',
+  reconfigureNode: (request) => `: ${request.node.id}`,
+  reserve: () => '',
+  resources: (node) => `: ${node.id}`,
+}
+
 /**
  * A provider whose calls throw MorpheusErrors named `provider <name>` (with the node's id for
  * calls about one node, "cost estimate" for estimate). Optional methods stay absent when the
@@ -91,31 +116,15 @@ function isGuarded(value: object): boolean {
 export function guardProvider(provider: Provider, name: string): Provider {
   if (isGuarded(provider)) return provider
   const at = `provider ${name}`
-  const p = provider
-  const guarded: Provider & {[GUARDED]: true} = {
-    [GUARDED]: true,
-    get name() {
-      return p.name
-    },
-    get natsMode() {
-      return p.natsMode
-    },
-    createNode: (request) => call(() => p.createNode(request), `${at}: ${request.node.id}`, 'PROVIDER'),
-    destroyNode: (node, forest, signal) => call(() => p.destroyNode(node, forest, signal), `${at}: ${node.id}`, 'PROVIDER'),
-    listNodes: (forestId, signal) => call(() => p.listNodes(forestId, signal), at, 'PROVIDER'),
-    preflight: (signal) => call(() => p.preflight(signal), at, 'PROVIDER'),
-    reserve: (request) => call(() => p.reserve(request), at, 'PROVIDER'),
-    ...(p.destroyForest ? {destroyForest: (forest, signal) => call(() => p.destroyForest!(forest, signal), at, 'PROVIDER')} : {}),
-    ...(p.destroyOrphan ? {destroyOrphan: (orphan, signal) => call(() => p.destroyOrphan!(orphan, signal), at, 'PROVIDER')} : {}),
-    ...(p.endpoints ? {endpoints: (node, ports) => call(() => p.endpoints!(node, ports), `${at}: ${node.id}`, 'PROVIDER')} : {}),
-    ...(p.estimate ? {estimate: (request) => call(() => p.estimate!(request), `${at}: cost estimate`, 'PROVIDER')} : {}),
-    ...(p.orphans ? {orphans: (known, signal) => call(() => p.orphans!(known, signal), at, 'PROVIDER')} : {}),
-    ...(p.plan ? {plan: (request) => call(() => p.plan!(request), `${at}: ${request.node.id}`, 'PROVIDER')} : {}),
-    ...(p.prepare ? {prepare: (request) => call(() => p.prepare!(request), at, 'PROVIDER')} : {}),
-    ...(p.reconfigureNode ? {reconfigureNode: (request) => call(() => p.reconfigureNode!(request), `${at}: ${request.node.id}`, 'PROVIDER')} : {}),
-    ...(p.resources ? {resources: (node, signal) => call(() => p.resources!(node, signal), `${at}: ${node.id}`, 'PROVIDER')} : {}),
+  const guarded: Record<string | symbol, unknown> = {[GUARDED]: true}
+  Object.defineProperty(guarded, 'name', {enumerable: true, get: () => provider.name})
+  Object.defineProperty(guarded, 'natsMode', {enumerable: true, get: () => provider.natsMode})
+  for (const [method, where] of Object.entries(providerCalls) as Array<[ProviderMethod, (...args: unknown[]) => string]>) {
+    const fn = provider[method] as ((...args: unknown[]) => unknown) | undefined
+    if (typeof fn !== 'function') continue
+    guarded[method] = (...args: unknown[]) => call(() => fn.apply(provider, args), () => `${at}${where(...args)}`, 'PROVIDER')
   }
-  return guarded
+  return guarded as unknown as Provider
 }
 
 /** A backend's secret store whose calls throw REGISTRY errors named `registry <location>: secrets`. */

@@ -85,6 +85,45 @@ describe('guardProvider', () => {
     await expect(p.listNodes('f1', signal)).resolves.toEqual([])
   })
 
+  test('every method of the contract is guarded, each error named as the engine names it', async () => {
+    const fail = () => {
+      throw broke('FAILED', 'no')
+    }
+    const methods = ['createNode', 'destroyForest', 'destroyNode', 'destroyOrphan', 'endpoints', 'estimate', 'listNodes', 'orphans', 'plan', 'preflight', 'prepare', 'reconfigureNode', 'reserve', 'resources']
+    const raw = Object.fromEntries([['name', 'full'], ...methods.map((m) => [m, fail])]) as unknown as Provider
+    const p = guardProvider(raw, 'full') as unknown as Record<string, (...args: unknown[]) => unknown>
+    const request = {count: 1, node, signal}
+    const named: Record<string, string> = {}
+    for (const m of methods) {
+      expect(typeof p[m]).toBe('function')
+      const args = ['destroyNode', 'endpoints', 'resources'].includes(m) ? [node, forest, signal] : [request, signal]
+      let thrown: unknown
+      try {
+        await p[m](...args)
+      } catch (error) {
+        thrown = error
+      }
+      expect(thrown).toBeInstanceOf(MorpheusError)
+      named[m] = (thrown as Error).message
+    }
+    expect(named).toEqual({
+      createNode: 'provider full: node-2: no',
+      destroyForest: 'provider full: no',
+      destroyNode: 'provider full: node-2: no',
+      destroyOrphan: 'provider full: no',
+      endpoints: 'provider full: node-2: no',
+      estimate: 'provider full: cost estimate: no',
+      listNodes: 'provider full: no',
+      orphans: 'provider full: no',
+      plan: 'provider full: node-2: no',
+      preflight: 'provider full: no',
+      prepare: 'provider full: no',
+      reconfigureNode: 'provider full: node-2: no',
+      reserve: 'provider full: no',
+      resources: 'provider full: node-2: no',
+    })
+  })
+
   test('a MorpheusError a plugin throws passes through untouched', async () => {
     const original = new MorpheusError('CONFIG', 'bad config')
     const raw = new MemoryProvider()
