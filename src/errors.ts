@@ -1,5 +1,3 @@
-import {systemErrorOf, toFsError} from './fs-errors.js'
-
 /**
  * Errors the user sees, each with a stable exit code. Commands never print stack
  * traces for these: the message says what went wrong and the hint what to do.
@@ -40,31 +38,12 @@ export class MorpheusError extends Error {
   }
 }
 
-/**
- * Codes whose meaning does not depend on who threw them. Every other code (AUTH, FAILED,
- * PREREQUISITE, UNREACHABLE, UNSUPPORTED, or none) takes the kind of the plugin that threw it:
- * a provider's unreachable API exits 5, a registry's unreachable server exits 4.
- */
-const pluginCodeToKind: Record<string, ExitCodeName> = {
-  CONFLICT: 'REGISTRY',
-  LOCKED: 'REGISTRY',
-  NOT_FOUND: 'NOT_FOUND',
-}
-
-/** Turn whatever a plugin threw into a MorpheusError, naming the plugin; `side` is the kind of plugin (PROVIDER, REGISTRY). */
-export function fromPluginError(error: unknown, plugin: string, side: ExitCodeName): MorpheusError {
-  if (error instanceof MorpheusError) return error
-  const e = error as {code?: string; message?: string; hint?: string}
-  // A file the plugin could not use (thrown as it is, or wrapped as the cause of the plugin's own
-  // error, whose message then says what it was doing): exit 10, the reason in words and a hint.
-  const sys = systemErrorOf(error)
-  if (sys) return toFsError(error, {hint: e?.hint, prefix: plugin, ...(sys === error || typeof e?.message !== 'string' ? {} : {doing: e.message})})!
-  const kind = (typeof e?.code === 'string' && Object.hasOwn(pluginCodeToKind, e.code) && pluginCodeToKind[e.code]) || side
-  const message = e?.message ?? String(error)
-  return new MorpheusError(kind, `${plugin}: ${message}`, {cause: error, hint: e?.hint})
-}
-
 export function errorCode(error: unknown): string | undefined {
   const code = (error as {code?: unknown})?.code
   return typeof code === 'string' ? code : undefined
+}
+
+/** `error` itself when it is a MorpheusError; anything else is a bug, not a plugin's failure (plugins' calls are mapped where they are made). */
+export function asUnexpected(error: unknown): MorpheusError {
+  return error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', (error as Error)?.message ?? String(error), {cause: error})
 }

@@ -9,8 +9,6 @@ import {statSync} from 'node:fs'
 import {homedir, userInfo} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 
-// A cycle with errors.ts (its fromPluginError maps plugins' file-system errors through this
-// module); neither uses the other at load time.
 import {MorpheusError} from './errors.js'
 
 /** The error codes that mean "this place cannot be used", in words. */

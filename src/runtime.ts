@@ -2,12 +2,13 @@ import type {Config} from '@oclif/core'
 
 import {expandEnv, isSecretKey, loadConfig, pluginSection, resolveConfigPath, type LoadedConfig} from './config/config.js'
 import {resolveSecret} from './config/secrets.js'
-import {MorpheusError, fromPluginError} from './errors.js'
+import {MorpheusError} from './errors.js'
 import {deviceId} from './device.js'
 import type {ConfigSchema, Logger, NatsPorts, PluginContext, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
 import {PLUGIN_API_VERSION, PROVIDERS_HOOK, REGISTRIES_HOOK} from './plugin-api/index.js'
 import {discover, resolve, type Entry, type ProviderCatalog, type RegistryCatalog} from './plugins/discovery.js'
 import {pluginError} from './plugins/errors.js'
+import {fromPluginError, guardBackend, guardProvider, originalError} from './plugins/guard.js'
 import {helpers} from './plugins/helpers.js'
 import {readFileSync} from 'node:fs'
 import {NODE_MOUNT_SECRET, REGISTRY_SECRETS, parseNodeMount} from './registry/secret-store.js'
@@ -167,7 +168,7 @@ export class Runtime {
     if (d.capabilities.cloud) await this.loadNodeMount()
     try {
       const factory = await d.load()
-      return {entry, provider: await factory(context)}
+      return {entry, provider: guardProvider(await factory(context), d.name)}
     } catch (error) {
       throw fromPluginError(error, `provider ${d.name} (${entry.plugin.name})`, 'PROVIDER')
     }
@@ -214,7 +215,9 @@ export class Runtime {
       }
       const text = await backend.secrets?.get(REGISTRY_SECRETS, NODE_MOUNT_SECRET)
       this.nodeMount = text ? parseNodeMount(text) : null
-    } catch (error) {
+    } catch (caught) {
+      // The plugin's own error, as before its calls were guarded (its message and hint are quoted later).
+      const error = originalError(caught)
       this.nodeMount = error instanceof Error ? error : new Error(String(error))
     }
   }
@@ -234,7 +237,7 @@ export class Runtime {
       const context = await this.context('registry', d, section, ['type', 'unsafe_writes'])
       try {
         const factory = await d.load()
-        return {backend: await factory(context), entry}
+        return {backend: guardBackend(await factory(context)), entry}
       } catch (error) {
         throw fromPluginError(error, `registry backend ${d.name} (${entry.plugin.name})`, 'REGISTRY')
       }

@@ -167,14 +167,16 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
     }
     const n = a.result.action!.count
     const question = `Add ${n} node${n === 1 ? '' : 's'}? [y/N] `
-    if (!flags.yes) {
-      if (!this.interactive) {
-        throw new MorpheusError('USAGE', `not adding ${n} node${n === 1 ? '' : 's'} to ${forestId} without confirmation: stdin is not a terminal`, {hint: 'Pass --yes to add it, or use --auto (for cron).'})
-      }
-      if (!(await ask(question))) {
-        if (!this.jsonEnabled()) this.log('Nothing added.')
-        return growJson({...a.result, action: null, message: 'declined at the prompt; nothing added', reason: 'declined', status: 'no_action'}, a.forest)
-      }
+    const confirmed = await this.confirmOrRefuse({
+      hint: 'Pass --yes to add it, or use --auto (for cron).',
+      prompt: ask,
+      question,
+      refusal: `not adding ${n} node${n === 1 ? '' : 's'} to ${forestId}`,
+      yes: flags.yes,
+    })
+    if (!confirmed) {
+      if (!this.jsonEnabled()) this.log('Nothing added.')
+      return growJson({...a.result, action: null, message: 'declined at the prompt; nothing added', reason: 'declined', status: 'no_action'}, a.forest)
     }
     const r = await this.act(a, false, 'confirmed')
     if (r.status === 'error') {

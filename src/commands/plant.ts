@@ -114,17 +114,14 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
     if (!(await p.paid())) return
     const cost = estimate ? costLine(estimate, p.count) : `${p.handle.name} gives no price: see its own price list`
     if (!this.jsonEnabled()) process.stderr.write(`Estimated cost: ${cost}\n`)
-    if (yes) return
     const what = `${p.count} ${p.handle.name} node${p.count === 1 ? '' : 's'}`
-    if (!this.interactive) {
-      throw new MorpheusError('USAGE', `refusing to plant ${what} (${estimate ? money(estimate.monthly) + ' a month' : 'a paid forest'}) without confirmation: stdin is not a terminal`, {
-        hint: 'Pass --yes to confirm (the estimate is in the --json output), or --dry-run to see the plan and its cost.',
-      })
-    }
-    const {confirm} = await import('@inquirer/prompts')
-    if (!(await confirm({default: false, message: `Plant ${what}${estimate ? ` for about ${money(estimate.monthly)} a month` : ''}?`}))) {
-      throw new MorpheusError('USAGE', 'plant cancelled; nothing was created')
-    }
+    const confirmed = await this.confirmOrRefuse({
+      hint: 'Pass --yes to confirm (the estimate is in the --json output), or --dry-run to see the plan and its cost.',
+      question: `Plant ${what}${estimate ? ` for about ${money(estimate.monthly)} a month` : ''}?`,
+      refusal: `refusing to plant ${what} (${estimate ? money(estimate.monthly) + ' a month' : 'a paid forest'})`,
+      yes,
+    })
+    if (!confirmed) throw new MorpheusError('USAGE', 'plant cancelled; nothing was created')
   }
 
   /**

@@ -46,14 +46,13 @@ export default class Teardown extends MorpheusCommand {
     const doc = await deps.store.read()
     const forest = findForest(doc, args.forest)
     const count = (doc.nodes[forest.id] ?? []).length
-    if (!flags.yes) {
-      if (!this.interactive) {
-        throw new MorpheusError('USAGE', `refusing to remove ${forest.id} (${count} node${count === 1 ? '' : 's'}) without confirmation: stdin is not a terminal`, {hint: 'Pass --yes to confirm.'})
-      }
-      const {confirm} = await import('@inquirer/prompts')
-      const ok = await confirm({default: false, message: `Remove forest ${forest.id} and its ${count} node${count === 1 ? '' : 's'} (${forest.provider})?`})
-      if (!ok) throw new MorpheusError('USAGE', 'teardown cancelled; nothing was removed')
-    }
+    const ok = await this.confirmOrRefuse({
+      hint: 'Pass --yes to confirm.',
+      question: `Remove forest ${forest.id} and its ${count} node${count === 1 ? '' : 's'} (${forest.provider})?`,
+      refusal: `refusing to remove ${forest.id} (${count} node${count === 1 ? '' : 's'})`,
+      yes: flags.yes,
+    })
+    if (!ok) throw new MorpheusError('USAGE', 'teardown cancelled; nothing was removed')
     let result: TeardownResult | undefined
     // Each step leaves the registry true (a node is dropped only once it is gone), so stopping
     // between any two is safe and a re-run converges.
@@ -97,14 +96,13 @@ export default class Teardown extends MorpheusCommand {
       if (!this.jsonEnabled()) this.log(`\nDry run: nothing deleted. \`morpheus teardown --orphans --yes\` deletes these ${orphans.length}.`)
       return done([], true)
     }
-    if (!flags.yes) {
-      if (!this.interactive) {
-        throw new MorpheusError('USAGE', `refusing to delete ${orphans.length} orphaned resource${orphans.length === 1 ? '' : 's'} at ${provider} without confirmation: stdin is not a terminal`, {hint: 'Pass --yes to confirm, or --dry-run to only list them.'})
-      }
-      const {confirm} = await import('@inquirer/prompts')
-      const ok = await confirm({default: false, message: `Delete these ${orphans.length} resource${orphans.length === 1 ? '' : 's'} at ${provider}?`})
-      if (!ok) throw new MorpheusError('USAGE', 'cancelled; nothing was deleted')
-    }
+    const ok = await this.confirmOrRefuse({
+      hint: 'Pass --yes to confirm, or --dry-run to only list them.',
+      question: `Delete these ${orphans.length} resource${orphans.length === 1 ? '' : 's'} at ${provider}?`,
+      refusal: `refusing to delete ${orphans.length} orphaned resource${orphans.length === 1 ? '' : 's'} at ${provider}`,
+      yes: flags.yes,
+    })
+    if (!ok) throw new MorpheusError('USAGE', 'cancelled; nothing was deleted')
     let removed: OrphansResult['removed'] = []
     await this.interruptible(
       () => relay.run([{run: async () => void (removed = await removeOrphans(deps, search)), title: `Deleting ${orphans.length} orphaned resource${orphans.length === 1 ? '' : 's'} at ${provider}`}]),

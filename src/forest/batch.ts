@@ -1,10 +1,11 @@
-import {MorpheusError, fromPluginError} from '../errors.js'
+import {MorpheusError, asUnexpected} from '../errors.js'
 import {isFormed, type NodeHealth} from '../monitor/nats.js'
 import type {ClusterAuth, ForestRecord, NatsMode, NodeAddresses, NodeEndpoints, NodeRecord, ProviderCapabilities} from '../plugin-api/index.js'
 import {UNCHANGED} from '../registry/store.js'
 import type {ForestDeps, ProviderHandle} from './deps.js'
 import {endpointsOf, nodePorts} from './endpoints.js'
-import {mapLimit, pause} from './util.js'
+import {sleep} from '../plugins/helpers.js'
+import {mapLimit} from './util.js'
 import {createLimit} from './parallel.js'
 
 /**
@@ -84,10 +85,6 @@ export class NodeBatch {
     return this.view.size > 1
   }
 
-  private get pluginName(): string {
-    return `provider ${this.handle.name}`
-  }
-
   /** Change nodes in the live view and queue the same change for the registry. */
   record(changes: Record<string, Partial<NodeRecord>>, now = false): Promise<unknown> {
     for (const [id, change] of Object.entries(changes)) {
@@ -143,7 +140,7 @@ export class NodeBatch {
       })
     } catch (error) {
       this.checkAbort()
-      throw fromPluginError(error, this.pluginName, 'PROVIDER')
+      throw error
     }
     const addresses = result?.addresses ?? {}
     const changes: Record<string, Partial<NodeRecord>> = {}
@@ -212,7 +209,8 @@ export class NodeBatch {
     if (tried.length > 0) void this.record(Object.fromEntries(tried.map((f) => [f.node.id, {status: 'failed' as const}])))
     this.checkAbort()
     const first = failures.find((f) => !(f.reason instanceof MorpheusError && f.reason.kind === 'INTERRUPTED')) ?? failures[0]
-    const error = fromPluginError(first.reason, `${this.pluginName}: ${first.node.id}`, 'PROVIDER')
+    // createNode's errors name the provider and the node already (src/plugins/guard.ts).
+    const error = asUnexpected(first.reason)
     throw new MorpheusError(error.kind, `${failures.length} of ${this.newIds.length} new node${this.newIds.length === 1 ? '' : 's'} could not be created; ${error.message}`, {
       cause: first.reason,
       details: {forest_id: this.forest.id},
@@ -221,11 +219,7 @@ export class NodeBatch {
   }
 
   endpoints(node: NodeRecord) {
-    try {
-      return endpointsOf(this.handle.provider, node, nodePorts(node, this.forest, this.deps.settings.ports))
-    } catch (error) {
-      throw fromPluginError(error, `${this.pluginName}: ${node.id}`, 'PROVIDER')
-    }
+    return endpointsOf(this.handle.provider, node, nodePorts(node, this.forest, this.deps.settings.ports))
   }
 
   /**
@@ -281,7 +275,7 @@ export class NodeBatch {
         })
       }
       try {
-        await pause(this.deps.pollMs ?? 150, this.deps.signal)
+        await sleep(this.deps.pollMs ?? 150, this.deps.signal)
       } catch {
         throw interrupted(this.forest.id)
       }

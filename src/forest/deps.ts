@@ -1,4 +1,5 @@
 import type {Logger, NatsMode, NatsPorts, Provider, ProviderCapabilities, SecretStore} from '../plugin-api/index.js'
+import {guardProvider} from '../plugins/guard.js'
 import type {NodeHealth} from '../monitor/nats.js'
 import type {RegistryStore} from '../registry/store.js'
 
@@ -50,3 +51,12 @@ export interface ForestDeps {
 }
 
 export const silentProgress: Progress = {report() {}}
+
+/**
+ * A provider as the engine calls it: `deps.provider(name)`, with every call's error mapped to a
+ * MorpheusError naming the provider (src/plugins/guard.ts; a provider guarded already stays as it is).
+ */
+export async function loadProvider(deps: Pick<ForestDeps, 'provider'>, name: string): Promise<ProviderHandle> {
+  const handle = await deps.provider(name)
+  return {...handle, provider: guardProvider(handle.provider, handle.name)}
+}

@@ -1,9 +1,10 @@
-import {MorpheusError, fromPluginError} from '../errors.js'
+import {MorpheusError} from '../errors.js'
+import {pluginMessage} from '../plugins/guard.js'
 import type {ForestRecord, NodeRecord} from '../plugin-api/index.js'
 import {findForest} from '../registry/document.js'
 import {UNCHANGED} from '../registry/store.js'
 import {NodeBatch} from './batch.js'
-import type {ForestDeps, ProviderHandle} from './deps.js'
+import {loadProvider, type ForestDeps, type ProviderHandle} from './deps.js'
 import {operation, sameOperation, staleHint, staleOperation} from './operation.js'
 import {elsewhereError, otherDevice} from './ownership.js'
 import {chooseNatsMode, loadClusterAuth, preflight, reserveNodes, type NodeView} from './plant.js'
@@ -20,7 +21,8 @@ export interface AddNodesRequest {
   guard?: (forest: ForestRecord, nodes: readonly NodeRecord[], now: Date) => string | undefined
 }
 
-export interface GrowResult {
+/** What adding nodes did (the engine's; `grow` reports it as a GrowResult of src/growth/result.ts). */
+export interface AddNodesResult {
   forest: ForestRecord
   added: NodeView[]
   nodes: NodeView[]
@@ -46,7 +48,7 @@ export class Growth {
     if (!Number.isInteger(request.count) || request.count < 1 || request.count > 100) throw new MorpheusError('USAGE', `nodes to add: 1 to 100, not ${request.count}`)
     const doc = await deps.store.read()
     const forest = findForest(doc, request.forestId)
-    const handle = await deps.provider(forest.provider)
+    const handle = await loadProvider(deps, forest.provider)
     const elsewhere = otherDevice(forest, handle.capabilities, deps.device)
     if (elsewhere) throw elsewhereError(forest, elsewhere, 'growing it')
     if (forest.status !== 'active') {
@@ -120,22 +122,18 @@ export class Growth {
       })
     }
     this.deps.progress.report(`${node.id}: joining a cluster (it ran alone)`)
-    try {
-      await provider.reconfigureNode({
-        cluster: true,
-        clusterAuth: batch.clusterAuth,
-        forest: batch.forest,
-        natsMode: batch.natsMode,
-        node,
-        peers: batch.nodes.filter((n) => n.id !== node.id && n.ip),
-        ports: node.ports ?? batch.forest.ports ?? this.deps.settings.ports,
-        progress: (m) => this.deps.progress.report(`${node.id}: ${m}`),
-        signal: this.deps.signal,
-      })
-      this.reconfigured = node
-    } catch (error) {
-      throw fromPluginError(error, `provider ${this.handle.name}: ${node.id}`, 'PROVIDER')
-    }
+    await provider.reconfigureNode({
+      cluster: true,
+      clusterAuth: batch.clusterAuth,
+      forest: batch.forest,
+      natsMode: batch.natsMode,
+      node,
+      peers: batch.nodes.filter((n) => n.id !== node.id && n.ip),
+      ports: node.ports ?? batch.forest.ports ?? this.deps.settings.ports,
+      progress: (m) => this.deps.progress.report(`${node.id}: ${m}`),
+      signal: this.deps.signal,
+    })
+    this.reconfigured = node
   }
 
   async create(): Promise<void> {
@@ -148,7 +146,7 @@ export class Growth {
     await this.batch!.waitFormed()
   }
 
-  async finish(): Promise<GrowResult> {
+  async finish(): Promise<AddNodesResult> {
     const batch = this.batch!
     const {forest, nodes} = await batch.finish()
     return {added: nodes.filter((n) => batch.newIds.includes(n.id)), forest, nodes, seconds: Math.round((Date.now() - this.started) / 100) / 10}
@@ -165,14 +163,14 @@ export class Growth {
       await this.handle.provider.reconfigureNode({
         cluster: false, clusterAuth: batch.clusterAuth, forest: batch.forest, natsMode: batch.natsMode, node, peers: [],
         ports: node.ports ?? batch.forest.ports ?? this.deps.settings.ports, progress: (m) => this.deps.progress.report(`${node.id}: ${m}`), signal: AbortSignal.timeout(120_000),
-      }).catch((e) => this.deps.log.warn(`${node.id} still has a cluster block after the failed grow (${(e as Error).message}); it runs without a JetStream leader until a node joins it`))
+      }).catch((e) => this.deps.log.warn(`${node.id} still has a cluster block after the failed grow (${pluginMessage(e)}); it runs without a JetStream leader until a node joins it`))
     }
     return ending
   }
 }
 
 /** Add nodes to a forest with no phases shown: claim, create, wait until formed. Undefined when the guard refused. */
-export async function addNodes(deps: ForestDeps, request: AddNodesRequest): Promise<GrowResult | {refused: string}> {
+export async function addNodes(deps: ForestDeps, request: AddNodesRequest): Promise<AddNodesResult | {refused: string}> {
   const growth = await Growth.prepare(deps, request)
   if (!(await growth.claim())) return {refused: growth.refused ?? 'refused'}
   try {

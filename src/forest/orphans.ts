@@ -1,6 +1,6 @@
-import {MorpheusError, fromPluginError} from '../errors.js'
+import {MorpheusError, asUnexpected} from '../errors.js'
 import type {OrphanResource} from '../plugin-api/index.js'
-import type {ForestDeps, ProviderHandle} from './deps.js'
+import {loadProvider, type ForestDeps, type ProviderHandle} from './deps.js'
 
 export interface OrphanSearch {
   handle: ProviderHandle
@@ -22,7 +22,7 @@ export interface OrphansResult {
  * listing the registry is read again, and anything whose forest is recorded by then is not an orphan.
  */
 export async function findOrphans(deps: ForestDeps, providerName: string): Promise<OrphanSearch> {
-  const handle = await deps.provider(providerName)
+  const handle = await loadProvider(deps, providerName)
   const {provider} = handle
   if (!provider.orphans || !provider.destroyOrphan) {
     throw new MorpheusError('USAGE', `provider ${handle.name} cannot look for orphaned resources`, {
@@ -30,12 +30,7 @@ export async function findOrphans(deps: ForestDeps, providerName: string): Promi
     })
   }
   const before = await knownForests(deps)
-  let found: OrphanResource[]
-  try {
-    found = await provider.orphans(before, deps.signal)
-  } catch (error) {
-    throw fromPluginError(error, `provider ${handle.name}`, 'PROVIDER')
-  }
+  const found = await provider.orphans(before, deps.signal)
   const after = new Set(await knownForests(deps))
   return {handle, orphans: found.filter((o) => !(o.forest && after.has(o.forest)))}
 }
@@ -61,7 +56,7 @@ export async function removeOrphans(deps: ForestDeps, search: OrphanSearch): Pro
       removed.push(orphan)
       deps.progress.report(`removed ${orphan.kind} ${orphan.name}`)
     } catch (error) {
-      failed.push(`${orphan.kind} ${orphan.name}: ${fromPluginError(error, `provider ${handle.name}`, 'PROVIDER').message}`)
+      failed.push(`${orphan.kind} ${orphan.name}: ${asUnexpected(error).message}`)
     }
   }
   if (deps.signal.aborted && removed.length + failed.length < orphans.length) {

@@ -1,9 +1,9 @@
 import {randomBytes} from 'node:crypto'
 
-import {MorpheusError, fromPluginError} from '../errors.js'
+import {MorpheusError} from '../errors.js'
 import type {ClusterAuth, CostEstimate, ForestRecord, NatsMode, NodeRecord, RegistryDocument, SecretStore} from '../plugin-api/index.js'
 import {NodeBatch} from './batch.js'
-import type {ForestDeps, ProviderHandle} from './deps.js'
+import {loadProvider, type ForestDeps, type ProviderHandle} from './deps.js'
 import {operation, sameOperation} from './operation.js'
 import {settle} from './settle.js'
 import {newForestId, nextNodeIds} from './util.js'
@@ -47,11 +47,7 @@ export function chooseNatsMode(handle: ProviderHandle, wanted: NatsMode): NatsMo
 }
 
 export async function preflight(handle: ProviderHandle, signal: AbortSignal): Promise<void> {
-  try {
-    await handle.provider.preflight(signal)
-  } catch (error) {
-    throw fromPluginError(error, `provider ${handle.name}`, 'PROVIDER')
-  }
+  await handle.provider.preflight(signal)
 }
 
 const CLUSTER_AUTH = 'cluster_auth'
@@ -83,12 +79,7 @@ export function providerNodes(doc: RegistryDocument, provider: string): NodeReco
 
 /** Reservations from the provider, checked: exactly the ids asked for, each with a string ip. */
 export function reserveNodes(handle: ProviderHandle, forest: ForestRecord, doc: RegistryDocument, ids: string[], now: Date): NodeRecord[] {
-  let reservations
-  try {
-    reservations = handle.provider.reserve({count: ids.length, existing: providerNodes(doc, handle.name), forest, ids})
-  } catch (error) {
-    throw fromPluginError(error, `provider ${handle.name}`, 'PROVIDER')
-  }
+  const reservations = handle.provider.reserve({count: ids.length, existing: providerNodes(doc, handle.name), forest, ids})
   const problem = !Array.isArray(reservations)
     ? 'no list'
     : reservations.length !== ids.length
@@ -127,7 +118,7 @@ export class Plant {
   static async prepare(deps: ForestDeps, request: PlantRequest): Promise<Plant> {
     const count = nodeCount(deps.settings.sizes, request.size, request.nodes)
     if (!Number.isInteger(count) || count < 1 || count > 100) throw new MorpheusError('USAGE', `a forest has 1 to 100 nodes, not ${count}`)
-    const handle = await deps.provider(request.provider)
+    const handle = await loadProvider(deps, request.provider)
     await preflight(handle, deps.signal)
     const size = request.nodes === undefined ? request.size : 'custom'
     return new Plant(deps, handle, count, size, chooseNatsMode(handle, deps.settings.nats_mode))
@@ -144,11 +135,7 @@ export class Plant {
     if (this.estimated !== undefined) return this.estimated
     const {provider} = this.handle
     if (!provider.estimate) return (this.estimated = null)
-    try {
-      this.estimated = await provider.estimate({count: this.count, signal: this.deps.signal})
-    } catch (error) {
-      throw fromPluginError(error, `provider ${this.handle.name}: cost estimate`, 'PROVIDER')
-    }
+    this.estimated = await provider.estimate({count: this.count, signal: this.deps.signal})
     return this.estimated
   }
 
@@ -277,22 +264,17 @@ export async function planForest(deps: ForestDeps, request: PlantRequest): Promi
   const auth = deps.secrets ? {password: PLACEHOLDER_PASSWORD, user: 'morpheus-route'} : null
   const planned: PlannedNode[] = []
   for (const node of nodes) {
-    let plan
-    try {
-      plan = (await handle.provider.plan?.({
-        cluster: nodes.length > 1,
-        clusterAuth: auth,
-        forest,
-        natsMode: plant.natsMode,
-        node,
-        // Every other node, as plant's createNode gets them: a provider whose addresses come at
-        // plant (Hetzner's Primary IPs) shows placeholders for them, so the peers are in the preview.
-        peers: nodes.filter((n) => n.id !== node.id),
-        ports: node.ports ?? deps.settings.ports,
-      })) ?? {user_data: null}
-    } catch (error) {
-      throw fromPluginError(error, `provider ${handle.name}: ${node.id}`, 'PROVIDER')
-    }
+    const plan = (await handle.provider.plan?.({
+      cluster: nodes.length > 1,
+      clusterAuth: auth,
+      forest,
+      natsMode: plant.natsMode,
+      node,
+      // Every other node, as plant's createNode gets them: a provider whose addresses come at
+      // plant (Hetzner's Primary IPs) shows placeholders for them, so the peers are in the preview.
+      peers: nodes.filter((n) => n.id !== node.id),
+      ports: node.ports ?? deps.settings.ports,
+    })) ?? {user_data: null}
     planned.push({...node, ...plan})
   }
   return {dry_run: true, estimate: await plant.estimate(), forest, nodes: planned, route_password: auth ? `${PLACEHOLDER_PASSWORD} (generated at plant, kept in the registry's secret storage)` : 'none: the registry keeps no secrets'}

@@ -1,4 +1,5 @@
 import {MorpheusError} from '../errors.js'
+import {pluginMessage} from '../plugins/guard.js'
 import type {ForestRecord, NodeRecord} from '../plugin-api/index.js'
 import {UNCHANGED} from '../registry/store.js'
 import {interrupted, type NodeBatch} from './batch.js'
@@ -42,7 +43,7 @@ export async function settle(batch: NodeBatch, kind: 'plant' | 'grow', error: un
   const dropForest = kind === 'plant' && batch.nodes.every((n) => removed.has(n.id))
   if (dropForest && batch.handle.provider.destroyForest) {
     await batch.handle.provider.destroyForest(batch.forest, AbortSignal.timeout(60_000)).catch((e) => {
-      deps.log.warn(`forest-wide clean-up of ${forestId} failed: ${(e as Error).message}`)
+      deps.log.warn(`forest-wide clean-up of ${forestId} failed: ${pluginMessage(e)}`)
     })
   }
   await record(batch, kind, outcome, reason, removed, dropForest)

@@ -1,8 +1,9 @@
-import {MorpheusError, fromPluginError} from '../errors.js'
+import {MorpheusError, asUnexpected} from '../errors.js'
+import {pluginMessage} from '../plugins/guard.js'
 import type {ForestRecord, NodeRecord} from '../plugin-api/index.js'
 import {findForest} from '../registry/document.js'
 import {UNCHANGED} from '../registry/store.js'
-import type {ForestDeps, ProviderHandle} from './deps.js'
+import {loadProvider, type ForestDeps, type ProviderHandle} from './deps.js'
 import {operation} from './operation.js'
 import {statusInterval} from './batch.js'
 import {elsewhereError, otherDevice} from './ownership.js'
@@ -48,7 +49,7 @@ export async function teardown(deps: ForestDeps, request: TeardownRequest): Prom
   const forest = findForest(doc, forestId)
   let handle: ProviderHandle | undefined
   try {
-    handle = await deps.provider(forest.provider)
+    handle = await loadProvider(deps, forest.provider)
   } catch (error) {
     if (!(request.force && forest.device && forest.device !== deps.device)) throw error
   }
@@ -80,7 +81,7 @@ export async function teardown(deps: ForestDeps, request: TeardownRequest): Prom
       .filter((m) => !listed.some((n) => n.id === m.id))
       .map((m) => ({created_at: new Date(0).toISOString(), forest_id: forestId, id: m.id, ip: '', provider_ref: m.provider_ref, role: 'edge', status: 'deleting'}))
   } catch (error) {
-    deps.log.warn(`could not list provider ${name}'s machines for ${forestId} (${(error as Error).message}); removing the nodes the registry lists`)
+    deps.log.warn(`could not list provider ${name}'s machines for ${forestId} (${pluginMessage(error)}); removing the nodes the registry lists`)
   }
   if (orphans.length > 0) deps.progress.report(`${plural(orphans.length, 'machine')} the registry did not list: ${orphans.map((o) => o.id).join(', ')}`)
 
@@ -116,7 +117,8 @@ export async function teardown(deps: ForestDeps, request: TeardownRequest): Prom
       throw new MorpheusError('INTERRUPTED', `interrupted: ${forestId} is recorded as tearing_down, with the nodes not yet removed`, {hint: `Run \`morpheus teardown ${forestId} --yes\` again to finish.`})
     }
     const reason = (failures[0].r as PromiseRejectedResult).reason
-    const error = fromPluginError(reason, `provider ${name}: ${failures[0].node.id}`, 'PROVIDER')
+    // destroyNode's errors name the provider and the node already (src/plugins/guard.ts).
+    const error = asUnexpected(reason)
     throw new MorpheusError(error.kind, `${failures.length} of ${plural(all.length, 'node')} of ${forestId} could not be removed; ${error.message}`, {
       cause: reason,
       details: {forest_id: forestId, not_removed: failures.map((f) => f.node.id)},
@@ -127,7 +129,7 @@ export async function teardown(deps: ForestDeps, request: TeardownRequest): Prom
     await provider.destroyForest?.(forest, deps.signal)
   } catch (error) {
     await clear()
-    const e = fromPluginError(error, `provider ${name}`, 'PROVIDER')
+    const e = asUnexpected(error)
     throw new MorpheusError(e.kind, `every node of ${forestId} is gone, but the forest-wide clean-up failed; ${e.message}`, {
       cause: error,
       hint: e.hint ?? `The registry still lists the forest. Run \`morpheus teardown ${forestId} --yes\` again once the cause is fixed.`,

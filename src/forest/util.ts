@@ -1,5 +1,3 @@
-import {setTimeout as sleep} from 'node:timers/promises'
-
 import type {RegistryDocument} from '../plugin-api/index.js'
 
 /** Run fn over items with at most `limit` at once; results keep the input order. */
@@ -32,9 +30,4 @@ export function nextNodeIds(existing: ReadonlyArray<{id: string}>, count: number
   const used = existing.map((n) => /^node-(\d+)$/.exec(n.id)).filter(Boolean).map((m) => Number(m![1]))
   const start = used.length > 0 ? Math.max(...used) + 1 : 1
   return Array.from({length: count}, (_, i) => `node-${start + i}`)
-}
-
-/** Sleep that ends early (with an AbortError) when the signal fires. */
-export async function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  await sleep(ms, undefined, {signal})
 }

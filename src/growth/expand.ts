@@ -1,6 +1,6 @@
 import {MorpheusError} from '../errors.js'
 import type {ForestDeps} from '../forest/deps.js'
-import {Growth, type GrowResult as EngineResult} from '../forest/grow.js'
+import {Growth, type AddNodesResult} from '../forest/grow.js'
 import type {ForestRecord, NodeRecord} from '../plugin-api/index.js'
 import type {Phase} from '../ui/progress.js'
 
@@ -12,7 +12,7 @@ export interface ExpandRequest {
 }
 
 export type ExpandOutcome =
-  | {kind: 'added'; result: EngineResult}
+  | {kind: 'added'; result: AddNodesResult}
   /** The guard refused inside the claim (another run grew the forest since we looked, max_nodes). */
   | {kind: 'refused'; message: string}
   /** Another command is changing the forest right now (e.g. a grow on another device): nothing was claimed. */

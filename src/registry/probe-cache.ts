@@ -1,7 +1,7 @@
 import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 
-import {fromPluginError} from '../errors.js'
+import {guardBackend} from '../plugins/guard.js'
 import type {RegistryBackend, RegistryProbe} from '../plugin-api/index.js'
 
 const FRESH_MS = 24 * 3600_000
@@ -20,12 +20,8 @@ function readAll(cacheDir: string): Record<string, {probe: RegistryProbe; at: nu
 
 /** Run the backend's probe now and remember the answer for this location (registry init, or a write that behaved unexpectedly). */
 export async function probeNow(backend: RegistryBackend, cacheDir: string): Promise<RegistryProbe> {
-  let probe: RegistryProbe
-  try {
-    probe = await backend.probe()
-  } catch (error) {
-    throw fromPluginError(error, `registry ${backend.location}: probe`, 'REGISTRY')
-  }
+  // A backend obtained through the runtime is guarded already; one given directly is guarded here.
+  const probe = await guardBackend(backend).probe()
   try {
     const all = readAll(cacheDir)
     all[backend.location] = {at: Date.now(), probe}

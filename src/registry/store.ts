@@ -1,5 +1,6 @@
-import {MorpheusError, errorCode, fromPluginError} from '../errors.js'
+import {MorpheusError, errorCode} from '../errors.js'
 import type {Logger, RegistryBackend, RegistryDocument, RegistryProbe} from '../plugin-api/index.js'
+import {guardBackend, pluginMessage} from '../plugins/guard.js'
 import {backoffMs, isTransient, sleep} from '../plugins/helpers.js'
 import {emptyDocument, parseDocument, serializeDocument} from './document.js'
 import {plural} from '../words.js'
@@ -73,8 +74,11 @@ export class RegistryStore {
   private safety?: Promise<void>
 
   private intervalMs: number
+  /** The backend, its calls guarded (src/plugins/guard.ts): what it throws is a REGISTRY error naming it. */
+  readonly backend: RegistryBackend
 
-  constructor(readonly backend: RegistryBackend, private readonly options: StoreOptions = {}) {
+  constructor(backend: RegistryBackend, private readonly options: StoreOptions = {}) {
+    this.backend = guardBackend(backend)
     this.intervalMs = options.minIntervalMs ?? 0
   }
 
@@ -209,8 +213,7 @@ export class RegistryStore {
         return settle(doc)
       } catch (error) {
         if (errorCode(error) !== 'CONFLICT') {
-          const e = error instanceof MorpheusError ? error : fromPluginError(error, `registry ${this.backend.location}`, 'REGISTRY')
-          for (const p of batch) p.reject(e)
+          for (const p of batch) p.reject(error)
           return
         }
         this.stats.conflicts++
@@ -231,12 +234,7 @@ export class RegistryStore {
   }
 
   private async readFresh(): Promise<{doc: RegistryDocument; revision: string | null}> {
-    let stored
-    try {
-      stored = await this.transient('read', () => this.backend.read())
-    } catch (error) {
-      throw error instanceof MorpheusError ? error : fromPluginError(error, `registry ${this.backend.location}`, 'REGISTRY')
-    }
+    const stored = await this.transient('read', () => this.backend.read())
     this.stats.reads++
     this.base = stored ? {doc: parseDocument(stored.body, this.backend.location), revision: stored.revision} : {doc: emptyDocument(), revision: null}
     return this.base
@@ -252,7 +250,7 @@ export class RegistryStore {
         if (attempt >= tries || !isTransient(error)) throw error
         this.stats.retries++
         const delay = backoffMs(attempt, this.options.transientBaseMs ?? 200, this.options.transientMaxMs ?? 5000)
-        this.options.log?.warn(`registry ${this.backend.location}: ${what} failed (${(error as Error).message}); trying again in ${delay} ms`)
+        this.options.log?.warn(`registry ${this.backend.location}: ${what} failed (${pluginMessage(error)}); trying again in ${delay} ms`)
         await sleep(delay)
       }
     }
@@ -267,7 +265,7 @@ export class RegistryStore {
         probe = typeof given === 'function' ? await given() : given ?? (await this.backend.probe())
       } catch (error) {
         this.safety = undefined
-        throw error instanceof MorpheusError ? error : fromPluginError(error, `registry ${this.backend.location}: probe`, 'REGISTRY')
+        throw error
       }
       if (probe.concurrency !== 'none') return
       const why = probe.notes.length > 0 ? `: ${probe.notes.join('; ')}` : ''

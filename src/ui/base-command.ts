@@ -50,6 +50,20 @@ export abstract class MorpheusCommand extends Command {
     return Boolean(process.stdin.isTTY) && !this.jsonEnabled()
   }
 
+  /**
+   * The one confirmation: with `yes` (--yes) nothing is asked and the answer is yes; on a terminal
+   * `question` is asked (default no; `prompt` asks another way); without one a USAGE error (exit 2)
+   * says "<refusal> without confirmation: stdin is not a terminal", with `hint`. Returns whether
+   * the user said yes: the caller says what a "no" means (cancelled, nothing done).
+   */
+  protected async confirmOrRefuse(options: {yes: boolean; question: string; refusal: string; hint: string; prompt?: (question: string) => Promise<boolean>}): Promise<boolean> {
+    if (options.yes) return true
+    if (!this.interactive) throw new MorpheusError('USAGE', `${options.refusal} without confirmation: stdin is not a terminal`, {hint: options.hint})
+    if (options.prompt) return options.prompt(options.question)
+    const {confirm} = await import('@inquirer/prompts')
+    return confirm({default: false, message: options.question})
+  }
+
   /** Progress goes to stderr; listr2 only when stderr is a terminal. */
   protected get fancyProgress(): boolean {
     return Boolean(process.stderr.isTTY) && !this.jsonEnabled() && !process.env.CI

@@ -61,6 +61,7 @@ describe('a local forest, end to end through the built CLI', () => {
     const refused = await sb.run(['teardown', forestId])
     expect(refused.code).toBe(2)
     expect(refused.stderr).toContain('--yes')
+    expect(refused.stderr).toContain(`refusing to remove ${forestId} (3 nodes) without confirmation: stdin is not a terminal`)
     expect(nodeProcesses(sb.dir)).toHaveLength(3)
 
     const pids = nodeProcesses(sb.dir)

@@ -148,6 +148,7 @@ test('migrate from a local file: copied, read back, config switched (keeping ${E
   expect(history.revisions.length).toBeGreaterThanOrEqual(1)
   const refusedRestore = await s.run(['registry', 'restore', history.revisions[0].revision])
   expect(refusedRestore.code).toBe(2)
+  expect(refusedRestore.stderr).toMatch(/refusing to replace the registry at \S+ without confirmation: stdin is not a terminal\nHint: Pass --yes to confirm\./)
   const restored = await s.json(['registry', 'restore', history.revisions[0].revision, '--yes'])
   expect(restored).toEqual(expect.objectContaining({forest_count: 2, node_count: 2}))
   expect((await s.json(['list'])).forests.map((f: {id: string}) => f.id)).toEqual(['a', 'b'])

@@ -1,4 +1,6 @@
-import {errorCode, ExitCode, fromPluginError, MorpheusError} from '../../src/errors.js'
+import {errorCode, ExitCode, MorpheusError} from '../../src/errors.js'
+import {fromPluginError} from '../../src/plugins/guard.js'
+import {readFileSync} from 'node:fs'
 
 const pluginError = (code: string | undefined, message: string, hint?: string) => Object.assign(new Error(message), {code, hint})
 
@@ -76,5 +78,13 @@ describe('errorCode', () => {
     expect(errorCode({code: 5})).toBeUndefined()
     expect(errorCode(null)).toBeUndefined()
     expect(errorCode('x')).toBeUndefined()
+  })
+})
+
+describe('src/errors.ts', () => {
+  test('imports nothing: every module may import it, and it takes part in no cycle', () => {
+    const source = readFileSync(new URL('../../src/errors.ts', import.meta.url), 'utf8')
+    expect(source).toContain('export class MorpheusError')
+    expect(source.match(/^\s*(import|export .* from)\b.*$/gm) ?? []).toEqual([])
   })
 })

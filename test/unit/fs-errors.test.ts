@@ -2,7 +2,8 @@ import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {fromPluginError, MorpheusError} from '../../src/errors.js'
+import {MorpheusError} from '../../src/errors.js'
+import {fromPluginError} from '../../src/plugins/guard.js'
 import {systemErrorOf, toFsError, withFs} from '../../src/fs-errors.js'
 import {pluginError} from '../../src/plugins/errors.js'
 

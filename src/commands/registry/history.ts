@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 
-import {MorpheusError, fromPluginError} from '../../errors.js'
+import {MorpheusError} from '../../errors.js'
 import type {RevisionInfo} from '../../plugin-api/index.js'
 import {MorpheusCommand} from '../../ui/base-command.js'
 import {table} from '../../ui/table.js'
@@ -18,12 +18,7 @@ export default class RegistryHistory extends MorpheusCommand {
     if (!backend.history) {
       throw new MorpheusError('REGISTRY', `the registry backend "${entry.descriptor.name}" keeps no history`, {hint: 'Backends that keep revisions: storagebox (see registry.history_revisions).'})
     }
-    let revisions: RevisionInfo[]
-    try {
-      revisions = await backend.history(flags.limit, {signal: this.runtime.signal})
-    } catch (error) {
-      throw fromPluginError(error, `registry ${backend.location}`, 'REGISTRY')
-    }
+    const revisions = await backend.history(flags.limit, {signal: this.runtime.signal})
     if (!this.jsonEnabled()) {
       if (revisions.length === 0) this.log(`No earlier revisions at ${backend.location} yet.`)
       else this.log(table(['REVISION', 'MADE', 'SIZE'], revisions.map((r) => [r.revision, r.modified, r.size === undefined ? '-' : String(r.size)])))

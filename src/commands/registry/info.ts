@@ -1,5 +1,4 @@
 import {MorpheusCommand} from '../../ui/base-command.js'
-import {fromPluginError} from '../../errors.js'
 import {readRegistry} from '../../registry/update.js'
 import type {RegistryProbe} from '../../plugin-api/index.js'
 import {plural} from '../../words.js'
@@ -11,12 +10,7 @@ export default class RegistryInfo extends MorpheusCommand {
   async run(): Promise<{backend: string; plugin: string; location: string; probe: RegistryProbe; exists: boolean; forest_count: number; node_count: number; updated_at: string | null}> {
     await this.parse(RegistryInfo)
     const {backend, entry} = await this.runtime.registry()
-    let probe: RegistryProbe
-    try {
-      probe = await backend.probe()
-    } catch (error) {
-      throw fromPluginError(error, `registry ${backend.location}`, 'REGISTRY')
-    }
+    const probe = await backend.probe()
     const {doc, revision} = await readRegistry(backend)
     const result = {
       backend: entry.descriptor.name,

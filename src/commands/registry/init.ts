@@ -4,7 +4,7 @@ import * as Flags from '@oclif/core/flags'
 import type {Config} from '@oclif/core'
 
 import {configPath, expandEnv, loadConfig, readRawConfig, writeConfig, type LoadedConfig} from '../../config/config.js'
-import {MorpheusError, fromPluginError} from '../../errors.js'
+import {MorpheusError} from '../../errors.js'
 import type {Logger, RegistryBackend, RegistryProbe} from '../../plugin-api/index.js'
 import {emptyDocument, serializeDocument} from '../../registry/document.js'
 import {NODE_MOUNT_SECRET, REGISTRY_SECRETS, registrySecrets, type NodeMountSecret} from '../../registry/secret-store.js'
@@ -125,9 +125,9 @@ interface NodeAccountCreator {
 
 /** A function the storagebox plugin's `morpheus:registry-setup` hook offers under `name`. */
 async function setupFunction<T>(oclif: Config, name: string, what: string): Promise<T> {
-  const result = await oclif.runHook('morpheus:registry-setup' as never, {} as never)
-  for (const s of (result as unknown as {successes: Array<{result: unknown}>}).successes) {
-    for (const d of (Array.isArray(s.result) ? s.result : []) as Array<{name?: string; load?: () => Promise<unknown>}>) {
+  const result = await oclif.runHook('morpheus:registry-setup', {})
+  for (const s of result.successes) {
+    for (const d of Array.isArray(s.result) ? s.result : []) {
       if (d?.name === name && typeof d.load === 'function') return (await d.load()) as T
     }
   }

@@ -1,7 +1,8 @@
 import * as Flags from '@oclif/core/flags'
 
 import {configPath, expandEnv, parseCliValue, readRawConfig, writeConfig} from '../../config/config.js'
-import {MorpheusError, fromPluginError} from '../../errors.js'
+import {MorpheusError} from '../../errors.js'
+import {pluginMessage} from '../../plugins/guard.js'
 import type {RegistryProbe} from '../../plugin-api/index.js'
 import {parseDocument, serializeDocument} from '../../registry/document.js'
 import {readRegistry} from '../../registry/update.js'
@@ -73,9 +74,7 @@ export default class RegistryMigrate extends MorpheusCommand {
     const secrets: Array<{forest: string; name: string; value: string}> = []
     for (const forest of Object.keys(doc.forests)) {
       for (const name of FOREST_SECRET_NAMES) {
-        const value = await source.secrets?.get(forest, name).catch((error) => {
-          throw fromPluginError(error, `registry ${source.location}: secrets`, 'REGISTRY')
-        })
+        const value = await source.secrets?.get(forest, name)
         if (value !== undefined) secrets.push({forest, name, value})
       }
     }
@@ -85,11 +84,7 @@ export default class RegistryMigrate extends MorpheusCommand {
       })
     }
     const body = serializeDocument({...doc, updated_at: new Date().toISOString()})
-    try {
-      await target.write(body, existing.revision === null ? {ifAbsent: true} : {ifRevision: existing.revision})
-    } catch (error) {
-      throw fromPluginError(error, `registry ${target.location}`, 'REGISTRY')
-    }
+    await target.write(body, existing.revision === null ? {ifAbsent: true} : {ifRevision: existing.revision})
     // Read the copy back: the config is switched only to a document proven equal to the source.
     const copy = await target.read()
     const copied = copy ? parseDocument(copy.body, target.location) : undefined
@@ -101,7 +96,7 @@ export default class RegistryMigrate extends MorpheusCommand {
         await target.secrets!.set(x.forest, x.name, x.value)
         if ((await target.secrets!.get(x.forest, x.name)) !== x.value) throw new Error('read back different')
       } catch (error) {
-        throw new MorpheusError('REGISTRY', `could not copy the secrets of forest ${x.forest} to ${target.location}: ${(error as Error).message}`, {
+        throw new MorpheusError('REGISTRY', `could not copy the secrets of forest ${x.forest} to ${target.location}: ${pluginMessage(error)}`, {
           cause: error,
           hint: `The config still points at ${source.location}; run the command again (with --force: the target now holds the copied document).`,
         })

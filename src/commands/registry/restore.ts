@@ -1,7 +1,7 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
-import {MorpheusError, fromPluginError} from '../../errors.js'
+import {MorpheusError} from '../../errors.js'
 import {parseDocument} from '../../registry/document.js'
 import {updateRegistry} from '../../registry/update.js'
 import {MorpheusCommand} from '../../ui/base-command.js'
@@ -21,20 +21,17 @@ export default class RegistryRestore extends MorpheusCommand {
     const {args, flags} = await this.parse(RegistryRestore)
     const {backend, entry} = await this.runtime.registry()
     if (!backend.readRevision) throw new MorpheusError('REGISTRY', `the registry backend "${entry.descriptor.name}" keeps no history to restore from`)
-    let stored
-    try {
-      stored = await backend.readRevision(args.revision, {signal: this.runtime.signal})
-    } catch (error) {
-      throw fromPluginError(error, `registry ${backend.location}`, 'REGISTRY')
-    }
+    const stored = await backend.readRevision(args.revision, {signal: this.runtime.signal})
     if (!stored) throw new MorpheusError('NOT_FOUND', `no revision "${args.revision}" at ${backend.location}`, {hint: 'See `morpheus registry history` for the revisions kept.'})
     // A revision that is not a sound document is never restored.
     const old = parseDocument(stored.body, `${backend.location} (revision ${args.revision})`)
-    if (!flags.yes) {
-      if (!this.interactive) throw new MorpheusError('USAGE', `refusing to replace the registry at ${backend.location} without confirmation: stdin is not a terminal`, {hint: 'Pass --yes to confirm.'})
-      const {confirm} = await import('@inquirer/prompts')
-      if (!(await confirm({default: false, message: `Replace the registry with revision ${args.revision} (${Object.keys(old.forests).length} forests)?`}))) throw new MorpheusError('USAGE', 'restore cancelled; nothing was changed')
-    }
+    const ok = await this.confirmOrRefuse({
+      hint: 'Pass --yes to confirm.',
+      question: `Replace the registry with revision ${args.revision} (${Object.keys(old.forests).length} forests)?`,
+      refusal: `refusing to replace the registry at ${backend.location}`,
+      yes: flags.yes,
+    })
+    if (!ok) throw new MorpheusError('USAGE', 'restore cancelled; nothing was changed')
     await updateRegistry(backend, (doc) => {
       doc.forests = old.forests
       doc.nodes = old.nodes

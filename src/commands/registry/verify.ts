@@ -1,4 +1,4 @@
-import {MorpheusError, fromPluginError} from '../../errors.js'
+import {MorpheusError} from '../../errors.js'
 import type {RegistryDocument} from '../../plugin-api/index.js'
 import {CONSISTENCY_HINT, SCHEMA_HINT, consistencyProblems} from '../../registry/consistency.js'
 import {documentProblems} from '../../registry/document.js'
@@ -21,12 +21,7 @@ export default class RegistryVerify extends MorpheusCommand {
   async run(): Promise<VerifyResult> {
     await this.parse(RegistryVerify)
     const {backend} = await this.runtime.registry()
-    let stored
-    try {
-      stored = await backend.read()
-    } catch (error) {
-      throw fromPluginError(error, `registry ${backend.location}`, 'REGISTRY')
-    }
+    const stored = await backend.read()
     if (!stored) throw new MorpheusError('NOT_FOUND', `no registry document at ${backend.location} yet`, {hint: 'Run `morpheus registry init` to create it.'})
     let parsed: unknown
     const problems: string[] = []

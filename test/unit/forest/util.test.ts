@@ -2,7 +2,8 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {RegistryDocument} from '../../../src/plugin-api/index.js'
 import {emptyDocument} from '../../../src/registry/document.js'
-import {mapLimit, newForestId, nextNodeIds, pause} from '../../../src/forest/util.js'
+import {mapLimit, newForestId, nextNodeIds} from '../../../src/forest/util.js'
+import {sleep as abortableSleep} from '../../../src/plugins/helpers.js'
 
 describe('mapLimit', () => {
   test('never runs more than `limit` at once, and keeps the input order', async () => {
@@ -98,15 +99,15 @@ describe('nextNodeIds', () => {
   })
 })
 
-describe('pause', () => {
+describe('sleep (the one sleep of the core and the plugin helpers)', () => {
   test('waits, and ends early with an AbortError when the signal fires', async () => {
     const started = Date.now()
-    await pause(30)
+    await abortableSleep(30)
     expect(Date.now() - started).toBeGreaterThanOrEqual(25)
     const controller = new AbortController()
     setTimeout(() => controller.abort(), 10)
     const t = Date.now()
-    await expect(pause(10_000, controller.signal)).rejects.toMatchObject({name: 'AbortError'})
+    await expect(abortableSleep(10_000, controller.signal)).rejects.toMatchObject({name: 'AbortError'})
     expect(Date.now() - t).toBeLessThan(2000)
   })
 })

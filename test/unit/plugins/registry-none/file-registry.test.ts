@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {createFileRegistry, FileRegistry} from '../../../../plugins/registry-none/src/file-registry.js'
 import registries from '../../../../plugins/registry-none/src/hooks/registries.js'
 import {pluginContext, rejection} from '../../../helpers/unit.js'
-import {fromPluginError} from '../../../../src/errors.js'
+import {fromPluginError} from '../../../../src/plugins/guard.js'
 
 let dir: string
 let path: string
