@@ -27,6 +27,15 @@ export const RECORD_MS = 60_000
  * Returns the error the command ends with.
  */
 export async function settle(batch: NodeBatch, kind: 'plant' | 'grow', error: unknown): Promise<MorpheusError> {
+  try {
+    return await settleNow(batch, kind, error)
+  } finally {
+    // The store may serve more operations (grow --auto goes on with the next forest): off this clock.
+    batch.deps.store.within(undefined)
+  }
+}
+
+async function settleNow(batch: NodeBatch, kind: 'plant' | 'grow', error: unknown): Promise<MorpheusError> {
   const {deps} = batch
   const outcome: Outcome = deps.signal.aborted ? 'interrupted' : 'failed'
   const forestId = batch.forest.id

@@ -150,6 +150,10 @@ describe('plant', () => {
       expect(signal!.aborted).toBe(false)
     }
     expect(stored(e.backend).forests[plant.forest!.id]).toMatchObject({operation: null, status: 'interrupted'})
+    // Off settle's clock afterwards: the store may go on serving (grow --auto, the next forest).
+    signals.length = 0
+    await e.deps.store.update((doc) => void (doc.forests[plant.forest!.id].note = 'later'), {now: true})
+    expect(signals).toEqual([undefined])
   })
 
   test('the route credentials cannot be stored after the claim: the claimed forest is settled, not left planting', async () => {
