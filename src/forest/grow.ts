@@ -101,7 +101,14 @@ export class Growth {
     }
     const {forest, nodes, newIds} = result
     const natsMode = forest.nats_mode ?? chooseNatsMode(this.handle, this.deps.settings.nats_mode)
-    const auth = await loadClusterAuth(this.deps.secrets, forest.id)
+    let auth
+    try {
+      auth = await loadClusterAuth(this.deps.secrets, forest.id)
+    } catch (error) {
+      // The nodes are reserved and the operation recorded: settle that (nothing was created).
+      this.batch = new NodeBatch(this.deps, this.handle, forest, nodes, newIds, natsMode, null)
+      throw await this.abandon(error)
+    }
     this.batch = new NodeBatch(this.deps, this.handle, forest, nodes, newIds, natsMode, auth)
     return true
   }

@@ -176,12 +176,10 @@ export class Plant {
       return {forest, nodes}
     }, {now: true})
     const {forest, nodes} = result!
-    let auth: ClusterAuth | null = null
-    if (this.deps.secrets) {
-      auth = newClusterAuth()
-      await saveClusterAuth(this.deps.secrets, forest.id, auth)
-    }
+    const auth: ClusterAuth | null = this.deps.secrets ? newClusterAuth() : null
+    // The forest is claimed from here on: whatever stops the plant now is settled (abandon()).
     this.batch = new NodeBatch(this.deps, this.handle, forest, nodes, nodes.map((n) => n.id), this.natsMode, auth)
+    if (auth) await saveClusterAuth(this.deps.secrets, forest.id, auth)
   }
 
   async create(): Promise<void> {

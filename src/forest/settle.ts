@@ -8,6 +8,12 @@ import {plural} from '../words.js'
 export type Outcome = 'failed' | 'interrupted'
 
 /**
+ * How long one record of the end may take (ms): the registry writes of settle() run on this clock
+ * of their own, never on the command's interrupt signal, which has already fired after a Ctrl-C.
+ */
+export const RECORD_MS = 60_000
+
+/**
  * The one policy for a plant or grow that did not finish, whatever stopped it (an error, Ctrl-C,
  * SIGTERM): the registry must say exactly what exists.
  *
@@ -22,11 +28,21 @@ export type Outcome = 'failed' | 'interrupted'
  * Returns the error the command ends with.
  */
 export async function settle(batch: NodeBatch, kind: 'plant' | 'grow', error: unknown): Promise<MorpheusError> {
+  try {
+    return await settleNow(batch, kind, error)
+  } finally {
+    // The store may serve more operations (grow --auto goes on with the next forest): off this clock.
+    batch.deps.store.within(undefined)
+  }
+}
+
+async function settleNow(batch: NodeBatch, kind: 'plant' | 'grow', error: unknown): Promise<MorpheusError> {
   const {deps} = batch
   const outcome: Outcome = deps.signal.aborted ? 'interrupted' : 'failed'
   const forestId = batch.forest.id
   const reason = error instanceof Error ? error.message : String(error)
   // What the engine knows now, even if some queued writes of the batch failed.
+  deps.store.within(AbortSignal.timeout(RECORD_MS))
   await batch.settled().catch(() => undefined)
   // One last look (bounded), so nodes that came up are recorded active, not just started.
   await batch.lookOnce(1000).catch(() => undefined)
@@ -56,6 +72,7 @@ async function record(batch: NodeBatch, kind: 'plant' | 'grow', outcome: Outcome
   const forestId = batch.forest.id
   const keep = (n: NodeRecord) => !batch.newIds.includes(n.id) || (batch.attempted.has(n.id) && !removed.has(n.id))
   const view = new Map(batch.nodes.map((n) => [n.id, n]))
+  deps.store.within(AbortSignal.timeout(RECORD_MS))
   try {
     await deps.store.update((doc) => {
       const forest = doc.forests[forestId]

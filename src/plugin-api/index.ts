@@ -297,7 +297,11 @@ export interface PluginContext {
   log: Logger
   /** The default ports of a node (forest.ports in the config). */
   ports: NatsPorts
-  /** Fires when the user interrupts the command (Ctrl-C, SIGTERM). Every method also gets it. */
+  /**
+   * Fires when the user interrupts the command (Ctrl-C, SIGTERM). Every provider method also gets it.
+   * A registry backend must not stop its I/O on it: the core records how an interrupted operation
+   * ended through the backend; it honours IoOptions.signal instead.
+   */
   signal: AbortSignal
   helpers: PluginHelpers
   /** Build an error the core maps to a stable exit code. */
@@ -611,6 +615,7 @@ export interface RevisionInfo {
 }
 
 export interface IoOptions {
+  /** Stops this call (the only signal a registry backend stops on; never context.signal). */
   signal?: AbortSignal
 }
 

@@ -72,6 +72,7 @@ export class RegistryStore {
   private hurry = false
   private wake?: () => void
   private safety?: Promise<void>
+  private signal?: AbortSignal
 
   private intervalMs: number
   /** The backend, its calls guarded (src/plugins/guard.ts): what it throws is a REGISTRY error naming it. */
@@ -89,6 +90,15 @@ export class RegistryStore {
   pace(ms: number): void {
     this.intervalMs = ms
     this.wake?.()
+  }
+
+  /**
+   * Bound this store's backend calls from now on by `signal` (undefined: only by the backend's own
+   * timeouts). Never the command's interrupt: settling an interrupted operation writes through
+   * this store on a clock of its own (see settle()).
+   */
+  within(signal: AbortSignal | undefined): void {
+    this.signal = signal
   }
 
   get location(): string {
@@ -206,7 +216,7 @@ export class RegistryStore {
         await this.ensureSafe()
         doc.updated_at = new Date().toISOString()
         const body = serializeDocument(doc)
-        const {revision} = await this.transient('write', () => this.backend.write(body, base.revision === null ? {ifAbsent: true} : {ifRevision: base.revision}))
+        const {revision} = await this.transient('write', () => this.backend.write(body, base.revision === null ? {ifAbsent: true} : {ifRevision: base.revision}, {signal: this.signal}))
         this.stats.writes++
         this.lastWriteAt = Date.now()
         this.base = {doc, revision}
@@ -234,7 +244,7 @@ export class RegistryStore {
   }
 
   private async readFresh(): Promise<{doc: RegistryDocument; revision: string | null}> {
-    const stored = await this.transient('read', () => this.backend.read())
+    const stored = await this.transient('read', () => this.backend.read({signal: this.signal}))
     this.stats.reads++
     this.base = stored ? {doc: parseDocument(stored.body, this.backend.location), revision: stored.revision} : {doc: emptyDocument(), revision: null}
     return this.base
@@ -262,7 +272,7 @@ export class RegistryStore {
       const given = this.options.probe
       let probe: RegistryProbe
       try {
-        probe = typeof given === 'function' ? await given() : given ?? (await this.backend.probe())
+        probe = typeof given === 'function' ? await given() : given ?? (await this.backend.probe({signal: this.signal}))
       } catch (error) {
         this.safety = undefined
         throw error

@@ -32,7 +32,7 @@ export interface ObjectVersion {
 }
 
 /**
- * The few S3 calls the backend makes, each with the command's abort signal and with errors
+ * The few S3 calls the backend makes, each with the caller's abort signal (if any) and with errors
  * turned into plugin errors. This module is the only one that imports the AWS SDK; load() in
  * the hook is what imports it.
  */
@@ -47,8 +47,13 @@ export class S3Ops {
     this.scope = {context, location: settings.location, secrets: secretValues(settings)}
   }
 
-  private signal(options?: IoOptions): AbortSignal {
-    return options?.signal ? AbortSignal.any([options.signal, this.context.signal]) : this.context.signal
+  /**
+   * The caller's signal only, never the command's interrupt (context.signal): the core records how
+   * an interrupted operation ended through this same backend, so a Ctrl-C must not abort that
+   * write. Each call is bounded by the client's own timeouts (registry.timeout_seconds).
+   */
+  private signal(options?: IoOptions): AbortSignal | undefined {
+    return options?.signal
   }
 
   // The SDK's own AbortSignal type is a structural subset of the DOM one.

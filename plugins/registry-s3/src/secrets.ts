@@ -55,7 +55,7 @@ export class S3SecretStore implements SecretStore {
         const body: SecretObject = {secrets: {...secrets, [name]: value}, version: 1}
         await this.ops.put(key, JSON.stringify(body), etag === null ? {ifAbsent: true} : {ifEtag: etag})
       },
-      {baseMs: 50, maxMs: 1000, retryable: (error) => (error as {code?: string}).code === 'CONFLICT', signal: this.context.signal, tries: 8},
+      {baseMs: 50, maxMs: 1000, retryable: (error) => (error as {code?: string}).code === 'CONFLICT', tries: 8},
     )
   }
 

@@ -214,12 +214,20 @@ describe('errors: codes, transient flags, hints, and never a secret', () => {
     expect(Date.now() - started).toBeLessThan(2000)
   })
 
-  test('the command\'s own signal (context.signal) stops it too', async () => {
-    fake.failNext({delayMs: 3000})
+  test('the command\'s interrupt (context.signal) does not stop a registry call: after a Ctrl-C the core still records how the operation ended', async () => {
+    fake.failNext({delayMs: 400})
     const controller = new AbortController()
-    const b = backend({}, {signal: controller.signal})
+    const b = backend({key: 'interrupt/registry.json'}, {signal: controller.signal})
     setTimeout(() => controller.abort(), 100)
-    expect((await rejection(b.write('x', {ifAbsent: true}))).name).toBe('AbortError')
+    await b.write('{"a":1}', {ifAbsent: true})
+    expect(controller.signal.aborted).toBe(true)
+    // And a call that starts after the interrupt, secrets included.
+    const read = await b.read()
+    expect(read!.body).toBe('{"a":1}')
+    await b.write('{"a":2}', {ifRevision: read!.revision})
+    await b.secrets!.set('forest-1', 'cluster_auth', 'x')
+    expect(fake.object('morpheus', 'interrupt/registry.json')).toBe('{"a":2}')
+    expect(await b.secrets!.get('forest-1', 'cluster_auth')).toBe('x')
   })
 })
 

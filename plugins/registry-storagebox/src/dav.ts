@@ -58,31 +58,50 @@ export class Dav {
     return `${this.origin}${encodeURI(path)}`
   }
 
+  /**
+   * One request. It is bounded by the registry's timeout and stopped by `request.signal` only, never
+   * by the command's interrupt (context.signal): the core writes how an interrupted operation ended
+   * through this same backend, so a Ctrl-C must not abort that write (nor the lock it takes).
+   */
   async request(method: string, path: string, request: DavRequest = {}): Promise<DavResponse> {
     const timeout = AbortSignal.timeout(this.options.timeoutMs)
-    const signals = [timeout, this.context.signal, request.signal].filter((s): s is AbortSignal => s !== undefined)
-    const signal = AbortSignal.any(signals)
+    // Our own controller, linked to the timeout and the caller's signal only while this request
+    // runs: once it has ended, a later abort must not reach its response (node-fetch emits the
+    // abort as an 'error' event on an unread body, which would crash the process).
+    const controller = new AbortController()
+    const sources = [timeout, request.signal].filter((s): s is AbortSignal => s !== undefined)
+    const stop = () => controller.abort()
+    for (const s of sources) {
+      if (s.aborted) controller.abort()
+      else s.addEventListener('abort', stop, {once: true})
+    }
     const url = this.href(path)
-    let response: {status: number; headers: Headers; text(): Promise<string>}
     try {
-      response = (await this.client.customRequest(path, {data: request.body, headers: request.headers, method, signal})) as unknown as typeof response
-    } catch (error) {
-      const status = (error as {status?: number}).status
-      const res = (error as {response?: {headers: Headers; text(): Promise<string>}}).response
-      if (typeof status === 'number' && res) {
-        const body = await res.text().catch(() => '')
-        if (request.expect?.includes(status)) return {body, headers: res.headers, status}
-        throw this.statusError(method, url, status)
+      let response: {status: number; headers: Headers; body?: unknown; text(): Promise<string>}
+      try {
+        response = (await this.client.customRequest(path, {data: request.body, headers: request.headers, method, signal: controller.signal})) as unknown as typeof response
+      } catch (error) {
+        const status = (error as {status?: number}).status
+        const res = (error as {response?: {headers: Headers; body?: unknown; text(): Promise<string>}}).response
+        if (typeof status === 'number' && res) {
+          quietBody(res)
+          const body = await res.text().catch(() => '')
+          if (request.expect?.includes(status)) return {body, headers: res.headers, status}
+          throw this.statusError(method, url, status)
+        }
+        throw this.networkError(method, url, error, timeout, request.signal)
       }
-      throw this.networkError(method, url, error, timeout, request.signal)
+      quietBody(response)
+      let body: string
+      try {
+        body = await response.text()
+      } catch (error) {
+        throw this.networkError(method, url, error, timeout, request.signal)
+      }
+      return {body, headers: response.headers, status: response.status}
+    } finally {
+      for (const s of sources) s.removeEventListener('abort', stop)
     }
-    let body: string
-    try {
-      body = await response.text()
-    } catch (error) {
-      throw this.networkError(method, url, error, timeout, request.signal)
-    }
-    return {body, headers: response.headers, status: response.status}
   }
 
   statusError(method: string, url: string, status: number): PluginErrorShape {
@@ -105,7 +124,7 @@ export class Dav {
 
   private networkError(method: string, url: string, error: unknown, timeout: AbortSignal, own?: AbortSignal): PluginErrorShape {
     const e = this.context.error
-    if (this.context.signal.aborted || own?.aborted) {
+    if (own?.aborted && !timeout.aborted) {
       const abort = new Error(`${method} ${url}: interrupted`)
       abort.name = 'AbortError'
       return Object.assign(abort, {code: 'FAILED' as const})
@@ -121,6 +140,15 @@ export class Dav {
     }
     return e('UNREACHABLE', `${method} ${url} failed: ${redactMessage((error as Error)?.message ?? String(error))}`, 'Check registry.url and your network.', {transient: true})
   }
+}
+
+/**
+ * An 'error' on a response body nobody reads (an abort after the answer came) must not become an
+ * uncaught exception; a reader of the body still gets the error from its own read.
+ */
+function quietBody(response: {body?: unknown}): void {
+  const body = response.body as {on?: (event: string, listener: () => void) => unknown} | null | undefined
+  if (body && typeof body.on === 'function') body.on('error', () => undefined)
 }
 
 function errorCode(error: unknown): string | undefined {

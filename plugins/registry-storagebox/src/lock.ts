@@ -61,7 +61,7 @@ export async function acquireLock(dav: Dav, context: PluginContext, path: string
     if (Date.now() + delay > deadline) {
       throw context.error('LOCKED', `${dav.href(path)} stayed locked by another writer for ${Math.round(options.waitMs / 1000)} s`, `Another morpheus is writing the registry. If none is running, the server drops the lock by itself within ${options.expirySeconds} s; then run the command again.`)
     }
-    await context.helpers.sleep(delay, options.signal ?? context.signal)
+    await context.helpers.sleep(delay, options.signal)
   }
 }
 

@@ -36,7 +36,7 @@ async function scratchPut(dav: Dav, context: PluginContext, path: string, reques
   for (;;) {
     const r = await dav.request('PUT', path, {...request, expect: [207, 412, 423]})
     if ((r.status !== 207 && r.status !== 423) || Date.now() > deadline) return r
-    await context.helpers.sleep(50 + Math.random() * 150, request.signal ?? context.signal)
+    await context.helpers.sleep(50 + Math.random() * 150, request.signal)
   }
 }
 
@@ -114,7 +114,7 @@ export async function probeServer(dav: Dav, context: PluginContext, folder: stri
           notes.push(seen.note)
           break
         }
-        await context.helpers.sleep(200 * attempt, signal ?? context.signal)
+        await context.helpers.sleep(200 * attempt, signal)
       }
       if (findings.lock) {
         const nl = await acquireLock(dav, context, c, {expirySeconds: 30, signal, waitMs: SCRATCH_WAIT_MS})
@@ -173,7 +173,7 @@ async function checkFolderLock(dav: Dav, context: PluginContext, folder: string,
   const deadline = Date.now() + SCRATCH_WAIT_MS
   let made = await dav.request('MKCOL', folder, {expect: [405, 423], signal})
   while (made.status === 423 && Date.now() < deadline) {
-    await context.helpers.sleep(50 + Math.random() * 150, signal ?? context.signal)
+    await context.helpers.sleep(50 + Math.random() * 150, signal)
     made = await dav.request('MKCOL', folder, {expect: [405, 423], signal})
   }
   if (made.status !== 201) return false
@@ -233,6 +233,6 @@ export async function strongEtag(dav: Dav, context: PluginContext, path: string,
     if (r.status === 404 || !etag) return undefined
     if (!etag.startsWith('W/')) return etag
     if (Date.now() > deadline) return undefined
-    await context.helpers.sleep(100, signal ?? context.signal)
+    await context.helpers.sleep(100, signal)
   }
 }

@@ -76,7 +76,7 @@ export class StorageBoxRegistry implements RegistryBackend {
     let r = await this.dav.request('GET', this.paths.doc, {expect: [404], signal: options.signal})
     for (let attempt = 1; r.status !== 404 && !isJson(r.body) && attempt <= 3; attempt++) {
       this.context.log.debug(`${this.location}: the body read is not JSON; reading again (a read can race a write)`)
-      await this.context.helpers.sleep(20 * attempt, options.signal ?? this.context.signal)
+      await this.context.helpers.sleep(20 * attempt, options.signal)
       r = await this.dav.request('GET', this.paths.doc, {expect: [404], signal: options.signal})
     }
     if (r.status === 404) {
@@ -275,7 +275,7 @@ export class StorageBoxRegistry implements RegistryBackend {
         // it to everything below the folder); wait for it like for any other lock.
         const r = await this.dav.request('PUT', path, {body, expect: [207, 404, 409, 412, 423, ...missingFolder], headers: {'content-type': 'application/json', 'if-none-match': '*'}, signal})
         if ((r.status !== 207 && r.status !== 423) || Date.now() > deadline) return r
-        await this.context.helpers.sleep(50 + Math.random() * 150, signal ?? this.context.signal)
+        await this.context.helpers.sleep(50 + Math.random() * 150, signal)
       }
     }
     // A missing folder: 409 (RFC 4918), 404, or 500 (nginx, whose rename into it fails).

@@ -334,6 +334,24 @@ describe('faults: each error names the URL, never the password, and says what to
     expectClean(e, url)
   })
 
+  test('the command\'s interrupt (context.signal) does not stop registry I/O: after a Ctrl-C the end is still written, under a lock that is released', async () => {
+    const controller = new AbortController()
+    const b = backend({}, {signal: controller.signal})
+    await b.probe()
+    await b.write(doc(0), {ifAbsent: true})
+    controller.abort()
+    const read = await b.read()
+    const {revision} = await b.write(doc(1), {ifRevision: read!.revision})
+    await b.secrets!.set('forest-1', 'cluster_auth', 'x')
+    expect(await b.secrets!.get('forest-1', 'cluster_auth')).toBe('x')
+    expect((await b.read())!.revision).toBe(revision)
+    // The lock was released (UNLOCK ran despite the interrupt): another writer gets it at once.
+    const other = backend({lock_timeout_seconds: 1, url: `${apache.origin}/t${folderCount}/registry.json`})
+    await other.probe()
+    await other.write(doc(2), {ifRevision: revision})
+    expect((await b.read())!.body).toBe(doc(2))
+  })
+
   test('an interrupted upload leaves the previous document in place, and the previous revision restorable', async () => {
     const b = backend()
     await b.probe()
@@ -351,17 +369,17 @@ describe('faults: each error names the URL, never the password, and says what to
       }, 200)
     })
     expect((await b.read())!.body).toBe(doc(1))
-    // And our own write interrupted (the command's signal fires while the PUT hangs).
+    // And our own write interrupted (the caller's signal fires while the PUT hangs).
     folderCount += 1
     const url = `${proxy.origin}/t${folderCount}/registry.json`
     const controller = new AbortController()
-    const viaProxy = createStorageBoxRegistry(pluginContext({password: apache.password, url, username: apache.username}, '/', {signal: controller.signal}))
+    const viaProxy = createStorageBoxRegistry(pluginContext({password: apache.password, url, username: apache.username}))
     await viaProxy.probe()
     await viaProxy.write(doc(0), {ifAbsent: true})
     const read = await viaProxy.read()
     proxy.set({hang: true, methods: ['PUT']})
     setTimeout(() => controller.abort(), 300)
-    const aborted = await rejection(viaProxy.write(doc(1), {ifRevision: read!.revision}))
+    const aborted = await rejection(viaProxy.write(doc(1), {ifRevision: read!.revision}, {signal: controller.signal}))
     expect(aborted.name).toBe('AbortError')
     proxy.set(null)
     const again: RegistryBackend = createStorageBoxRegistry(pluginContext({password: apache.password, url, username: apache.username}))

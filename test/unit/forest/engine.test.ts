@@ -130,6 +130,46 @@ describe('plant', () => {
     if (phase === 'form') expect(listed).toEqual(['node-1', 'node-2', 'node-3'])
   })
 
+  test('Ctrl-C during create: settle writes on a clock of its own, never with the command\'s aborted signal', async () => {
+    const e = engine({provider: {createDelayMs: 30}})
+    const signals: Array<AbortSignal | undefined> = []
+    const write = e.backend.write.bind(e.backend)
+    e.backend.write = (body, condition, options) => {
+      if (e.controller.signal.aborted) signals.push(options?.signal)
+      return write(body, condition, options)
+    }
+    const plant = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    await plant.claim()
+    setTimeout(() => e.controller.abort(), 10)
+    const error: any = await plant.create().then(() => new Error('should have been interrupted'), (caught) => plant.abandon(caught))
+    expect(error.kind).toBe('INTERRUPTED')
+    expect(signals.length).toBeGreaterThan(0)
+    for (const signal of signals) {
+      expect(signal).toBeDefined()
+      expect(signal).not.toBe(e.controller.signal)
+      expect(signal!.aborted).toBe(false)
+    }
+    expect(stored(e.backend).forests[plant.forest!.id]).toMatchObject({operation: null, status: 'interrupted'})
+    // Off settle's clock afterwards: the store may go on serving (grow --auto, the next forest).
+    signals.length = 0
+    await e.deps.store.update((doc) => void (doc.forests[plant.forest!.id].note = 'later'), {now: true})
+    expect(signals).toEqual([undefined])
+  })
+
+  test('the route credentials cannot be stored after the claim: the claimed forest is settled, not left planting', async () => {
+    const e = engine()
+    e.backend.secrets.set = async () => {
+      throw new Error('secrets: connection reset')
+    }
+    const plant = await Plant.prepare(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
+    const error: any = await plant.claim().then(() => new Error('should have failed'), (caught) => plant.abandon(caught))
+    expect(error.message).toContain('connection reset')
+    const doc = stored(e.backend)
+    // Nothing was created: the forest is recorded failed, with no node (none was asked for).
+    expect(Object.values(doc.forests)).toEqual([expect.objectContaining({operation: null, status: 'failed'})])
+    expect(e.provider.machines.size).toBe(0)
+  })
+
   test.each([
     ['not a cloud: the machines stay, so do their records', false],
     ['a cloud whose rollback cannot remove them: their records stay', true],
@@ -346,6 +386,20 @@ describe('grow (addNodes)', () => {
     expect([...e.provider.machines.values()].map((m) => [m.id, m.cluster])).toEqual([['node-1', false]])
     expect(stored(e.backend).nodes[forest.id].map((n: any) => n.id)).toEqual(['node-1'])
     expect((await forestStatus(e.deps, forest.id)).health).toBe('healthy')
+  })
+
+  test('the route credentials cannot be read after the claim: the reserved nodes are dropped and the operation cleared', async () => {
+    const e = engine()
+    const {forest} = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    e.backend.secrets.get = async () => {
+      throw new Error('secrets: connection reset')
+    }
+    const error = await rejection(addNodes(e.deps, {count: 1, forestId: forest.id}))
+    expect(error.message).toContain('connection reset')
+    const doc = stored(e.backend)
+    expect(doc.forests[forest.id]).toMatchObject({node_count: 3, operation: null, status: 'active'})
+    expect(doc.nodes[forest.id].map((n: any) => n.id)).toEqual(['node-1', 'node-2', 'node-3'])
+    expect(e.provider.machines.size).toBe(3)
   })
 
   test('the guard runs inside the claim: a refusal writes nothing and creates nothing', async () => {
