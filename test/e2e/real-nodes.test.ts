@@ -157,7 +157,11 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
   /** `cloud-init status` on a machine: done, with no module failing (but those the minimal image makes fail). */
   async function cloudInitDone(name: string): Promise<void> {
     // cloud-init writes result.json when its last stage ends (`status --wait` stops at the first error).
-    await waitFor(async () => (await booter.exec(name, ['test', '-e', '/run/cloud-init/result.json'])).code === 0, 300_000, 1000)
+    try {
+      await waitFor(async () => (await booter.exec(name, ['test', '-e', '/run/cloud-init/result.json'])).code === 0, 300_000, 1000)
+    } catch (error) {
+      throw new Error(`${name}: cloud-init did not finish: ${(error as Error).message}\n${await booter.diagnose(name)}`)
+    }
     const status = await booter.exec(name, ['cloud-init', 'status', '--wait'], 300_000)
     const result = await booter.exec(name, ['cat', '/run/cloud-init/result.json'])
     const errors: string[] = JSON.parse(result.stdout || '{"v1": {"errors": ["no result.json"]}}').v1.errors
@@ -167,7 +171,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     const done = state === 'status: done' || (state === 'status: error' && errors.length > 0 && unexpected.length === 0)
     if (!done || unexpected.length > 0) {
       const log = await booter.exec(name, ['tail', '-n', '60', '/var/log/cloud-init-output.log'])
-      throw new Error(`${name}: cloud-init ${status.stdout.trim()} (exit ${status.code}), errors ${JSON.stringify(unexpected)}\n${log.stdout}`)
+      throw new Error(`${name}: cloud-init ${status.stdout.trim()} (exit ${status.code}), errors ${JSON.stringify(unexpected)}\n${log.stdout}\n${await booter.diagnose(name)}`)
     }
   }
 
@@ -175,7 +179,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     const started = Date.now()
     const r = await sb.runJson(['plant', 'cloud', '--nodes', '3', '--yes'], {timeoutMs: 600_000})
     timings.plant3 = Math.round((Date.now() - started) / 1000)
-    if (r.code !== 0) throw new Error(`plant failed: ${r.stdout}\n${r.stderr}\n${[...booter.machines.values()].map((m) => booter.console(m.request.name)).join('\n')}`)
+    if (r.code !== 0) throw new Error(`plant failed: ${r.stdout}\n${r.stderr}\n${booter.failureReport()}`)
     forestId = r.out.forest.id
     expect(r.out.nodes).toHaveLength(3)
     for (const n of r.out.nodes) {
