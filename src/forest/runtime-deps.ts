@@ -1,6 +1,5 @@
 import {probeAll} from '../monitor/nats.js'
 import {knownProbe} from '../registry/probe-cache.js'
-import {registrySecrets} from '../registry/secret-store.js'
 import {RegistryStore} from '../registry/store.js'
 import type {Runtime} from '../runtime.js'
 import type {ForestDeps, ForestSettings, Progress} from './deps.js'
@@ -41,7 +40,8 @@ export async function forestDeps(runtime: Runtime, options: {progress?: Progress
       const {entry, provider} = await runtime.provider(name)
       return {capabilities: entry.descriptor.capabilities, name: entry.descriptor.name, provider}
     },
-    secrets: registrySecrets(store.backend.secrets, store.backend.location),
+    // The store's backend is guarded (src/plugins/guard.ts), its secret store with it: a corrupt secrets file is a registry error naming it.
+    secrets: store.backend.secrets,
     settings: {...(runtime.config.values.forest as ForestSettings), parallelSet: parallelSet(runtime)},
     signal: runtime.signal,
     store,

@@ -1,6 +1,3 @@
-import {guardSecrets} from '../plugins/guard.js'
-import type {SecretStore} from '../plugin-api/index.js'
-
 /**
  * Where a registry keeps secrets that belong to no forest: the read-only account cloud nodes mount
  * a Storage Box registry's folder with (`registry init` puts it there). No forest id starts with `_`.
@@ -28,13 +25,4 @@ export function parseNodeMount(text: string): NodeMountSecret {
     throw new Error(`the nodes' mount account kept in the registry's secret storage (${REGISTRY_SECRETS}/${NODE_MOUNT_SECRET}) is not what \`registry init\` writes`)
   }
   return {password: value.password, server: value.server, username: value.username}
-}
-
-/**
- * A backend's secret store as the core uses it: whatever it throws (a corrupt secrets file, an
- * unreachable server) becomes a registry error (exit 4) that names the registry, like a failure
- * of the document itself; never an unexpected one (src/plugins/guard.ts; a guarded store stays as it is).
- */
-export function registrySecrets(store: SecretStore | undefined, location: string): SecretStore | undefined {
-  return store && guardSecrets(store, location)
 }

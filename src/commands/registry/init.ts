@@ -7,7 +7,7 @@ import {configPath, expandEnv, loadConfig, readRawConfig, writeConfig, type Load
 import {MorpheusError} from '../../errors.js'
 import type {Logger, RegistryBackend, RegistryProbe} from '../../plugin-api/index.js'
 import {emptyDocument, serializeDocument} from '../../registry/document.js'
-import {NODE_MOUNT_SECRET, REGISTRY_SECRETS, registrySecrets, type NodeMountSecret} from '../../registry/secret-store.js'
+import {NODE_MOUNT_SECRET, REGISTRY_SECRETS, type NodeMountSecret} from '../../registry/secret-store.js'
 import {resolveSecret} from '../../config/secrets.js'
 import {probeNow} from '../../registry/probe-cache.js'
 import {RegistryStore, UNCHANGED} from '../../registry/store.js'
@@ -168,8 +168,9 @@ export async function setUpNodeAccount(oclif: Config, backend: RegistryBackend, 
     return {created: false, hint, reason}
   }
   const token = apiToken()
-  if (!token) return manual('no Hetzner API token (HETZNER_API_TOKEN or secrets.hetzner_api_token) to make it with')
-  const secrets = registrySecrets(backend.secrets, backend.location)
+  if (!token) return manual('no Hetzner API token (secrets.hetzner_api_token, HCLOUD_TOKEN or HETZNER_API_TOKEN) to make it with')
+  // A backend from runtime.registry() is guarded, its secret store with it.
+  const secrets = backend.secrets
   if (!secrets) return manual(`the registry at ${backend.location} keeps no secrets`)
   const create = await setupFunction<NodeAccountCreator>(oclif, 'storagebox-node-account', 'making the nodes\' read-only Storage Box account')
   const password = newPassword()
