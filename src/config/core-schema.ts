@@ -1,10 +1,11 @@
 import type {ConfigSchema} from '../plugin-api/index.js'
+import type {SchemaValues} from './schema.js'
 
 /**
  * The keys the core itself reads. Plugin sections (`providers.<name>`, the backend's
  * keys under `registry`) are validated against the plugin's own schema when used.
  */
-export const coreSchema: ConfigSchema = {
+export const coreSchema = {
   infrastructure: {
     type: 'object',
     description: 'Where forests are planted',
@@ -125,4 +126,10 @@ export const coreSchema: ConfigSchema = {
     description: 'Credentials, best given as ${ENV} references',
     values: {type: 'string', description: 'a secret', secret: true},
   },
-}
+} as const satisfies ConfigSchema
+
+/**
+ * The core's config as `LoadedConfig.values` holds it: validated against coreSchema and defaulted,
+ * so its type is derived from the schema (a key added there is typed here, no cast needed).
+ */
+export type CoreConfig = SchemaValues<typeof coreSchema>
