@@ -51,7 +51,8 @@ export type KeyCheck =
 
 /** A dotted key's syntax: forest.sizes.small, not "forest..x" or "a b". */
 export function assertKeySyntax(key: string): void {
-  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(key)) throw new MorpheusError('USAGE', `"${key}" is not a dotted key like forest.sizes.small`)
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(key))
+    throw new MorpheusError('USAGE', `"${key}" is not a dotted key like forest.sizes.small`)
 }
 
 function unknown(key: string, at: string, candidates: readonly string[], where: string): KeyCheck {
@@ -60,7 +61,10 @@ function unknown(key: string, at: string, candidates: readonly string[], where: 
   const message = `${key} is not a known key${near ? ` (did you mean "${[...(at ? [at] : []), near, ...rest.slice(1)].join('.')}"?)` : ''}`
   return {
     error: new MorpheusError('USAGE', message, {
-      hint: candidates.length > 0 ? `Keys ${where}: ${candidates.join(', ')}. Every key is described in config.example.yaml.` : 'Every key is described in config.example.yaml.',
+      hint:
+        candidates.length > 0
+          ? `Keys ${where}: ${candidates.join(', ')}. Every key is described in config.example.yaml.`
+          : 'Every key is described in config.example.yaml.',
     }),
     known: false,
   }
@@ -102,7 +106,13 @@ export function checkKey(dotted: string, schemas: KeySchemas): KeyCheck {
     } else if (found.type === 'map' && key !== 'providers') {
       // forest.sizes.<any name>, secrets.<any name>: the entry's own schema, nothing below it.
       if (i + 1 === parts.length - 1) return {known: true, schema: found.values}
-      return {error: new MorpheusError('USAGE', `${dotted} is not a known key: ${at ? `${at}.` : ''}${part}.${parts[i + 1]} holds a single value`), known: false}
+      return {
+        error: new MorpheusError(
+          'USAGE',
+          `${dotted} is not a known key: ${at ? `${at}.` : ''}${part}.${parts[i + 1]} holds a single value`,
+        ),
+        known: false,
+      }
     } else if (found.type !== 'map') {
       return {error: new MorpheusError('USAGE', `${dotted} is not a known key: ${key} holds a single value`), known: false}
     }
@@ -113,7 +123,8 @@ export function checkKey(dotted: string, schemas: KeySchemas): KeyCheck {
 
 export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {...base}
-  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(base[k]) ? deepMerge(base[k] as Record<string, unknown>, v) : v
+  for (const [k, v] of Object.entries(over))
+    out[k] = isPlainObject(v) && isPlainObject(base[k]) ? deepMerge(base[k] as Record<string, unknown>, v) : v
   return out
 }
 
@@ -127,6 +138,10 @@ export function effectiveConfig(config: LoadedConfig, installed: InstalledPlugin
     if (d.configSchema) providers[d.name] = withDefaults(d.configSchema)
   }
   const backend = installed.registries.find((d) => d.name === registryType || d.aliases?.includes(registryType))
-  const defaults: Record<string, unknown> = {...config.values, providers, registry: {type: registryType, ...withDefaults(backend?.configSchema ?? {})}}
+  const defaults: Record<string, unknown> = {
+    ...config.values,
+    providers,
+    registry: {type: registryType, ...withDefaults(backend?.configSchema ?? {})},
+  }
   return deepMerge(defaults, config.raw)
 }

@@ -160,7 +160,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     try {
       await waitFor(async () => (await booter.exec(name, ['test', '-e', '/run/cloud-init/result.json'])).code === 0, 300_000, 1000)
     } catch (error) {
-      throw new Error(`${name}: cloud-init did not finish: ${(error as Error).message}\n${await booter.diagnose(name)}`)
+      throw new Error(`${name}: cloud-init did not finish: ${(error as Error).message}\n${await booter.diagnose(name)}`, {cause: error})
     }
     const status = await booter.exec(name, ['cloud-init', 'status', '--wait'], 300_000)
     const result = await booter.exec(name, ['cat', '/run/cloud-init/result.json'])

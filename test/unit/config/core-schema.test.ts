@@ -61,6 +61,12 @@ describe('coreSchema', () => {
     const secret: string | undefined = typed.secrets?.hetzner_api_token
     // @ts-expect-error: forest has no key "no_such_key"
     expect(typed.forest.no_such_key).toBeUndefined()
-    expect({maxNodes, mode, ports, provider, secret}).toEqual({maxNodes: 10, mode: 'system', ports: {client: 4222, cluster: 6222, monitor: 8222}, provider: 'hetzner', secret: undefined})
+    expect({maxNodes, mode, ports, provider, secret}).toEqual({
+      maxNodes: 10,
+      mode: 'system',
+      ports: {client: 4222, cluster: 6222, monitor: 8222},
+      provider: 'hetzner',
+      secret: undefined,
+    })
   })
 })

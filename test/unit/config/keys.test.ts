@@ -5,8 +5,22 @@ import {withDefaults} from '../../../src/config/schema.js'
 import type {ConfigSchema} from '../../../src/plugin-api/index.js'
 
 const schemas: KeySchemas = {
-  providers: new Map<string, ConfigSchema>([['local', {data_dir: {default: 'local', description: 'd', type: 'string'}, nats_server: {default: 'nats-server', description: 'n', type: 'string'}}], ['hetzner', {}]]),
-  registry: {lock_timeout_seconds: {description: 'l', type: 'integer'}, path: {description: 'p', type: 'string'}, type: {description: 't', type: 'string'}, unsafe_writes: {description: 'u', type: 'boolean'}},
+  providers: new Map<string, ConfigSchema>([
+    [
+      'local',
+      {
+        data_dir: {default: 'local', description: 'd', type: 'string'},
+        nats_server: {default: 'nats-server', description: 'n', type: 'string'},
+      },
+    ],
+    ['hetzner', {}],
+  ]),
+  registry: {
+    lock_timeout_seconds: {description: 'l', type: 'integer'},
+    path: {description: 'p', type: 'string'},
+    type: {description: 't', type: 'string'},
+    unsafe_writes: {description: 'u', type: 'boolean'},
+  },
 }
 
 const message = (key: string, s: KeySchemas = schemas) => {
@@ -50,8 +64,14 @@ describe('config keys: known ones, "did you mean" for the others (a usage error,
   })
 
   test('keys of a provider that is not installed, or of a registry backend that is not, cannot be checked: allowed, with why', () => {
-    expect(checkKey('providers.someday.region', schemas)).toEqual({known: 'unchecked', note: 'no provider "someday" is installed (installed: local, hetzner)'})
-    expect(checkKey('registry.bucket', {...schemas, registry: undefined})).toEqual({known: 'unchecked', note: 'the selected registry backend is not installed'})
+    expect(checkKey('providers.someday.region', schemas)).toEqual({
+      known: 'unchecked',
+      note: 'no provider "someday" is installed (installed: local, hetzner)',
+    })
+    expect(checkKey('registry.bucket', {...schemas, registry: undefined})).toEqual({
+      known: 'unchecked',
+      note: 'the selected registry backend is not installed',
+    })
   })
 
   test('the hint lists the keys at that level', () => {
@@ -64,7 +84,10 @@ describe('config keys: known ones, "did you mean" for the others (a usage error,
 describe('config keys from the installed plugins', () => {
   const installed: InstalledPlugins = {
     providers: [{configSchema: {data_dir: {default: 'local', description: 'd', type: 'string'}}, name: 'local'}, {name: 'bare'}],
-    registries: [{aliases: ['file'], configSchema: {path: {default: '~/.morpheus/registry.json', description: 'p', type: 'string'}}, name: 'none'}, {configSchema: {bucket: {description: 'b', type: 'string'}}, name: 's3'}],
+    registries: [
+      {aliases: ['file'], configSchema: {path: {default: '~/.morpheus/registry.json', description: 'p', type: 'string'}}, name: 'none'},
+      {configSchema: {bucket: {description: 'b', type: 'string'}}, name: 's3'},
+    ],
   }
 
   test('keySchemas: every provider by name, the backend that registry.type (or its alias) selects', () => {
@@ -79,7 +102,11 @@ describe('config keys from the installed plugins', () => {
   test('effectiveConfig: the defaults of the core, each provider and the selected backend, under what the file says', () => {
     const raw = {forest: {parallel: 2}, providers: {local: {data_dir: '/srv'}}}
     const config: LoadedConfig = {dir: '/', exists: true, path: '/config.yaml', raw, values: withDefaults(coreSchema, raw) as CoreConfig}
-    const merged = effectiveConfig(config, installed, 'none') as {forest: {parallel: number; form_timeout_seconds: number}; providers: unknown; registry: unknown}
+    const merged = effectiveConfig(config, installed, 'none') as {
+      forest: {parallel: number; form_timeout_seconds: number}
+      providers: unknown
+      registry: unknown
+    }
     expect(merged.forest.parallel).toBe(2)
     expect(merged.forest.form_timeout_seconds).toBe(60)
     expect(merged.providers).toEqual({local: {data_dir: '/srv'}})
