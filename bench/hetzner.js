@@ -47,6 +47,7 @@ execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '
 const load = (p) => import(pathToFileURL(join(ROOT, p)).href)
 const {HetznerSim} = await load('.tmp/hetzner-sim/test/fixtures/hetzner-sim/server.js')
 const {drivePlant, driveTeardown} = await load('.tmp/hetzner-sim/test/fixtures/hetzner-sim/drive.js')
+const {hetznerConfig} = await load('.tmp/hetzner-sim/test/fixtures/hetzner-sim/config.js')
 const {HetznerProvider} = await load('plugins/provider-hetzner/dist/provider.js')
 const {helpers} = await load('dist/plugins/helpers.js')
 const {pluginError} = await load('dist/plugins/errors.js')
@@ -126,10 +127,9 @@ async function plantCli(count, boot, pollSeconds) {
   live = sim
   await sim.start()
   const dir = mkdtempSync(join(tmpdir(), 'morpheus-bench-hetzner-'))
-  writeFileSync(
-    join(dir, 'config.yaml'),
-    `registry:\n  type: none\ninfrastructure:\n  provider: hetzner\nforest:\n${opts.parallel ? `  parallel: ${Number(opts.parallel)}\n` : ''}  form_timeout_seconds: 120\n  ports: {client: ${base + 22}, cluster: ${base + 62}, monitor: ${base + 82}}\nsecrets:\n  hetzner_api_token: \${HCLOUD_TOKEN}\nproviders:\n  hetzner:\n    operator_cidrs: ['127.0.0.1/32']\n    route_via: ipv4\n    poll_interval_seconds: ${pollSeconds}\n`,
-  )
+  const forest = {form_timeout_seconds: 120, parallel: opts.parallel ? Number(opts.parallel) : undefined, ports: {client: base + 22, cluster: base + 62, monitor: base + 82}}
+  // boot_timeout_seconds is not set here: the provider's default.
+  writeFileSync(join(dir, 'config.yaml'), hetznerConfig({forest, hetzner: {boot_timeout_seconds: undefined, poll_interval_seconds: pollSeconds}}))
   const env = {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN, HOME: dir, MORPHEUS_CACHE_DIR: join(dir, 'cache'), MORPHEUS_CONFIG: join(dir, 'config.yaml'), MORPHEUS_DATA_DIR: join(dir, 'data'), PATH: process.env.PATH}
   const run = (args) =>
     new Promise((resolve) => {

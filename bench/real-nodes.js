@@ -42,6 +42,7 @@ const {NspawnBooter} = await load('real-nodes/booter.js')
 const {CloudFirewall} = await load('real-nodes/cloud-firewall.js')
 const {createNetwork, destroyNetwork, NET, startFileServer} = await load('real-nodes/network.js')
 const {buildSite, integrationFor} = await load('real-nodes/site.js')
+const {realNodesConfig} = await load('real-nodes/config.js')
 
 const work = mkdtempSync(join(tmpdir(), 'morpheus-bench-real-'))
 let booter, sim, firewall, files
@@ -89,25 +90,9 @@ try {
   await sim.start()
   firewall = new CloudFirewall(sim)
   firewall.start()
-  const integration = Object.entries(integrationFor(site, files.url4)).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join('\n')
   const sandbox = join(work, 'sandbox')
   execFileSync('mkdir', ['-p', join(sandbox, 'home')])
-  writeFileSync(join(sandbox, 'config.yaml'), `registry:
-  type: none
-infrastructure:
-  provider: hetzner
-forest:
-  form_timeout_seconds: 240
-integration:
-${integration}
-secrets:
-  hetzner_api_token: \${HCLOUD_TOKEN}
-providers:
-  hetzner:
-    operator_cidrs: ${JSON.stringify(NET.operatorCidrs)}
-    poll_interval_seconds: 0.5
-    boot_timeout_seconds: 300
-`)
+  writeFileSync(join(sandbox, 'config.yaml'), realNodesConfig(integrationFor(site, files.url4)))
   const env = {
     CI: 'true', HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN, HOME: join(sandbox, 'home'), MORPHEUS_CACHE_DIR: join(sandbox, 'cache'),
     MORPHEUS_CONFIG: join(sandbox, 'config.yaml'), MORPHEUS_DATA_DIR: join(sandbox, 'data'), PATH: process.env.PATH,

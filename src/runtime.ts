@@ -1,6 +1,7 @@
 import type {Config} from '@oclif/core'
 
 import {expandEnv, isSecretKey, loadConfig, pluginSection, resolveConfigPath, type LoadedConfig} from './config/config.js'
+import type {InstalledPlugins} from './config/keys.js'
 import {resolveSecret} from './config/secrets.js'
 import {MorpheusError} from './errors.js'
 import {deviceId} from './device.js'
@@ -77,20 +78,25 @@ export class Runtime {
     return this.registryCatalog
   }
 
+  /** The installed providers' and registry backends' descriptors (what src/config/keys.ts checks keys against). */
+  async installedPlugins(): Promise<InstalledPlugins> {
+    const [providers, registries] = await Promise.all([this.providers(), this.registries()])
+    return {providers: providers.entries.map((e) => e.descriptor), registries: registries.entries.map((e) => e.descriptor)}
+  }
+
   private warnAbout<C extends {warnings: string[]}>(catalog: C): C {
     for (const w of catalog.warnings) this.log.warn(w, 'PLUGIN')
     return catalog
   }
 
   get ports(): NatsPorts {
-    const forest = this.config.values.forest as {ports: NatsPorts}
-    return forest.ports
+    return this.config.values.forest.ports
   }
 
   /** `cloud` stands for the configured cloud provider (infrastructure.provider), which must be a cloud provider. */
   async providerName(requested: string): Promise<string> {
     if (requested !== 'cloud') return requested
-    const configured = (this.config.values.infrastructure as {provider: string}).provider
+    const configured = this.config.values.infrastructure.provider
     const catalog = await this.providers()
     const entry = catalog.entries.find((e) => e.descriptor.name === configured || e.descriptor.aliases?.includes(configured))
     if (entry && !entry.descriptor.capabilities.cloud) {
@@ -143,12 +149,12 @@ export class Runtime {
    */
   private async renderer(pluginDir?: string) {
     const [{bootstrapSettings}, {createRenderer}] = await Promise.all([import('./templates/bootstrap.js'), import('./templates/render.js')])
-    const dir = (this.config.values.templates as {dir?: string} | undefined)?.dir
+    const dir = this.config.values.templates.dir
     return createRenderer({
       bootstrap: () =>
         bootstrapSettings(
           {
-            integration: this.config.values.integration as Record<string, unknown>,
+            integration: this.config.values.integration,
             registry: expandEnv(this.config.values.registry ?? {}, this.config.path, process.env, 'registry') as Record<string, unknown>,
             nodeMount: this.nodeMount,
           },
@@ -161,7 +167,7 @@ export class Runtime {
   async provider(name: string): Promise<LoadedProvider> {
     const entry = resolve(await this.providers(), await this.providerName(name))
     const d = entry.descriptor
-    const all = (this.config.values.providers ?? {}) as Record<string, Record<string, unknown>>
+    const all = this.config.values.providers ?? {}
     const section = all[d.name] ?? {}
     const context = await this.context(`providers.${d.name}`, d, section)
     // A cloud provider renders user data: the nodes' mount account must be at hand by then.
@@ -205,7 +211,7 @@ export class Runtime {
    */
   private async loadNodeMount(): Promise<void> {
     if (this.nodeMount !== undefined) return
-    const section = (this.config.values.registry ?? {}) as Record<string, unknown>
+    const section = this.config.values.registry ?? {}
     if (section.node_username !== undefined || section.node_password !== undefined) return
     try {
       const {backend, entry} = await this.registry()
@@ -223,7 +229,7 @@ export class Runtime {
   }
 
   registryType(): string {
-    const section = (this.config.values.registry ?? {}) as Record<string, unknown>
+    const section = this.config.values.registry ?? {}
     return typeof section.type === 'string' ? String(expandEnv(section.type, this.config.path, process.env, 'registry.type')) : 'none'
   }
 
@@ -233,7 +239,7 @@ export class Runtime {
     this.backend ??= (async () => {
       const entry = resolve(await this.registries(), this.registryType(), 'registry.type')
       const d = entry.descriptor
-      const section = (this.config.values.registry ?? {}) as Record<string, unknown>
+      const section = this.config.values.registry ?? {}
       const context = await this.context('registry', d, section, ['type', 'unsafe_writes'])
       try {
         const factory = await d.load()

@@ -46,7 +46,7 @@ export async function providerNames(config: Config): Promise<string[]> {
 /** Size names: forest.sizes of the config file over the defaults. */
 export async function sizeNames(config: Config): Promise<string[]> {
   const rt = await runtime(config)
-  const sizes = (rt.config.values.forest as {sizes?: Record<string, number>} | undefined)?.sizes ?? {}
+  const sizes = rt.config.values.forest.sizes
   return safe(Object.entries(sizes).sort(([, a], [, b]) => a - b).map(([name]) => name))
 }
 

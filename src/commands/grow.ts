@@ -67,7 +67,7 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
 
   async run(): Promise<GrowJson | {results: GrowJson[]}> {
     const {args, flags} = await this.parse(Grow)
-    this.settings = growthSettings(this.runtime.config.values.growth as Record<string, unknown> | undefined, flags.threshold)
+    this.settings = growthSettings(this.runtime.config.values.growth, flags.threshold)
     this.relay = new ProgressRelay({fancy: !flags.auto && this.fancyProgress, quiet: this.jsonEnabled()})
     this.unsafe = flags.unsafe
     const {backend} = await this.runtime.registry()

@@ -39,7 +39,7 @@ export default class List extends MorpheusCommand {
     const {raw, values} = this.runtime.config
     // Only when the file sets it: the default (hetzner) says nothing about what this user has.
     if ((raw.infrastructure as {provider?: unknown} | undefined)?.provider === undefined) return 'morpheus plant local small'
-    const provider = (values.infrastructure as {provider: string}).provider
+    const provider = values.infrastructure.provider
     if (provider === 'local') return 'morpheus plant local small'
     return `morpheus plant cloud small (on ${provider}, your infrastructure.provider), or on this machine: morpheus plant local small`
   }

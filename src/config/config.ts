@@ -6,7 +6,7 @@ import {dump, load} from 'js-yaml'
 import {MorpheusError} from '../errors.js'
 import {toFsError, withFs} from '../fs-errors.js'
 import type {ConfigSchema} from '../plugin-api/index.js'
-import {coreSchema} from './core-schema.js'
+import {coreSchema, type CoreConfig} from './core-schema.js'
 import {isPlainObject, schemaFor, validateAgainst, withDefaults} from './schema.js'
 
 export interface LoadedConfig {
@@ -16,8 +16,8 @@ export interface LoadedConfig {
   exists: boolean
   /** The file as written (no expansion, no defaults): what `config set` edits. */
   raw: Record<string, unknown>
-  /** Expanded and defaulted: what the program uses. */
-  values: Record<string, unknown>
+  /** Expanded, validated against the core's schema and defaulted: what the program uses. */
+  values: CoreConfig
 }
 
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -106,7 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const expanded: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(raw)) expanded[k] = LAZY_SECTIONS.has(k) ? v : expandEnv(v, path, env, k)
   validateCore(expanded, path)
-  return {dir: dirname(path), exists, path, raw, values: withDefaults(coreSchema, expanded)}
+  // validateCore checked `expanded` against coreSchema, and withDefaults filled in what it leaves out: the shape CoreConfig describes.
+  return {dir: dirname(path), exists, path, raw, values: withDefaults(coreSchema, expanded) as CoreConfig}
 }
 
 /** Validate and default a plugin's section against its schema, naming the key and the file. */

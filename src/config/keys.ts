@@ -3,10 +3,9 @@
  * installed provider's, the selected registry backend's), "did you mean" for the others, and the
  * effective values (defaults filled in under what the file says).
  */
-import type {ConfigKeySchema, ConfigSchema} from '../plugin-api/index.js'
+import type {ConfigKeySchema, ConfigSchema, ProviderDescriptor, RegistryDescriptor} from '../plugin-api/index.js'
 import {MorpheusError} from '../errors.js'
-import type {Runtime} from '../runtime.js'
-import {expandEnv} from './config.js'
+import {expandEnv, type LoadedConfig} from './config.js'
 import {coreSchema} from './core-schema.js'
 import {closeEnough, isPlainObject, withDefaults} from './schema.js'
 
@@ -14,6 +13,12 @@ import {closeEnough, isPlainObject, withDefaults} from './schema.js'
 const REGISTRY_CORE_KEYS: ConfigSchema = {
   type: {type: 'string', description: 'the registry backend'},
   unsafe_writes: {type: 'boolean', description: 'write even if the backend cannot make concurrent writes safe'},
+}
+
+/** What the installed plugins say about config keys: their descriptors (a Runtime's catalogs give them). */
+export interface InstalledPlugins {
+  providers: readonly Pick<ProviderDescriptor, 'name' | 'configSchema'>[]
+  registries: readonly Pick<RegistryDescriptor, 'name' | 'aliases' | 'configSchema'>[]
 }
 
 export interface KeySchemas {
@@ -24,9 +29,9 @@ export interface KeySchemas {
 }
 
 /** The schemas keys are checked against; `raw` is the file as written (it need not be valid: `config set` may be fixing it). */
-export async function keySchemas(runtime: Runtime, raw: Record<string, unknown>): Promise<KeySchemas> {
+export function keySchemas(installed: InstalledPlugins, raw: Record<string, unknown>): KeySchemas {
   const providers = new Map<string, ConfigSchema>()
-  for (const e of (await runtime.providers()).entries) providers.set(e.descriptor.name, e.descriptor.configSchema ?? {})
+  for (const d of installed.providers) providers.set(d.name, d.configSchema ?? {})
   const written = isPlainObject(raw.registry) ? raw.registry.type : undefined
   let type = 'none'
   try {
@@ -34,8 +39,8 @@ export async function keySchemas(runtime: Runtime, raw: Record<string, unknown>)
   } catch {
     type = written as string
   }
-  const backend = (await runtime.registries()).entries.find((e) => e.descriptor.name === type || e.descriptor.aliases?.includes(type))
-  return {providers, registry: backend ? {...REGISTRY_CORE_KEYS, ...backend.descriptor.configSchema} : undefined}
+  const backend = installed.registries.find((d) => d.name === type || d.aliases?.includes(type))
+  return {providers, registry: backend ? {...REGISTRY_CORE_KEYS, ...backend.configSchema} : undefined}
 }
 
 export type KeyCheck =
@@ -46,7 +51,8 @@ export type KeyCheck =
 
 /** A dotted key's syntax: forest.sizes.small, not "forest..x" or "a b". */
 export function assertKeySyntax(key: string): void {
-  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(key)) throw new MorpheusError('USAGE', `"${key}" is not a dotted key like forest.sizes.small`)
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(key))
+    throw new MorpheusError('USAGE', `"${key}" is not a dotted key like forest.sizes.small`)
 }
 
 function unknown(key: string, at: string, candidates: readonly string[], where: string): KeyCheck {
@@ -55,7 +61,10 @@ function unknown(key: string, at: string, candidates: readonly string[], where: 
   const message = `${key} is not a known key${near ? ` (did you mean "${[...(at ? [at] : []), near, ...rest.slice(1)].join('.')}"?)` : ''}`
   return {
     error: new MorpheusError('USAGE', message, {
-      hint: candidates.length > 0 ? `Keys ${where}: ${candidates.join(', ')}. Every key is described in config.example.yaml.` : 'Every key is described in config.example.yaml.',
+      hint:
+        candidates.length > 0
+          ? `Keys ${where}: ${candidates.join(', ')}. Every key is described in config.example.yaml.`
+          : 'Every key is described in config.example.yaml.',
     }),
     known: false,
   }
@@ -97,7 +106,13 @@ export function checkKey(dotted: string, schemas: KeySchemas): KeyCheck {
     } else if (found.type === 'map' && key !== 'providers') {
       // forest.sizes.<any name>, secrets.<any name>: the entry's own schema, nothing below it.
       if (i + 1 === parts.length - 1) return {known: true, schema: found.values}
-      return {error: new MorpheusError('USAGE', `${dotted} is not a known key: ${at ? `${at}.` : ''}${part}.${parts[i + 1]} holds a single value`), known: false}
+      return {
+        error: new MorpheusError(
+          'USAGE',
+          `${dotted} is not a known key: ${at ? `${at}.` : ''}${part}.${parts[i + 1]} holds a single value`,
+        ),
+        known: false,
+      }
     } else if (found.type !== 'map') {
       return {error: new MorpheusError('USAGE', `${dotted} is not a known key: ${key} holds a single value`), known: false}
     }
@@ -108,7 +123,8 @@ export function checkKey(dotted: string, schemas: KeySchemas): KeyCheck {
 
 export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {...base}
-  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(base[k]) ? deepMerge(base[k] as Record<string, unknown>, v) : v
+  for (const [k, v] of Object.entries(over))
+    out[k] = isPlainObject(v) && isPlainObject(base[k]) ? deepMerge(base[k] as Record<string, unknown>, v) : v
   return out
 }
 
@@ -116,14 +132,16 @@ export function deepMerge(base: Record<string, unknown>, over: Record<string, un
  * What is in effect: the defaults (the core's, each installed provider's, the selected registry
  * backend's) with what the file says over them, `${ENV}` references as written.
  */
-export async function effectiveConfig(runtime: Runtime): Promise<Record<string, unknown>> {
-  const config = runtime.config
-  const defaults: Record<string, unknown> = {...config.values, providers: {...(config.values.providers as object)}}
-  for (const e of (await runtime.providers()).entries) {
-    if (e.descriptor.configSchema) (defaults.providers as Record<string, unknown>)[e.descriptor.name] = withDefaults(e.descriptor.configSchema)
+export function effectiveConfig(config: LoadedConfig, installed: InstalledPlugins, registryType: string): Record<string, unknown> {
+  const providers: Record<string, unknown> = {...config.values.providers}
+  for (const d of installed.providers) {
+    if (d.configSchema) providers[d.name] = withDefaults(d.configSchema)
   }
-  const type = runtime.registryType()
-  const backend = (await runtime.registries()).entries.find((e) => e.descriptor.name === type || e.descriptor.aliases?.includes(type))
-  defaults.registry = {type, ...withDefaults(backend?.descriptor.configSchema ?? {})}
+  const backend = installed.registries.find((d) => d.name === registryType || d.aliases?.includes(registryType))
+  const defaults: Record<string, unknown> = {
+    ...config.values,
+    providers,
+    registry: {type: registryType, ...withDefaults(backend?.configSchema ?? {})},
+  }
   return deepMerge(defaults, config.raw)
 }

@@ -1,6 +1,34 @@
 import type {ConfigKeySchema, ConfigSchema} from '../plugin-api/index.js'
 import {editDistance} from '../suggest.js'
 
+/** The type of one value a key schema admits (after validation; `${ENV}` references in lazy sections stay strings). */
+export type SchemaValue<S> = S extends {type: 'object'; properties: infer P}
+  ? SchemaValues<P>
+  : S extends {type: 'map'; values: infer V}
+    ? Record<string, SchemaValue<V>>
+    : S extends {type: 'map'}
+      ? Record<string, unknown>
+      : S extends {type: 'string'; enum: readonly (infer E)[]}
+        ? E
+        : S extends {type: 'string'}
+          ? string
+          : S extends {type: 'number' | 'integer'}
+            ? number
+            : S extends {type: 'boolean'}
+              ? boolean
+              : S extends {type: 'string[]'}
+                ? string[]
+                : unknown
+
+/**
+ * The values `withDefaults(schema, validated)` gives, as a type: a key with a default (or an object,
+ * which is always filled in) is always there; any other key may be missing or null (`registry:` with
+ * nothing under it).
+ */
+export type SchemaValues<P> = {
+  [K in keyof P]: P[K] extends {type: 'object'} | {default: unknown} ? SchemaValue<P[K]> : SchemaValue<P[K]> | null | undefined
+}
+
 export interface SchemaProblem {
   key: string
   message: string

@@ -2,14 +2,13 @@ import {probeAll} from '../monitor/nats.js'
 import {knownProbe} from '../registry/probe-cache.js'
 import {RegistryStore} from '../registry/store.js'
 import type {Runtime} from '../runtime.js'
-import type {ForestDeps, ForestSettings, Progress} from './deps.js'
+import type {ForestDeps, Progress} from './deps.js'
 import {silentProgress} from './deps.js'
 import {deviceId} from '../device.js'
 
 /** Is writing to a backend that cannot make writes safe allowed (--unsafe, registry.unsafe_writes, MORPHEUS_UNSAFE_WRITES=1)? */
 export function unsafeWrites(runtime: Runtime, flag = false): boolean {
-  const section = (runtime.config.values.registry ?? {}) as Record<string, unknown>
-  return flag || section.unsafe_writes === true || process.env.MORPHEUS_UNSAFE_WRITES === '1'
+  return flag || runtime.config.values.registry?.unsafe_writes === true || process.env.MORPHEUS_UNSAFE_WRITES === '1'
 }
 
 /** Did the config file set forest.parallel (rather than leave the default)? */
@@ -42,7 +41,7 @@ export async function forestDeps(runtime: Runtime, options: {progress?: Progress
     },
     // The store's backend is guarded (src/plugins/guard.ts), its secret store with it: a corrupt secrets file is a registry error naming it.
     secrets: store.backend.secrets,
-    settings: {...(runtime.config.values.forest as ForestSettings), parallelSet: parallelSet(runtime)},
+    settings: {...runtime.config.values.forest, parallelSet: parallelSet(runtime)},
     signal: runtime.signal,
     store,
   }

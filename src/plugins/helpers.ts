@@ -2,7 +2,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {setTimeout as sleepTimer} from 'node:timers/promises'
 
 import type {PluginErrorShape, PluginHelpers, PollOptions, RetryOptions} from '../plugin-api/index.js'
-import {mapLimit} from '../forest/util.js'
+import {mapLimit} from '../map-limit.js'
 import {hostPort, urlHost} from '../net.js'
 
 /** Sleep that ends early (with an AbortError) when the signal fires. */

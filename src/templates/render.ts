@@ -44,7 +44,7 @@ function walk(dir: string, skip?: string): string[] {
   for (const entry of entries) {
     const full = join(dir, entry)
     if (full === skip) continue
-    let isDir = false
+    let isDir: boolean
     try {
       isDir = statSync(full).isDirectory()
     } catch {
@@ -65,8 +65,9 @@ function strictParams(node: unknown): void {
   if (!node || typeof node !== 'object') return
   if (Array.isArray(node)) return node.forEach(strictParams)
   const n = node as {params?: unknown[]; hash?: {pairs?: Array<{value: unknown}>}}
-  const mark = (p: any) => {
-    if (p?.type === 'PathExpression' && !p.data && p.parts.length > 0) p.strict = true
+  const mark = (p: unknown) => {
+    const path = p as {type?: unknown; data?: unknown; parts: unknown[]; strict?: boolean} | null | undefined
+    if (path?.type === 'PathExpression' && !path.data && path.parts.length > 0) path.strict = true
   }
   n.params?.forEach(mark)
   n.hash?.pairs?.forEach((pair) => mark(pair.value))

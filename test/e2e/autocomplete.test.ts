@@ -3,7 +3,7 @@ import {readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 
 import {forestIdsCachePath, forgetForestIds} from '../../src/autocomplete/forests-cache.js'
-import {BIN, ROOT, Sandbox, collect} from '../helpers/cli.js'
+import {ROOT, Sandbox, collect} from '../helpers/cli.js'
 
 /**
  * Shell completion through the built CLI: the scripts in dist/completion/, sourced with the line

@@ -3,6 +3,7 @@ import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {hetznerConfig} from '../fixtures/hetzner-sim/config.js'
 import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
 import {Sandbox} from '../helpers/cli.js'
 
@@ -22,23 +23,8 @@ describe('plant --dry-run prints exactly the user data plant sends', () => {
     keyDir = mkdtempSync(join(tmpdir(), 'morpheus-dry-key-'))
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator@dry-run', '-f', join(keyDir, 'id')])
     const base = 20000 + Math.floor(Math.random() * 400) * 100
-    sb = new Sandbox(`registry:
-  type: none
-infrastructure:
-  provider: hetzner
-forest:
-  form_timeout_seconds: 60
-  ports: {client: ${base + 22}, cluster: ${base + 62}, monitor: ${base + 82}}
-secrets:
-  hetzner_api_token: \${HCLOUD_TOKEN}
-providers:
-  hetzner:
-    operator_cidrs: ['127.0.0.1/32']
-    route_via: ipv4
-    ssh_public_key_path: ${join(keyDir, 'id.pub')}
-    poll_interval_seconds: 0.2
-    boot_timeout_seconds: 30
-`, {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+    const ports = {client: base + 22, cluster: base + 62, monitor: base + 82}
+    sb = new Sandbox(hetznerConfig({forest: {ports}, hetzner: {ssh_public_key_path: join(keyDir, 'id.pub')}}), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
   })
   afterAll(async () => {
     await sim.stop()

@@ -1,5 +1,6 @@
 import {existsSync, readFileSync} from 'node:fs'
 
+import {hetznerConfig, type HetznerConfigOptions} from '../fixtures/hetzner-sim/config.js'
 import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
 import {Sandbox, collect, onTerminal} from '../helpers/cli.js'
 
@@ -8,26 +9,8 @@ import {Sandbox, collect, onTerminal} from '../helpers/cli.js'
 // so the forest that forms is a real cluster. Every request the CLI makes is checked against the official API spec.
 const TOKEN = 'e2e-token-7c1d9a3f5b8e2c4d6f0a1b3c5d7e9f21'
 
-function config(ports: {client: number; cluster: number; monitor: number}): string {
-  return `registry:
-  type: none
-infrastructure:
-  provider: hetzner
-forest:
-  form_timeout_seconds: 60
-  ports:
-    client: ${ports.client}
-    cluster: ${ports.cluster}
-    monitor: ${ports.monitor}
-secrets:
-  hetzner_api_token: \${HCLOUD_TOKEN}
-providers:
-  hetzner:
-    operator_cidrs: ['127.0.0.1/32']
-    route_via: ipv4
-    poll_interval_seconds: 0.2
-    boot_timeout_seconds: 30
-`
+function config(ports: {client: number; cluster: number; monitor: number}, options: HetznerConfigOptions = {}): string {
+  return hetznerConfig({...options, forest: {ports, ...options.forest}})
 }
 
 function randomPorts() {
@@ -273,7 +256,7 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     // Every server was being created before the first one was up: one round of boots (5 at a time would make two).
     expect(Math.max(...round.map((a) => a.started))).toBeLessThan(Math.min(...round.map((a) => a.finished)))
     await sb.json(['teardown', six.forest.id, '--yes'])
-    const bounded = new Sandbox(config(randomPorts()).replace('forest:\n', 'forest:\n  parallel: 2\n'), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+    const bounded = new Sandbox(config(randomPorts(), {forest: {parallel: 2}}), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
     try {
       const three = await bounded.json(['plant', 'cloud', '--nodes', '3', '--yes'])
       const waves = creates(three.forest.id)
@@ -296,8 +279,8 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
   })
 
   test('the token\'s one precedence: secrets.hetzner_api_token in the config, else HCLOUD_TOKEN, else HETZNER_API_TOKEN', async () => {
-    const plain = new Sandbox(config(randomPorts()).replace('secrets:\n  hetzner_api_token: ${HCLOUD_TOKEN}\n', ''), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: '', HETZNER_API_TOKEN: ''})
-    const named = new Sandbox(config(randomPorts()).replace('${HCLOUD_TOKEN}', '${MY_HETZNER_TOKEN}'), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: '', HETZNER_API_TOKEN: ''})
+    const plain = new Sandbox(config(randomPorts(), {token: null}), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: '', HETZNER_API_TOKEN: ''})
+    const named = new Sandbox(config(randomPorts(), {token: '${MY_HETZNER_TOKEN}'}), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: '', HETZNER_API_TOKEN: ''})
     const wrong = 'wrong-token-1a2b3c4d5e'
     const dryRun = (s: Sandbox, env: NodeJS.ProcessEnv) => s.run(['plant', 'cloud', 'small', '--dry-run', '--json'], {env, timeoutMs: 60_000})
     try {

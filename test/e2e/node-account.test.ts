@@ -2,6 +2,7 @@ import {readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {startApache, type ApacheServer} from '../fixtures/webdav/apache.js'
+import {hetznerConfig} from '../fixtures/hetzner-sim/config.js'
 import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
 import {startStorageBoxApi, type StorageBoxApi} from '../fixtures/storagebox-api/simulator.js'
 import {findSecret} from '../helpers/find-secret.js'
@@ -39,7 +40,8 @@ afterAll(async () => {
 })
 afterEach(() => expect(sim.violations).toEqual([]))
 
-const cloud = ['infrastructure:', '  provider: hetzner', 'secrets:', '  hetzner_api_token: ${HCLOUD_TOKEN}', 'providers:', '  hetzner:', "    operator_cidrs: ['127.0.0.1/32']", '    route_via: ipv4', '    poll_interval_seconds: 0.2', '    boot_timeout_seconds: 10', ''].join('\n')
+// No registry section: `registry init` writes it.
+const cloud = hetznerConfig({hetzner: {boot_timeout_seconds: 10}, registry: null})
 
 function sandbox(): Sandbox {
   const s = new Sandbox(cloud, {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN, HETZNER_API_TOKEN: api.token, HETZNER_ENDPOINT: api.endpoint})

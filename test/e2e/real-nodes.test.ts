@@ -19,9 +19,11 @@ import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import type {HetznerConfigOptions} from '../fixtures/hetzner-sim/config.js'
 import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
 import {NspawnBooter, type BootRequest} from '../fixtures/real-nodes/booter.js'
 import {CloudFirewall} from '../fixtures/real-nodes/cloud-firewall.js'
+import {realNodesConfig} from '../fixtures/real-nodes/config.js'
 import {createNetwork, destroyNetwork, NET, startFileServer} from '../fixtures/real-nodes/network.js'
 import {buildSite, integrationFor, natsServerBinary, type Site} from '../fixtures/real-nodes/site.js'
 import {startApache, type ApacheServer} from '../fixtures/webdav/apache.js'
@@ -47,26 +49,9 @@ function prerequisites(): string[] {
   return missing
 }
 
-function hetznerConfig(registry: string, integration: Record<string, string | boolean>, extra = ''): string {
-  const lines = Object.entries(integration).map(([k, v]) => `  ${k}: ${typeof v === 'string' ? JSON.stringify(v) : v}`)
-  return `${registry}
-infrastructure:
-  provider: hetzner
-forest:
-  form_timeout_seconds: 240
-${extra}growth:
-  # One forest grows several times in a row here: no wait between expansions.
-  cooldown_minutes: 0
-integration:
-${lines.join('\n')}
-secrets:
-  hetzner_api_token: \${HCLOUD_TOKEN}
-providers:
-  hetzner:
-    operator_cidrs: ${JSON.stringify(NET.operatorCidrs)}
-    poll_interval_seconds: 0.5
-    boot_timeout_seconds: 300
-`
+/** The config of the runs here: a forest grows several times in a row, so no wait between expansions. */
+function hetznerConfig(integration: Record<string, string | boolean>, options: HetznerConfigOptions = {}): string {
+  return realNodesConfig(integration, {growth: {cooldown_minutes: 0}, ...options})
 }
 
 async function varz(monitor: string): Promise<any> {
@@ -133,7 +118,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     await sim.start()
     firewall = new CloudFirewall(sim)
     firewall.start()
-    sb = new Sandbox(hetznerConfig('registry:\n  type: none', integration), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+    sb = new Sandbox(hetznerConfig(integration), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
   }, 120_000)
 
   afterAll(async () => {
@@ -160,7 +145,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     try {
       await waitFor(async () => (await booter.exec(name, ['test', '-e', '/run/cloud-init/result.json'])).code === 0, 300_000, 1000)
     } catch (error) {
-      throw new Error(`${name}: cloud-init did not finish: ${(error as Error).message}\n${await booter.diagnose(name)}`)
+      throw new Error(`${name}: cloud-init did not finish: ${(error as Error).message}\n${await booter.diagnose(name)}`, {cause: error})
     }
     const status = await booter.exec(name, ['cloud-init', 'status', '--wait'], 300_000)
     const result = await booter.exec(name, ['cat', '/run/cloud-init/result.json'])
@@ -354,7 +339,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
   }, 400_000)
 
   test('embedded mode, IPv6-only nodes: the NimsForest stand-in forms a forest from the user data', async () => {
-    const embedded = new Sandbox(hetznerConfig('registry:\n  type: none', {...integrationFor(site, files.url6)}, '  nats_mode: embedded\n').replace('    poll_interval_seconds', '    ipv4: false\n    poll_interval_seconds'), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+    const embedded = new Sandbox(hetznerConfig({...integrationFor(site, files.url6)}, {forest: {nats_mode: 'embedded'}, hetzner: {ipv4: false}}), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
     try {
       const r = await embedded.runJson(['plant', 'cloud', '--nodes', '2', '--yes'], {timeoutMs: 600_000})
       if (r.code !== 0) throw new Error(`embedded plant failed: ${r.stdout}\n${r.stderr}`)

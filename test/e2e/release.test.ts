@@ -27,6 +27,7 @@ const BUNDLED = ['@morpheus/provider-hetzner', '@morpheus/provider-local', '@mor
 const PLUGIN_TARBALLS = [...BUNDLED, '@morpheus/registry-s3'].map((n) => `${n.slice(1).replace('/', '-')}-${VERSION}.tgz`)
 
 /** oclif's `plugins` colours versions even without a terminal when CI is set. */
+// eslint-disable-next-line no-control-regex -- ESC (\x1b) starts the colour codes this removes
 const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '')
 
 /** A copy of a plugin tarball with another version in its package.json: the user's own build, told apart by its version. */

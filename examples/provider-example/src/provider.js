@@ -168,7 +168,7 @@ export function createExampleProvider(context) {
 
     async listNodes(forestId) {
       /** @type {string[]} */
-      let ids = []
+      let ids
       try {
         ids = readdirSync(join(root, forestId))
       } catch {
@@ -176,7 +176,7 @@ export function createExampleProvider(context) {
       }
       return ids.map((id) => {
         const dir = nodeDir(forestId, id)
-        let running = false
+        let running
         try {
           const {pid} = JSON.parse(readFileSync(join(dir, 'node.json'), 'utf8'))
           running = alive(pid) && isOurs(pid, dir)

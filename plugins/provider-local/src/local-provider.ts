@@ -320,14 +320,14 @@ export class LocalProvider implements Provider {
   /** Every node directory on disk, of every forest. */
   private scan(): NodeFile[] {
     const out: NodeFile[] = []
-    let forests: string[] = []
+    let forests: string[]
     try {
       forests = readdirSync(this.dataDir)
     } catch {
       return out
     }
     for (const f of forests) {
-      let nodes: string[] = []
+      let nodes: string[]
       try {
         nodes = readdirSync(join(this.dataDir, f))
       } catch {
@@ -342,7 +342,7 @@ export class LocalProvider implements Provider {
   }
 
   async listNodes(forestId: string): Promise<ProviderNode[]> {
-    let names: string[] = []
+    let names: string[]
     try {
       names = readdirSync(join(this.dataDir, forestId))
     } catch {

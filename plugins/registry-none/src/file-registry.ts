@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
+import {closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {dirname} from 'node:path'
 

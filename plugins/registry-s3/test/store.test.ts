@@ -25,8 +25,8 @@ afterEach(async () => {
 })
 
 test('two stores (two commands) adding forests at the same time: every forest lands, some writes conflicted and were applied again', async () => {
-  const a = new RegistryStore(await backend(), {conflictBaseMs: 5, log: quiet})
-  const b = new RegistryStore(await backend(), {conflictBaseMs: 5, log: quiet})
+  const a = new RegistryStore(backend(), {conflictBaseMs: 5, log: quiet})
+  const b = new RegistryStore(backend(), {conflictBaseMs: 5, log: quiet})
   await Promise.all([
     ...Array.from({length: 6}, (_, i) => a.update((doc) => void (doc.forests[`a${i}`] = forest(`a${i}`)), {now: true})),
     ...Array.from({length: 6}, (_, i) => b.update((doc) => void (doc.forests[`b${i}`] = forest(`b${i}`)), {now: true})),
@@ -39,7 +39,7 @@ test('two stores (two commands) adding forests at the same time: every forest la
 })
 
 test('a 503 SlowDown and a reset connection are retried by the store; the write lands once', async () => {
-  const store = new RegistryStore(await backend(), {log: quiet, probe: {concurrency: 'compare-and-swap', notes: []}, transientBaseMs: 5})
+  const store = new RegistryStore(backend(), {log: quiet, probe: {concurrency: 'compare-and-swap', notes: []}, transientBaseMs: 5})
   await store.update((doc) => void (doc.forests.f1 = forest('f1')), {now: true})
   fake.failNext({code: 'SlowDown', status: 503}, {reset: true})
   await store.update((doc) => void (doc.forests.f2 = forest('f2')), {now: true})
@@ -49,7 +49,7 @@ test('a 503 SlowDown and a reset connection are retried by the store; the write 
 
 test('a server that ignores conditional writes: the store refuses to write, naming what is missing; with unsafe it writes', async () => {
   fake.enforceConditions = false
-  const refused = new RegistryStore(await backend(), {log: quiet})
+  const refused = new RegistryStore(backend(), {log: quiet})
   const error = await refused.update((doc) => void (doc.forests.f1 = forest('f1')), {now: true}).catch((e) => e)
   expect(error.kind).toBe('REGISTRY')
   expect(error.message).toContain('refusing to write the registry at s3://morpheus/morpheus/registry.json')
@@ -57,7 +57,7 @@ test('a server that ignores conditional writes: the store refuses to write, nami
   expect(fake.object('morpheus', 'morpheus/registry.json')).toBeUndefined()
 
   const warnings: string[] = []
-  const unsafe = new RegistryStore(await backend(), {log: {debug() {}, warn: (m) => warnings.push(m)}, unsafe: true})
+  const unsafe = new RegistryStore(backend(), {log: {debug() {}, warn: (m) => warnings.push(m)}, unsafe: true})
   await unsafe.update((doc) => void (doc.forests.f1 = forest('f1')), {now: true})
   expect(Object.keys(JSON.parse(fake.object('morpheus', 'morpheus/registry.json')!).forests)).toEqual(['f1'])
   expect(warnings.join('\n')).toContain('writing anyway (--unsafe)')

@@ -14,9 +14,10 @@ export default class ConfigGet extends MorpheusCommand {
   async run(): Promise<{key: string; value: unknown}> {
     const {args} = await this.parse(ConfigGet)
     assertKeySyntax(args.key)
-    const check = checkKey(args.key, await keySchemas(this.runtime, this.runtime.config.raw))
+    const installed = await this.runtime.installedPlugins()
+    const check = checkKey(args.key, keySchemas(installed, this.runtime.config.raw))
     if (check.known === false) throw check.error
-    const value = getKey(await effectiveConfig(this.runtime), args.key)
+    const value = getKey(effectiveConfig(this.runtime.config, installed, this.runtime.registryType()), args.key)
     if (value === undefined) {
       throw new MorpheusError('NOT_FOUND', `${args.key} has no value: it is not set in ${this.runtime.config.path} and has no default`, {hint: `Set it: \`morpheus config set ${args.key} <value>\`.`})
     }

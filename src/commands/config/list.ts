@@ -12,7 +12,7 @@ export default class ConfigList extends MorpheusCommand {
     await this.parse(ConfigList)
     const config = this.runtime.config
     // What the file says (with ${ENV} references unexpanded) over the defaults of the core, each installed provider and the selected registry backend.
-    const merged = await effectiveConfig(this.runtime)
+    const merged = effectiveConfig(config, await this.runtime.installedPlugins(), this.runtime.registryType())
     const secret = await this.runtime.secretKeys()
     const values = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, displayValue(k, v, secret)]))
     if (!this.jsonEnabled()) {

@@ -47,7 +47,7 @@ export default class ConfigSet extends MorpheusCommand {
     assertKeySyntax(args.key)
     const path = configPath()
     const {raw} = readRawConfig(path)
-    const schemas = await keySchemas(this.runtime, raw)
+    const schemas = keySchemas(await this.runtime.installedPlugins(), raw)
     const check = checkKey(args.key, schemas)
     if (check.known === false) throw check.error
     const value = parseCliValue(args.value)

@@ -21,7 +21,7 @@ export default class ConfigUnset extends MorpheusCommand {
       if (!this.jsonEnabled()) this.log(`${args.key} removed (${path})`)
       return {key: args.key, path, removed: true}
     }
-    const check = checkKey(args.key, await keySchemas(this.runtime, raw))
+    const check = checkKey(args.key, keySchemas(await this.runtime.installedPlugins(), raw))
     if (check.known === false) throw check.error
     if (!this.jsonEnabled()) this.log(`${args.key} is not set in ${path}: nothing changed`)
     return {key: args.key, path, removed: false}

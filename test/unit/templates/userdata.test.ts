@@ -261,7 +261,7 @@ function firewallSync(files: Parsed['files'], registry: unknown, state?: string[
   const r = bash(`PATH='${join(dir, 'bin')}':$PATH /usr/bin/python3 '${join(dir, 'sync.py')}' '${join(dir, 'config.json')}'`)
   expect(r.stderr).toBe('')
   expect(r.code).toBe(0)
-  let saved: string[] = []
+  let saved: string[]
   try {
     saved = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'))
   } catch {

@@ -2,10 +2,10 @@ import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wri
 import {homedir, tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {createFileRegistry, FileRegistry} from '../../../../plugins/registry-none/src/file-registry.js'
-import registries from '../../../../plugins/registry-none/src/hooks/registries.js'
-import {pluginContext, rejection} from '../../../helpers/unit.js'
-import {fromPluginError} from '../../../../src/plugins/guard.js'
+import {createFileRegistry, FileRegistry} from '../src/file-registry.js'
+import registries from '../src/hooks/registries.js'
+import {pluginContext, rejection} from '../../../test/helpers/unit.js'
+import {fromPluginError} from '../../../src/plugins/guard.js'
 
 let dir: string
 let path: string

@@ -1,4 +1,4 @@
-import {intToIp, ipToInt, pickAddresses} from '../../../../plugins/provider-local/src/addresses.js'
+import {intToIp, ipToInt, pickAddresses} from '../src/addresses.js'
 
 describe('ipToInt / intToIp', () => {
   test('round-trip', () => {
