@@ -1,6 +1,6 @@
 import type {Config} from '@oclif/core'
 
-import {expandEnv, isSecretKey, loadConfig, pluginSection, resolveConfigPath, type LoadedConfig} from './config/config.js'
+import {configPath, expandEnv, isSecretKey, pluginSection, resolveConfigPath, type LoadedConfig} from './config/config.js'
 import {resolveSecret} from './config/secrets.js'
 import {MorpheusError} from './errors.js'
 import {deviceId} from './device.js'
@@ -13,6 +13,8 @@ import {helpers} from './plugins/helpers.js'
 import {readFileSync} from 'node:fs'
 import {NODE_MOUNT_SECRET, REGISTRY_SECRETS, parseNodeMount} from './registry/secret-store.js'
 import type {NodeMountCredentials} from './templates/bootstrap.js'
+import type {CoreQuestions, InitResult} from './registry/setup.js'
+import type {RegistryStore} from './registry/store.js'
 
 export interface LoadedProvider {
   entry: Entry<ProviderDescriptor>
@@ -50,21 +52,74 @@ export function stderrLogger(quiet = false, collect?: (warning: {code?: string; 
  */
 export class Runtime {
   private loaded?: LoadedConfig
+  private readonly load: () => LoadedConfig
   private providerCatalog?: Promise<ProviderCatalog>
   private registryCatalog?: Promise<RegistryCatalog>
 
-  /** Aborted when the user interrupts the command; every plugin call gets this signal. */
-  readonly interrupt = new AbortController()
-
-  constructor(readonly oclif: Config, readonly log: CommandLogger = stderrLogger()) {}
+  /**
+   * `config` is the command's config, or how to read it when first needed (a command that fixes a
+   * broken config file never reads it whole). `interrupt` is shared with the runtime this one was
+   * made from (withRegistry), so Ctrl-C reaches every plugin of the command.
+   */
+  constructor(readonly oclif: Config, config: LoadedConfig | (() => LoadedConfig), readonly log: CommandLogger = stderrLogger(), readonly interrupt = new AbortController()) {
+    if (typeof config === 'function') this.load = config
+    else {
+      this.loaded = config
+      this.load = () => config
+    }
+  }
 
   get signal(): AbortSignal {
     return this.interrupt.signal
   }
 
   get config(): LoadedConfig {
-    this.loaded ??= loadConfig()
+    this.loaded ??= this.load()
     return this.loaded
+  }
+
+  /** The same command with another `registry` section (`${ENV}` expanded): a backend to set up or migrate to, the config file untouched. */
+  withRegistry(section: Record<string, unknown>): Runtime {
+    const base = this.config
+    const runtime = new Runtime(this.oclif, {...base, raw: {...base.raw, registry: section}, values: {...base.values, registry: section}}, this.log, this.interrupt)
+    // The catalogs are the same plugins: asked once per command.
+    runtime.providerCatalog = this.providerCatalog
+    runtime.registryCatalog = this.registryCatalog
+    return runtime
+  }
+
+  /** Is writing to a backend that cannot make writes safe allowed (--unsafe, registry.unsafe_writes, MORPHEUS_UNSAFE_WRITES=1)? */
+  unsafeWrites(flag = false): boolean {
+    const section = (this.config.values.registry ?? {}) as Record<string, unknown>
+    return flag || section.unsafe_writes === true || process.env.MORPHEUS_UNSAFE_WRITES === '1'
+  }
+
+  /**
+   * The command's registry store, made the one way (src/registry/open.ts): the probe remembered from
+   * `registry init` (else probed before the first write), and a backend that cannot make writes safe
+   * refused unless --unsafe (`unsafe`), registry.unsafe_writes or MORPHEUS_UNSAFE_WRITES=1.
+   */
+  async store(options: {unsafe?: boolean} = {}): Promise<RegistryStore> {
+    const [{backend}, {openStore}] = await Promise.all([this.registry(), import('./registry/open.js')])
+    return openStore(backend, {cacheDir: this.oclif.cacheDir, log: this.log, unsafe: this.unsafeWrites(options.unsafe)})
+  }
+
+  /**
+   * The guided registry set-up (src/registry/setup.ts) with this command's plugins: `choice`, or
+   * asked through `questions`; the config file it writes is the one this command reads.
+   */
+  async setUpRegistry(questions: CoreQuestions, choice?: string): Promise<InitResult> {
+    const path = configPath()
+    const {setUpRegistry} = await import('./registry/setup.js')
+    return setUpRegistry({
+      backendFor: async (section) => (await this.withRegistry(expandEnv(section, path, process.env, 'registry') as Record<string, unknown>).registry()).backend,
+      cacheDir: this.oclif.cacheDir,
+      configPath: path,
+      context: (_descriptor, secrets) => this.context('registry', {secrets}, {}),
+      log: this.log,
+      questions,
+      registries: (await this.registries()).entries,
+    }, choice)
   }
 
   providers(): Promise<ProviderCatalog> {

@@ -19,6 +19,7 @@ import type {Provider, RegistryBackend, SecretStore} from '../plugin-api/index.j
  * a provider's unreachable API exits 5, a registry's unreachable server exits 4.
  */
 const pluginCodeToKind: Record<string, ExitCodeName> = {
+  CONFIG: 'CONFIG',
   CONFLICT: 'REGISTRY',
   LOCKED: 'REGISTRY',
   NOT_FOUND: 'NOT_FOUND',
