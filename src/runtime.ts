@@ -4,15 +4,13 @@ import {configPath, expandEnv, isSecretKey, pluginSection, resolveConfigPath, ty
 import {resolveSecret} from './config/secrets.js'
 import {MorpheusError} from './errors.js'
 import {deviceId} from './device.js'
-import type {ConfigSchema, Logger, NatsPorts, PluginContext, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
+import type {ConfigSchema, Logger, NatsPorts, NodeAccess, PluginContext, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
 import {PLUGIN_API_VERSION, PROVIDERS_HOOK, REGISTRIES_HOOK} from './plugin-api/index.js'
 import {discover, resolve, type Entry, type ProviderCatalog, type RegistryCatalog} from './plugins/discovery.js'
 import {pluginError} from './plugins/errors.js'
-import {fromPluginError, guardBackend, guardProvider, originalError} from './plugins/guard.js'
+import {fromPluginError, guardBackend, guardProvider} from './plugins/guard.js'
 import {helpers} from './plugins/helpers.js'
 import {readFileSync} from 'node:fs'
-import {NODE_MOUNT_SECRET, REGISTRY_SECRETS, parseNodeMount} from './registry/secret-store.js'
-import type {NodeMountCredentials} from './templates/bootstrap.js'
 import type {CoreQuestions, InitResult} from './registry/setup.js'
 import type {RegistryStore} from './registry/store.js'
 
@@ -204,8 +202,7 @@ export class Runtime {
         bootstrapSettings(
           {
             integration: this.config.values.integration as Record<string, unknown>,
-            registry: expandEnv(this.config.values.registry ?? {}, this.config.path, process.env, 'registry') as Record<string, unknown>,
-            nodeMount: this.nodeMount,
+            nodeAccess: this.nodeAccess,
           },
           {readFile: (path) => readFileSync(path, 'utf8'), resolvePath: (path) => resolveConfigPath(this.config, path)},
         ),
@@ -213,14 +210,19 @@ export class Runtime {
     })
   }
 
-  async provider(name: string): Promise<LoadedProvider> {
+  /**
+   * The provider `name` (or "cloud"), guarded. With `userData` (plant, grow, plant --dry-run: the
+   * commands that render nodes' user data), a cloud provider gets what a node needs to reach the
+   * registry (RegistryBackend.nodeAccess) read first; teardown and status never ask for it.
+   */
+  async provider(name: string, options: {userData?: boolean} = {}): Promise<LoadedProvider> {
     const entry = resolve(await this.providers(), await this.providerName(name))
     const d = entry.descriptor
     const all = (this.config.values.providers ?? {}) as Record<string, Record<string, unknown>>
     const section = all[d.name] ?? {}
     const context = await this.context(`providers.${d.name}`, d, section)
-    // A cloud provider renders user data: the nodes' mount account must be at hand by then.
-    if (d.capabilities.cloud) await this.loadNodeMount()
+    // A cloud provider renders user data (templates.userData, which is synchronous): what it needs must be at hand by then.
+    if (options.userData && d.capabilities.cloud) await this.loadNodeAccess()
     try {
       const factory = await d.load()
       return {entry, provider: guardProvider(await factory(context), d.name)}
@@ -250,30 +252,21 @@ export class Runtime {
     return (dotted) => keys.has(dotted) || isSecretKey(dotted)
   }
 
-  /** The nodes' read-only Storage Box account from the registry's secret storage (undefined: not looked up; an Error: the lookup failed). */
-  private nodeMount?: NodeMountCredentials | Error | null
+  /** What a node needs to reach the registry (undefined: not asked yet; null: nothing, nodes get the registry file; an Error: asking failed). */
+  private nodeAccess?: NodeAccess | Error | null
 
   /**
-   * With a Storage Box registry and no registry.node_username in the config, read the nodes'
-   * read-only account from the registry's secret storage, once. A failure is kept, not thrown:
-   * only rendering a node's user data needs the account (teardown and status do not).
+   * Ask the registry backend, once, what a node needs to reach it (its nodeAccess(), if it has one).
+   * A failure is kept, not thrown: it is raised when a node's user data is rendered, so that a
+   * dry run or plant fails there, naming what is missing, as any other user-data problem does.
    */
-  private async loadNodeMount(): Promise<void> {
-    if (this.nodeMount !== undefined) return
-    const section = (this.config.values.registry ?? {}) as Record<string, unknown>
-    if (section.node_username !== undefined || section.node_password !== undefined) return
+  private async loadNodeAccess(): Promise<void> {
+    if (this.nodeAccess !== undefined) return
     try {
-      const {backend, entry} = await this.registry()
-      if (entry.descriptor.name !== 'storagebox') {
-        this.nodeMount = null
-        return
-      }
-      const text = await backend.secrets?.get(REGISTRY_SECRETS, NODE_MOUNT_SECRET)
-      this.nodeMount = text ? parseNodeMount(text) : null
+      const {backend} = await this.registry()
+      this.nodeAccess = backend.nodeAccess ? await backend.nodeAccess({signal: this.signal}) : null
     } catch (caught) {
-      // The plugin's own error, as before its calls were guarded (its message and hint are quoted later).
-      const error = originalError(caught)
-      this.nodeMount = error instanceof Error ? error : new Error(String(error))
+      this.nodeAccess = caught instanceof Error ? caught : new Error(String(caught))
     }
   }
 

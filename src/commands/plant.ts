@@ -42,14 +42,14 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
   async run(): Promise<ReturnType<typeof resultJson> | ReturnType<typeof planJson>> {
     const {args, flags} = await this.parse(Plant)
     if (flags['dry-run']) {
-      const deps = await forestDeps(this.runtime)
+      const deps = await forestDeps(this.runtime, {userData: true})
       const plan = await planForest(deps, {nodes: flags.nodes, provider: await this.runtime.providerName(args.provider), size: args.size})
       if (!this.jsonEnabled()) this.showPlan(plan)
       return planJson(plan)
     }
     await this.ensureRegistry(await this.runtime.providerName(args.provider))
     const relay = new ProgressRelay({fancy: this.fancyProgress, quiet: this.jsonEnabled()})
-    const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe})
+    const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe, userData: true})
     let planting: Planting | undefined
     let settling: Promise<MorpheusError> | undefined
     const settle = (error: unknown) => (settling ??= planting!.abandon(error))

@@ -10,8 +10,12 @@ function parallelSet(runtime: Runtime): boolean {
   return forest?.parallel !== undefined && forest.parallel !== null
 }
 
-/** The forest engine's dependencies, from the command's runtime: the only place that knows both. */
-export async function forestDeps(runtime: Runtime, options: {progress?: Progress; unsafe?: boolean} = {}): Promise<ForestDeps> {
+/**
+ * The forest engine's dependencies, from the command's runtime: the only place that knows both.
+ * `userData`: the command creates nodes (plant, grow, plant --dry-run), so a cloud provider renders
+ * their user data and gets what a node needs to reach the registry (Runtime.provider).
+ */
+export async function forestDeps(runtime: Runtime, options: {progress?: Progress; unsafe?: boolean; userData?: boolean} = {}): Promise<ForestDeps> {
   const store = await runtime.store(options)
   return {
     device: deviceId(),
@@ -19,7 +23,7 @@ export async function forestDeps(runtime: Runtime, options: {progress?: Progress
     monitor: (urls, timeoutMs) => probeAll(urls, timeoutMs),
     progress: options.progress ?? silentProgress,
     async provider(name) {
-      const {entry, provider} = await runtime.provider(name)
+      const {entry, provider} = await runtime.provider(name, {userData: options.userData})
       return {capabilities: entry.descriptor.capabilities, name: entry.descriptor.name, provider}
     },
     // The store's backend is guarded (src/plugins/guard.ts), its secret store with it: a corrupt secrets file is a registry error naming it.

@@ -189,7 +189,8 @@ export interface TemplateRenderer {
   /**
    * The cloud-init user data that bootstraps one node (templates/cloud-init/*.hbs): NimsForest
    * (embedded NATS) or nats-server beside it (system), its identity and peers, route credentials,
-   * host firewall rules and, with a Storage Box registry, the CIFS mount. What the integration and
+   * host firewall rules and, when the registry backend gives one (RegistryBackend.nodeAccess), the
+   * mount of the registry's folder. What the integration and
    * registry config says is added by the core. Throws when the result exceeds 32 KiB.
    */
   userData(input: UserDataInput): string
