@@ -1,24 +1,8 @@
 import {MorpheusCommand} from '../ui/base-command.js'
 import {assertNoConflicts} from '../plugins/discovery.js'
+import {capabilityList, type ListedPlugin} from '../ui/plugin-list.js'
 import {table} from '../ui/table.js'
 import type {ProviderCapabilities} from '../plugin-api/index.js'
-
-export interface ListedPlugin {
-  name: string
-  aliases: string[]
-  summary: string
-  plugin: string
-  version: string
-  plugin_type: string
-  capabilities: object
-}
-
-export function capabilityList(caps: object): string {
-  return Object.entries(caps)
-    .filter(([, v]) => v === true || typeof v === 'number' || (Array.isArray(v) && v.length > 0))
-    .map(([k, v]) => (Array.isArray(v) ? `${k}:${v.join('/')}` : typeof v === 'number' ? `${k}:${v}` : k))
-    .join(', ')
-}
 
 export default class Providers extends MorpheusCommand {
   static summary = 'List the installed providers and the plugins they come from.'

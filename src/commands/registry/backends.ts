@@ -2,7 +2,7 @@ import {MorpheusCommand} from '../../ui/base-command.js'
 import {assertNoConflicts} from '../../plugins/discovery.js'
 import {installCommand, missingBackendHint} from '../../plugins/install-hint.js'
 import {table} from '../../ui/table.js'
-import {capabilityList, type ListedPlugin} from '../providers.js'
+import {capabilityList, type ListedPlugin} from '../../ui/plugin-list.js'
 
 /** What registry.type selects, and whether an installed plugin offers it (`install`: the command that installs it, when it is one of Morpheus's own). */
 export interface Selection {
