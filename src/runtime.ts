@@ -1,19 +1,19 @@
 import type {Config} from '@oclif/core'
 
-import {expandEnv, isSecretKey, loadConfig, pluginSection, resolveConfigPath, type LoadedConfig} from './config/config.js'
+import {configPath, expandEnv, isSecretKey, pluginSection, resolveConfigPath, type LoadedConfig} from './config/config.js'
 import type {InstalledPlugins} from './config/keys.js'
 import {resolveSecret} from './config/secrets.js'
 import {MorpheusError} from './errors.js'
 import {deviceId} from './device.js'
-import type {ConfigSchema, Logger, NatsPorts, PluginContext, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
+import type {ConfigSchema, Logger, NatsPorts, NodeAccess, PluginContext, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
 import {PLUGIN_API_VERSION, PROVIDERS_HOOK, REGISTRIES_HOOK} from './plugin-api/index.js'
 import {discover, resolve, type Entry, type ProviderCatalog, type RegistryCatalog} from './plugins/discovery.js'
 import {pluginError} from './plugins/errors.js'
-import {fromPluginError, guardBackend, guardProvider, originalError} from './plugins/guard.js'
+import {fromPluginError, guardBackend, guardProvider} from './plugins/guard.js'
 import {helpers} from './plugins/helpers.js'
 import {readFileSync} from 'node:fs'
-import {NODE_MOUNT_SECRET, REGISTRY_SECRETS, parseNodeMount} from './registry/secret-store.js'
-import type {NodeMountCredentials} from './templates/bootstrap.js'
+import type {CoreQuestions, InitResult} from './registry/setup.js'
+import type {RegistryStore} from './registry/store.js'
 
 export interface LoadedProvider {
   entry: Entry<ProviderDescriptor>
@@ -51,21 +51,74 @@ export function stderrLogger(quiet = false, collect?: (warning: {code?: string; 
  */
 export class Runtime {
   private loaded?: LoadedConfig
+  private readonly load: () => LoadedConfig
   private providerCatalog?: Promise<ProviderCatalog>
   private registryCatalog?: Promise<RegistryCatalog>
 
-  /** Aborted when the user interrupts the command; every plugin call gets this signal. */
-  readonly interrupt = new AbortController()
-
-  constructor(readonly oclif: Config, readonly log: CommandLogger = stderrLogger()) {}
+  /**
+   * `config` is the command's config, or how to read it when first needed (a command that fixes a
+   * broken config file never reads it whole). `interrupt` is shared with the runtime this one was
+   * made from (withRegistry), so Ctrl-C reaches every plugin of the command.
+   */
+  constructor(readonly oclif: Config, config: LoadedConfig | (() => LoadedConfig), readonly log: CommandLogger = stderrLogger(), readonly interrupt = new AbortController()) {
+    if (typeof config === 'function') this.load = config
+    else {
+      this.loaded = config
+      this.load = () => config
+    }
+  }
 
   get signal(): AbortSignal {
     return this.interrupt.signal
   }
 
   get config(): LoadedConfig {
-    this.loaded ??= loadConfig()
+    this.loaded ??= this.load()
     return this.loaded
+  }
+
+  /** The same command with another `registry` section (`${ENV}` expanded): a backend to set up or migrate to, the config file untouched. */
+  withRegistry(section: Record<string, unknown>): Runtime {
+    const base = this.config
+    const runtime = new Runtime(this.oclif, {...base, raw: {...base.raw, registry: section}, values: {...base.values, registry: section}}, this.log, this.interrupt)
+    // The catalogs are the same plugins: asked once per command.
+    runtime.providerCatalog = this.providerCatalog
+    runtime.registryCatalog = this.registryCatalog
+    return runtime
+  }
+
+  /** Is writing to a backend that cannot make writes safe allowed (--unsafe, registry.unsafe_writes, MORPHEUS_UNSAFE_WRITES=1)? */
+  unsafeWrites(flag = false): boolean {
+    const section = (this.config.values.registry ?? {}) as Record<string, unknown>
+    return flag || section.unsafe_writes === true || process.env.MORPHEUS_UNSAFE_WRITES === '1'
+  }
+
+  /**
+   * The command's registry store, made the one way (src/registry/open.ts): the probe remembered from
+   * `registry init` (else probed before the first write), and a backend that cannot make writes safe
+   * refused unless --unsafe (`unsafe`), registry.unsafe_writes or MORPHEUS_UNSAFE_WRITES=1.
+   */
+  async store(options: {unsafe?: boolean} = {}): Promise<RegistryStore> {
+    const [{backend}, {openStore}] = await Promise.all([this.registry(), import('./registry/open.js')])
+    return openStore(backend, {cacheDir: this.oclif.cacheDir, log: this.log, unsafe: this.unsafeWrites(options.unsafe)})
+  }
+
+  /**
+   * The guided registry set-up (src/registry/setup.ts) with this command's plugins: `choice`, or
+   * asked through `questions`; the config file it writes is the one this command reads.
+   */
+  async setUpRegistry(questions: CoreQuestions, choice?: string): Promise<InitResult> {
+    const path = configPath()
+    const {setUpRegistry} = await import('./registry/setup.js')
+    return setUpRegistry({
+      backendFor: async (section) => (await this.withRegistry(expandEnv(section, path, process.env, 'registry') as Record<string, unknown>).registry()).backend,
+      cacheDir: this.oclif.cacheDir,
+      configPath: path,
+      context: (_descriptor, secrets) => this.context('registry', {secrets}, {}),
+      log: this.log,
+      questions,
+      registries: (await this.registries()).entries,
+    }, choice)
   }
 
   providers(): Promise<ProviderCatalog> {
@@ -155,8 +208,7 @@ export class Runtime {
         bootstrapSettings(
           {
             integration: this.config.values.integration,
-            registry: expandEnv(this.config.values.registry ?? {}, this.config.path, process.env, 'registry') as Record<string, unknown>,
-            nodeMount: this.nodeMount,
+            nodeAccess: this.nodeAccess,
           },
           {readFile: (path) => readFileSync(path, 'utf8'), resolvePath: (path) => resolveConfigPath(this.config, path)},
         ),
@@ -164,14 +216,19 @@ export class Runtime {
     })
   }
 
-  async provider(name: string): Promise<LoadedProvider> {
+  /**
+   * The provider `name` (or "cloud"), guarded. With `userData` (plant, grow, plant --dry-run: the
+   * commands that render nodes' user data), a cloud provider gets what a node needs to reach the
+   * registry (RegistryBackend.nodeAccess) read first; teardown and status never ask for it.
+   */
+  async provider(name: string, options: {userData?: boolean} = {}): Promise<LoadedProvider> {
     const entry = resolve(await this.providers(), await this.providerName(name))
     const d = entry.descriptor
     const all = this.config.values.providers ?? {}
     const section = all[d.name] ?? {}
     const context = await this.context(`providers.${d.name}`, d, section)
-    // A cloud provider renders user data: the nodes' mount account must be at hand by then.
-    if (d.capabilities.cloud) await this.loadNodeMount()
+    // A cloud provider renders user data (templates.userData, which is synchronous): what it needs must be at hand by then.
+    if (options.userData && d.capabilities.cloud) await this.loadNodeAccess()
     try {
       const factory = await d.load()
       return {entry, provider: guardProvider(await factory(context), d.name)}
@@ -201,30 +258,21 @@ export class Runtime {
     return (dotted) => keys.has(dotted) || isSecretKey(dotted)
   }
 
-  /** The nodes' read-only Storage Box account from the registry's secret storage (undefined: not looked up; an Error: the lookup failed). */
-  private nodeMount?: NodeMountCredentials | Error | null
+  /** What a node needs to reach the registry (undefined: not asked yet; null: nothing, nodes get the registry file; an Error: asking failed). */
+  private nodeAccess?: NodeAccess | Error | null
 
   /**
-   * With a Storage Box registry and no registry.node_username in the config, read the nodes'
-   * read-only account from the registry's secret storage, once. A failure is kept, not thrown:
-   * only rendering a node's user data needs the account (teardown and status do not).
+   * Ask the registry backend, once, what a node needs to reach it (its nodeAccess(), if it has one).
+   * A failure is kept, not thrown: it is raised when a node's user data is rendered, so that a
+   * dry run or plant fails there, naming what is missing, as any other user-data problem does.
    */
-  private async loadNodeMount(): Promise<void> {
-    if (this.nodeMount !== undefined) return
-    const section = this.config.values.registry ?? {}
-    if (section.node_username !== undefined || section.node_password !== undefined) return
+  private async loadNodeAccess(): Promise<void> {
+    if (this.nodeAccess !== undefined) return
     try {
-      const {backend, entry} = await this.registry()
-      if (entry.descriptor.name !== 'storagebox') {
-        this.nodeMount = null
-        return
-      }
-      const text = await backend.secrets?.get(REGISTRY_SECRETS, NODE_MOUNT_SECRET)
-      this.nodeMount = text ? parseNodeMount(text) : null
+      const {backend} = await this.registry()
+      this.nodeAccess = backend.nodeAccess ? await backend.nodeAccess({signal: this.signal}) : null
     } catch (caught) {
-      // The plugin's own error, as before its calls were guarded (its message and hint are quoted later).
-      const error = originalError(caught)
-      this.nodeMount = error instanceof Error ? error : new Error(String(error))
+      this.nodeAccess = caught instanceof Error ? caught : new Error(String(caught))
     }
   }
 

@@ -12,8 +12,8 @@ const silent: Logger = {debug() {}, info() {}, warn() {}}
 const safe = (names: Iterable<string>) => [...new Set(names)].filter((n) => typeof n === 'string' && COMPLETABLE_ID.test(n))
 
 async function runtime(config: Config) {
-  const {Runtime} = await import('../runtime.js')
-  return new Runtime(config, silent)
+  const [{Runtime}, {loadConfig}] = await Promise.all([import('../runtime.js'), import('../config/config.js')])
+  return new Runtime(config, () => loadConfig(), silent)
 }
 
 /**

@@ -86,7 +86,7 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
   private engine?: Promise<ForestDeps>
 
   private forestEngine(): Promise<ForestDeps> {
-    this.engine ??= forestDeps(this.runtime, {progress: this.relay, unsafe: this.unsafe})
+    this.engine ??= forestDeps(this.runtime, {progress: this.relay, unsafe: this.unsafe, userData: true})
     return this.engine
   }
 

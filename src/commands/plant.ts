@@ -4,13 +4,14 @@ import * as Flags from '@oclif/core/flags'
 import {forgetForestIds} from '../autocomplete/forests-cache.js'
 import {MorpheusError} from '../errors.js'
 import {resolve} from '../plugins/discovery.js'
-import {registryConfigured, setUpRegistry} from './registry/init.js'
+import {registryConfigured} from '../registry/setup.js'
 import {planForest, Plant as Planting, type PlantPlan, type PlantResult} from '../forest/plant.js'
 import {forestDeps} from '../forest/runtime-deps.js'
 import {MorpheusCommand} from '../ui/base-command.js'
 import {forestJson, nodeWith} from '../ui/json-shapes.js'
 import type {CostEstimate, Money} from '../plugin-api/index.js'
 import {ProgressRelay} from '../ui/progress.js'
+import {questions, terminalPrompts} from '../ui/questions.js'
 import {table} from '../ui/table.js'
 import {evenCountWarning} from '../words.js'
 
@@ -41,14 +42,14 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
   async run(): Promise<ReturnType<typeof resultJson> | ReturnType<typeof planJson>> {
     const {args, flags} = await this.parse(Plant)
     if (flags['dry-run']) {
-      const deps = await forestDeps(this.runtime)
+      const deps = await forestDeps(this.runtime, {userData: true})
       const plan = await planForest(deps, {nodes: flags.nodes, provider: await this.runtime.providerName(args.provider), size: args.size})
       if (!this.jsonEnabled()) this.showPlan(plan)
       return planJson(plan)
     }
     await this.ensureRegistry(await this.runtime.providerName(args.provider))
     const relay = new ProgressRelay({fancy: this.fancyProgress, quiet: this.jsonEnabled()})
-    const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe})
+    const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe, userData: true})
     let planting: Planting | undefined
     let settling: Promise<MorpheusError> | undefined
     const settle = (error: unknown) => (settling ??= planting!.abandon(error))
@@ -100,7 +101,7 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
       })
     }
     this.log(`No registry is configured: a ${entry.descriptor.name} forest's state should live where every device can read it.`)
-    const result = await setUpRegistry(this.config, {interactive: true, log: this.runtime.log}, this.runtime.signal)
+    const result = await this.runtime.setUpRegistry(questions({given: {}, interactive: true, prompts: terminalPrompts}))
     this.log(`${result.created ? 'Created' : 'Found'} the registry at ${result.location} (writes: ${result.probe.concurrency})`)
     this.reloadRuntime()
   }

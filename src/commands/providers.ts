@@ -1,8 +1,8 @@
 import {MorpheusCommand} from '../ui/base-command.js'
 import {assertNoConflicts} from '../plugins/discovery.js'
+import {capabilityList, type ListedPlugin} from '../ui/plugin-list.js'
 import {table} from '../ui/table.js'
 import type {ProviderCapabilities} from '../plugin-api/index.js'
-import {capabilityList, type ListedPlugin} from '../ui/plugin-list.js'
 
 export default class Providers extends MorpheusCommand {
   static summary = 'List the installed providers and the plugins they come from.'

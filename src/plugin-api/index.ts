@@ -41,6 +41,7 @@ export type PluginErrorCode =
   | 'UNREACHABLE' // a server could not be reached
   | 'AUTH' // credentials were refused
   | 'UNSUPPORTED' // the backend/server cannot do what is asked (e.g. no verifiable CAS)
+  | 'CONFIG' // a value of the plugin's own config section cannot be used (name the key); exit 3. Since API 2 (older cores map it like FAILED)
   | 'FAILED' // anything else that went wrong in the plugin
 
 export interface PluginErrorShape extends Error {
@@ -188,7 +189,8 @@ export interface TemplateRenderer {
   /**
    * The cloud-init user data that bootstraps one node (templates/cloud-init/*.hbs): NimsForest
    * (embedded NATS) or nats-server beside it (system), its identity and peers, route credentials,
-   * host firewall rules and, with a Storage Box registry, the CIFS mount. What the integration and
+   * host firewall rules and, when the registry backend gives one (RegistryBackend.nodeAccess), the
+   * mount of the registry's folder. What the integration and
    * registry config says is added by the core. Throws when the result exceeds 32 KiB.
    */
   userData(input: UserDataInput): string
@@ -634,6 +636,94 @@ export interface RegistryBackend {
   readRevision?(revision: string, options?: IoOptions): Promise<StoredDocument | null>
   /** Per-forest secrets kept outside the document (route credentials). */
   secrets?: SecretStore
+  /**
+   * Since API 2 (optional): what a cloud node needs to read the registry document itself, e.g. a
+   * read-only network mount of the document's folder. The core renders it into the node's user data
+   * generically (a systemd mount unit at /mnt/forest, the files, the packages) and keeps the node's
+   * firewall in step with the mounted document. null, or no method: nodes get a registry file
+   * written at creation instead (they then learn of no later node). Called only where user data is
+   * rendered (plant, grow, plant --dry-run), once per command. Never return the backend's own
+   * read-write credentials: whatever is returned goes onto every node.
+   */
+  nodeAccess?(options?: IoOptions): Promise<NodeAccess | null>
+}
+
+/** How a node reaches the registry document (RegistryBackend.nodeAccess). Since API 2. */
+export interface NodeAccess {
+  /** The document's folder, mounted read-only at /mnt/forest by a systemd mount unit. */
+  mount: {
+    /** The unit's Description=. */
+    description: string
+    /** What= (e.g. //host/share/folder). No white space. */
+    what: string
+    /** Type= (e.g. cifs, nfs4). */
+    type: string
+    /** Options= (e.g. ro,credentials=/etc/morpheus/x.credentials,_netdev). No white space. */
+    options: string
+  }
+  /** The document's file name inside the mounted folder (a plain name). */
+  file: string
+  /** Files the mount needs, written before it (e.g. a credentials file); absolute paths under /etc/morpheus/. */
+  files?: ReadonlyArray<{path: string; content: string; /** Root-only (0600): it holds a secret. */ secret: boolean}>
+  /** Distribution packages the mount needs (e.g. cifs-utils). */
+  packages?: readonly string[]
+}
+
+/**
+ * How a registry set-up asks its questions (RegistrySetupOffer). Answers given up front (the
+ * `registry init` flags, by name without the dashes) come first; then a terminal prompt; without a
+ * terminal a missing answer is a usage error naming the flag. Implemented by the core.
+ */
+export interface SetupQuestions {
+  /** A person can answer prompts. */
+  readonly interactive: boolean
+  /** The answer given up front under `name` (e.g. 'box-name'), else undefined. Never asks. */
+  given(name: string): string | undefined
+  /** The answer given up front, else asked (`message`, with `default` offered). */
+  text(name: string, question: {message: string; default?: string}): Promise<string>
+  /**
+   * A secret for the config file: with `name` given up front (the name of an environment variable
+   * that holds it), the reference `${VAR}` the config keeps (the core checks the variable is set);
+   * else typed at a masked prompt.
+   */
+  secret(name: string, question: {message: string}): Promise<string>
+}
+
+export interface RegistrySetupRequest {
+  /** Which of the offer's choices was picked. */
+  choice: string
+  /** The plugin's context: its `secrets` are those the offer declares; `config` is empty. */
+  context: PluginContext
+  questions: SetupQuestions
+}
+
+/** What a set-up made: the config section to write, and what to report. */
+export interface RegistrySetup {
+  /** The `registry` section (with `type`), as the config file keeps it (`${ENV}` references unexpanded). */
+  section: Record<string, unknown>
+  /** Reported under `setup` in `registry init --json` (e.g. `box`): never secrets. */
+  report?: Record<string, unknown>
+  /**
+   * Called once the new registry answered its probe and holds a document, before the config is
+   * written (e.g. to make the nodes' read-only account and keep it in the backend's secret store).
+   * `backend` is the new registry (guarded). What it returns is added to the report.
+   */
+  finish?(backend: RegistryBackend): Promise<Record<string, unknown> | void>
+}
+
+/**
+ * Since API 2 (optional on RegistryDescriptor): the guided set-up `registry init` (and a first
+ * cloud `plant` on a terminal) offers for this backend, e.g. creating a storage server through its
+ * vendor's API. The core asks which choice, then loads and runs the set-up, probes the registry it
+ * describes, creates the document, calls `finish`, and only then writes the config (mode 0600).
+ */
+export interface RegistrySetupOffer {
+  /** The choices, as `registry init --setup <value>` takes them and the question lists them (`title`). */
+  choices: ReadonlyArray<{value: string; title: string}>
+  /** Names under `secrets:` in the config the set-up reads (handed over in context.secrets). */
+  secrets?: readonly string[]
+  /** Imports the set-up only when one of its choices is picked. */
+  load(): Promise<(request: RegistrySetupRequest) => Promise<RegistrySetup>>
 }
 
 export type RegistryFactory = (context: PluginContext) => RegistryBackend | Promise<RegistryBackend>
@@ -648,6 +738,8 @@ export interface RegistryDescriptor {
   configSchema?: ConfigSchema
   /** Names under `secrets:` in the config that this backend reads (handed over in context.secrets). */
   secrets?: readonly string[]
+  /** Since API 2 (optional): a guided set-up for `registry init` (RegistrySetupOffer). */
+  setup?: RegistrySetupOffer
   load(): Promise<RegistryFactory>
 }
 

@@ -65,7 +65,7 @@ const NATS_MODES = new Set(['embedded', 'system'])
 
 /** The rest of a version-2 descriptor, checked so one malformed plugin cannot break commands for every other. */
 function shapeProblem(d: unknown, hook: string): string | undefined {
-  const x = d as Partial<AnyDescriptor> & {capabilities?: Record<string, unknown>; secrets?: unknown; templates?: unknown}
+  const x = d as Partial<AnyDescriptor> & {capabilities?: Record<string, unknown>; secrets?: unknown; templates?: unknown; setup?: unknown}
   if (typeof x.load !== 'function') return `"${x.name}" has no load() function`
   if (typeof x.summary !== 'string') return `"${x.name}" has no summary`
   if (x.aliases !== undefined && (!Array.isArray(x.aliases) || x.aliases.some((a) => typeof a !== 'string' || !NAME.test(a)))) return `"${x.name}" has aliases that are not a list of valid names`
@@ -79,6 +79,11 @@ function shapeProblem(d: unknown, hook: string): string | undefined {
     if (!Number.isInteger(caps.maxParallel) || (caps.maxParallel as number) < 1) return `"${x.name}" has no capabilities.maxParallel (an integer of at least 1)`
   } else if (typeof caps.remote !== 'boolean') {
     return `"${x.name}" has no boolean capabilities.remote`
+  } else if (x.setup !== undefined) {
+    const s = x.setup as {choices?: unknown; load?: unknown; secrets?: unknown} | null
+    const choice = (c: unknown) => typeof (c as {value?: unknown})?.value === 'string' && NAME.test((c as {value: string}).value) && typeof (c as {title?: unknown}).title === 'string'
+    if (!s || typeof s !== 'object' || typeof s.load !== 'function' || !Array.isArray(s.choices) || !s.choices.every(choice)) return `"${x.name}" offers a set-up without load() or a list of choices ({value, title})`
+    if (s.secrets !== undefined && (!Array.isArray(s.secrets) || s.secrets.some((n) => typeof n !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)))) return `"${x.name}" offers a set-up whose secrets are not a list of key names`
   }
   return undefined
 }

@@ -19,6 +19,7 @@ import type {Provider, RegistryBackend, SecretStore} from '../plugin-api/index.j
  * a provider's unreachable API exits 5, a registry's unreachable server exits 4.
  */
 const pluginCodeToKind: Record<string, ExitCodeName> = {
+  CONFIG: 'CONFIG',
   CONFLICT: 'REGISTRY',
   LOCKED: 'REGISTRY',
   NOT_FOUND: 'NOT_FOUND',
@@ -159,6 +160,7 @@ export function guardBackend(backend: RegistryBackend): RegistryBackend {
     write: (body, condition, options) => call(() => b.write(body, condition, options), at(), 'REGISTRY'),
     ...(b.history ? {history: (limit: number, options?: Parameters<NonNullable<RegistryBackend['history']>>[1]) => call(() => b.history!(limit, options), at(), 'REGISTRY')} : {}),
     ...(b.readRevision ? {readRevision: (revision: string, options?: Parameters<NonNullable<RegistryBackend['readRevision']>>[1]) => call(() => b.readRevision!(revision, options), at(), 'REGISTRY')} : {}),
+    ...(b.nodeAccess ? {nodeAccess: (options?: Parameters<NonNullable<RegistryBackend['nodeAccess']>>[0]) => call(() => b.nodeAccess!(options), `${at()}: node access`, 'REGISTRY')} : {}),
     ...(secrets ? {secrets} : {}),
   }
   return guarded

@@ -1,5 +1,6 @@
 import type {RegistryBackend, RegistryDocument} from '../plugin-api/index.js'
-import {RegistryStore, UNCHANGED, type Mutation} from './store.js'
+import {openStore} from './open.js'
+import {UNCHANGED, type Mutation} from './store.js'
 
 export {UNCHANGED}
 
@@ -10,7 +11,7 @@ export interface ReadResult {
 
 /** Read and validate the document once (an empty document, with no revision, when none exists). */
 export async function readRegistry(backend: RegistryBackend): Promise<ReadResult> {
-  const store = new RegistryStore(backend)
+  const store = openStore(backend)
   const doc = await store.read()
   return {doc, revision: store.revision ?? null}
 }
@@ -30,7 +31,7 @@ export interface UpdateOptions {
  * callers that make a single change. Commands that make several use one RegistryStore.
  */
 export async function updateRegistry<T>(backend: RegistryBackend, mutate: Mutation<T>, options: UpdateOptions = {}): Promise<{doc: RegistryDocument; result: T | undefined}> {
-  const store = new RegistryStore(backend, {
+  const store = openStore(backend, {
     conflictAttempts: options.attempts,
     conflictBaseMs: options.baseDelayMs,
     conflictMaxMs: options.maxDelayMs,

@@ -1,34 +1,23 @@
 /**
  * What the cloud-init user data needs besides the node itself: where NimsForest and nats-server
- * come from, JetStream limits, route TLS, and (with a Storage Box registry) how a node mounts the
- * registry's folder. Derived from the config by one pure function, so the runtime passes it to
+ * come from, JetStream limits, route TLS, and (when the registry backend says how: its nodeAccess())
+ * how a node mounts the registry's folder. Derived by one pure function, so the runtime passes it to
  * createRenderer and tests can build it from plain objects.
  */
 import {isIP} from 'node:net'
 
 import {MorpheusError} from '../errors.js'
+import type {NodeAccess} from '../plugin-api/index.js'
 
-export interface StorageBoxMount {
-  /** CIFS server, e.g. u123456.your-storagebox.de */
-  host: string
-  /** SMB share: `backup` for the main account, the sub-account's user name for a sub-account. */
-  share: string
-  /** The registry's own folder inside the share (no leading or trailing slash; '' for the top). */
-  folder: string
-  /** The registry document's file name in that folder (NimsForest reads /mnt/forest/<file>). */
+/** What a node needs to reach the registry (the backend's NodeAccess), checked: rendered as it is. */
+export interface RegistryMount {
+  /** The systemd mount unit of the registry's folder at /mnt/forest. */
+  mount: NodeAccess['mount']
+  /** The registry document's file name in the mounted folder (NimsForest reads /mnt/forest/<file>). */
   file: string
-  /** The nodes' read-only account (a sub-account whose home is the registry's folder), never the registry's own user. */
-  username: string
-  /** Goes only into a root-only credentials file on the node; never the registry's own password. */
-  password: string
-}
-
-/** The nodes' read-only account as the registry's secret storage keeps it (`registry init` puts it there). */
-export interface NodeMountCredentials {
-  username: string
-  password: string
-  /** Host name of the account (//<server>/<username>); derived from storagebox_host when absent. */
-  server?: string
+  /** Files written before the mount (secret ones root-only). */
+  files: Array<{path: string; content: string; secret: boolean}>
+  packages: string[]
 }
 
 export interface RouteTls {
@@ -60,21 +49,19 @@ export interface BootstrapSettings {
   /** Bind the client port to 127.0.0.1 (true, the default) or to every address (false; the host firewall admits forest nodes and operators). */
   clientLocalOnly: boolean
   routeTls: RouteTls | null
-  /** With a Storage Box registry, the CIFS mount of its folder; otherwise null (the user data writes the registry file). */
-  storageBox: StorageBoxMount | null
+  /** The mount of the registry's folder when its backend gives one (nodeAccess); otherwise null (the user data writes the registry file). */
+  registryMount: RegistryMount | null
 }
 
 export interface BootstrapSources {
   /** `integration` from the loaded config (values, `${ENV}` expanded). */
   integration?: Record<string, unknown>
-  /** The `registry` section, `${ENV}` expanded (the password included). */
-  registry?: Record<string, unknown>
   /**
-   * The nodes' read-only account from the registry's secret storage (read by the caller, which may
-   * do I/O): used when the config sets no registry.node_username / node_password. An Error is what
-   * reading it threw, raised only when a node's mount needs it.
+   * What the registry backend says a node needs to reach it (RegistryBackend.nodeAccess, read by the
+   * caller, which may do I/O); null or absent: nodes get the registry file. An Error is what asking
+   * for it threw, raised only when a node's user data is rendered.
    */
-  nodeMount?: NodeMountCredentials | Error | null
+  nodeAccess?: NodeAccess | Error | null
 }
 
 export interface BootstrapIo {
@@ -91,9 +78,7 @@ export const DEFAULT_NATS_URL = 'https://github.com/nats-io/nats-server/releases
 
 const SIZE = /^\d+(\.\d+)?\s*[KMGT]?B?$/i
 const SHA256 = /^[0-9a-f]{64}$/i
-const HOST = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 const SEGMENT = /^[A-Za-z0-9._-]+$/
-const USER = /^[A-Za-z0-9._-]+$/
 
 function bad(key: string, message: string, hint: string): MorpheusError {
   return new MorpheusError('CONFIG', `${key} ${message}`, {hint})
@@ -127,58 +112,33 @@ function size(section: Record<string, unknown>, key: string): string | null {
   return v.replace(/\s+/g, '').toUpperCase()
 }
 
-/** How to give nodes a read-only account, for the error that says none is set. */
-const NODE_ACCOUNT_HINT = 'Cloud nodes mount the registry folder with a read-only sub-account, never with the registry\'s own password. Have one made through the Hetzner API: export HETZNER_API_TOKEN=... and run `morpheus registry init --setup existing-box --url <url> --username <user> --password-env <VAR>` again; or make it by hand in the Hetzner console (a sub-account with the registry folder as home directory, read-only, SMB on) and set registry.node_username and registry.node_password (best as ${ENV}). See docs/storagebox.md.'
+const FILE_PATH = /^\/etc\/morpheus\/[A-Za-z0-9._-]+$/
+const PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/
+const UNIT_VALUE = /^[^\s\0]+$/
 
-/** The nodes' read-only account: the config's registry.node_username / node_password, else the registry's secret storage. */
-function nodeAccount(registry: Record<string, unknown>, stored: BootstrapSources['nodeMount']): NodeMountCredentials {
-  const username = str(registry, 'node_username', 'registry')
-  const password = str(registry, 'node_password', 'registry')
-  if (username !== '' || password !== '') {
-    if (username === '') throw bad('registry.node_username', 'is not set, but registry.node_password is', 'Set both: morpheus config set registry.node_username u123456-sub1')
-    if (password === '') throw bad('registry.node_password', 'is not set, but registry.node_username is', 'Set both: morpheus config set registry.node_password \'${NODE_MOUNT_PASSWORD}\'')
-    return {password, username}
+/** The backend's node access, checked so that nothing it says can change more of the user data than its own lines. */
+function registryMount(access: BootstrapSources['nodeAccess']): RegistryMount | null {
+  if (access instanceof Error) {
+    if (access instanceof MorpheusError) throw access
+    throw new MorpheusError('REGISTRY', `what a node needs to reach the registry could not be read: ${access.message}`, {cause: access, hint: (access as {hint?: string}).hint})
   }
-  if (stored instanceof Error) {
-    throw new MorpheusError('REGISTRY', `the nodes' read-only account could not be read from the registry's secret storage: ${stored.message}`, {cause: stored, hint: (stored as {hint?: string}).hint ?? 'Run the command again; if it persists, set registry.node_username and registry.node_password.'})
+  if (!access) return null
+  const wrong = (what: string) => new MorpheusError('PLUGIN', `the registry backend's nodeAccess() gave ${what}`, {hint: 'Update or report the registry plugin; plant with a registry file meanwhile (another backend).'})
+  const m = access.mount
+  if (!m || typeof m !== 'object') throw wrong('no mount')
+  if (typeof m.what !== 'string' || !UNIT_VALUE.test(m.what)) throw wrong('a mount source (what) with white space or none')
+  if (typeof m.options !== 'string' || !UNIT_VALUE.test(m.options)) throw wrong('mount options with white space or none')
+  if (typeof m.type !== 'string' || !/^[a-z0-9.]+$/.test(m.type)) throw wrong(`a file system type that is not one ("${String(m.type)}")`)
+  if (typeof m.description !== 'string' || /[\r\n\0]/.test(m.description)) throw wrong('a mount description over several lines')
+  if (typeof access.file !== 'string' || !SEGMENT.test(access.file) || access.file === '.' || access.file === '..') throw wrong('a document file name that is not a plain name')
+  const files = [...(access.files ?? [])]
+  for (const f of files) {
+    if (typeof f?.path !== 'string' || !FILE_PATH.test(f.path)) throw wrong(`a file outside /etc/morpheus/ ("${String(f?.path)}")`)
+    if (typeof f.content !== 'string' || f.content.includes('\0')) throw wrong(`file ${f.path} with content that is no text`)
   }
-  if (stored) return stored
-  throw new MorpheusError('CONFIG', 'no read-only account for the nodes to mount the Storage Box registry with (registry.node_username / registry.node_password are not set, and the registry\'s secret storage holds none)', {hint: NODE_ACCOUNT_HINT})
-}
-
-function storageBox(registry: Record<string, unknown>, stored: BootstrapSources['nodeMount']): StorageBoxMount | null {
-  if (registry.type !== 'storagebox') return null
-  const url = str(registry, 'url', 'registry')
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw bad('registry.url', 'is not a URL', 'Set the WebDAV URL of the registry document, e.g. https://u123456.your-storagebox.de/morpheus/registry.json')
-  }
-  const host = str(registry, 'storagebox_host', 'registry', parsed.hostname)
-  if (!HOST.test(host)) throw bad('registry.storagebox_host', `is not a host name: "${host}"`, 'e.g. u123456.your-storagebox.de (the host nodes mount over CIFS)')
-  const parts = decodeURIComponent(parsed.pathname).split('/').filter(Boolean)
-  const file = parts.pop() ?? ''
-  if (!file || !parts.concat(file).every((p) => SEGMENT.test(p) && p !== '.' && p !== '..')) {
-    throw bad('registry.url', 'must name the registry file in a folder of plain names (letters, digits, . _ -)', 'e.g. https://u123456.your-storagebox.de/morpheus/registry.json')
-  }
-  const account = nodeAccount(registry, stored)
-  const main = {password: str(registry, 'password', 'registry'), username: str(registry, 'username', 'registry')}
-  if (account.username === main.username || (main.password !== '' && account.password === main.password)) {
-    throw bad('registry.node_username', 'names the registry\'s own read-write account: a compromised node could rewrite the registry', NODE_ACCOUNT_HINT)
-  }
-  if (!USER.test(account.username)) throw bad('registry.node_username', 'must be a Storage Box user name (letters, digits, . _ -)', 'e.g. u123456-sub1')
-  if (account.password === '') throw bad('registry.node_password', 'is empty', 'Set the node account\'s password: morpheus config set registry.node_password \'${NODE_MOUNT_PASSWORD}\'')
-  if (/[\r\n\0]/.test(account.password)) throw bad('registry.node_password', 'contains a line break or NUL, which a CIFS credentials file cannot hold', 'Choose a password without line breaks.')
-  const sub = /^(.+)-sub\d+$/.exec(account.username)
-  if (sub) {
-    // A sub-account's share is its own name and its top is its home directory: the registry's folder.
-    const server = account.server ?? (host === `${sub[1]}.your-storagebox.de` ? `${account.username}.your-storagebox.de` : host)
-    if (!HOST.test(server)) throw bad('registry.node_username', `gives no usable host name ("${server}")`, 'Set registry.storagebox_host to the box\'s host name.')
-    return {file, folder: '', host: server, password: account.password, share: account.username, username: account.username}
-  }
-  // Another read-only user that sees the whole share (not a Storage Box sub-account).
-  return {file, folder: parts.join('/'), host: account.server ?? host, password: account.password, share: 'backup', username: account.username}
+  const packages = [...(access.packages ?? [])]
+  for (const p of packages) if (typeof p !== 'string' || !PACKAGE.test(p)) throw wrong(`a package name that is not one ("${String(p)}")`)
+  return {file: access.file, files: files.map((f) => ({content: f.content, path: f.path, secret: f.secret === true})), mount: {description: m.description, options: m.options, type: m.type, what: m.what}, packages}
 }
 
 function routeTls(section: Record<string, unknown>, io: BootstrapIo): RouteTls | null {
@@ -202,8 +162,8 @@ function routeTls(section: Record<string, unknown>, io: BootstrapIo): RouteTls |
 
 /**
  * The bootstrap settings from the config: `integration.*` (defaults applied here too, so an empty
- * object gives the defaults) and, when `registry.type` is storagebox, the CIFS mount. Throws a
- * CONFIG error naming the key for a value that cannot be used.
+ * object gives the defaults) and the registry backend's node access, if any. Throws a CONFIG error
+ * naming the key for a value that cannot be used.
  */
 export function bootstrapSettings(sources: BootstrapSources = {}, io: BootstrapIo = {}): BootstrapSettings {
   const integration = sources.integration ?? {}
@@ -219,7 +179,7 @@ export function bootstrapSettings(sources: BootstrapSources = {}, io: BootstrapI
     nats: {install: bool(integration, 'nats_install', 'integration', true), sha256: sha(integration, 'nats_sha256'), url: natsUrl.replaceAll('{version}', version), version},
     nimsforest: {sha256: sha(integration, 'nimsforest_sha256'), url},
     routeTls: routeTls(integration, io),
-    storageBox: storageBox(sources.registry ?? {}, sources.nodeMount),
+    registryMount: registryMount(sources.nodeAccess),
   }
 }
 

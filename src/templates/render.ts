@@ -25,7 +25,7 @@ export interface RendererOptions {
    */
   dirs?: readonly string[]
   /**
-   * What userData() adds from the config (integration.*, the Storage Box mount). A function is
+   * What userData() adds from the config (integration.*) and the registry backend (its node access). A function is
    * called at the first userData() only, so a config problem there (an unset ${ENV}, an unreadable
    * TLS file) stops only the commands that render user data. Default: the defaults.
    */

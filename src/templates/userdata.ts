@@ -28,7 +28,6 @@ export const NODE_PATHS = {
   natsTls: '/etc/nats/tls',
   nimsforestBinary: '/opt/nimsforest/bin/forest',
   nodeInfo: '/etc/nimsforest/node-info.json',
-  storageBoxCredentials: '/etc/morpheus/storagebox.credentials',
 } as const
 
 /** A node's addresses the host firewall admits; IPv4 ones only when this node has IPv4 itself. */
@@ -36,7 +35,7 @@ function addresses(node: Pick<NodeRecord, 'ip' | 'ipv4' | 'ipv6'>, ipv4: boolean
   return [node.ip, node.ipv6, node.ipv4].filter((a): a is string => Boolean(a) && (ipv4 || isIP(a!) !== 4))
 }
 
-/** The registry file NimsForest reads when no Storage Box is mounted: this node and its peers. */
+/** The registry file NimsForest reads when no registry folder is mounted: this node and its peers. */
 export function registryFileFor(input: UserDataInput): {nodes: Record<string, Array<Record<string, string>>>} {
   const entry = (n: NodeRecord) => ({
     forest_id: input.forest.id,
@@ -58,8 +57,8 @@ export function userDataView(input: UserDataInput, settings: BootstrapSettings, 
   const peers = input.peers.filter((p) => p.id !== input.node.id && p.ip)
   const forestAddresses = [...new Set([input.node, ...peers].flatMap((n) => addresses(n, input.ipv4)))]
   const operatorCidrs = input.operatorCidrs.map((c) => checkCidr(c))
-  const sb = settings.storageBox
-  const registryPath = sb ? `${NODE_PATHS.mount}/${sb.file}` : `${NODE_PATHS.mount}/registry.json`
+  const mounted = settings.registryMount
+  const registryPath = mounted ? `${NODE_PATHS.mount}/${mounted.file}` : `${NODE_PATHS.mount}/registry.json`
   const tls = system && settings.routeTls
     ? {ca_file: `${NODE_PATHS.natsTls}/ca.pem`, cert_file: `${NODE_PATHS.natsTls}/cert.pem`, key_file: `${NODE_PATHS.natsTls}/key.pem`}
     : null
@@ -105,10 +104,10 @@ export function userDataView(input: UserDataInput, settings: BootstrapSettings, 
   const firewallPorts: Array<[number, string]> = [...(routesOpen ? [] : [[input.ports.cluster, 'NATS routes'] as [number, string]]), [input.ports.monitor, 'NATS monitoring']]
   if (clientOpen) firewallPorts.push([input.ports.client, 'NATS clients'])
   // With the registry mounted, the host firewall follows it (grow adds nodes after this one boots).
-  const firewallSync = sb
+  const firewallSync = mounted
     ? {boot_addresses: forestAddresses, forest: input.forest.id, ipv4: input.ipv4, ports: firewallPorts, registry: registryPath, state: NODE_PATHS.firewallSyncState}
     : null
-  const packages = ['ca-certificates', 'curl', 'ufw', ...(sb ? ['cifs-utils'] : [])]
+  const packages = [...new Set(['ca-certificates', 'curl', 'ufw', ...(mounted?.packages ?? [])])]
   return {
     cluster_auth_in_node_info: Boolean(nodeInfo.cluster_auth),
     environment,
@@ -138,14 +137,10 @@ export function userDataView(input: UserDataInput, settings: BootstrapSettings, 
     packages,
     paths: NODE_PATHS,
     ports: input.ports,
-    registry: sb
-      ? {
-          credentials_text: `username=${sb.username}\npassword=${sb.password}\n`,
-          file: null,
-          mount: {options: `ro,seal,credentials=${NODE_PATHS.storageBoxCredentials},uid=0,gid=0,file_mode=0444,dir_mode=0555,iocharset=utf8,_netdev`, what: `//${sb.host}/${[sb.share, sb.folder].filter(Boolean).join('/')}`},
-          path: registryPath,
-        }
-      : {credentials_text: null, file: `${jsonText(registryFileFor(input), 2)}\n`, mount: null, path: registryPath},
+    // The registry backend's mount of its folder (RegistryBackend.nodeAccess), rendered as given: checked in bootstrap.ts.
+    registry: mounted
+      ? {file: null, files: mounted.files, mount: mounted.mount, path: registryPath}
+      : {file: `${jsonText(registryFileFor(input), 2)}\n`, files: [], mount: null, path: registryPath},
     ssh_keys: [...(input.sshKeys ?? [])],
     system,
   }

@@ -1,6 +1,7 @@
 import {Command} from '@oclif/core/command'
 import * as Errors from '@oclif/core/errors'
 
+import {loadConfig} from '../config/config.js'
 import {ExitCode, MorpheusError} from '../errors.js'
 import {Runtime, stderrLogger} from '../runtime.js'
 import {asMorpheusError, errorEnvelope, successEnvelope, type ErrorEnvelope, type JsonWarning, type SuccessEnvelope} from './json.js'
@@ -31,7 +32,7 @@ export abstract class MorpheusCommand extends Command {
   private readonly jsonWarnings: JsonWarning[] = []
 
   protected get runtime(): Runtime {
-    this.runtimeInstance ??= new Runtime(this.config, stderrLogger(this.jsonEnabled(), this.jsonEnabled() ? (w) => this.jsonWarnings.push(w) : undefined))
+    this.runtimeInstance ??= new Runtime(this.config, () => loadConfig(), stderrLogger(this.jsonEnabled(), this.jsonEnabled() ? (w) => this.jsonWarnings.push(w) : undefined))
     return this.runtimeInstance
   }
 

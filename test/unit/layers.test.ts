@@ -46,16 +46,6 @@ const LAYERS: ReadonlyArray<{rank: number; name: string; paths: readonly string[
  */
 const ALLOWED: ReadonlyArray<{from: string; to: string; why: string}> = [
   {
-    from: 'src/commands/plant.ts',
-    to: 'src/commands/registry/init.ts',
-    why: 'registry set-up moves to src/registry/setup.ts (issue 16 item 1)',
-  },
-  {
-    from: 'src/commands/registry/migrate.ts',
-    to: 'src/commands/registry/init.ts',
-    why: 'migration moves to src/registry/migrate.ts (issue 16 item 1)',
-  },
-  {
     from: 'src/growth/expand.ts',
     to: 'src/ui/progress.ts',
     why: "the operation runner takes the engine's own progress type (issue 16 item 2)",

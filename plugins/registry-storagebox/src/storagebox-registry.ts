@@ -1,12 +1,14 @@
 import {createHash} from 'node:crypto'
 
-import type {IoOptions, PluginContext, RegistryBackend, RegistryProbe, RevisionInfo, SecretStore, StoredDocument, WriteCondition} from 'morpheus/plugin-api'
+import type {IoOptions, NodeAccess, PluginContext, RegistryBackend, RegistryProbe, RevisionInfo, SecretStore, StoredDocument, WriteCondition} from 'morpheus/plugin-api'
 
 import {Dav} from './dav.js'
 import {acquireLock, ifFolderToken, ifToken, LockUnsupported, releaseLock, type HeldLock} from './lock.js'
 import {davPaths, folderChain, type DavPaths} from './paths.js'
 import {probeServer, strongEtag, type ProbeFindings} from './probe.js'
 import {DavSecretStore} from './secrets.js'
+import {accountInConfig, storageBoxNodeAccess} from './node-access.js'
+import {NODE_MOUNT_SECRET, REGISTRY_SECRETS, parseNodeMount, type NodeMountSecret} from './node-account.js'
 
 export const revisionOf = (body: string) => `sha256:${createHash('sha256').update(body).digest('hex')}`
 
@@ -55,6 +57,28 @@ export class StorageBoxRegistry implements RegistryBackend {
       create: (p, body, signal) => this.createFile(p, body, signal),
       lock: (p, signal) => this.lock(p, signal),
     })
+  }
+
+  /**
+   * What a cloud node needs to read the registry: a read-only CIFS mount of its folder as the nodes'
+   * own account (src/node-access.ts), from the config's registry.node_username / node_password or
+   * the one `registry init` kept in the secret storage. The `webdav` alias names any WebDAV server,
+   * which nodes cannot mount: they get the registry file instead (null).
+   */
+  async nodeAccess(): Promise<NodeAccess | null> {
+    const config = this.context.config
+    if (config.type !== undefined && config.type !== 'storagebox') return null
+    let stored: NodeMountSecret | null = null
+    if (!accountInConfig(config)) {
+      try {
+        const text = await this.secrets.get(REGISTRY_SECRETS, NODE_MOUNT_SECRET)
+        stored = text ? parseNodeMount(text) : null
+      } catch (error) {
+        const e = error as {message?: string; hint?: string; transient?: boolean}
+        throw this.context.error('FAILED', `the nodes' read-only account could not be read from the registry's secret storage: ${e.message ?? String(error)}`, e.hint ?? 'Run the command again; if it persists, set registry.node_username and registry.node_password.', {cause: error, transient: e.transient})
+      }
+    }
+    return storageBoxNodeAccess(config, stored, this.context.error)
   }
 
   /** Probe the server (creating the folder if missing) and remember how to write. */

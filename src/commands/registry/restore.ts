@@ -3,7 +3,6 @@ import * as Flags from '@oclif/core/flags'
 
 import {MorpheusError} from '../../errors.js'
 import {parseDocument} from '../../registry/document.js'
-import {updateRegistry} from '../../registry/update.js'
 import {MorpheusCommand} from '../../ui/base-command.js'
 import {plural} from '../../words.js'
 
@@ -32,10 +31,11 @@ export default class RegistryRestore extends MorpheusCommand {
       yes: flags.yes,
     })
     if (!ok) throw new MorpheusError('USAGE', 'restore cancelled; nothing was changed')
-    await updateRegistry(backend, (doc) => {
+    // Through the command's store: the remembered probe, and registry.unsafe_writes, as for every write.
+    await (await this.runtime.store()).update((doc) => {
       doc.forests = old.forests
       doc.nodes = old.nodes
-    })
+    }, {now: true})
     const result = {forest_count: Object.keys(old.forests).length, location: backend.location, node_count: Object.values(old.nodes).flat().length, restored: args.revision}
     if (!this.jsonEnabled()) this.log(`Restored revision ${args.revision} at ${backend.location}: ${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')}. The replaced document is in the history.`)
     return result

@@ -1,7 +1,7 @@
 import type {Config} from '@oclif/core'
 
 import {discover, resolve} from '../../../src/plugins/discovery.js'
-import {PLUGIN_API_VERSION, PROVIDERS_HOOK} from '../../../src/plugin-api/index.js'
+import {PLUGIN_API_VERSION, PROVIDERS_HOOK, REGISTRIES_HOOK} from '../../../src/plugin-api/index.js'
 
 /** A provider descriptor that passes every shape check. */
 const provider = (name: string, aliases: string[] = []) => ({
@@ -60,5 +60,25 @@ describe('discovery: which plugin a provider name belongs to', () => {
       {plugin: plugin('core-b', 'core'), result: [provider('local')]},
     ]), PROVIDERS_HOOK)
     expect(catalog.conflicts.map((c) => c.plugins.map((p) => p.name))).toEqual([['core-a', 'core-b']])
+  })
+})
+
+describe('discovery: a registry backend\'s set-up offer (RegistryDescriptor.setup)', () => {
+  const backend = (name: string, setup?: unknown) => ({apiVersion: PLUGIN_API_VERSION, capabilities: {remote: true}, load: async () => () => undefined, name, summary: `backend ${name}`, ...(setup === undefined ? {} : {setup})})
+  test('a well-formed offer is kept; a malformed one makes the backend ignored with a warning naming the plugin', async () => {
+    const load = async () => async () => ({section: {type: 'x'}})
+    const catalog = await discover(config([
+      {plugin: plugin('good', 'user'), result: [backend('good', {choices: [{title: 'Make one', value: 'make-one'}], load, secrets: ['hetzner_api_token']})]},
+      {plugin: plugin('no-load', 'user'), result: [backend('no-load', {choices: [{title: 'A', value: 'a'}]})]},
+      {plugin: plugin('bad-choice', 'user'), result: [backend('bad-choice', {choices: [{title: 'A', value: 'Not A Name'}], load})]},
+      {plugin: plugin('bad-secrets', 'user'), result: [backend('bad-secrets', {choices: [], load, secrets: ['no spaces please']})]},
+    ]), REGISTRIES_HOOK)
+    expect(catalog.entries.map((e) => e.descriptor.name)).toEqual(['good'])
+    // (plugins are read in name order)
+    expect(catalog.warnings).toEqual([
+      'plugin bad-choice@1.0.0 offers a registry backend that "bad-choice" offers a set-up without load() or a list of choices ({value, title}); ignored',
+      'plugin bad-secrets@1.0.0 offers a registry backend that "bad-secrets" offers a set-up whose secrets are not a list of key names; ignored',
+      'plugin no-load@1.0.0 offers a registry backend that "no-load" offers a set-up without load() or a list of choices ({value, title}); ignored',
+    ])
   })
 })

@@ -1,7 +1,7 @@
 import {MorpheusError, errorCode} from '../../../src/errors.js'
 import {isTransient} from '../../../src/plugins/helpers.js'
 import {guardBackend, guardProvider, guardSecrets, originalError, pluginMessage} from '../../../src/plugins/guard.js'
-import type {ForestRecord, NodeRecord, Provider} from '../../../src/plugin-api/index.js'
+import type {ForestRecord, NodeRecord, Provider, RegistryBackend} from '../../../src/plugin-api/index.js'
 import {RegistryStore} from '../../../src/registry/store.js'
 import {MemoryProvider} from '../../../src/testing/memory-provider.js'
 import {MemoryRegistry} from '../../../src/testing/memory-registry.js'
@@ -178,5 +178,17 @@ describe('guardBackend', () => {
     expect(e).toMatchObject({kind: 'REGISTRY', message: 'registry /x/registry.json: secrets: corrupt secrets file'})
     expect(guardSecrets(s, '/x/registry.json')).toBe(s)
     expect(guardBackend(new MemoryRegistry()).secrets).toBeDefined()
+  })
+
+  test('nodeAccess is guarded when the backend has one: its CONFIG errors exit 3 naming the registry, others are REGISTRY errors; absent, it stays absent', async () => {
+    expect(guardBackend(new MemoryRegistry()).nodeAccess).toBeUndefined()
+    const access = {file: 'registry.json', mount: {description: 'd', options: 'ro', type: 'nfs4', what: 'files:/x'}}
+    let answer: () => Promise<unknown> = async () => access
+    const b = guardBackend(Object.assign(new MemoryRegistry(), {nodeAccess: () => answer()}) as RegistryBackend)
+    expect(await b.nodeAccess!()).toEqual(access)
+    answer = async () => Promise.reject(Object.assign(new Error('registry.url is not a URL'), {code: 'CONFIG', hint: 'Set it'}))
+    expect(await rejection(b.nodeAccess!())).toMatchObject({code: 'CONFIG', hint: 'Set it', kind: 'CONFIG', message: 'registry memory://registry: node access: registry.url is not a URL'})
+    answer = async () => Promise.reject(Object.assign(new Error('secrets unreadable'), {code: 'FAILED', transient: true}))
+    expect(await rejection(b.nodeAccess!())).toMatchObject({kind: 'REGISTRY', message: 'registry memory://registry: node access: secrets unreadable', transient: true})
   })
 })

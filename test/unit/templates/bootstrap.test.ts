@@ -3,10 +3,6 @@ import {withDefaults} from '../../../src/config/schema.js'
 import {MorpheusError} from '../../../src/errors.js'
 import {bootstrapSettings, checkCidr} from '../../../src/templates/bootstrap.js'
 
-// The registry's own read-write account (never on a node) and the nodes' read-only sub-account.
-const sb = {node_password: 'n0de,"#pw', node_username: 'u1-sub1', password: 'hunter2,"#', storagebox_host: 'u1.your-storagebox.de', type: 'storagebox', url: 'https://u1.your-storagebox.de/morpheus/registry.json', username: 'u1'}
-const {node_password: _np, node_username: _nu, ...mainOnly} = sb
-
 function error(fn: () => unknown): MorpheusError {
   try {
     fn()
@@ -27,7 +23,7 @@ describe('bootstrapSettings', () => {
       nats: {install: true, sha256: null, url: 'https://github.com/nats-io/nats-server/releases/download/v2.10.24/nats-server-v2.10.24-linux-{arch}.tar.gz', version: '2.10.24'},
       nimsforest: {sha256: null, url: 'https://nimsforest.io/bin/nimsforest'},
       routeTls: null,
-      storageBox: null,
+      registryMount: null,
     })
   })
 
@@ -45,43 +41,42 @@ describe('bootstrapSettings', () => {
     expect(s.nats.url).toContain('/v2.11.1/nats-server-v2.11.1-linux-{arch}.tar.gz')
   })
 
-  test('a Storage Box registry: the nodes mount the registry\'s folder as their read-only sub-account (its own share and host), never as the registry\'s user', () => {
-    // The sub-account's home is the registry's folder: its share's top is that folder.
-    expect(bootstrapSettings({registry: sb}).storageBox).toEqual({file: 'registry.json', folder: '', host: 'u1-sub1.your-storagebox.de', password: 'n0de,"#pw', share: 'u1-sub1', username: 'u1-sub1'})
-    // from the registry's secret storage (registry init), with the server the API named
-    const kept = bootstrapSettings({nodeMount: {password: 'kept-pw-1A!', server: 'u1-sub4.your-storagebox.de', username: 'u1-sub4'}, registry: mainOnly}).storageBox
-    expect(kept).toEqual({file: 'registry.json', folder: '', host: 'u1-sub4.your-storagebox.de', password: 'kept-pw-1A!', share: 'u1-sub4', username: 'u1-sub4'})
-    // the config's keys win over the secret storage
-    expect(bootstrapSettings({nodeMount: {password: 'kept-pw-1A!', server: 'u1-sub4.your-storagebox.de', username: 'u1-sub4'}, registry: sb}).storageBox?.username).toBe('u1-sub1')
-    // a registry reached through a sub-account; the host defaults to the URL's, and a host that is no Storage Box name is kept
-    const sub = bootstrapSettings({registry: {...sb, node_username: 'u1-sub3', storagebox_host: undefined, url: 'https://u1-sub2.your-storagebox.de/a/b/forests.json', username: 'u1-sub2'}}).storageBox
-    expect(sub).toMatchObject({file: 'forests.json', folder: '', host: 'u1-sub2.your-storagebox.de', share: 'u1-sub3', username: 'u1-sub3'})
-    expect(bootstrapSettings({registry: {...sb, storagebox_host: 'storage.example.org'}}).storageBox?.host).toBe('storage.example.org')
-    // a node user that is not a sub-account sees the whole share: the registry's folder is mounted
-    expect(bootstrapSettings({registry: {...sb, node_username: 'reader'}}).storageBox).toMatchObject({folder: 'morpheus', share: 'backup', username: 'reader'})
-    expect(bootstrapSettings({registry: {path: 'x.json', type: 'none'}}).storageBox).toBeNull()
-    expect(JSON.stringify(bootstrapSettings({registry: sb}))).not.toContain('hunter2')
-  })
-
-  test('no node account, or the registry\'s own one: refused (CONFIG, exit 3) with how to make one; a failed lookup is a registry error', () => {
-    const none = error(() => bootstrapSettings({nodeMount: null, registry: mainOnly}))
-    expect(none.kind).toBe('CONFIG')
-    expect(none.message).toMatch(/no read-only account for the nodes/)
-    expect(none.hint).toMatch(/registry init --setup existing-box/)
-    expect(none.hint).toMatch(/registry\.node_username and registry\.node_password/)
-    for (const registry of [{...sb, node_username: 'u1'}, {...sb, node_password: sb.password}]) {
-      const own = error(() => bootstrapSettings({registry}))
-      expect(own.kind).toBe('CONFIG')
-      expect(own.message).toMatch(/the registry's own read-write account/)
-      expect(`${own.message} ${own.hint}`).not.toContain('hunter2')
+  test('the registry backend\'s node access is rendered as given once checked; a failure to get it is raised when user data is made', () => {
+    const access = {
+      file: 'registry.json',
+      files: [{content: 'user=reader\npassword=x\n', path: '/etc/morpheus/example.credentials', secret: true}],
+      mount: {description: 'Registry folder (read-only)', options: 'ro,credentials=/etc/morpheus/example.credentials,_netdev', type: 'cifs', what: '//files.example.org/share/morpheus'},
+      packages: ['cifs-utils'],
     }
-    const failed = error(() => bootstrapSettings({nodeMount: new Error('GET https://u1.your-storagebox.de/morpheus/registry.secrets.json answered 503'), registry: mainOnly}))
+    expect(bootstrapSettings({nodeAccess: access}).registryMount).toEqual(access)
+    expect(bootstrapSettings({nodeAccess: {file: 'doc.json', mount: {...access.mount, type: 'nfs4'}}}).registryMount).toEqual({file: 'doc.json', files: [], mount: {...access.mount, type: 'nfs4'}, packages: []})
+    expect(bootstrapSettings({nodeAccess: null}).registryMount).toBeNull()
+    // nothing a plugin says can reach beyond its own lines of the user data
+    for (const [bad, what] of [
+      [{...access, mount: {...access.mount, what: '//h/s\nExecStart=/bin/sh'}}, /mount source/],
+      [{...access, mount: {...access.mount, options: 'ro, rw'}}, /mount options/],
+      [{...access, mount: {...access.mount, type: 'cifs\n[Service]'}}, /file system type/],
+      [{...access, mount: {...access.mount, description: 'a\nb'}}, /description/],
+      [{...access, file: '../etc/shadow'}, /plain name/],
+      [{...access, files: [{content: 'x', path: '/root/.ssh/authorized_keys', secret: false}]}, /outside \/etc\/morpheus/],
+      [{...access, files: [{content: 'a\0b', path: '/etc/morpheus/x', secret: true}]}, /no text/],
+      [{...access, packages: ['cifs-utils; rm -rf /']}, /package name/],
+    ] as const) {
+      const e = error(() => bootstrapSettings({nodeAccess: bad as never}))
+      expect(e.kind).toBe('PLUGIN')
+      expect(e.message).toMatch(what)
+    }
+    // an error the backend gave (already the core's) is raised as it is; anything else is a registry error
+    const given = new MorpheusError('CONFIG', 'registry x: node access: no read-only account for the nodes', {hint: 'set registry.node_username'})
+    expect(error(() => bootstrapSettings({nodeAccess: given}))).toBe(given)
+    const failed = error(() => bootstrapSettings({nodeAccess: new Error('GET https://u1.example.org/morpheus/registry.secrets.json answered 503')}))
     expect(failed.kind).toBe('REGISTRY')
-    expect(failed.message).toMatch(/could not be read from the registry's secret storage: GET .* 503/)
+    expect(failed.message).toMatch(/could not be read: GET .* 503/)
   })
 
   test('unusable values are CONFIG errors naming the key, never echoing the password', () => {
-    const cases: Array<[Record<string, unknown>, Record<string, unknown> | undefined, RegExp]> = [
+    // (The storagebox backend's keys are checked by its nodeAccess(): plugins/registry-storagebox/test/node-access.test.ts.)
+    const cases: Array<[Record<string, unknown>, undefined, RegExp]> = [
       [{nimsforest_sha256: 'abc'}, undefined, /^integration\.nimsforest_sha256 must be 64 hexadecimal/],
       [{nats_sha256: 'z'.repeat(64)}, undefined, /^integration\.nats_sha256 must be 64/],
       [{nimsforest_download_url: 'ftp://x'}, undefined, /^integration\.nimsforest_download_url must be an http\(s\) URL/],
@@ -89,23 +84,12 @@ describe('bootstrapSettings', () => {
       [{nats_version: '2.10; rm -rf /'}, undefined, /^integration\.nats_version must be a nats-server release/],
       [{jetstream_max_memory: '1G\n}'}, undefined, /^integration\.jetstream_max_memory must be a size/],
       [{nats_install: 'yes'}, undefined, /^integration\.nats_install must be true or false/],
-      [{}, {...sb, node_password: 'two\nlines'}, /^registry\.node_password contains a line break/],
-      [{}, {...sb, node_password: ''}, /^registry\.node_password is not set, but registry\.node_username is/],
-      [{}, {...sb, node_username: ''}, /^registry\.node_username is not set, but registry\.node_password is/],
-      [{}, {...sb, url: 'https://u1.your-storagebox.de/my folder/registry.json'}, /^registry\.url must name the registry file/],
-      [{}, {...sb, url: 'https://u1.your-storagebox.de/'}, /^registry\.url must name/],
-      [{}, {...sb, url: 'not a url'}, /^registry\.url is not a URL/],
-      [{}, {...sb, storagebox_host: 'u1.example.org/x y'}, /^registry\.storagebox_host is not a host name/],
-      [{}, {...sb, node_username: 'u1,uid=0'}, /^registry\.node_username must be a Storage Box user name/],
     ]
-    for (const [integration, registry, message] of cases) {
-      const e = error(() => bootstrapSettings({integration, registry}))
+    for (const [integration, , message] of cases) {
+      const e = error(() => bootstrapSettings({integration}))
       expect(e.kind).toBe('CONFIG')
       expect(e.message).toMatch(message)
       expect(e.hint).toBeTruthy()
-      expect(`${e.message} ${e.hint}`).not.toContain('hunter2')
-      expect(`${e.message} ${e.hint}`).not.toContain('n0de')
-      expect(`${e.message} ${e.hint}`).not.toContain('two\nlines')
     }
   })
 

@@ -7,6 +7,8 @@ import {join} from 'node:path'
 
 import type {NodeRecord, UserDataInput} from '../../../src/plugin-api/index.js'
 import {bootstrapSettings} from '../../../src/templates/bootstrap.js'
+import {storageBoxNodeAccess} from '../../../plugins/registry-storagebox/src/node-access.js'
+import {pluginError} from '../../../src/plugins/errors.js'
 import {createRenderer} from '../../../src/templates/render.js'
 import {ROOT} from '../../helpers/cli.js'
 import {cloudInitSchema} from './tools.js'
@@ -33,9 +35,13 @@ const input = (natsMode: 'embedded' | 'system'): UserDataInput => ({
 test('docs/bootstrap.md shows the user data as rendered now (and it is valid)', async () => {
   const settings = bootstrapSettings({
     integration: {nimsforest_sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'},
-    // The nodes' read-only sub-account, as `registry init` keeps it in the registry's secret storage.
-    nodeMount: {password: 'node-read-only-password', server: 'u123456-sub1.your-storagebox.de', username: 'u123456-sub1'},
-    registry: {password: 'storage-box-password', storagebox_host: 'u123456.your-storagebox.de', type: 'storagebox', url: 'https://u123456.your-storagebox.de/morpheus/registry.json', username: 'u123456'},
+    // A Storage Box registry, as its backend's nodeAccess() gives it: the nodes' read-only sub-account,
+    // as `registry init` keeps it in the registry's secret storage.
+    nodeAccess: storageBoxNodeAccess(
+      {password: 'storage-box-password', storagebox_host: 'u123456.your-storagebox.de', type: 'storagebox', url: 'https://u123456.your-storagebox.de/morpheus/registry.json', username: 'u123456'},
+      {password: 'node-read-only-password', server: 'u123456-sub1.your-storagebox.de', username: 'u123456-sub1'},
+      pluginError,
+    ),
   })
   const renderer = await createRenderer({bootstrap: settings})
   const samples: Record<string, string> = {embedded: renderer.userData(input('embedded')), system: renderer.userData(input('system'))}

@@ -2,6 +2,8 @@ import {gzipSync} from 'node:zlib'
 
 import type {NatsMode, NodeRecord, UserDataInput} from '../../../src/plugin-api/index.js'
 import {bootstrapSettings} from '../../../src/templates/bootstrap.js'
+import {storageBoxNodeAccess} from '../../../plugins/registry-storagebox/src/node-access.js'
+import {pluginError} from '../../../src/plugins/errors.js'
 import {createRenderer} from '../../../src/templates/render.js'
 import {findSecret} from '../../helpers/find-secret.js'
 
@@ -48,8 +50,9 @@ test('the search finds the password in every encoding it looks for (so a leak ca
 })
 
 test.each([
-  ['the registry\'s secret storage (registry init)', {nodeMount: {password: NODE_PASSWORD, server: 'u123456-sub1.your-storagebox.de', username: 'u123456-sub1'}, registry}],
-  ['the config (registry.node_username / node_password)', {registry: {...registry, node_password: NODE_PASSWORD, node_username: 'u123456-sub1'}}],
+  // what the storagebox backend's nodeAccess() gives (its own function)
+  ['the registry\'s secret storage (registry init)', {nodeAccess: storageBoxNodeAccess(registry, {password: NODE_PASSWORD, server: 'u123456-sub1.your-storagebox.de', username: 'u123456-sub1'}, pluginError)}],
+  ['the config (registry.node_username / node_password)', {nodeAccess: storageBoxNodeAccess({...registry, node_password: NODE_PASSWORD, node_username: 'u123456-sub1'}, null, pluginError)}],
 ])('node account from %s: no node\'s user data holds the registry\'s own password, each holds the node account', async (_, sources) => {
   const texts = await allUserData(sources)
   expect(texts).toHaveLength(10)

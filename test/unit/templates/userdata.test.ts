@@ -5,6 +5,8 @@ import {join} from 'node:path'
 import {MorpheusError} from '../../../src/errors.js'
 import type {ClusterAuth, NatsMode, NodeRecord, TemplateRenderer, UserDataInput} from '../../../src/plugin-api/index.js'
 import {bootstrapSettings, type BootstrapSettings} from '../../../src/templates/bootstrap.js'
+import {storageBoxNodeAccess} from '../../../plugins/registry-storagebox/src/node-access.js'
+import {pluginError} from '../../../src/plugins/errors.js'
 import {natsQuote} from '../../../src/templates/escape.js'
 import {createRenderer} from '../../../src/templates/render.js'
 import {USER_DATA_LIMIT} from '../../../src/templates/userdata.js'
@@ -25,6 +27,8 @@ const storageBoxRegistry = {
   url: 'https://u123456.your-storagebox.de/morpheus/forests/registry.json',
   username: 'u123456',
 }
+/** What the storagebox backend's nodeAccess() gives for that registry (its own function, as the runtime gets it). */
+const storageBoxAccess = storageBoxNodeAccess(storageBoxRegistry, null, pluginError)
 
 function node(i: number, ipv4: boolean, forest = 'forest-1700000000'): NodeRecord {
   return {
@@ -97,8 +101,8 @@ function firewallRules(script: string): string[] {
 let renderer: TemplateRenderer
 let sbRenderer: TemplateRenderer
 beforeAll(async () => {
-  renderer = await createRenderer({bootstrap: bootstrapSettings({integration: {}, registry: {type: 'none'}})})
-  sbRenderer = await createRenderer({bootstrap: bootstrapSettings({integration: {}, registry: storageBoxRegistry})})
+  renderer = await createRenderer({bootstrap: bootstrapSettings({integration: {}, nodeAccess: null})})
+  sbRenderer = await createRenderer({bootstrap: bootstrapSettings({integration: {}, nodeAccess: storageBoxAccess})})
 })
 
 describe.each([
@@ -312,7 +316,7 @@ describe('userData', () => {
     const evil = HOSTILE.filter((v) => v !== '' && !v.includes('\0')).join('|')
     const auth: ClusterAuth = {password: `pw ${evil}`, user: `u ${evil}`}
     const settings: BootstrapSettings = {
-      ...bootstrapSettings({integration: {nimsforest_download_url: `https://example.invalid/$(touch${'${IFS}'}/tmp/x)'"{{a}}#}/forest-{arch}`}, registry: storageBoxRegistry}),
+      ...bootstrapSettings({integration: {nimsforest_download_url: `https://example.invalid/$(touch${'${IFS}'}/tmp/x)'"{{a}}#}/forest-{arch}`}, nodeAccess: storageBoxAccess}),
     }
     const r = await createRenderer({bootstrap: settings})
     for (const mode of ['embedded', 'system'] as const) {
@@ -371,7 +375,7 @@ describe('userData', () => {
       // No whitespace in a URL: ${IFS} is the space a command would need.
       for (const path of [`a'b'c`, `x';touch\${IFS}${marker};'`, `x'\${IFS}';touch\${IFS}${marker};'\${IFS}'`]) {
         const url = `https://example.invalid/${path}/forest-{arch}`
-        const r = await createRenderer({bootstrap: bootstrapSettings({integration: {nimsforest_download_url: url}, registry: {type: 'none'}})})
+        const r = await createRenderer({bootstrap: bootstrapSettings({integration: {nimsforest_download_url: url}, nodeAccess: null})})
         for (const mode of ['embedded', 'system'] as const) {
           const script = parse(r.userData(input(mode, true))).files['/usr/local/sbin/morpheus-bootstrap'].content
           expect(scriptSettings(script).NIMSFOREST_URL).toBe(url)

@@ -19,6 +19,15 @@ export default async function registries(): Promise<RegistryDescriptor[]> {
         history_revisions: {default: 20, description: 'How many earlier revisions are kept for `registry history` / `registry restore` (0: none)', minimum: 0, maximum: 1000, type: 'integer'},
       },
       load: async () => (await import('../storagebox-registry.js')).createStorageBoxRegistry,
+      // `registry init --setup new-box|existing-box`: the set-up is imported only when one is picked.
+      setup: {
+        choices: [
+          {title: 'Create a new Hetzner Storage Box (~3 EUR/month)', value: 'new-box'},
+          {title: 'Use an existing Storage Box (or another WebDAV server)', value: 'existing-box'},
+        ],
+        load: async () => (await import('../setup/setup.js')).setUpStorageBox,
+        secrets: ['hetzner_api_token'],
+      },
       name: 'storagebox',
       aliases: ['webdav'],
       summary: 'The registry on a Hetzner Storage Box (or any WebDAV server): shared by every device',

@@ -1,6 +1,7 @@
 /**
- * Where a registry keeps secrets that belong to no forest: the read-only account cloud nodes mount
- * a Storage Box registry's folder with (`registry init` puts it there). No forest id starts with `_`.
+ * Where the backend keeps the read-only account cloud nodes mount the registry's folder with
+ * (`registry init` puts it there, nodeAccess() reads it): the registry's secret storage, under a
+ * name that belongs to no forest (no forest id starts with `_`).
  */
 export const REGISTRY_SECRETS = '_registry'
 export const NODE_MOUNT_SECRET = 'node_mount'
