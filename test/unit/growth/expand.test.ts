@@ -1,8 +1,7 @@
-import {plantForest} from '../../../src/forest/plant.js'
 import {expandForest, type ExpandUi} from '../../../src/growth/expand.js'
 import {claimGuard, GROWTH_DEFAULTS} from '../../../src/growth/policy.js'
 import {MemoryRegistry} from '../../../src/testing/memory-registry.js'
-import {engine, stored} from '../../helpers/engine.js'
+import {engine, plant, stored} from '../../helpers/engine.js'
 
 /** Runs the phases as the command's relay does, remembering their titles. */
 function ui(): ExpandUi & {titles: string[]; settles: number} {
@@ -25,7 +24,7 @@ function ui(): ExpandUi & {titles: string[]; settles: number} {
 describe('expandForest: grow through the forest engine with the policy guard', () => {
   test('a one-node forest grows to two: node-1 turned into a cluster, then node-2 created and joined', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
     const u = ui()
     const {guard, refusal} = claimGuard(GROWTH_DEFAULTS, 1)
     const out = await expandForest(e.deps, {count: 1, forestId: forest.id, guard}, u)
@@ -40,7 +39,7 @@ describe('expandForest: grow through the forest engine with the policy guard', (
 
   test('the cooldown guard refuses a forest grown a moment ago by someone else: nothing written, nothing made', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     await e.deps.store.update((d) => void (d.forests[forest.id].last_expansion = new Date().toISOString()), {now: true})
     const writes = e.backend.counts.writes
     const {guard, refusal} = claimGuard(GROWTH_DEFAULTS, 1)
@@ -53,7 +52,7 @@ describe('expandForest: grow through the forest engine with the policy guard', (
 
   test('max_nodes is checked in the claim too', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     const {guard, refusal} = claimGuard({...GROWTH_DEFAULTS, max_nodes: 3}, 1)
     expect((await expandForest(e.deps, {count: 1, forestId: forest.id, guard}, ui())).kind).toBe('refused')
     expect(refusal()?.status).toBe('at_max_nodes')
@@ -62,7 +61,7 @@ describe('expandForest: grow through the forest engine with the policy guard', (
 
   test('a forest another process is growing right now: busy, named, and nothing added', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     await e.deps.store.update((d) => void (d.forests[forest.id].operation = {device: 'device-b', kind: 'grow', pid: 4242, started_at: new Date().toISOString()}), {now: true})
     const {guard} = claimGuard({...GROWTH_DEFAULTS, cooldown_minutes: 0}, 1)
     const out = await expandForest(e.deps, {count: 1, forestId: forest.id, guard}, ui())
@@ -73,7 +72,7 @@ describe('expandForest: grow through the forest engine with the policy guard', (
   test('two devices at once with the policy guard: exactly one node added; the other is refused or busy', async () => {
     const backend = new MemoryRegistry()
     const a = engine({backend, provider: {createDelayMs: 20}})
-    const {forest} = await plantForest(a.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const {forest} = await plant(a.deps, {nodes: 3, provider: 'memory', size: 'x'})
     // A second device: its own registry store and command, the same registry and the same cloud.
     const b = engine({backend, device: 'device-b'})
     b.deps.provider = a.deps.provider
