@@ -70,6 +70,11 @@ export interface Operation<R, C extends Claim = Claim> {
   settle(error: unknown): Promise<MorpheusError>
 }
 
+/** The claim's answer when another operation is recorded on the forest. */
+export function busy(operation: RunningOperation): Busy {
+  return {kind: 'busy', message: `a ${operation.kind} on ${operation.device} (pid ${operation.pid}, started ${operation.started_at}) is changing the forest right now`, operation}
+}
+
 /** How long a second Ctrl-C waits for the first one's settle to start before settling itself (ms). */
 export const SETTLE_START_MS = 2000
 
@@ -126,6 +131,8 @@ export class OperationRunner {
         {run: () => op.create(), title: titles.create},
         {run: () => op.waitFormed(), title: titles.wait},
       ])
+      // Interrupted during the last look (it saw the forest formed): stopped all the same, as the user was told.
+      if (this.options.signal?.aborted) throw new MorpheusError('INTERRUPTED', 'interrupted')
       return {kind: 'done', result: await op.finish()}
     } catch (error) {
       throw await run.settle(error)

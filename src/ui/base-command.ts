@@ -127,35 +127,6 @@ export abstract class MorpheusCommand extends Command {
     }
   }
 
-  /**
-   * The one interrupt policy for commands that change forests (plant, grow): the first Ctrl-C
-   * (or SIGTERM) says what happens, silences progress and aborts the runtime's signal, so the
-   * operation stops and settles (records what exists); a second one waits at most `graceMs` for
-   * that record to be written, then exits 130 at once.
-   */
-  protected async interruptible<T>(work: () => Promise<T>, settle: () => Promise<unknown> | undefined, mute: () => void, graceMs = 8000): Promise<T> {
-    const controller = this.runtime.interrupt
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (controller.signal.aborted) {
-        process.stderr.write(`${signal} again: quitting once the registry records what exists (at most ${graceMs / 1000}s)\n`)
-        const pending = settle()
-        void Promise.race([pending ?? Promise.resolve(), new Promise((r) => setTimeout(r, graceMs))]).finally(() => process.exit(130))
-        return
-      }
-      mute()
-      process.stderr.write(`\n${signal}: stopping; recording what exists in the registry (press Ctrl-C again to quit sooner)\n`)
-      controller.abort()
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-    try {
-      return await work()
-    } finally {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-    }
-  }
-
   /** The success envelope around what run() returned (oclif calls this when --json is on). */
   toSuccessJson<T extends object>(result: T): SuccessEnvelope<T> {
     return successEnvelope(result, this.jsonWarnings)

@@ -1,8 +1,6 @@
 import type {Progress} from '../forest/deps.js'
 import type {Phase, PhaseRunner} from '../forest/runner.js'
 
-export type {Phase} from '../forest/runner.js'
-
 /**
  * Progress of the forest engine, shown phase by phase: with listr2 on a terminal, otherwise as
  * plain lines on stderr (stdout stays free for results and --json). Once muted (the user pressed

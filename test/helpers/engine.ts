@@ -1,6 +1,7 @@
 import type {ForestDeps, ForestSettings} from '../../src/forest/deps.js'
+import {Growth, type AddNodesRequest, type AddNodesResult} from '../../src/forest/grow.js'
 import {Plant, type PlantRequest, type PlantResult} from '../../src/forest/plant.js'
-import {OperationRunner} from '../../src/forest/runner.js'
+import {OperationRunner, type Outcome} from '../../src/forest/runner.js'
 import type {ProviderCapabilities} from '../../src/plugin-api/index.js'
 import {RegistryStore, type StoreOptions} from '../../src/registry/store.js'
 import {MemoryProvider, type MemoryProviderOptions} from '../../src/testing/memory-provider.js'
@@ -50,4 +51,9 @@ export function stored(backend: MemoryRegistry): any {
 export async function plant(deps: ForestDeps, request: PlantRequest): Promise<PlantResult> {
   const {result} = await new OperationRunner({signal: deps.signal}).run(await Plant.prepare(deps, request))
   return result
+}
+
+/** A growth through the operation runner: done, refused or busy. */
+export async function grow(deps: ForestDeps, request: AddNodesRequest): Promise<Outcome<AddNodesResult>> {
+  return new OperationRunner({signal: deps.signal}).run(await Growth.prepare(deps, request))
 }

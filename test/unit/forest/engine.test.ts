@@ -1,11 +1,11 @@
-import {addNodes, Growth} from '../../../src/forest/grow.js'
+import {Growth} from '../../../src/forest/grow.js'
 import {nodeCount, Plant} from '../../../src/forest/plant.js'
 import {OperationRunner} from '../../../src/forest/runner.js'
 import {classify, describeLeader, forestStatus, jetstreamLeader} from '../../../src/forest/status.js'
 import {teardown} from '../../../src/forest/teardown.js'
 import {RegistryStore} from '../../../src/registry/store.js'
 import {MemoryRegistry} from '../../../src/testing/memory-registry.js'
-import {engine, plant, stored} from '../../helpers/engine.js'
+import {engine, grow, plant, stored} from '../../helpers/engine.js'
 import {rejection} from '../../helpers/unit.js'
 
 describe('plant', () => {
@@ -361,12 +361,13 @@ describe('status', () => {
   })
 })
 
-describe('grow (addNodes)', () => {
+describe('grow (Growth through the runner)', () => {
   test('a one-node forest becomes a cluster: node-1 is reconfigured first, then node-2 joins it', async () => {
     const e = engine()
     const {forest} = await plant(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
-    const result = await addNodes(e.deps, {count: 1, forestId: forest.id})
-    if ('refused' in result) throw new Error('refused')
+    const out = await grow(e.deps, {count: 1, forestId: forest.id})
+    if (out.kind !== 'done') throw new Error(out.kind)
+    const result = out.result
     expect(result.added.map((n) => n.id)).toEqual(['node-2'])
     const calls = e.provider.calls
     expect(calls.indexOf('reconfigure node-1 peers=node-2')).toBeGreaterThan(-1)
@@ -381,7 +382,7 @@ describe('grow (addNodes)', () => {
     const e = engine({capabilities: {cloud: true}})
     const {forest} = await plant(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
     e.provider.options.failCreate = new Set(['node-2'])
-    const error = await rejection(addNodes(e.deps, {count: 1, forestId: forest.id}))
+    const error = await rejection(grow(e.deps, {count: 1, forestId: forest.id}))
     expect(error.message).toMatch(/cannot create node-2/)
     expect(e.provider.calls.filter((c) => c.startsWith('reconfigure'))).toEqual(['reconfigure node-1 peers=node-2', 'reconfigure node-1 peers='])
     expect([...e.provider.machines.values()].map((m) => [m.id, m.cluster])).toEqual([['node-1', false]])
@@ -395,7 +396,7 @@ describe('grow (addNodes)', () => {
     e.backend.secrets.get = async () => {
       throw new Error('secrets: connection reset')
     }
-    const error = await rejection(addNodes(e.deps, {count: 1, forestId: forest.id}))
+    const error = await rejection(grow(e.deps, {count: 1, forestId: forest.id}))
     expect(error.message).toContain('connection reset')
     const doc = stored(e.backend)
     expect(doc.forests[forest.id]).toMatchObject({node_count: 3, operation: null, status: 'active'})
@@ -407,8 +408,8 @@ describe('grow (addNodes)', () => {
     const e = engine()
     const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     const writes = e.backend.counts.writes
-    const result = await addNodes(e.deps, {count: 1, forestId: forest.id, guard: (f) => (f.last_expansion === null ? 'cooldown' : undefined)})
-    expect(result).toEqual({refused: 'cooldown'})
+    const result = await grow(e.deps, {count: 1, forestId: forest.id, guard: (f) => (f.last_expansion === null ? 'cooldown' : undefined)})
+    expect(result).toEqual({kind: 'refused', reason: 'cooldown'})
     expect(e.backend.counts.writes).toBe(writes)
     expect(e.provider.machines.size).toBe(3)
   })
@@ -421,8 +422,8 @@ describe('grow (addNodes)', () => {
     b.provider.machines.clear()
     for (const [k, m] of a.provider.machines) b.provider.machines.set(k, m)
     const guard = (f: {last_expansion: string | null}) => (f.last_expansion ? 'cooldown' : undefined)
-    const results = await Promise.allSettled([addNodes(a.deps, {count: 1, forestId: forest.id, guard}), addNodes(b.deps, {count: 1, forestId: forest.id, guard})])
-    const added = results.filter((r) => r.status === 'fulfilled' && !('refused' in r.value))
+    const results = await Promise.allSettled([grow(a.deps, {count: 1, forestId: forest.id, guard}), grow(b.deps, {count: 1, forestId: forest.id, guard})])
+    const added = results.filter((r) => r.status === 'fulfilled' && r.value.kind === 'done')
     expect(added).toHaveLength(1)
     expect(stored(backend).nodes[forest.id]).toHaveLength(4)
   })
