@@ -85,10 +85,12 @@ export function asError(error: unknown): MorpheusError {
 
 interface Run {
   claimed: boolean
+  /** run() has returned or thrown. */
+  over: boolean
   settling?: Promise<MorpheusError>
   settle(error: unknown): Promise<MorpheusError>
-  /** Resolves when settle() starts. */
-  started: Promise<void>
+  /** Resolves when settle() starts or run() is over, whichever comes first. */
+  moved: Promise<void>
 }
 
 /**
@@ -109,14 +111,15 @@ export class OperationRunner {
 
   async run<R, C extends Claim>(op: Operation<R, C>): Promise<Outcome<R, C>> {
     if (this.options.signal?.aborted) throw new MorpheusError('INTERRUPTED', 'interrupted before anything was created; nothing was changed')
-    let start!: () => void
+    let move!: () => void
     const run: Run = {
       claimed: false,
+      moved: new Promise((resolve) => (move = resolve)),
+      over: false,
       settle: (error) => {
-        start()
+        move()
         return (run.settling ??= op.settle(error))
       },
-      started: new Promise((resolve) => (start = resolve)),
     }
     this.current = run
     try {
@@ -137,6 +140,8 @@ export class OperationRunner {
     } catch (error) {
       throw await run.settle(error)
     } finally {
+      run.over = true
+      move()
       this.current = undefined
     }
   }
@@ -145,18 +150,19 @@ export class OperationRunner {
    * For a second Ctrl-C: the record of the operation under way. The first Ctrl-C's settle is
    * usually running (or starts once the provider's calls return): wait up to SETTLE_START_MS for
    * it, and settle directly only when it does not come. Undefined when nothing is claimed (an
-   * operation still claiming stops at its next step: the signal has fired).
+   * operation still claiming stops at its next step: the signal has fired) or the operation
+   * finished meanwhile.
    */
   async ending(waitMs = SETTLE_START_MS): Promise<MorpheusError | undefined> {
     const run = this.current
     if (!run) return undefined
     if (!run.settling) {
       let timer: NodeJS.Timeout | undefined
-      await Promise.race([run.started, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))])
+      await Promise.race([run.moved, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))])
       clearTimeout(timer)
     }
     if (run.settling) return run.settling
-    return run.claimed ? run.settle(new MorpheusError('INTERRUPTED', 'interrupted')) : undefined
+    return run.claimed && !run.over ? run.settle(new MorpheusError('INTERRUPTED', 'interrupted')) : undefined
   }
 
   /** Phases through the command's PhaseRunner; untitled ones (a claim not shown) run unshown. */

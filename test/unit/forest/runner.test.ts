@@ -177,6 +177,33 @@ describe('the operation runner: plant', () => {
     expect(await running).toBe(ending)
   })
 
+  test('a second Ctrl-C while the end is being written: the finished plant is left as it is, not settled', async () => {
+    const e = engine()
+    e.backend.latencyMs = 40
+    const planting = await Plant.prepare(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    let settles = 0
+    const settle = planting.settle.bind(planting)
+    planting.settle = (error) => {
+      settles++
+      return settle(error)
+    }
+    const finish = planting.finish.bind(planting)
+    let second: Promise<unknown> | undefined
+    const runner = new OperationRunner()
+    planting.finish = () => {
+      second = runner.ending(5000)
+      return finish()
+    }
+    const started = Date.now()
+    const out = await runner.run(planting)
+    expect(out.kind).toBe('done')
+    expect(await second).toBeUndefined()
+    // It stopped waiting as soon as the plant was over, not after its 5 s.
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect(settles).toBe(0)
+    expect(stored(e.backend).forests[out.result.forest.id]).toMatchObject({operation: null, status: 'active'})
+  })
+
   test('a second Ctrl-C with no operation under way (still preparing): nothing to wait for', async () => {
     const e = engine()
     const runner = new OperationRunner({signal: e.deps.signal})
