@@ -12,7 +12,8 @@ import {join} from 'node:path'
 import {parseArgs} from 'node:util'
 
 const dist = new URL('../dist/', import.meta.url)
-const {plantForest} = await import(new URL('forest/plant.js', dist))
+const {Plant} = await import(new URL('forest/plant.js', dist))
+const {OperationRunner} = await import(new URL('forest/runner.js', dist))
 const {teardown} = await import(new URL('forest/teardown.js', dist))
 const {RegistryStore} = await import(new URL('registry/store.js', dist))
 const {probeAll} = await import(new URL('monitor/nats.js', dist))
@@ -56,7 +57,7 @@ try {
       const backend = instrument(file, latency)
       const d = deps(backend)
       const started = Date.now()
-      const result = await plantForest(d, {nodes: n, provider: 'local', size: 'custom'})
+      const {result} = await new OperationRunner({signal: d.signal}).run(await Plant.prepare(d, {nodes: n, provider: 'local', size: 'custom'}))
       const ms = Date.now() - started
       const plant = {...backend.counts}
       const roundTrips = plant.reads + plant.writes + plant.probes

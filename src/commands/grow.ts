@@ -2,10 +2,11 @@ import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
 import {MorpheusError} from '../errors.js'
-import {assessForest, errorResult, type Assessment, type AssessDeps} from '../growth/assess.js'
+import {assessDeps, assessForest, errorResult, type Assessment} from '../growth/assess.js'
 import type {ForestDeps} from '../forest/deps.js'
+import {Growth} from '../forest/grow.js'
+import type {OperationRunner} from '../forest/runner.js'
 import {forestDeps} from '../forest/runtime-deps.js'
-import {expandForest} from '../growth/expand.js'
 import {claimGuard, growthSettings, type GrowthSettings} from '../growth/policy.js'
 import {ordered, type GrowResult} from '../growth/result.js'
 import type {ForestRecord, RegistryDocument} from '../plugin-api/index.js'
@@ -53,18 +54,6 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
 
   private settings!: GrowthSettings
 
-  private deps(timeoutMs: number): AssessDeps {
-    return {
-      ports: this.runtime.ports,
-      provider: async (name) => {
-        const {entry, provider} = await this.runtime.provider(name)
-        return {machineLocal: entry.descriptor.capabilities.machineLocal, provider}
-      },
-      signal: this.runtime.signal,
-      timeoutMs,
-    }
-  }
-
   async run(): Promise<GrowJson | {results: GrowJson[]}> {
     const {args, flags} = await this.parse(Grow)
     this.settings = growthSettings(this.runtime.config.values.growth, flags.threshold)
@@ -72,17 +61,16 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
     this.unsafe = flags.unsafe
     const {backend} = await this.runtime.registry()
     const {doc} = await readRegistry(backend)
-    return this.interruptible(
-      () => (flags.auto ? this.auto(doc, args.forest, flags['dry-run'], flags['node-timeout']) : this.screen(doc, args.forest, flags)),
-      () => this.settle?.(new MorpheusError('INTERRUPTED', 'interrupted')),
-      () => this.relay.mute(),
-    )
+    return this.operate(this.relay, (runner) => {
+      this.runner = runner
+      return flags.auto ? this.auto(doc, args.forest, flags['dry-run'], flags['node-timeout']) : this.screen(doc, args.forest, flags)
+    })
   }
 
   private relay!: ProgressRelay
   private unsafe = false
-  /** Settles the growth under way (records what exists) when the user interrupts it. */
-  private settle?: (error: unknown) => Promise<MorpheusError>
+  /** Runs each growth (src/forest/runner.ts); the base command settles the one under way on Ctrl-C. */
+  private runner!: OperationRunner
   private engine?: Promise<ForestDeps>
 
   private forestEngine(): Promise<ForestDeps> {
@@ -95,7 +83,8 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
   // -------------------------------------------------------------------------
   private async auto(doc: RegistryDocument, forestId: string | undefined, dryRun: boolean, timeoutMs: number): Promise<GrowJson | {results: GrowJson[]}> {
     const ids = forestId ? [findForest(doc, forestId).id] : Object.values(doc.forests).sort((a, b) => a.created_at.localeCompare(b.created_at)).map((f) => f.id)
-    const assessments = await Promise.all(ids.map((id) => assessForest(this.deps(timeoutMs), doc, id, this.settings)))
+    const deps = await this.forestEngine()
+    const assessments = await Promise.all(ids.map((id) => assessForest(assessDeps(deps, timeoutMs), doc, id, this.settings)))
     const results: GrowJson[] = []
     for (const a of assessments) {
       const r = await this.act(a, dryRun, 'auto')
@@ -121,16 +110,15 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
     const {guard, refusal} = claimGuard(this.settings, a.decision.count)
     try {
       const deps = await this.forestEngine()
-      const outcome = await expandForest(deps, {count: a.decision.count, forestId: a.forest.id, guard}, {
-        claimed: (settle) => (this.settle = settle),
-        run: (phases) => this.relay.run(phases),
-      })
+      const outcome = await this.runner.run(await Growth.prepare(deps, {count: a.decision.count, forestId: a.forest.id, guard}))
       if (outcome.kind === 'busy') {
         return {...r, action: null, message: `${outcome.message}; nothing added`, reason: 'expansion_in_progress', status: 'cooldown'}
       }
-      if (outcome.kind === 'refused') {
+      // (A claim that reserved nothing is no expansion: defensive.)
+      if (outcome.kind === 'refused' || outcome.result.added.length === 0) {
         const why = refusal()
-        return {...r, action: null, message: why?.message ?? outcome.message, reason: why?.reason ?? 'cooldown', status: why?.status ?? 'cooldown'}
+        const message = outcome.kind === 'refused' ? outcome.reason : 'the claim reserved no node'
+        return {...r, action: null, message: why?.message ?? message, reason: why?.reason ?? 'cooldown', status: why?.status ?? 'cooldown'}
       }
       const ids = outcome.result.added.map((n) => n.id)
       return {
@@ -140,8 +128,6 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
       }
     } catch (error) {
       return errorResult(a.forest.id, this.settings, this.toMorpheusError(error), {metrics: r.metrics, nodes: r.nodes})
-    } finally {
-      this.settle = undefined
     }
   }
 
@@ -150,7 +136,7 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
   // -------------------------------------------------------------------------
   private async screen(doc: RegistryDocument, forestArg: string | undefined, flags: {yes: boolean; 'dry-run': boolean; 'node-timeout': number}): Promise<GrowJson> {
     const forestId = await this.pickForest(doc, forestArg)
-    const a = await assessForest(this.deps(flags['node-timeout']), doc, forestId, this.settings)
+    const a = await assessForest(assessDeps(await this.forestEngine(), flags['node-timeout']), doc, forestId, this.settings)
     if (a.result.status === 'error') {
       const e = a.result.error!
       throw new MorpheusError(e.code as MorpheusError['kind'], e.message, {hint: e.hint})

@@ -51,12 +51,9 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
     const relay = new ProgressRelay({fancy: this.fancyProgress, quiet: this.jsonEnabled()})
     const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe, userData: true})
     let planting: Planting | undefined
-    let settling: Promise<MorpheusError> | undefined
-    const settle = (error: unknown) => (settling ??= planting!.abandon(error))
     try {
-      return await this.interruptible(async () => {
-        planting = await Planting.prepare(deps, {nodes: flags.nodes, provider: await this.runtime.providerName(args.provider), size: args.size})
-        const p = planting
+      return await this.operate(relay, async (runner) => {
+        const p = (planting = await Planting.prepare(deps, {nodes: flags.nodes, provider: await this.runtime.providerName(args.provider), size: args.size}))
         await this.confirmCost(p, flags.yes)
         const registry = (await this.runtime.registry()).entry.descriptor
         if (p.handle.capabilities.cloud && !registry.capabilities.remote) {
@@ -64,22 +61,10 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
         }
         const even = evenCountWarning(p.count)
         if (even) this.warning(even, 'EVEN_NODE_COUNT')
-        try {
-          await relay.run([
-            {run: async () => {
-              await p.claim()
-              relay.report(`${p.forest!.id}: ${p.batch!.nodes.map((n) => `${n.id} ${n.ip || '(address at create)'}`).join(', ')}`)
-            }, title: 'Claiming the forest in the registry'},
-            {run: () => p.create(), title: `Creating ${p.count} node${p.count === 1 ? '' : 's'} (${p.handle.name})`},
-            {run: () => p.waitFormed(), title: 'Waiting for routes and a JetStream leader'},
-          ])
-          const result = await p.finish()
-          if (!this.jsonEnabled()) this.show(result)
-          return resultJson(result)
-        } catch (error) {
-          throw await settle(error)
-        }
-      }, () => this.settleSoon(() => settling, () => (planting?.batch ? settle(new MorpheusError('INTERRUPTED', 'interrupted')) : undefined)), () => relay.mute())
+        const {result} = await runner.run(p)
+        if (!this.jsonEnabled()) this.show(result)
+        return resultJson(result)
+      })
     } finally {
       if (planting?.forest) forgetForestIds(this.config.cacheDir)
     }
@@ -123,15 +108,6 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
       yes,
     })
     if (!confirmed) throw new MorpheusError('USAGE', 'plant cancelled; nothing was created')
-  }
-
-  /**
-   * On a second Ctrl-C: the first one's settle is usually under way (or about to start, once the
-   * provider's calls return): wait a little for it, and settle directly only when it does not come.
-   */
-  private async settleSoon(current: () => Promise<unknown> | undefined, start: () => Promise<unknown> | undefined): Promise<unknown> {
-    for (let waited = 0; !current() && waited < 2000; waited += 20) await new Promise((r) => setTimeout(r, 20))
-    return current() ?? start()
   }
 
   private showPlan(plan: PlantPlan): void {

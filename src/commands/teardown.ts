@@ -104,10 +104,8 @@ export default class Teardown extends MorpheusCommand {
     })
     if (!ok) throw new MorpheusError('USAGE', 'cancelled; nothing was deleted')
     let removed: OrphansResult['removed'] = []
-    await this.interruptible(
-      () => relay.run([{run: async () => void (removed = await removeOrphans(deps, search)), title: `Deleting ${orphans.length} orphaned resource${orphans.length === 1 ? '' : 's'} at ${provider}`}]),
-      () => undefined,
-      () => relay.mute(),
+    await this.operate(relay, () =>
+      relay.run([{run: async () => void (removed = await removeOrphans(deps, search)), title: `Deleting ${orphans.length} orphaned resource${orphans.length === 1 ? '' : 's'} at ${provider}`}]),
     )
     if (!this.jsonEnabled()) this.log(`Deleted ${removed.length} orphaned resource${removed.length === 1 ? '' : 's'} at ${provider}.`)
     return done(removed, false)

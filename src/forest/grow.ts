@@ -8,7 +8,8 @@ import {loadProvider, type ForestDeps, type ProviderHandle} from './deps.js'
 import {operation, sameOperation, staleHint, staleOperation} from './operation.js'
 import {elsewhereError, otherDevice} from './ownership.js'
 import {chooseNatsMode, loadClusterAuth, preflight, reserveNodes, type NodeView} from './plant.js'
-import {settle} from './settle.js'
+import {asError, busy, type Busy, type Claim, type Operation, type Refused} from './runner.js'
+import {settle as settleBatch} from './settle.js'
 import {nextNodeIds} from './util.js'
 
 export interface AddNodesRequest {
@@ -30,21 +31,20 @@ export interface AddNodesResult {
 }
 
 /**
- * Adding nodes to a live forest (grow), phase by phase, on the same NodeBatch as plant. A forest
- * of one node runs standalone; before a second joins, that node is given a cluster block
- * (Provider.reconfigureNode).
+ * Adding nodes to a live forest (grow): an Operation (src/forest/runner.ts) on the same NodeBatch
+ * as plant. A forest of one node runs standalone; before a second joins, that node is given a
+ * cluster block (Provider.reconfigureNode).
  */
-export class Growth {
+export class Growth implements Operation<AddNodesResult> {
   batch?: NodeBatch
-  /** Why the guard refused, when it did (nothing was written). */
-  refused?: string
   /** The node that ran alone and was given a cluster block for this growth. */
   private reconfigured?: NodeRecord
   private readonly started = Date.now()
 
-  private constructor(readonly deps: ForestDeps, readonly handle: ProviderHandle, readonly request: AddNodesRequest) {}
+  private constructor(readonly deps: ForestDeps, readonly handle: ProviderHandle, readonly request: AddNodesRequest, private readonly since: number) {}
 
   static async prepare(deps: ForestDeps, request: AddNodesRequest): Promise<Growth> {
+    const since = Date.now()
     if (!Number.isInteger(request.count) || request.count < 1 || request.count > 100) throw new MorpheusError('USAGE', `nodes to add: 1 to 100, not ${request.count}`)
     const doc = await deps.store.read()
     const forest = findForest(doc, request.forestId)
@@ -58,59 +58,75 @@ export class Growth {
       })
     }
     await preflight(handle, deps.signal)
-    return new Growth(deps, handle, request)
+    return new Growth(deps, handle, request, since)
   }
 
   get forest(): ForestRecord | undefined {
     return this.batch?.forest
   }
 
-  /** Reserve the new nodes and set last_expansion in one compare-and-swap, if the guard agrees. */
-  async claim(): Promise<boolean> {
-    if (this.deps.signal.aborted) throw new MorpheusError('INTERRUPTED', 'interrupted before anything was created; nothing was changed')
+  /**
+   * Reserve the new nodes, set last_expansion and record the operation in one compare-and-swap, if
+   * the guard agrees (refused) and no other operation is changing the forest (busy).
+   */
+  async claim(): Promise<Claim> {
     const now = new Date()
     const op = operation('grow', this.deps.device, now)
     const id = this.request.forestId
-    let refusal: string | undefined
-    const {result} = await this.deps.store.update((doc) => {
-      refusal = undefined
-      const forest = findForest(doc, id)
-      const nodes = doc.nodes[id] ?? []
-      if (sameOperation(forest.operation, op)) {
-        return {forest, nodes, newIds: nodes.filter((n) => n.status === 'reserved').map((n) => n.id)}
+    let refused: Refused | Busy | undefined
+    let claimed
+    try {
+      claimed = await this.deps.store.update((doc) => {
+        refused = undefined
+        const forest = findForest(doc, id)
+        const nodes = doc.nodes[id] ?? []
+        if (sameOperation(forest.operation, op)) {
+          return {forest, nodes, newIds: nodes.filter((n) => n.status === 'reserved').map((n) => n.id)}
+        }
+        // The guard first: a run that lost the race to another grow gets its refusal (cooldown), not busy.
+        const refusal = this.request.guard?.(forest, nodes, now)
+        if (refusal) refused = {kind: 'refused', reason: refusal}
+        else if (forest.operation) refused = busy(forest.operation)
+        if (refused) return UNCHANGED
+        const added = reserveNodes(this.handle, forest, doc, nextNodeIds(nodes, this.request.count), now)
+        forest.last_expansion = now.toISOString()
+        forest.node_count = nodes.length + added.length
+        forest.operation = op
+        doc.nodes[id] = [...nodes, ...added]
+        return {forest, nodes: doc.nodes[id], newIds: added.map((n) => n.id)}
+      }, {now: true})
+    } catch (error) {
+      // The registry write failed (e.g. it kept changing under us): did another run get there?
+      if (error instanceof MorpheusError && error.kind === 'REGISTRY') {
+        const other = await otherRun(this.deps, id, this.since)
+        if (other) return other
       }
-      // The guard first: a run that lost the race to another grow gets its refusal (cooldown), not an error.
-      refusal = this.request.guard?.(forest, nodes, now)
-      if (refusal) return UNCHANGED
-      if (forest.operation) {
-        const stale = staleOperation(forest, this.deps.device)
-        throw new MorpheusError('REGISTRY', `forest ${id} is being changed right now (a ${forest.operation.kind} on ${forest.operation.device}, started ${forest.operation.started_at})`, {
-          hint: stale ? staleHint(forest) : 'Try again when it has finished.',
-        })
-      }
-      const added = reserveNodes(this.handle, forest, doc, nextNodeIds(nodes, this.request.count), now)
-      forest.last_expansion = now.toISOString()
-      forest.node_count = nodes.length + added.length
-      forest.operation = op
-      doc.nodes[id] = [...nodes, ...added]
-      return {forest, nodes: doc.nodes[id], newIds: added.map((n) => n.id)}
-    }, {now: true})
-    if (refusal || !result) {
-      this.refused = refusal ?? 'nothing to add'
-      return false
+      throw error
     }
-    const {forest, nodes, newIds} = result
+    if (refused) return refused
+    if (!claimed.result) return {kind: 'refused', reason: 'nothing to add'}
+    const {forest, nodes, newIds} = claimed.result
     const natsMode = forest.nats_mode ?? chooseNatsMode(this.handle, this.deps.settings.nats_mode)
     let auth
     try {
       auth = await loadClusterAuth(this.deps.secrets, forest.id)
     } catch (error) {
-      // The nodes are reserved and the operation recorded: settle that (nothing was created).
+      // The nodes are reserved and the operation recorded: the runner settles that (nothing was created).
       this.batch = new NodeBatch(this.deps, this.handle, forest, nodes, newIds, natsMode, null)
-      throw await this.abandon(error)
+      throw error
     }
     this.batch = new NodeBatch(this.deps, this.handle, forest, nodes, newIds, natsMode, auth)
-    return true
+    return {kind: 'claimed'}
+  }
+
+  titles(): {create: string; wait: string} {
+    const batch = this.batch!
+    const existing = batch.existingNodes
+    const ids = batch.newIds.join(', ')
+    return {
+      create: `${existing.length === 1 ? `Turning ${existing[0].id} into a cluster, then creating` : 'Creating'} ${ids} (${this.handle.name})`,
+      wait: batch.nodes.length === 2 ? 'Joining the cluster: each node routes to the other' : `Joining the cluster: every node routes to the ${batch.nodes.length - 1} others`,
+    }
   }
 
   /**
@@ -159,9 +175,10 @@ export class Growth {
     return {added: nodes.filter((n) => batch.newIds.includes(n.id)), forest, nodes, seconds: Math.round((Date.now() - this.started) / 100) / 10}
   }
 
-  async abandon(error: unknown): Promise<MorpheusError> {
-    if (!this.batch) return error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', String((error as Error)?.message ?? error), {cause: error})
-    const ending = await settle(this.batch, 'grow', error)
+  /** Settle an unfinished growth (src/forest/settle.ts); returns the error to end with. */
+  async settle(error: unknown): Promise<MorpheusError> {
+    if (!this.batch) return asError(error)
+    const ending = await settleBatch(this.batch, 'grow', error)
     // A cloud rolls the new nodes back: the node that ran alone goes back to running alone, or it
     // would wait for peers that are gone (and JetStream would have no leader).
     const node = this.reconfigured
@@ -176,15 +193,21 @@ export class Growth {
   }
 }
 
-/** Add nodes to a forest with no phases shown: claim, create, wait until formed. Undefined when the guard refused. */
-export async function addNodes(deps: ForestDeps, request: AddNodesRequest): Promise<AddNodesResult | {refused: string}> {
-  const growth = await Growth.prepare(deps, request)
-  if (!(await growth.claim())) return {refused: growth.refused ?? 'refused'}
+/**
+ * After the registry write of the claim failed: is another run changing the forest (busy), or did
+ * one grow it since we started (refused, as the guard would have)? Undefined when neither: the error stands.
+ */
+async function otherRun(deps: ForestDeps, forestId: string, since: number): Promise<Busy | Refused | undefined> {
+  let forest: ForestRecord | undefined
   try {
-    await growth.create()
-    await growth.waitFormed()
-    return await growth.finish()
-  } catch (error) {
-    throw await growth.abandon(error)
+    forest = (await deps.store.read()).forests[forestId]
+  } catch {
+    return undefined
   }
+  const op = forest?.operation
+  if (op && !(op.pid === process.pid && op.device === deps.device)) return busy(op)
+  if (forest?.last_expansion && Date.parse(forest.last_expansion) >= since - 1000) {
+    return {kind: 'refused', reason: `another run grew the forest at ${forest.last_expansion}`}
+  }
+  return undefined
 }

@@ -5,7 +5,8 @@ import type {ClusterAuth, CostEstimate, ForestRecord, NatsMode, NodeRecord, Regi
 import {NodeBatch} from './batch.js'
 import {loadProvider, type ForestDeps, type ProviderHandle} from './deps.js'
 import {operation, sameOperation} from './operation.js'
-import {settle} from './settle.js'
+import {asError, type Claimed, type Operation} from './runner.js'
+import {settle as settleBatch} from './settle.js'
 import {newForestId, nextNodeIds} from './util.js'
 
 export interface PlantRequest {
@@ -104,12 +105,13 @@ export function reserveNodes(handle: ProviderHandle, forest: ForestRecord, doc: 
 }
 
 /**
- * Planting a forest, phase by phase (claim, create, form), so a command can show each phase.
- * The registry always says what exists: the forest and its nodes are claimed before anything is
+ * Planting a forest: an Operation (src/forest/runner.ts) the runner takes through claim, create
+ * and form, so a command can show each phase. The registry always says what exists: the forest and its nodes are claimed before anything is
  * created, addresses are recorded as they appear, statuses as they change (batched by the store),
  * and anything that stops it ends in settle(), the one policy for unfinished operations.
  */
-export class Plant {
+export class Plant implements Operation<PlantResult, Claimed> {
+  readonly claimTitle = 'Claiming the forest in the registry'
   batch?: NodeBatch
   private readonly started = Date.now()
 
@@ -146,8 +148,7 @@ export class Plant {
   }
 
   /** Claim the forest and reserve its nodes in one compare-and-swap; store its route credentials. */
-  async claim(): Promise<void> {
-    if (this.deps.signal.aborted) throw new MorpheusError('INTERRUPTED', 'interrupted before anything was created; nothing was changed')
+  async claim(): Promise<Claimed> {
     const now = new Date()
     const op = operation('plant', this.deps.device, now)
     let chosen: string | undefined
@@ -177,9 +178,15 @@ export class Plant {
     }, {now: true})
     const {forest, nodes} = result!
     const auth: ClusterAuth | null = this.deps.secrets ? newClusterAuth() : null
-    // The forest is claimed from here on: whatever stops the plant now is settled (abandon()).
+    // The forest is claimed from here on: whatever stops the plant now is settled (settle()).
     this.batch = new NodeBatch(this.deps, this.handle, forest, nodes, nodes.map((n) => n.id), this.natsMode, auth)
     if (auth) await saveClusterAuth(this.deps.secrets, forest.id, auth)
+    this.deps.progress.report(`${forest.id}: ${nodes.map((n) => `${n.id} ${n.ip || '(address at create)'}`).join(', ')}`)
+    return {kind: 'claimed'}
+  }
+
+  titles(): {create: string; wait: string} {
+    return {create: `Creating ${this.count} node${this.count === 1 ? '' : 's'} (${this.handle.name})`, wait: 'Waiting for routes and a JetStream leader'}
   }
 
   async create(): Promise<void> {
@@ -197,24 +204,10 @@ export class Plant {
     return {estimate: this.estimated ?? null, forest, nodes, seconds: Math.round((Date.now() - this.started) / 100) / 10}
   }
 
-  /** Settle an unfinished plant (see settle()); returns the error to end with. */
-  async abandon(error: unknown): Promise<MorpheusError> {
-    if (!this.batch) return error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', String((error as Error)?.message ?? error), {cause: error})
-    return settle(this.batch, 'plant', error)
-  }
-}
-
-/** Plant with no phases shown: claim, create, wait until formed; anything unfinished is settled. */
-export async function plantForest(deps: ForestDeps, request: PlantRequest): Promise<PlantResult> {
-  const plant = await Plant.prepare(deps, request)
-  await plant.estimate()
-  try {
-    await plant.claim()
-    await plant.create()
-    await plant.waitFormed()
-    return await plant.finish()
-  } catch (error) {
-    throw await plant.abandon(error)
+  /** Settle an unfinished plant (src/forest/settle.ts); returns the error to end with. */
+  async settle(error: unknown): Promise<MorpheusError> {
+    if (!this.batch) return asError(error)
+    return settleBatch(this.batch, 'plant', error)
   }
 }
 

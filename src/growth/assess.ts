@@ -1,5 +1,6 @@
 import {deviceId} from '../device.js'
 import {MorpheusError} from '../errors.js'
+import type {ForestDeps} from '../forest/deps.js'
 import {endpointsOf, nodePorts} from '../forest/endpoints.js'
 import {elsewhereError, otherDevice} from '../forest/ownership.js'
 import {nextNodeIds} from '../forest/util.js'
@@ -21,6 +22,19 @@ export interface AssessDeps {
   timeoutMs: number
   signal?: AbortSignal
   now?: () => Date
+}
+
+/** What assessing needs, from the forest engine's dependencies (the one set: src/forest/runtime-deps.ts). */
+export function assessDeps(deps: Pick<ForestDeps, 'provider' | 'settings' | 'signal'>, timeoutMs: number): AssessDeps {
+  return {
+    ports: deps.settings.ports,
+    async provider(name) {
+      const {capabilities, provider} = await deps.provider(name)
+      return {machineLocal: capabilities.machineLocal, provider}
+    },
+    signal: deps.signal,
+    timeoutMs,
+  }
 }
 
 export interface Assessment {

@@ -3,8 +3,10 @@ import * as Errors from '@oclif/core/errors'
 
 import {loadConfig} from '../config/config.js'
 import {ExitCode, MorpheusError} from '../errors.js'
+import {OperationRunner} from '../forest/runner.js'
 import {Runtime, stderrLogger} from '../runtime.js'
 import {asMorpheusError, errorEnvelope, successEnvelope, type ErrorEnvelope, type JsonWarning, type SuccessEnvelope} from './json.js'
+import type {ProgressRelay} from './progress.js'
 
 /**
  * A command that failed but has a result to show (grow --auto: one forest could not be grown,
@@ -95,28 +97,31 @@ export abstract class MorpheusCommand extends Command {
   }
 
   /**
-   * The one interrupt policy for commands that change forests (plant, grow): the first Ctrl-C
-   * (or SIGTERM) says what happens, silences progress and aborts the runtime's signal, so the
-   * operation stops and settles (records what exists); a second one waits at most `graceMs` for
-   * that record to be written, then exits 130 at once.
+   * The one way a command runs operations on forests (plant, grow, ...; src/forest/runner.ts) and
+   * the one interrupt policy for them: `work` runs them through the runner it is given, their
+   * phases shown on `relay`. The first Ctrl-C (or SIGTERM) says what happens, silences progress
+   * and aborts the runtime's signal, so the operation under way stops and settles (records what
+   * exists) and the command ends with the error settle returns (exit 130); a second one waits at
+   * most `graceMs` for that record to be written, then exits 130 at once.
    */
-  protected async interruptible<T>(work: () => Promise<T>, settle: () => Promise<unknown> | undefined, mute: () => void, graceMs = 8000): Promise<T> {
+  protected async operate<T>(relay: ProgressRelay, work: (runner: OperationRunner) => Promise<T>, graceMs = 8000): Promise<T> {
     const controller = this.runtime.interrupt
+    const runner = new OperationRunner({show: relay, signal: controller.signal})
     const onSignal = (signal: NodeJS.Signals) => {
       if (controller.signal.aborted) {
         process.stderr.write(`${signal} again: quitting once the registry records what exists (at most ${graceMs / 1000}s)\n`)
-        const pending = settle()
-        void Promise.race([pending ?? Promise.resolve(), new Promise((r) => setTimeout(r, graceMs))]).finally(() => process.exit(130))
+        const pending = runner.ending()
+        void Promise.race([pending, new Promise((r) => setTimeout(r, graceMs))]).finally(() => process.exit(130))
         return
       }
-      mute()
+      relay.mute()
       process.stderr.write(`\n${signal}: stopping; recording what exists in the registry (press Ctrl-C again to quit sooner)\n`)
       controller.abort()
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
     try {
-      return await work()
+      return await work(runner)
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)

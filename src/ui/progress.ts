@@ -1,16 +1,12 @@
 import type {Progress} from '../forest/deps.js'
-
-export interface Phase {
-  title: string
-  run(): Promise<void>
-}
+import type {Phase, PhaseRunner} from '../forest/runner.js'
 
 /**
  * Progress of the forest engine, shown phase by phase: with listr2 on a terminal, otherwise as
  * plain lines on stderr (stdout stays free for results and --json). Once muted (the user pressed
  * Ctrl-C and was told what happens next) nothing more is printed.
  */
-export class ProgressRelay implements Progress {
+export class ProgressRelay implements Progress, PhaseRunner {
   private current?: (message: string) => void
   private muted = false
 

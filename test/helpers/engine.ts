@@ -1,4 +1,7 @@
 import type {ForestDeps, ForestSettings} from '../../src/forest/deps.js'
+import {Growth, type AddNodesRequest, type AddNodesResult} from '../../src/forest/grow.js'
+import {Plant, type PlantRequest, type PlantResult} from '../../src/forest/plant.js'
+import {OperationRunner, type Outcome} from '../../src/forest/runner.js'
 import type {ProviderCapabilities} from '../../src/plugin-api/index.js'
 import {RegistryStore, type StoreOptions} from '../../src/registry/store.js'
 import {MemoryProvider, type MemoryProviderOptions} from '../../src/testing/memory-provider.js'
@@ -42,4 +45,15 @@ export function engine(options: {provider?: MemoryProviderOptions; capabilities?
 /** The stored document, parsed. */
 export function stored(backend: MemoryRegistry): any {
   return JSON.parse(backend.stored ?? 'null')
+}
+
+/** A plant through the operation runner, as a command runs it (no phases shown). */
+export async function plant(deps: ForestDeps, request: PlantRequest): Promise<PlantResult> {
+  const {result} = await new OperationRunner({signal: deps.signal}).run(await Plant.prepare(deps, request))
+  return result
+}
+
+/** A growth through the operation runner: done, refused or busy. */
+export async function grow(deps: ForestDeps, request: AddNodesRequest): Promise<Outcome<AddNodesResult>> {
+  return new OperationRunner({signal: deps.signal}).run(await Growth.prepare(deps, request))
 }

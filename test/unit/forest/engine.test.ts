@@ -1,16 +1,17 @@
-import {addNodes, Growth} from '../../../src/forest/grow.js'
-import {nodeCount, Plant, plantForest} from '../../../src/forest/plant.js'
+import {Growth} from '../../../src/forest/grow.js'
+import {nodeCount, Plant} from '../../../src/forest/plant.js'
+import {OperationRunner} from '../../../src/forest/runner.js'
 import {classify, describeLeader, forestStatus, jetstreamLeader} from '../../../src/forest/status.js'
 import {teardown} from '../../../src/forest/teardown.js'
 import {RegistryStore} from '../../../src/registry/store.js'
 import {MemoryRegistry} from '../../../src/testing/memory-registry.js'
-import {engine, stored} from '../../helpers/engine.js'
+import {engine, grow, plant, stored} from '../../helpers/engine.js'
 import {rejection} from '../../helpers/unit.js'
 
 describe('plant', () => {
   test('a 3-node forest forms; every node booted with the full peer list; recorded active', async () => {
     const e = engine()
-    const result = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'small'})
+    const result = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'small'})
     expect(result.forest.status).toBe('active')
     expect(result.nodes.map((n) => n.status)).toEqual(['active', 'active', 'active'])
     expect(e.provider.calls.filter((c) => c.startsWith('create'))).toEqual(['create node-1 peers=node-2,node-3', 'create node-2 peers=node-1,node-3', 'create node-3 peers=node-1,node-2'])
@@ -21,15 +22,15 @@ describe('plant', () => {
   test('--nodes wins over a size name', async () => {
     expect(nodeCount({large: 5}, 'large', 7)).toBe(7)
     const e = engine()
-    const plant = await Plant.prepare(e.deps, {nodes: 2, provider: 'memory', size: 'large'})
-    expect(plant.count).toBe(2)
-    expect(plant.size).toBe('custom')
+    const planting = await Plant.prepare(e.deps, {nodes: 2, provider: 'memory', size: 'large'})
+    expect(planting.count).toBe(2)
+    expect(planting.size).toBe('custom')
     expect(() => nodeCount({small: 1}, 'huge')).toThrow(/unknown size "huge"; sizes: small \(1 node\)/)
   })
 
   test('addresses known only at create: the first node is created alone, the others know it; the forest forms', async () => {
     const e = engine({provider: {addressesAtCreate: true}})
-    const result = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const result = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     const creates = e.provider.calls.filter((c) => c.startsWith('create'))
     expect(creates[0]).toBe('create node-1 peers=')
     expect(creates.slice(1).every((c) => c.includes('node-1'))).toBe(true)
@@ -45,21 +46,21 @@ describe('plant', () => {
       writesBefore.push(stored(e.backend).nodes[r.forest.id].filter((n: any) => n.ip).length)
       return original(r)
     }
-    await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     expect(writesBefore).toEqual([3, 3, 3])
     expect(e.provider.calls.filter((c) => c.startsWith('create'))).toContain('create node-1 peers=node-2,node-3')
   })
 
   test('per-node ports on one address: the peers are distinct nodes, the forest forms', async () => {
     const e = engine({provider: {portsPerNode: true}})
-    const result = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const result = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     expect(new Set(result.nodes.map((n) => n.ip))).toEqual(new Set(['127.0.0.1']))
     expect(result.nodes.map((n) => n.ports?.monitor)).toEqual([18222, 18223, 18224])
   })
 
   test('a partial createNode failure: the created node is kept, the failed one is marked failed, never-attempted ones are dropped, forest failed', async () => {
     const e = engine({capabilities: {maxParallel: 1}, provider: {failCreate: new Set(['node-2'])}})
-    const error = await rejection(plantForest(e.deps, {nodes: 4, provider: 'memory', size: 'x'}))
+    const error = await rejection(plant(e.deps, {nodes: 4, provider: 'memory', size: 'x'}))
     expect(error).toMatchObject({kind: 'PROVIDER'})
     expect(error.message).toMatch(/1 of 4 new nodes could not be created; provider memory: node-2: cannot create node-2/)
     const doc = stored(e.backend)
@@ -71,7 +72,7 @@ describe('plant', () => {
 
   test('reserve() returning the wrong count is refused before anything is created or written', async () => {
     const e = engine({provider: {reserveCount: 2}})
-    const error = await rejection(plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'}))
+    const error = await rejection(plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'}))
     expect(error.message).toMatch(/reserve\(\) returned 2 reservations for 3 nodes/)
     expect(e.backend.stored).toBeNull()
     expect(e.provider.calls.some((c) => c.startsWith('create'))).toBe(false)
@@ -79,7 +80,7 @@ describe('plant', () => {
 
   test('prepare() failing: nothing created, the forest is recorded failed with its reserved nodes dropped', async () => {
     const e = engine({provider: {failPrepare: true}})
-    const error = await rejection(plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'}))
+    const error = await rejection(plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'}))
     expect(error.message).toMatch(/provider memory: prepare failed/)
     const doc = stored(e.backend)
     const [id] = Object.keys(doc.forests)
@@ -89,7 +90,7 @@ describe('plant', () => {
 
   test('a forest that does not form fails with NOT_FORMED and is recorded failed, nodes kept', async () => {
     const e = engine({provider: {noRoutes: true}, settings: {form_timeout_seconds: 0.2}})
-    const error = await rejection(plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'}))
+    const error = await rejection(plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'}))
     expect(error.kind).toBe('NOT_FORMED')
     const doc = stored(e.backend)
     const [id] = Object.keys(doc.forests)
@@ -103,19 +104,19 @@ describe('plant', () => {
     ['form', 2],
   ])('Ctrl-C during %s: the registry says what exists', async (phase) => {
     const e = engine({provider: {createDelayMs: 30, noRoutes: phase === 'form'}, settings: {form_timeout_seconds: 5}})
-    const plant = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
-    let error: any
-    try {
-      if (phase === 'claim') e.controller.abort()
-      await plant.claim()
-      if (phase === 'create') setTimeout(() => e.controller.abort(), 10)
-      await plant.create()
-      if (phase === 'form') setTimeout(() => e.controller.abort(), 30)
-      await plant.waitFormed()
-      throw new Error('should have been interrupted')
-    } catch (caught) {
-      error = plant.batch ? await plant.abandon(caught) : caught
+    const planting = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    // The runner as a command runs it; each phase is interrupted a moment after it starts.
+    const at: Record<string, [string, number]> = {create: ['Creating 3 nodes', 10], form: ['Waiting for routes', 30]}
+    const show = {
+      async run(phases: Array<{title: string; run(): Promise<void>}>) {
+        for (const p of phases) {
+          if (at[phase] && p.title.startsWith(at[phase][0])) setTimeout(() => e.controller.abort(), at[phase][1])
+          await p.run()
+        }
+      },
     }
+    if (phase === 'claim') e.controller.abort()
+    const error: any = await rejection(new OperationRunner({show, signal: e.deps.signal}).run(planting))
     expect(error.kind).toBe('INTERRUPTED')
     if (phase === 'claim') {
       expect(e.backend.stored).toBeNull()
@@ -138,10 +139,10 @@ describe('plant', () => {
       if (e.controller.signal.aborted) signals.push(options?.signal)
       return write(body, condition, options)
     }
-    const plant = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
-    await plant.claim()
+    const planting = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    await planting.claim()
     setTimeout(() => e.controller.abort(), 10)
-    const error: any = await plant.create().then(() => new Error('should have been interrupted'), (caught) => plant.abandon(caught))
+    const error: any = await planting.create().then(() => new Error('should have been interrupted'), (caught) => planting.settle(caught))
     expect(error.kind).toBe('INTERRUPTED')
     expect(signals.length).toBeGreaterThan(0)
     for (const signal of signals) {
@@ -149,10 +150,10 @@ describe('plant', () => {
       expect(signal).not.toBe(e.controller.signal)
       expect(signal!.aborted).toBe(false)
     }
-    expect(stored(e.backend).forests[plant.forest!.id]).toMatchObject({operation: null, status: 'interrupted'})
+    expect(stored(e.backend).forests[planting.forest!.id]).toMatchObject({operation: null, status: 'interrupted'})
     // Off settle's clock afterwards: the store may go on serving (grow --auto, the next forest).
     signals.length = 0
-    await e.deps.store.update((doc) => void (doc.forests[plant.forest!.id].note = 'later'), {now: true})
+    await e.deps.store.update((doc) => void (doc.forests[planting.forest!.id].note = 'later'), {now: true})
     expect(signals).toEqual([undefined])
   })
 
@@ -161,8 +162,8 @@ describe('plant', () => {
     e.backend.secrets.set = async () => {
       throw new Error('secrets: connection reset')
     }
-    const plant = await Plant.prepare(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
-    const error: any = await plant.claim().then(() => new Error('should have failed'), (caught) => plant.abandon(caught))
+    const planting = await Plant.prepare(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
+    const error: any = await planting.claim().then(() => new Error('should have failed'), (caught) => planting.settle(caught))
     expect(error.message).toContain('connection reset')
     const doc = stored(e.backend)
     // Nothing was created: the forest is recorded failed, with no node (none was asked for).
@@ -175,16 +176,16 @@ describe('plant', () => {
     ['a cloud whose rollback cannot remove them: their records stay', true],
   ])('Ctrl-C while creates that left machines behind were under way: %s', async (_name, cloud) => {
     const e = engine({capabilities: {cloud}, provider: {createDelayMs: 500, failDestroy: cloud ? new Set(['node-1', 'node-2', 'node-3']) : undefined, leaveOnAbort: true}})
-    const plant = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
-    await plant.claim()
+    const planting = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    await planting.claim()
     setTimeout(() => e.controller.abort(), 20)
-    const error: any = await plant.create().then(() => new Error('should have been interrupted'), (caught) => plant.abandon(caught))
+    const error: any = await planting.create().then(() => new Error('should have been interrupted'), (caught) => planting.settle(caught))
     expect(error.kind).toBe('INTERRUPTED')
     // Every create was interrupted, so none returned; the machines exist all the same.
     expect(e.provider.calls.filter((c) => c.startsWith('create'))).toHaveLength(3)
     expect([...e.provider.machines.keys()].map((k) => k.split('/')[1]).sort()).toEqual(['node-1', 'node-2', 'node-3'])
     const doc = stored(e.backend)
-    const id = plant.batch!.forest.id
+    const id = planting.batch!.forest.id
     expect(doc.forests[id]).toMatchObject({operation: null, status: 'interrupted'})
     // Each machine stays recorded (its create threw: failed, it may exist), so teardown finds and removes it.
     expect(doc.nodes[id].map((n: any) => [n.id, n.status])).toEqual([['node-1', 'failed'], ['node-2', 'failed'], ['node-3', 'failed']])
@@ -196,7 +197,7 @@ describe('plant', () => {
 
   test('a cloud provider: a failed plant removes what it made and leaves no forest behind', async () => {
     const e = engine({capabilities: {cloud: true, maxParallel: 1}, provider: {failCreate: new Set(['node-3'])}})
-    const error = await rejection(plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'}))
+    const error = await rejection(plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'}))
     expect(error.message).toMatch(/every node was removed again; nothing is left/)
     expect(e.provider.machines.size).toBe(0)
     expect(e.provider.calls).toEqual(expect.arrayContaining(['destroy node-1', 'destroy node-2', 'destroy node-3']))
@@ -206,7 +207,7 @@ describe('plant', () => {
 
   test.each([1, 5, 20])('a plant of %i nodes: at most 4 writes, no conflict with itself', async (n) => {
     const e = engine({provider: {createDelayMs: 5}, store: {minIntervalMs: 2000}})
-    await plantForest(e.deps, {nodes: n, provider: 'memory', size: 'x'})
+    await plant(e.deps, {nodes: n, provider: 'memory', size: 'x'})
     expect(e.backend.counts.writes).toBeLessThanOrEqual(4)
     expect(e.backend.counts.conflicts).toBe(0)
     expect(e.deps.store.stats.conflicts).toBe(0)
@@ -220,8 +221,8 @@ describe('plant', () => {
       seen.push(r.clusterAuth)
       return original(r)
     }
-    const a = await plantForest(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
-    const b = await plantForest(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    const a = await plant(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
+    const b = await plant(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
     const authA = JSON.parse((await e.backend.secrets.get(a.forest.id, 'cluster_auth'))!)
     const authB = JSON.parse((await e.backend.secrets.get(b.forest.id, 'cluster_auth'))!)
     expect(authA.password).toHaveLength(32)
@@ -234,7 +235,7 @@ describe('plant', () => {
 describe('teardown', () => {
   test('removes the listed nodes and the orphans the provider still has', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
     e.provider.machines.set(`${forest.id}/node-9`, {cluster: true, forest_id: forest.id, id: 'node-9', ip: '10.9.9.9', peers: [], running: true})
     const result = await teardown(e.deps, {forestId: forest.id})
     expect(result).toMatchObject({orphans_removed: ['node-9'], removed: ['node-1', 'node-2']})
@@ -245,7 +246,7 @@ describe('teardown', () => {
 
   test('a destroyNode failure fails the command and keeps the forest with the node that remains', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     e.provider.options.failDestroy = new Set(['node-2'])
     const error = await rejection(teardown(e.deps, {forestId: forest.id}))
     expect(error).toMatchObject({kind: 'PROVIDER'})
@@ -260,7 +261,7 @@ describe('teardown', () => {
 
   test('listNodes failing: the listed nodes are still removed, with a warning', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
     e.provider.options.failList = true
     await teardown(e.deps, {forestId: forest.id})
     expect(e.warnings.join('\n')).toMatch(/could not list provider memory's machines for .* \(listing failed\); removing the nodes the registry lists/)
@@ -269,7 +270,7 @@ describe('teardown', () => {
 
   test('destroyForest failing: the command fails and the forest entry stays', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
     e.provider.options.failDestroyForest = true
     const error = await rejection(teardown(e.deps, {forestId: forest.id}))
     expect(error.message).toMatch(/every node of .* is gone, but the forest-wide clean-up failed/)
@@ -279,7 +280,7 @@ describe('teardown', () => {
   test("a machine-local forest of another device: refused, touching nothing; --force drops only the entry", async () => {
     const backend = new MemoryRegistry()
     const a = engine({backend, capabilities: {machineLocal: true}, device: 'laptop'})
-    const {forest} = await plantForest(a.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    const {forest} = await plant(a.deps, {nodes: 1, provider: 'memory', size: 'x'})
     expect(stored(backend).forests[forest.id].device).toBe('laptop')
     const b = engine({backend, capabilities: {machineLocal: true}, device: 'desktop'})
     const error = await rejection(teardown(b.deps, {forestId: forest.id}))
@@ -299,7 +300,7 @@ describe('teardown', () => {
 describe('status', () => {
   test('healthy, degraded (answers without routes), down, empty', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     expect((await forestStatus(e.deps, forest.id)).health).toBe('healthy')
     e.provider.options.noRoutes = true
     const degraded = await forestStatus(e.deps, forest.id)
@@ -317,7 +318,7 @@ describe('status', () => {
 
   test('no JetStream leader without a quorum, nor when the named leader does not answer: the name is reported as stale', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     const healthy = await forestStatus(e.deps, forest.id)
     expect(healthy).toMatchObject({jetstream_leader: 'node-1', jetstream_leader_stale: null})
     expect(describeLeader(healthy)).toBe('JetStream leader: node-1')
@@ -345,7 +346,7 @@ describe('status', () => {
 
   test('without the provider, nodes are probed at their recorded address and ports, with a warning', async () => {
     const e = engine({provider: {portsPerNode: true}})
-    const {forest} = await plantForest(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
     const urls: string[] = []
     e.deps.provider = async () => {
       throw new Error('not installed')
@@ -360,12 +361,13 @@ describe('status', () => {
   })
 })
 
-describe('grow (addNodes)', () => {
+describe('grow (Growth through the runner)', () => {
   test('a one-node forest becomes a cluster: node-1 is reconfigured first, then node-2 joins it', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
-    const result = await addNodes(e.deps, {count: 1, forestId: forest.id})
-    if ('refused' in result) throw new Error('refused')
+    const {forest} = await plant(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    const out = await grow(e.deps, {count: 1, forestId: forest.id})
+    if (out.kind !== 'done') throw new Error(out.kind)
+    const result = out.result
     expect(result.added.map((n) => n.id)).toEqual(['node-2'])
     const calls = e.provider.calls
     expect(calls.indexOf('reconfigure node-1 peers=node-2')).toBeGreaterThan(-1)
@@ -378,9 +380,9 @@ describe('grow (addNodes)', () => {
 
   test('a cloud grow of a one-node forest that fails: the new node is removed and node-1 runs alone again', async () => {
     const e = engine({capabilities: {cloud: true}})
-    const {forest} = await plantForest(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
     e.provider.options.failCreate = new Set(['node-2'])
-    const error = await rejection(addNodes(e.deps, {count: 1, forestId: forest.id}))
+    const error = await rejection(grow(e.deps, {count: 1, forestId: forest.id}))
     expect(error.message).toMatch(/cannot create node-2/)
     expect(e.provider.calls.filter((c) => c.startsWith('reconfigure'))).toEqual(['reconfigure node-1 peers=node-2', 'reconfigure node-1 peers='])
     expect([...e.provider.machines.values()].map((m) => [m.id, m.cluster])).toEqual([['node-1', false]])
@@ -390,11 +392,11 @@ describe('grow (addNodes)', () => {
 
   test('the route credentials cannot be read after the claim: the reserved nodes are dropped and the operation cleared', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     e.backend.secrets.get = async () => {
       throw new Error('secrets: connection reset')
     }
-    const error = await rejection(addNodes(e.deps, {count: 1, forestId: forest.id}))
+    const error = await rejection(grow(e.deps, {count: 1, forestId: forest.id}))
     expect(error.message).toContain('connection reset')
     const doc = stored(e.backend)
     expect(doc.forests[forest.id]).toMatchObject({node_count: 3, operation: null, status: 'active'})
@@ -404,10 +406,10 @@ describe('grow (addNodes)', () => {
 
   test('the guard runs inside the claim: a refusal writes nothing and creates nothing', async () => {
     const e = engine()
-    const {forest} = await plantForest(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     const writes = e.backend.counts.writes
-    const result = await addNodes(e.deps, {count: 1, forestId: forest.id, guard: (f) => (f.last_expansion === null ? 'cooldown' : undefined)})
-    expect(result).toEqual({refused: 'cooldown'})
+    const result = await grow(e.deps, {count: 1, forestId: forest.id, guard: (f) => (f.last_expansion === null ? 'cooldown' : undefined)})
+    expect(result).toEqual({kind: 'refused', reason: 'cooldown'})
     expect(e.backend.counts.writes).toBe(writes)
     expect(e.provider.machines.size).toBe(3)
   })
@@ -415,24 +417,24 @@ describe('grow (addNodes)', () => {
   test('two devices growing at once: the second claim sees the first (operation or guard) and adds nothing', async () => {
     const backend = new MemoryRegistry()
     const a = engine({backend, provider: {createDelayMs: 20}})
-    const {forest} = await plantForest(a.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    const {forest} = await plant(a.deps, {nodes: 3, provider: 'memory', size: 'x'})
     const b = engine({backend})
     b.provider.machines.clear()
     for (const [k, m] of a.provider.machines) b.provider.machines.set(k, m)
     const guard = (f: {last_expansion: string | null}) => (f.last_expansion ? 'cooldown' : undefined)
-    const results = await Promise.allSettled([addNodes(a.deps, {count: 1, forestId: forest.id, guard}), addNodes(b.deps, {count: 1, forestId: forest.id, guard})])
-    const added = results.filter((r) => r.status === 'fulfilled' && !('refused' in r.value))
+    const results = await Promise.allSettled([grow(a.deps, {count: 1, forestId: forest.id, guard}), grow(b.deps, {count: 1, forestId: forest.id, guard})])
+    const added = results.filter((r) => r.status === 'fulfilled' && r.value.kind === 'done')
     expect(added).toHaveLength(1)
     expect(stored(backend).nodes[forest.id]).toHaveLength(4)
   })
 
   test('only an active forest grows; a stale plant says how to finish it', async () => {
     const e = engine()
-    const plant = await Plant.prepare(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
-    await plant.claim()
+    const planting = await Plant.prepare(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    await planting.claim()
     // Another process of this device that died mid-plant.
-    await e.deps.store.update((d) => void (d.forests[plant.forest!.id].operation = {device: 'device-a', kind: 'plant', pid: 2 ** 22 + 12345, started_at: new Date().toISOString()}), {now: true})
-    const error = await rejection(Growth.prepare(e.deps, {count: 1, forestId: plant.forest!.id}))
+    await e.deps.store.update((d) => void (d.forests[planting.forest!.id].operation = {device: 'device-a', kind: 'plant', pid: 2 ** 22 + 12345, started_at: new Date().toISOString()}), {now: true})
+    const error = await rejection(Growth.prepare(e.deps, {count: 1, forestId: planting.forest!.id}))
     expect(error.message).toMatch(/is planting; only an active forest can grow/)
     expect(error.hint).toMatch(/was stopped before it finished.*teardown/)
   })

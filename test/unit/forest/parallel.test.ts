@@ -1,6 +1,5 @@
 import {createLimit} from '../../../src/forest/parallel.js'
-import {plantForest} from '../../../src/forest/plant.js'
-import {engine} from '../../helpers/engine.js'
+import {engine, plant} from '../../helpers/engine.js'
 
 describe('how many nodes are created at once', () => {
   test('a cloud plant: the provider\'s own bound, unless forest.parallel is set; local processes: forest.parallel (default 5); never beyond the provider\'s bound', () => {
@@ -30,7 +29,7 @@ describe('how many nodes are created at once', () => {
         running--
       }
     }
-    const result = await plantForest(e.deps, {nodes: 10, provider: 'memory', size: 'x'})
+    const result = await plant(e.deps, {nodes: 10, provider: 'memory', size: 'x'})
     expect(result.nodes).toHaveLength(10)
     return most
   }
