@@ -53,6 +53,7 @@ export function userData(cloud: Cloud, request: PlanRequest, node: NodeRecord, s
     peers: request.peers,
     ports: request.ports,
     sshKeys,
+    ...(request.versions ? {versions: request.versions} : {}),
   })
   const size = Buffer.byteLength(text, 'utf8')
   if (size > USER_DATA_LIMIT) {
@@ -139,10 +140,23 @@ export async function createServer(cloud: Cloud, run: ServerRun, request: Create
     const started = Date.now()
     await Promise.all(actions.map((a) => cloud.waiter.wait(a, `server ${name}: ${a.command}`, timeoutMs, signal)))
     await waitMonitoring(cloud, node.id, addresses, request.ports.monitor, Math.max(1000, timeoutMs - (Date.now() - started)), signal, request.progress)
-    return {...addresses, memory_bytes: Math.round((choice?.type.memory ?? 0) * 1024 ** 3)}
+    return {...addresses, memory_bytes: Math.round((choice?.type.memory ?? 0) * 1024 ** 3), versions: nodeVersions(cloud, request)}
   } catch (error) {
     await removeFailedNode(cloud, forest, node, server, ips, attempted)
     throw error
+  }
+}
+
+/** What the node's user data installs: the pinned versions over the config's defaults. */
+export function nodeVersions(cloud: Cloud, request: Pick<CreateNodeRequest, 'natsMode' | 'versions'>): CreatedNode['versions'] {
+  const defaults = cloud.context.templates.defaultVersions?.(request.natsMode) ?? {}
+  const pinned = request.versions ?? {}
+  const nats = request.natsMode === 'system' ? pinned.nats ?? defaults.nats : undefined
+  // A pinned version other than the default downloads from the same URL pattern; the recorded source is the forest's.
+  return {
+    ...(nats ? {nats} : {}),
+    ...(nats && (pinned.nats_source ?? defaults.nats_source) ? {nats_source: pinned.nats && pinned.nats !== defaults.nats ? pinned.nats_source ?? `release ${pinned.nats}` : defaults.nats_source} : {}),
+    ...((pinned.nimsforest ?? defaults.nimsforest) ? {nimsforest: pinned.nimsforest ?? defaults.nimsforest} : {}),
   }
 }
 
