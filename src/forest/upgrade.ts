@@ -53,7 +53,7 @@ export function versionsByNode(nodes: readonly NodeRecord[]): Record<string, str
 }
 
 function describeByNode(nodes: readonly NodeRecord[]): string {
-  return Object.entries(versionsByNode(nodes)).map(([v, ids]) => `${ids.join(', ')} run ${v}`).join('; ')
+  return Object.entries(versionsByNode(nodes)).map(([v, ids]) => `${ids.join(', ')} ${ids.length === 1 ? 'runs' : 'run'} ${v}`).join('; ')
 }
 
 /**

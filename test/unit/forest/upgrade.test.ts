@@ -36,7 +36,7 @@ describe('upgrade', () => {
     const {e, id} = await forest()
     e.provider.options.failReplace = new Set(['node-3'])
     const error = await rejection(upgradeForest(e.deps, {forestId: id, streams, wanted: {nats: '2.11.0'}}))
-    expect(error.message).toMatch(/cannot replace node-3\. The upgrade stopped: node-1, node-3 run nats-server 2\.9\.10; node-2 run nats-server 2\.11\.0/)
+    expect(error.message).toMatch(/cannot replace node-3\. The upgrade stopped: node-1, node-3 run nats-server 2\.9\.10; node-2 runs nats-server 2\.11\.0/)
     expect((error.details as any).versions_by_node).toEqual({'nats-server 2.11.0': ['node-2'], 'nats-server 2.9.10': ['node-1', 'node-3']})
     expect(stored(e.backend).forests[id]).toMatchObject({operation: null, versions: {nats: '2.9.10'}})
     // node-3's machine is gone (the failed replacement): the forest is not whole, upgrade refuses; repair first.
