@@ -18,6 +18,8 @@ export interface RepairRequest {
   streamsTimeoutSeconds?: number
   /** The streams' look (default: /jsz over HTTP); tests pass their own. */
   streams?: (timeoutMs: number) => Promise<StreamsLook>
+  /** Asked once the dead nodes are known, before anything is changed; false stops with nothing done. */
+  confirm?: (nodes: string[]) => Promise<boolean>
 }
 
 export type RepairStatus = 'repaired' | 'healthy' | 'dry_run' | 'cooldown' | 'refused'
@@ -82,6 +84,7 @@ export async function repairForest(deps: ForestDeps, request: RepairRequest): Pr
   if (request.dryRun) {
     return result('dry_run', null, `would replace ${chosen.join(', ')} (same id and addresses)${dead.length > chosen.length ? `; ${dead.slice(1).join(', ')} in later runs` : ''} (dry run: nothing changed)`, {remaining: dead.slice(chosen.length)})
   }
+  if (request.confirm && !(await request.confirm(chosen))) throw new MorpheusError('USAGE', 'repair cancelled; nothing was changed')
   let cooldownUntil: string | null = null
   const refused = await work.claim('repair', (forest, now) => {
     if (request.auto) forest.last_repair = now.toISOString()

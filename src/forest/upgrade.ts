@@ -16,6 +16,8 @@ export interface UpgradeRequest {
   streamsTimeoutSeconds?: number
   /** The streams' look (default: /jsz over HTTP); tests pass their own. */
   streams?: (timeoutMs: number) => Promise<StreamsLook>
+  /** Asked once the plan is known (nodes in order, the target), before anything is changed; false stops with nothing done. */
+  confirm?: (nodes: string[], target: NodeVersions) => Promise<boolean>
 }
 
 export type UpgradeStatus = 'upgraded' | 'up_to_date' | 'dry_run'
@@ -128,6 +130,7 @@ export async function upgradeForest(deps: ForestDeps, request: UpgradeRequest): 
   if (request.dryRun) {
     return result('dry_run', `would upgrade ${order.map((n) => n.id).join(', ')} one at a time to ${describeVersions(target)} (dry run: nothing changed); now ${describeByNode(work.nodes)}`)
   }
+  if (request.confirm && !(await request.confirm(order.map((n) => n.id), target))) throw new MorpheusError('USAGE', 'upgrade cancelled; nothing was changed')
   await work.claim('upgrade')
   const upgraded: string[] = []
   try {
