@@ -95,8 +95,19 @@ export async function upgradeForest(deps: ForestDeps, request: UpgradeRequest): 
   if (todo.length === 0 && !resuming) return result('up_to_date', `every node of ${forestId} runs ${describeVersions(target)} already`)
 
   // The forest must be whole before a node is taken away (a re-run may find the node it stopped at down).
-  const health = await work.look(2000)
   const unfinished = new Set(resuming ? work.nodes.filter((n) => n.status !== 'active').map((n) => n.id) : [])
+  const look = request.streams ?? ((ms: number) => work.streams(ms))
+  // A forest whose nodes all answer but that is not whole yet (a stream just made, a node catching
+  // up) gets a moment, up to forest.form_timeout_seconds; a node that does not answer is refused at once.
+  const deadline = Date.now() + deps.settings.form_timeout_seconds * 1000
+  let health = await work.look(2000)
+  let before = await look(3000)
+  const ready = () => isFormed(health.filter((_, i) => !unfinished.has(work.nodes[i].id))) && before.streams.every((s) => s.replicas === 1 || s.current)
+  while (!ready() && health.every((h, i) => h.reachable || unfinished.has(work.nodes[i].id)) && Date.now() < deadline && !deps.signal.aborted) {
+    deps.progress.report('waiting for the forest to be whole and its streams current before the first node')
+    await new Promise((r) => setTimeout(r, Math.max(deps.pollMs ?? 500, 50)))
+    ;[health, before] = await Promise.all([work.look(2000), look(3000)])
+  }
   const whole = isFormed(health.filter((_, i) => !unfinished.has(work.nodes[i].id)))
   if (!whole) {
     const bad = work.nodes.map((n, i) => (health[i].healthy ? '' : `${n.id}: ${health[i].error ?? 'not healthy'}`)).filter(Boolean)
@@ -105,8 +116,6 @@ export async function upgradeForest(deps: ForestDeps, request: UpgradeRequest): 
       hint: `Run \`morpheus repair ${forestId}\` (or wait until \`morpheus status ${forestId}\` says healthy), then upgrade.`,
     })
   }
-  const look = request.streams ?? ((ms: number) => work.streams(ms))
-  const before = await look(3000)
   const behind = before.streams.filter((s) => s.replicas > 1 && !s.current)
   if (behind.length > 0 && !resuming) {
     throw new MorpheusError('USAGE', `not every replica of the streams of ${forestId} is current (${behind.map((s) => `${s.name}: ${describeStream(s)}`).join('; ')}), so no node is taken away now`, {

@@ -269,8 +269,13 @@ export class LocalProvider implements Provider {
       request.progress(request.graceful ? 'lame duck mode, then stopping' : 'stopping what is left of it')
       await this.stop(record.pid, request.graceful)
     }
+    // The old process may take a moment to let go of its ports after it exits (a loaded machine).
+    const until = Date.now() + this.config.start_timeout_seconds * 1000
     for (const port of [ports.client, ports.cluster, ports.monitor]) {
-      if (!(await portFree(node.ip, port))) throw this.context.error('FAILED', `${node.ip}:${port} is in use by another process, so ${node.id} cannot start there again`, 'Stop that process, then run the command again.')
+      while (!(await portFree(node.ip, port))) {
+        if (Date.now() > until) throw this.context.error('FAILED', `${node.ip}:${port} is in use by another process, so ${node.id} cannot start there again`, 'Stop that process, then run the command again.')
+        await this.context.helpers.sleep(100)
+      }
     }
     mkdirSync(join(dir, 'jetstream'), {mode: 0o700, recursive: true})
     request.progress(`starting ${this.natsMode === 'embedded' ? 'NimsForest' : `nats-server ${program.versions.nats ?? ''}`.trim()} on ${node.ip} again`)
@@ -429,7 +434,7 @@ export class LocalProvider implements Provider {
     } catch {
       return
     }
-    for (let i = 0; i < 40 && this.alive(pid); i++) await this.context.helpers.sleep(25)
+    for (let i = 0; i < 200 && this.alive(pid); i++) await this.context.helpers.sleep(25)
   }
 
   private readNodeFile(dir: string): NodeFile | undefined {
