@@ -68,7 +68,9 @@ export async function repairForest(deps: ForestDeps, request: RepairRequest): Pr
   const total = work.nodes.length
   if (dead.length === 0) {
     // Nothing dead; a re-run after a stopped repair still waits for the streams and clears the record.
-    if (work.forest.operation?.kind === 'repair') return finishStopped(work, request, result)
+    // (Also nodes a stopped repair left creating or starting: they answer now, but were never seen whole.)
+    const leftOver = work.nodes.some((n) => n.status === 'creating' || n.status === 'starting')
+    if ((work.forest.operation?.kind === 'repair' || leftOver) && !request.dryRun) return finishStopped(work, request, result)
     return result('healthy', 'nothing_to_repair', `every node of ${forestId} answers; nothing to repair`)
   }
   if (majorityDown(total, dead.length)) {

@@ -150,3 +150,36 @@ describe('repair and upgrade of a local forest under acked writes, through the b
     for (const id of victims) expect(nodePid(sb, forestId, id)).toBe(pids[victims.indexOf(id)])
   }, 120_000)
 })
+
+describe('repair interrupted by Ctrl-C, through the built CLI', () => {
+  let sb: Sandbox
+  beforeAll(() => {
+    sb = new Sandbox()
+  })
+  afterAll(async () => sb.cleanup())
+
+  test('Ctrl-C halfway: exit 130, the registry says so (operation cleared, a note); a re-run finishes: healthy, the node active', async () => {
+    const planted = await sb.json(['plant', 'local', 'medium'])
+    const forestId = planted.forest.id
+    const pid = nodePid(sb, forestId, 'node-2')
+    process.kill(pid, 'SIGKILL')
+    await waitFor(() => !running(pid), 10_000)
+    const child = sb.spawn(['repair', forestId, '--yes'])
+    let stderr = ''
+    child.stderr!.on('data', (d) => (stderr += d))
+    child.stdout!.resume()
+    await waitFor(() => /node-2: replacing its machine/.test(stderr), 30_000)
+    child.kill('SIGINT')
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    expect(code).toBe(130)
+    const forest = sb.registry().forests[forestId]
+    expect(forest.operation).toBeNull()
+    expect(forest.note).toMatch(/^repair interrupted/)
+    const again = await sb.json(['repair', forestId, '--yes'])
+    expect(again.status).toBe('repaired')
+    const doc = sb.registry()
+    expect(doc.nodes[forestId].map((n: any) => n.status)).toEqual(['active', 'active', 'active'])
+    expect(doc.forests[forestId].operation).toBeNull()
+    expect((await sb.json(['status', forestId])).health).toBe('healthy')
+  }, 180_000)
+})
