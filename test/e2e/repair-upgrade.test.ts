@@ -113,6 +113,7 @@ describe('repair and upgrade of a local forest under acked writes, through the b
     // The processes run the new binary.
     for (const n of doc.nodes[forestId]) expect(readFileSync(`/proc/${nodePid(sb, forestId, n.id)}/cmdline`, 'utf8').split('\0')[0]).toBe(copy)
 
+    expect((await sb.run(['status', forestId])).stdout).toContain(`Versions: nats-server ${before.nats} (${copy})`)
     // Again: nothing to do.
     expect((await sb.json(['upgrade', forestId, '--nats', copy, '--yes'])).status).toBe('up_to_date')
     await writer2.waitForAcks(100)

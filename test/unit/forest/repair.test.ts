@@ -136,3 +136,13 @@ describe('repair', () => {
     expect(auto).toMatchObject({reason: 'repair_in_progress', status: 'cooldown'})
   })
 })
+
+describe('a stopped repair or upgrade', () => {
+  test('is finished by running it again (the hint says so); plant, grow and teardown keep the teardown hint', async () => {
+    const {staleHint} = await import('../../../src/forest/operation.js')
+    const forest = (kind: any) => ({created_at: '', id: 'f', last_expansion: null, node_count: 3, operation: {device: 'd', kind, pid: 1, started_at: ''}, provider: 'local', size: 's', status: 'active' as const})
+    expect(staleHint(forest('repair'))).toMatch(/Run `morpheus repair f` again to finish it/)
+    expect(staleHint(forest('upgrade'))).toMatch(/Run `morpheus upgrade f --nats\|--nimsforest <the same version>` again/)
+    expect(staleHint(forest('grow'))).toMatch(/remove it with `morpheus teardown f --yes`/)
+  })
+})
