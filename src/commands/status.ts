@@ -3,6 +3,7 @@ import * as Args from '@oclif/core/args'
 import {staleHint} from '../forest/operation.js'
 import {forestDeps} from '../forest/runtime-deps.js'
 import {describeLeader, forestStatus, type ForestStatusView} from '../forest/status.js'
+import {describeVersions} from '../forest/versions.js'
 import {MorpheusCommand} from '../ui/base-command.js'
 import {forestJson, nodeWith, operationJson} from '../ui/json-shapes.js'
 import {table} from '../ui/table.js'
@@ -25,6 +26,7 @@ export default class Status extends MorpheusCommand {
       } else {
         this.log(`Forest ${f.id}: ${view.health} (registry: ${f.status}; ${f.provider}, ${f.size}; ${describeLeader(view)})`)
       }
+      if (f.versions) this.log(`Versions: ${describeVersions(f.versions)} (recorded; grow and repair make nodes of these)`)
       if (view.stale_operation) this.log(`Stale: ${staleHint(f)}`)
       if (view.nodes.length > 0) {
         this.log('')

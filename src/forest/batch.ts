@@ -173,12 +173,14 @@ export class NodeBatch {
       ports: nodePorts(current, this.forest, this.deps.settings.ports),
       progress: (m) => this.deps.progress.report(`${node.id}: ${m}`),
       signal: this.deps.signal,
+      // grow: the versions the forest runs (recorded at plant), not the provider's newest default.
+      ...(this.forest.versions ? {versions: this.forest.versions} : {}),
     }).catch((error) => {
       this.rejected.add(node.id)
       throw error
     })
     this.created.add(node.id)
-    void this.record({[node.id]: {...addressFields(created ?? {}), status: 'starting'}})
+    void this.record({[node.id]: {...addressFields(created ?? {}), ...(created?.versions ? {versions: created.versions} : {}), status: 'starting'}})
     this.deps.progress.report(`${node.id}: started${this.view.get(node.id)!.ip ? ` at ${this.view.get(node.id)!.ip}` : ''}`)
   }
 

@@ -200,7 +200,12 @@ export class Plant implements Operation<PlantResult, Claimed> {
 
   /** Record the forest active (with every node's last status) in one write. */
   async finish(): Promise<PlantResult> {
-    const {forest, nodes} = await this.batch!.finish((f) => void (f.status = 'active'))
+    const versions = this.batch!.newNodes.find((n) => n.versions)?.versions
+    const {forest, nodes} = await this.batch!.finish((f) => {
+      f.status = 'active'
+      // What the nodes were started with: grow and repair make new nodes of the same versions.
+      if (versions && !f.versions) f.versions = versions
+    })
     return {estimate: this.estimated ?? null, forest, nodes, seconds: Math.round((Date.now() - this.started) / 100) / 10}
   }
 

@@ -97,9 +97,9 @@ export type ForestStatus = 'planting' | 'active' | 'failed' | 'interrupted' | 't
  */
 export type NodeStatus = 'reserved' | 'creating' | 'starting' | 'active' | 'failed' | 'deleting'
 
-/** A command that is changing a forest right now (plant, grow, teardown). Since API 2. */
+/** A command that is changing a forest right now (plant, grow, teardown, repair, upgrade). Since API 2. */
 export interface ForestOperation {
-  kind: 'plant' | 'grow' | 'teardown'
+  kind: 'plant' | 'grow' | 'teardown' | 'repair' | 'upgrade'
   /** The device running it (see PluginContext.device). */
   device: string
   pid: number
@@ -127,10 +127,31 @@ export interface ForestRecord {
    * the device they run on. Other devices see the forest but do not touch its nodes.
    */
   device?: string
+  /** Since API 2 (optional): when `repair --auto` last replaced a node (its cooldown starts here). */
+  last_repair?: string | null
   /** Since API 2: the command changing this forest right now, if any (cleared when it ends). */
   operation?: ForestOperation | null
   /** Since API 2: the node ports used when a node records none of its own (forest.ports at plant time). */
   ports?: NatsPorts
+  /**
+   * Since API 2 (optional): the versions the forest's nodes run, recorded at plant (what the first
+   * node started with) and changed by `upgrade`. grow and repair create nodes with these, not with
+   * the newest default. Absent in documents written before versions were recorded.
+   */
+  versions?: NodeVersions
+}
+
+/**
+ * What a node runs. Every field is optional: a provider fills in what it knows. Values are never
+ * secret (a download URL with a token in it does not belong here).
+ */
+export interface NodeVersions {
+  /** nats-server release, e.g. "2.10.24" (system mode; a local node: what the binary's --version says). */
+  nats?: string
+  /** Where that nats-server comes from: a local binary's path, a cloud node's download URL. */
+  nats_source?: string
+  /** The NimsForest build: its download URL (cloud) or binary path (local, embedded mode). */
+  nimsforest?: string
 }
 
 export interface NodeRecord {
@@ -157,6 +178,8 @@ export interface NodeRecord {
   ports?: NatsPorts
   /** Memory of the machine in bytes, when the provider knows it (for load percentages in grow). */
   memory_bytes?: number
+  /** Since API 2 (optional): what this node runs (CreatedNode.versions), when it differs from nothing known. */
+  versions?: NodeVersions
 }
 
 export interface RegistryDocument {
@@ -194,10 +217,17 @@ export interface TemplateRenderer {
    * registry config says is added by the core. Throws when the result exceeds 32 KiB.
    */
   userData(input: UserDataInput): string
+  /**
+   * What userData() installs when the input names no versions: nats-server `integration.nats_version`
+   * from `integration.nats_download_url` (system mode) and NimsForest from
+   * `integration.nimsforest_download_url`. A cloud provider reports these (merged with the request's
+   * pinned ones) as CreatedNode.versions.
+   */
+  defaultVersions(natsMode: NatsMode): NodeVersions
 }
 
 /** What createNode knows of a node (see CreateNodeRequest), plus what only a cloud provider knows. */
-export interface UserDataInput extends Pick<CreateNodeRequest, 'forest' | 'node' | 'peers' | 'cluster' | 'ports' | 'natsMode' | 'clusterAuth'> {
+export interface UserDataInput extends Pick<CreateNodeRequest, 'forest' | 'node' | 'peers' | 'cluster' | 'ports' | 'natsMode' | 'clusterAuth' | 'versions'> {
   /** Whether the node has a public IPv4 address (IPv6 is always on). */
   ipv4: boolean
   /** Networks allowed to reach monitoring and SSH besides the forest's own nodes (CIDRs). */
@@ -403,6 +433,13 @@ export interface CreateNodeRequest {
   natsMode: NatsMode
   /** The forest's route credentials: every node must require them and present them on its routes. */
   clusterAuth: ClusterAuth | null
+  /**
+   * The versions the node must run (since API 2, optional): the forest's recorded versions (grow,
+   * repair) or an upgrade's target. A field left out means the provider's default (its config).
+   * A provider that cannot get a version asked for throws PREREQUISITE naming it, before it makes
+   * anything.
+   */
+  versions?: NodeVersions
   signal: AbortSignal
   progress(message: string): void
   /**
@@ -414,6 +451,8 @@ export interface CreateNodeRequest {
 
 export interface CreatedNode extends NodeAddresses {
   memory_bytes?: number
+  /** What the node runs (since API 2, optional; recorded on the node, and on the forest at plant). */
+  versions?: NodeVersions
 }
 
 /** What `plant --dry-run` asks of a provider for each node: what createNode would make, without making it. */
@@ -433,6 +472,21 @@ export interface NodePlan {
  * with `peers` the node's full peer list now.
  */
 export type ReconfigureRequest = Omit<CreateNodeRequest, 'addressesKnown'>
+
+/**
+ * A new machine for an existing node (repair, upgrade): the same id and the same addresses (route
+ * address, IPv4/IPv6, ports), so the forest's raft groups see the same server come back and
+ * re-sync it (nats-server #3665). `node` is the node as recorded; `peers` every other node;
+ * `versions` what the new machine runs (the forest's recorded versions, or an upgrade's target).
+ */
+export interface ReplaceNodeRequest extends Omit<CreateNodeRequest, 'addressesKnown'> {
+  /**
+   * The old machine still serves (upgrade): put its NATS server into lame duck mode (it hands off
+   * its JetStream leaderships and clients) and let it stop before it is replaced. False (repair):
+   * the old machine is dead or gone; remove whatever is left of it.
+   */
+  graceful: boolean
+}
 
 /** A machine as the provider itself sees it (for teardown/convergence). */
 export interface ProviderNode {
@@ -530,6 +584,23 @@ export interface Provider {
    * cluster block; for larger forests gossip spreads a new node, so this is optional.
    */
   reconfigureNode?(request: ReconfigureRequest): Promise<void>
+  /**
+   * Since API 2, optional (`morpheus repair`, `morpheus upgrade`): replace the machine of an existing
+   * node with a new one that keeps the node's id and every address (ReplaceNodeRequest). Resolve, as
+   * createNode does, once the new node's NATS server answers /varz; never wait for routes or
+   * JetStream. Say what was kept in the result (`versions` above all). Re-runnable: called again
+   * after an interruption it finishes the job (an old machine already gone is not an error).
+   * Whether JetStream data survives is the provider's: a local node keeps its store directory; a
+   * cloud machine starts empty and its replicated streams re-sync from the other nodes.
+   */
+  replaceNode?(request: ReplaceNodeRequest): Promise<CreatedNode>
+  /**
+   * Since API 2, optional (`morpheus upgrade`): what a node would run for a version the user named
+   * (`--nats 2.11.0`, a local binary's path, `--nimsforest <build>`), checked before any node is
+   * touched. Throws PREREQUISITE when it cannot be had here. Without it the core takes the names as
+   * given.
+   */
+  resolveVersions?(request: {natsMode: NatsMode; wanted: NodeVersions; signal: AbortSignal}): Promise<NodeVersions>
   /** Stop and remove one node. Idempotent: a node that is already gone is not an error. */
   destroyNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void>
   /** Machines of this forest that exist at the provider, whatever the registry says. */

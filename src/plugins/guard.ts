@@ -105,7 +105,9 @@ const providerCalls: {[K in ProviderMethod]-?: (...args: Parameters<NonNullable<
   preflight: () => '',
   prepare: () => '',
   reconfigureNode: (request) => `: ${request.node.id}`,
+  replaceNode: (request) => `: ${request.node.id}`,
   reserve: () => '',
+  resolveVersions: () => ': versions',
   resources: (node) => `: ${node.id}`,
 }
 

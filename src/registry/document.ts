@@ -18,7 +18,9 @@ function check(problems: string[], ok: boolean, message: string): void {
 const isString = (v: unknown): v is string => typeof v === 'string'
 const isPort = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535
 const isPorts = (v: unknown) => isPlainObject(v) && isPort(v.client) && isPort(v.cluster) && isPort(v.monitor)
-const OPERATIONS = new Set(['plant', 'grow', 'teardown'])
+const OPERATIONS = new Set(['plant', 'grow', 'teardown', 'repair', 'upgrade'])
+/** versions: {nats?, nats_source?, nimsforest?}, each a string (absent in older documents). */
+const isVersions = (v: unknown) => v === undefined || (isPlainObject(v) && Object.values(v).every(isString))
 
 function validateForest(id: string, f: unknown, problems: string[]): void {
   const at = `forests.${id}`
@@ -32,8 +34,9 @@ function validateForest(id: string, f: unknown, problems: string[]): void {
   check(problems, f.node_count === undefined || (Number.isInteger(f.node_count) && (f.node_count as number) >= 0), `${at}.node_count must be a non-negative integer`)
   check(problems, f.device === undefined || (isString(f.device) && f.device !== ''), `${at}.device must be a non-empty string`)
   check(problems, f.ports === undefined || isPorts(f.ports), `${at}.ports must have client, cluster and monitor ports (1-65535)`)
+  check(problems, isVersions(f.versions), `${at}.versions must be an object of strings`)
   const op = f.operation
-  check(problems, op === undefined || op === null || (isPlainObject(op) && OPERATIONS.has(op.kind as string) && isString(op.device) && Number.isInteger(op.pid) && isString(op.started_at)), `${at}.operation must be null or {kind: plant|grow|teardown, device, pid, started_at}`)
+  check(problems, op === undefined || op === null || (isPlainObject(op) && OPERATIONS.has(op.kind as string) && isString(op.device) && Number.isInteger(op.pid) && isString(op.started_at)), `${at}.operation must be null or {kind: plant|grow|teardown|repair|upgrade, device, pid, started_at}`)
 }
 
 function validateNode(forestId: string, i: number, n: unknown, problems: string[]): void {
@@ -49,6 +52,7 @@ function validateNode(forestId: string, i: number, n: unknown, problems: string[
   check(problems, isString(n.created_at), `${at}.created_at must be an ISO date`)
   check(problems, n.probe_address === undefined || isString(n.probe_address), `${at}.probe_address must be a string`)
   check(problems, n.ports === undefined || isPorts(n.ports), `${at}.ports must have client, cluster and monitor ports (1-65535)`)
+  check(problems, isVersions(n.versions), `${at}.versions must be an object of strings`)
 }
 
 /** The document's version when a newer Morpheus wrote it (not corruption: this one is too old). */

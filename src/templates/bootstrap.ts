@@ -42,6 +42,8 @@ export interface BootstrapSettings {
     version: string
     /** Release archive URL; `{version}` and `{arch}` are filled in (on the node for {arch}). */
     url: string
+    /** The same URL with `{version}` still in it (a node pinned to another version fills in its own). */
+    urlTemplate: string
     /** Expected sha256 of the release archive, or null. */
     sha256: string | null
   }
@@ -176,11 +178,42 @@ export function bootstrapSettings(sources: BootstrapSources = {}, io: BootstrapI
   return {
     clientLocalOnly: bool(integration, 'client_local_only', 'integration', true),
     jetstream: {max_file: size(integration, 'jetstream_max_file'), max_memory: size(integration, 'jetstream_max_memory')},
-    nats: {install: bool(integration, 'nats_install', 'integration', true), sha256: sha(integration, 'nats_sha256'), url: natsUrl.replaceAll('{version}', version), version},
+    nats: {install: bool(integration, 'nats_install', 'integration', true), sha256: sha(integration, 'nats_sha256'), url: natsUrl.replaceAll('{version}', version), urlTemplate: natsUrl, version},
     nimsforest: {sha256: sha(integration, 'nimsforest_sha256'), url},
     routeTls: routeTls(integration, io),
     registryMount: registryMount(sources.nodeAccess),
   }
+}
+
+/** A nats-server release as the config and `upgrade --nats` take it: 2.10.24, 2.11.0-rc.1. */
+export const NATS_VERSION = /^\d+\.\d+\.\d+(-[A-Za-z0-9.]+)?$/
+
+/**
+ * The nats-server and NimsForest a node gets: the pinned versions (a forest's recorded ones, an
+ * upgrade's target) where given, else the config's. A pinned nats version other than the config's
+ * downloads from the URL template with that version, and the config's sha256 (which is for the
+ * config's version) is not applied to it.
+ */
+export function pinnedBootstrap(settings: BootstrapSettings, pinned: {nats?: string; nimsforest?: string} | undefined): BootstrapSettings {
+  if (!pinned) return settings
+  let nats = settings.nats
+  if (pinned.nats && pinned.nats !== nats.version) {
+    if (!NATS_VERSION.test(pinned.nats)) throw bad('the nats version', `must be a nats-server release like ${DEFAULT_NATS_VERSION}, got "${pinned.nats}"`, 'Name a release of https://github.com/nats-io/nats-server/releases.')
+    nats = {...nats, sha256: null, url: nats.urlTemplate.replaceAll('{version}', pinned.nats), version: pinned.nats}
+  }
+  let nimsforest = settings.nimsforest
+  if (pinned.nimsforest && pinned.nimsforest !== nimsforest.url) {
+    if (!/^https?:\/\/[^\s]+$/.test(pinned.nimsforest)) throw bad('the NimsForest build', `must be an http(s) URL, got "${pinned.nimsforest}"`, `e.g. ${DEFAULT_NIMSFOREST_URL}`)
+    nimsforest = {sha256: null, url: pinned.nimsforest}
+  }
+  return {...settings, nats, nimsforest}
+}
+
+/** The versions a node gets from these settings (what CreatedNode.versions reports). */
+export function bootstrapVersions(settings: BootstrapSettings, natsMode: 'system' | 'embedded'): {nats?: string; nats_source?: string; nimsforest: string} {
+  return natsMode === 'system' && settings.nats.install
+    ? {nats: settings.nats.version, nats_source: settings.nats.url, nimsforest: settings.nimsforest.url}
+    : {nimsforest: settings.nimsforest.url}
 }
 
 /** A CIDR (or a single address) as ufw takes it; throws a CONFIG error otherwise. */

@@ -6,7 +6,7 @@ import {join, relative, sep} from 'node:path'
 
 import {MorpheusError} from '../errors.js'
 import type {TemplateRenderer} from '../plugin-api/index.js'
-import {bootstrapSettings, type BootstrapSettings} from './bootstrap.js'
+import {bootstrapSettings, bootstrapVersions, pinnedBootstrap, type BootstrapSettings} from './bootstrap.js'
 import {registerHelpers} from './helpers.js'
 import {natsConfigData} from './nats.js'
 import {checkUserDataSize, userDataView} from './userdata.js'
@@ -113,8 +113,9 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Tem
   const cache = new Map<string, HandlebarsTemplateDelegate>()
   const renderer: TemplateRenderer = {
     natsConfig: (input) => renderer.render('nats.conf', natsConfigData(input)),
+    defaultVersions: (natsMode) => bootstrapVersions(bootstrap(), natsMode),
     userData(input) {
-      const view = userDataView(input, bootstrap(), renderer)
+      const view = userDataView(input, pinnedBootstrap(bootstrap(), input.versions), renderer)
       return checkUserDataSize(renderer.render(`cloud-init/${input.natsMode}`, view), input.node.id)
     },
     list: () => [...new Set(dirs.flatMap((d) => walk(d, join(d, 'partials'))))].sort(),

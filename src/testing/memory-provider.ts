@@ -1,5 +1,5 @@
 import type {NodeHealth} from '../monitor/nats.js'
-import type {CreatedNode, CreateNodeRequest, ForestRecord, NatsPorts, NodeEndpoints, NodeRecord, NodeReservation, PrepareRequest, PrepareResult, Provider, ProviderNode, ReconfigureRequest, ReserveRequest} from '../plugin-api/index.js'
+import type {CreatedNode, CreateNodeRequest, ForestRecord, NatsPorts, NodeEndpoints, NodeRecord, NodeReservation, NodeVersions, PrepareRequest, PrepareResult, Provider, ProviderNode, ReconfigureRequest, ReplaceNodeRequest, ReserveRequest} from '../plugin-api/index.js'
 
 export interface Machine {
   id: string
@@ -8,6 +8,10 @@ export interface Machine {
   cluster: boolean
   peers: string[]
   running: boolean
+  /** What the machine runs (the request's pinned versions over MemoryProviderOptions.defaultVersions). */
+  versions?: NodeVersions
+  /** How many machines this node has had (replaceNode adds one). */
+  generation?: number
 }
 
 export interface MemoryProviderOptions {
@@ -35,6 +39,12 @@ export interface MemoryProviderOptions {
   reserveCount?: number
   /** Nodes answer but never route (a cluster that does not form). */
   noRoutes?: boolean
+  /** What a node runs when the request pins nothing (default {nats: '2.10.0'}). */
+  defaultVersions?: NodeVersions
+  /** replaceNode of these node ids throws (after the old machine is gone). */
+  failReplace?: ReadonlySet<string>
+  /** Without replaceNode, like a provider that cannot replace a machine. */
+  noReplace?: boolean
 }
 
 function failed(message: string): Error {
@@ -112,8 +122,28 @@ export class MemoryProvider implements Provider {
     if (this.options.failCreate?.has(node.id)) throw failed(`cannot create ${node.id}`)
     const ip = node.ip || this.machines.get(this.key(forest.id, node.id))?.ip || `10.2.0.${this.next++}`
     if (!node.ip) request.addressesKnown({ip})
-    this.machines.set(this.key(forest.id, node.id), {cluster: request.cluster, forest_id: forest.id, id: node.id, ip, peers: request.peers.map((p) => p.id), running: true})
-    return {ip, memory_bytes: 1 << 30, provider_ref: `mem:${forest.id}/${node.id}`}
+    const versions = this.versionsFor(request.versions)
+    this.machines.set(this.key(forest.id, node.id), {cluster: request.cluster, forest_id: forest.id, generation: 1, id: node.id, ip, peers: request.peers.map((p) => p.id), running: true, versions})
+    return {ip, memory_bytes: 1 << 30, provider_ref: `mem:${forest.id}/${node.id}`, versions}
+  }
+
+  private versionsFor(pinned: NodeVersions | undefined): NodeVersions {
+    return {...(this.options.defaultVersions ?? {nats: '2.10.0'}), ...pinned}
+  }
+
+  /** A new machine for the node: same id and address, the request's versions. Absent with noReplace. */
+  get replaceNode(): ((request: ReplaceNodeRequest) => Promise<CreatedNode>) | undefined {
+    if (this.options.noReplace) return undefined
+    return async (request) => {
+      const {forest, node} = request
+      this.calls.push(`replace ${node.id}${request.graceful ? ' graceful' : ''}${request.versions?.nats ? ` nats=${request.versions.nats}` : ''}`)
+      const old = this.machines.get(this.key(forest.id, node.id))
+      this.machines.delete(this.key(forest.id, node.id))
+      if (this.options.failReplace?.has(node.id)) throw failed(`cannot replace ${node.id}`)
+      const versions = this.versionsFor(request.versions)
+      this.machines.set(this.key(forest.id, node.id), {cluster: request.cluster, forest_id: forest.id, generation: (old?.generation ?? 1) + 1, id: node.id, ip: node.ip, peers: request.peers.map((p) => p.id), running: true, versions})
+      return {ip: node.ip, memory_bytes: 1 << 30, provider_ref: `mem:${forest.id}/${node.id}`, versions}
+    }
   }
 
   async reconfigureNode(request: ReconfigureRequest): Promise<void> {
@@ -153,7 +183,7 @@ export class MemoryProvider implements Provider {
       const connected = m.cluster && mates.every((o) => o.cluster) && this.connected(m, mates)
       const routes = this.options.noRoutes || !connected ? 0 : mates.length
       const all = [m, ...mates].map((o) => o.id).sort()
-      return {healthy: true, jetstream_leader: m.cluster ? (routes === mates.length ? all[0] : undefined) : m.id, reachable: true, routes, server_name: m.id}
+      return {healthy: true, jetstream_leader: m.cluster ? (routes === mates.length ? all[0] : undefined) : m.id, reachable: true, routes, server_name: m.id, ...(m.versions?.nats ? {version: m.versions.nats} : {})}
     })
   }
 

@@ -18,6 +18,8 @@ export interface ProviderKitOptions {
   /** A provider ready to create nodes (each test gets its own). */
   create(): ProviderKitSetup | Promise<ProviderKitSetup>
   natsMode?: NatsMode
+  /** The provider implements replaceNode (repair, upgrade): the kit checks it keeps the node's id and addresses. */
+  replaceNode?: boolean
   /** Per-test time limit (ms). Default 120000. */
   timeoutMs?: number
   /**
@@ -75,7 +77,7 @@ export function providerConformance(options: ProviderKitOptions): void {
       progress: () => undefined,
       signal,
     })
-    return {...record, ...created, status: 'starting'}
+    return {...record, ...created, status: 'starting'} as NodeRecord
   }
 
   describe(`provider conformance: ${options.name}`, () => {
@@ -128,6 +130,31 @@ export function providerConformance(options: ProviderKitOptions): void {
       assert.ok(found[0].provider_ref, 'listNodes gives each machine a provider_ref')
       await setup.provider.destroyNode({...created, provider_ref: found[0].provider_ref}, f, new AbortController().signal)
       same(await setup.provider.listNodes(f.id, new AbortController().signal), [])
+    })
+
+    if (options.replaceNode) each('replaceNode: a new machine with the same id and addresses answers where the old one did; listed once; idempotent', async (setup) => {
+      const {provider} = setup
+      assert.equal(typeof provider.replaceNode, 'function', 'the kit was told the provider replaces nodes, but it has no replaceNode')
+      const f = forest(setup.ports)
+      const created = await createOne(setup, f)
+      const ports = created.ports ?? setup.ports
+      const monitor = provider.endpoints?.(created, ports).monitor ?? recordedEndpoints(created, ports).monitor
+      const request = {cluster: false, clusterAuth: null, forest: f, natsMode, node: created, peers: [], ports, progress: () => undefined, signal: new AbortController().signal}
+      const replaced = await provider.replaceNode!({...request, graceful: true, ...(created.versions ? {versions: created.versions} : {})})
+      for (const key of ['ip', 'ipv4', 'ipv6'] as const) {
+        if (created[key]) assert.equal(replaced[key] ?? created[key], created[key], `replaceNode changed the node's ${key}`)
+      }
+      const health = await probeNode(monitor, 3000)
+      assert.ok(health.reachable, `the replaced node does not answer at ${monitor}: ${health.error}`)
+      same((await provider.listNodes(f.id, new AbortController().signal)).map((n) => n.id), ['node-1'])
+      // Again, as after a Ctrl-C: it finishes the job, and the node still answers at the same place.
+      const again = await provider.replaceNode!({...request, graceful: false, node: {...created, ...replaced}})
+      if (created.ip) assert.equal(again.ip ?? created.ip, created.ip)
+      assert.ok((await probeNode(monitor, 3000)).reachable, 'the node does not answer after a second replaceNode')
+      same((await provider.listNodes(f.id, new AbortController().signal)).map((n) => n.id), ['node-1'])
+      await provider.destroyNode({...created, ...again}, f, new AbortController().signal)
+      await provider.destroyForest?.(f, new AbortController().signal)
+      same(await provider.listNodes(f.id, new AbortController().signal), [])
     })
 
     each('abort mid-create: createNode settles soon, and whatever it made is listed and removable', async (setup) => {

@@ -1,4 +1,4 @@
-import type {ForestOperation, ForestRecord, NatsPorts, NodeRecord} from '../plugin-api/index.js'
+import type {ForestOperation, ForestRecord, NatsPorts, NodeRecord, NodeVersions} from '../plugin-api/index.js'
 
 /**
  * The forest and node objects every command's --json uses (schemas/common.json: forest, node):
@@ -22,6 +22,8 @@ export interface ForestJson {
   last_expansion: string | null
   operation: OperationJson | null
   note: string | null
+  /** What the nodes run (recorded at plant, changed by upgrade); null for forests planted before versions were recorded. */
+  versions: NodeVersions | null
 }
 
 export type OperationJson = Omit<ForestOperation, 'token'>
@@ -39,6 +41,7 @@ export interface NodeJson {
   created_at: string
   provider_ref: string | null
   memory_bytes: number | null
+  versions: NodeVersions | null
 }
 
 export function operationJson(op: ForestOperation | null | undefined): OperationJson | null {
@@ -61,6 +64,7 @@ export function forestJson(f: ForestRecord): ForestJson {
     last_expansion: f.last_expansion ?? null,
     operation: operationJson(f.operation),
     note: f.note ?? null,
+    versions: f.versions ?? null,
   }
 }
 
@@ -78,6 +82,7 @@ export function nodeJson(n: NodeRecord): NodeJson {
     created_at: n.created_at,
     provider_ref: n.provider_ref ?? null,
     memory_bytes: n.memory_bytes ?? null,
+    versions: n.versions ?? null,
   }
 }
 

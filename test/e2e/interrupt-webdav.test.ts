@@ -74,10 +74,13 @@ describe.each(WEBDAV_SERVERS)('Ctrl-C during a plant with the registry on $name'
       child.kill('SIGINT')
     }
     const r = await done
-    phases.add(phaseOf(stderr))
     const context = `at ${line} + ${delay} ms (${times}×), exit ${r.code}\nstderr:\n${stderr}`
-    // A plant that finished before the signal arrived is not what this test is about: it would show exit 0.
-    expect({code: r.code, context}).toEqual({code: 130, context})
+    // On a loaded machine a plant can finish (its last registry write under way) before a late signal
+    // lands: then it is a finished plant, exit 0 and an active forest, which is also what exists. Only
+    // the runs that were interrupted count for the phases test below, which needs claim, create and wait.
+    const finished = r.code === 0
+    if (!finished) phases.add(phaseOf(stderr))
+    expect({code: r.code, context}).toEqual({code: finished ? 0 : 130, context})
     expect(stderr).not.toMatch(/UNEXPECTED|unexpected error|could not record|AbortError|^\s+at .+:\d+:\d+\)?$/m)
 
     // The stored document parses and passes the CLI's own reading of it (list is schema-checked).
@@ -85,7 +88,7 @@ describe.each(WEBDAV_SERVERS)('Ctrl-C during a plant with the registry on $name'
     const listed = await sb.json(['list'])
     expect(listed.forests.map((f: {id: string}) => f.id).sort()).toEqual(Object.keys(doc.forests).sort())
     for (const [id, forest] of Object.entries<any>(doc.forests)) {
-      expect({id, status: forest.status, operation: forest.operation}).toEqual({id, operation: null, status: 'interrupted'})
+      expect({id, status: forest.status, operation: forest.operation}).toEqual({id, operation: null, status: finished ? 'active' : 'interrupted'})
       // Every running node of the forest is recorded (none as reserved/creating).
       const nodes = doc.nodes[id] as Array<{provider_ref?: string; status: string}>
       for (const n of nodes) expect(['reserved', 'creating']).not.toContain(n.status)

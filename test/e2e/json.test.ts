@@ -136,6 +136,17 @@ test('a local forest: plant, list, status, grow, teardown and the other commands
   expect((await check(s, ['registry', 'show'])).document.forests[id].id).toBe(id)
   expect(await check(s, ['registry', 'verify'])).toMatchObject({forest_count: 1, node_count: 2, problems: []})
 
+  // repair and upgrade of a healthy forest: nothing to do; refusals in the error envelope.
+  expect(await check(s, ['repair', id, '--yes'])).toMatchObject({dead: [], forest_id: id, reason: 'nothing_to_repair', replaced: [], status: 'healthy'})
+  expect((await check(s, ['repair', id, '--auto', '--dry-run'])).status).toBe('healthy')
+  await check(s, ['repair', 'forest-nope', '--yes'], 6)
+  await check(s, ['repair', id, '--bogus'], 2)
+  const same = await check(s, ['upgrade', id, '--nats', planted.forest.versions.nats, '--yes'])
+  expect(same).toMatchObject({forest_id: id, status: 'up_to_date', upgraded: []})
+  expect(same.versions_by_node[`nats-server ${planted.forest.versions.nats} (${planted.forest.versions.nats_source})`]).toEqual(nodeIds)
+  await check(s, ['upgrade', id], 2) // nothing named
+  await check(s, ['upgrade', id, '--nats', '9.9.9', '--yes'], 5) // no such nats-server here
+
   await check(s, ['teardown', id], 2) // no --yes without a terminal
   await check(s, ['teardown', 'forest-nope', '--yes'], 6)
   const down = await check(s, ['teardown', id, '--yes'])

@@ -328,6 +328,32 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     expect((await booter.exec(name, ['systemctl', 'is-active', 'nats.service', 'nimsforest.service', 'ufw.service'])).stdout.trim().split('\n')).toEqual(['active', 'active', 'active'])
   }, 400_000)
 
+  test('repair: a node whose machine died gets a new server with the same name and Primary IPs, booted as a fresh machine; the forest is healthy again', async () => {
+    const victim = server('node-2')
+    const ips = [victim.ipv4, victim.ipv6].filter((x) => x !== undefined).sort()
+    // The machine dies at once (no clean shutdown): the simulator still lists its server as running.
+    await booter.exec(victim.name, ['systemctl', 'poweroff', '--force', '--force'], 10_000).catch(() => undefined)
+    let down: any
+    await waitFor(async () => (down = await sb.json(['status', forestId])).nodes.find((n: any) => n.id === 'node-2').health.reachable === false, 120_000, 1000)
+    expect(down.health).toBe('degraded')
+    const started = Date.now()
+    const r = await sb.runJson(['repair', forestId, '--yes'], {timeoutMs: 900_000})
+    timings.repair = Math.round((Date.now() - started) / 1000)
+    if (r.code !== 0) throw new Error(`repair failed: ${r.stdout}\n${r.stderr}\n${booter.failureReport()}`)
+    expect(r.out).toMatchObject({dead: ['node-2'], replaced: ['node-2'], status: 'repaired'})
+    const fresh = server('node-2')
+    expect(fresh.id).not.toBe(victim.id)
+    expect(fresh.name).toBe(victim.name)
+    expect([fresh.ipv4, fresh.ipv6].filter((x) => x !== undefined).sort()).toEqual(ips)
+    for (const id of ips) expect(sim.primaryIps.get(id!)).toMatchObject({assignee_id: fresh.id, auto_delete: true})
+    await cloudInitDone(fresh.name)
+    const status = await sb.json(['status', forestId])
+    expect(status.health).toBe('healthy')
+    expect(status.nodes.every((n: any) => n.health.healthy && n.health.routes === status.nodes.length - 1)).toBe(true)
+    // The same server name back in the cluster (not a new peer beside a dead one).
+    expect((await varz(`http://${status.nodes.find((n: any) => n.id === 'node-2').ipv4}:8222`)).server_name).toBe('node-2')
+  }, 1_000_000)
+
   test('teardown leaves nothing: no server, no Primary IP, no machine', async () => {
     const r = await sb.runJson(['teardown', forestId, '--yes'], {timeoutMs: 300_000})
     if (r.code !== 0) throw new Error(`teardown exited ${r.code}: ${r.stdout}\n${r.stderr}`)

@@ -15,6 +15,7 @@ import type {
   PrepareResult,
   Provider,
   ProviderNode,
+  ReplaceNodeRequest,
   ReserveRequest,
 } from 'morpheus/plugin-api'
 
@@ -28,6 +29,7 @@ import {deleteFirewall, findFirewalls, findOperatorCidrs, refreshFirewall, syncF
 import {destroyOrphan, findOrphans} from './resources/orphans.js'
 import {createPrimaryIp, deletePrimaryIps, forestPrimaryIps, listForestPrimaryIps, nodePrimaryIps} from './resources/primary-ips.js'
 import {estimateCost} from './resources/pricing.js'
+import {replaceServer} from './resources/replace.js'
 import {createServer, deleteServer, firstChoice, listServers, nodeServers, userData} from './resources/servers.js'
 import {SshKeys} from './resources/ssh-keys.js'
 import {settingsOf, type Settings} from './schema.js'
@@ -161,6 +163,31 @@ export class HetznerProvider implements Provider, Cloud {
       unavailable: this.unavailable,
       userData: (r, node) => this.userData(r, node),
     }, request)
+  }
+
+  /** repair and upgrade: a new server for the node, with its name, labels and Primary IPs (resources/replace.ts). */
+  async replaceNode(request: ReplaceNodeRequest): Promise<CreatedNode> {
+    const plan = await this.ensurePlan(request.signal)
+    await this.sshKeys.ensure(request.signal)
+    const {forest} = request
+    const made = await replaceServer(this, {
+      ipsMoved: () => undefined,
+      plan,
+      refreshFirewall: (sig) => refreshFirewall(this, forest, this.operator, sig),
+      sshKeyNames: this.sshKeys.names,
+      unavailable: this.unavailable,
+      userData: (r, node) => this.userData(r, node),
+    }, request)
+    this.ips.delete(this.key(forest.id, request.node.id))
+    return made
+  }
+
+  /** upgrade: a nats-server release as given (the node downloads it), a NimsForest build as an http(s) URL. */
+  async resolveVersions(request: {natsMode: 'system' | 'embedded'; wanted: {nats?: string; nimsforest?: string}}): Promise<{nats?: string; nimsforest?: string}> {
+    const {wanted} = request
+    if (wanted.nats && !/^\d+\.\d+\.\d+(-[A-Za-z0-9.]+)?$/.test(wanted.nats)) throw this.context.error('PREREQUISITE', `"${wanted.nats}" is not a nats-server release (like 2.11.4)`, 'Name a release of https://github.com/nats-io/nats-server/releases.')
+    if (wanted.nimsforest && !/^https?:\/\/\S+$/.test(wanted.nimsforest)) throw this.context.error('PREREQUISITE', `a NimsForest build for cloud nodes is a download URL, not "${wanted.nimsforest}"`, 'e.g. https://nimsforest.io/bin/nimsforest-1.4.0 ({arch} becomes amd64 or arm64 on the node).')
+    return {...wanted}
   }
 
   /** For plant --dry-run: the user data and server createNode would send; nothing is created (no API call). */

@@ -95,6 +95,74 @@ describe('the simulator says no as the spec says', () => {
     expect([hasV6.status, hasV6.body.error.code]).toEqual([422, 'server_has_ipv6'])
   })
 
+  test('Primary IP assign and unassign as the spec has them: server_not_stopped while the server runs; primary_ip_already_assigned to another server; server_has_ipv6; a server off takes and gives them', async () => {
+    h = await harness({sim: {bootMs: 50}})
+    const server = {image: 'ubuntu-24.04', location: 'fsn1', server_type: 'cpx22'}
+    const ip = (await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, location: 'fsn1', name: 'ipa', type: 'ipv6'})).body.primary_ip
+    const a = (await api(h.sim, 'POST', '/servers', {...server, name: 'a', public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id}})).body.server
+    const b = (await api(h.sim, 'POST', '/servers', {...server, name: 'b', public_net: {enable_ipv4: false, enable_ipv6: false}})).body.server
+    await until(() => h.sim.servers.get(a.id)?.status === 'running' && h.sim.servers.get(b.id)?.status === 'running')
+    // unassign: only from a server that is off
+    const running = await api(h.sim, 'POST', `/primary_ips/${ip.id}/actions/unassign`)
+    expect([running.status, running.body.error.code]).toEqual([422, 'server_not_stopped'])
+    // assign: to a server that is off, of an address no other server holds
+    const toRunning = await api(h.sim, 'POST', `/primary_ips/${ip.id}/actions/assign`, {assignee_id: b.id, assignee_type: 'server'})
+    expect([toRunning.status, toRunning.body.error.code]).toEqual([422, 'primary_ip_already_assigned'])
+    expect((await api(h.sim, 'POST', `/servers/${b.id}/actions/poweroff`)).status).toBe(201)
+    await until(() => h.sim.servers.get(b.id)?.status === 'off')
+    const held = await api(h.sim, 'POST', `/primary_ips/${ip.id}/actions/assign`, {assignee_id: b.id, assignee_type: 'server'})
+    expect([held.status, held.body.error.code]).toEqual([422, 'primary_ip_already_assigned'])
+    const free = (await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, location: 'fsn1', name: 'ipb', type: 'ipv6'})).body.primary_ip
+    const other = (await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, location: 'fsn1', name: 'ipc', type: 'ipv6'})).body.primary_ip
+    const stillRunning = await api(h.sim, 'POST', `/primary_ips/${free.id}/actions/assign`, {assignee_id: a.id, assignee_type: 'server'})
+    expect([stillRunning.status, stillRunning.body.error.code]).toEqual([422, 'server_not_stopped'])
+    expect((await api(h.sim, 'POST', `/primary_ips/${free.id}/actions/assign`, {assignee_id: b.id, assignee_type: 'server'})).status).toBe(201)
+    await until(() => h.sim.primaryIps.get(free.id)?.assignee_id === b.id)
+    const second = await api(h.sim, 'POST', `/primary_ips/${other.id}/actions/assign`, {assignee_id: b.id, assignee_type: 'server'})
+    expect([second.status, second.body.error.code]).toEqual([422, 'server_has_ipv6'])
+    // Off, the address comes free; then another server may be created with it.
+    await until(() => !h.sim.actions.size || [...h.sim.actions.values()].every((x) => x.status !== 'running'))
+    expect((await api(h.sim, 'POST', `/primary_ips/${free.id}/actions/unassign`)).status).toBe(201)
+    await until(() => h.sim.primaryIps.get(free.id)?.assignee_id === null)
+    expect((await api(h.sim, 'POST', '/servers', {...server, name: 'c', public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: free.id}})).status).toBe(201)
+    // PUT auto_delete: off, deleting the server leaves the address, unassigned.
+    expect((await api(h.sim, 'PUT', `/primary_ips/${ip.id}`, {auto_delete: false})).body.primary_ip.auto_delete).toBe(false)
+    expect((await api(h.sim, 'PUT', '/primary_ips/999999', {auto_delete: false})).status).toBe(404)
+    expect(h.sim.violations).toEqual([])
+  })
+
+  test('replaceNode in the order the API allows: auto_delete off, shutdown (graceful), delete, create with the same Primary IPs, name and labels, auto_delete on', async () => {
+    h = await harness({sim: {bootMs: 50}})
+    const planted = await drivePlant(h.provider, {count: 3, forestId: 'forest-replace', ports: h.context.ports})
+    expect([...planted.errors.values()]).toEqual([])
+    const node = {...planted.nodes[1]}
+    const oldServer = h.sim.servers.get(Number(node.provider_ref))!
+    const ips = [oldServer.ipv4, oldServer.ipv6].filter((x) => x !== undefined).sort()
+    const from = h.sim.requests.length
+    const request = {cluster: true, clusterAuth: null, forest: planted.forest, natsMode: 'system' as const, node, peers: planted.nodes.filter((n) => n.id !== node.id), ports: h.context.ports, progress: () => undefined, signal: never()}
+    const made = await h.provider.replaceNode!({...request, graceful: true})
+    expect([made.ip, made.ipv4, made.ipv6]).toEqual([node.ip, node.ipv4, node.ipv6])
+    expect(h.sim.servers.has(oldServer.id)).toBe(false)
+    const server = h.sim.servers.get(Number(made.provider_ref))!
+    expect(server).toMatchObject({labels: oldServer.labels, name: oldServer.name, status: 'running'})
+    expect([server.ipv4, server.ipv6].filter((x) => x !== undefined).sort()).toEqual(ips)
+    for (const id of ips) expect(h.sim.primaryIps.get(id!)).toMatchObject({assignee_id: server.id, auto_delete: true})
+    const calls = h.sim.requests.slice(from).filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path.replace(/\/\d+/g, '/{id}')} ${r.status}`)
+    expect(calls).toEqual([
+      'PUT /primary_ips/{id} 200', 'PUT /primary_ips/{id} 200',
+      'POST /servers/{id}/actions/shutdown 201',
+      'DELETE /servers/{id} 200',
+      'POST /servers 201',
+      'PUT /primary_ips/{id} 200', 'PUT /primary_ips/{id} 200',
+    ])
+    // Again (a re-run after Ctrl-C), not graceful: the same addresses on yet another server.
+    const again = await h.provider.replaceNode!({...request, graceful: false, node: {...node, ...made}})
+    expect(again.ip).toBe(node.ip)
+    expect(h.sim.violations).toEqual([])
+    await driveTeardown(h.provider, planted.forest, planted.nodes)
+    expect(h.sim.paid()).toEqual({primaryIps: [], servers: []})
+  })
+
   test('the request budget: RateLimit-Limit/Remaining/Reset on every answer, 429 rate_limit_exceeded once used up, one more request a refill', async () => {
     h = await harness({sim: {rateLimit: {limit: 3, refillPerSecond: 2}}})
     const remaining: string[] = []

@@ -27,4 +27,5 @@ providerConformance({
     }
   },
   name: 'hetzner (simulator)',
+  replaceNode: true,
 })

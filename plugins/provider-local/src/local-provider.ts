@@ -1,10 +1,10 @@
-import {spawn} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
 import {accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {totalmem} from 'node:os'
 import {delimiter, dirname, join, resolve} from 'node:path'
 
-import type {ClusterAuth, CreatedNode, CreateNodeRequest, ForestRecord, NatsMode, NatsPorts, NodePlan, NodeRecord, NodeReservation, PlanRequest, PluginContext, Provider, ProviderNode, ReconfigureRequest, ReserveRequest} from 'morpheus/plugin-api'
+import type {ClusterAuth, CreatedNode, CreateNodeRequest, ForestRecord, NatsMode, NatsPorts, NodePlan, NodeRecord, NodeReservation, NodeVersions, PlanRequest, PluginContext, Provider, ProviderNode, ReconfigureRequest, ReplaceNodeRequest, ReserveRequest} from 'morpheus/plugin-api'
 
 import {pickAddresses} from './addresses.js'
 
@@ -64,6 +64,22 @@ function assertCanHold(dir: string): void {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) throw error
     }
   }
+}
+
+const versionCache = new Map<string, string | undefined>()
+
+/** What `<binary> --version` says (`nats-server: v2.9.10` gives 2.9.10), or undefined when it says nothing usable. */
+export function natsVersionOf(path: string): string | undefined {
+  if (versionCache.has(path)) return versionCache.get(path)
+  let version: string | undefined
+  try {
+    const out = execFileSync(path, ['--version'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000})
+    version = /v?(\d+\.\d+\.\d+(?:-[A-Za-z0-9.]+)?)/.exec(out)?.[1]
+  } catch {
+    version = undefined
+  }
+  versionCache.set(path, version)
+  return version
 }
 
 async function portFree(host: string, port: number): Promise<boolean> {
@@ -161,11 +177,110 @@ export class LocalProvider implements Provider {
     for (const port of [ports.client, ports.cluster, ports.monitor]) {
       if (!(await portFree(ip, port))) throw this.context.error('FAILED', `${ip}:${port} is already in use by another process`, 'Stop that process, or move local nodes elsewhere with providers.local.first_address.')
     }
+    const program = this.program(request.versions)
     const dir = this.nodeDir(forest.id, node.id)
     mkdirSync(join(dir, 'jetstream'), {mode: 0o700, recursive: true})
-    request.progress(`starting ${this.natsMode === 'embedded' ? 'NimsForest' : 'nats-server'} on ${ip}`)
-    await this.start(dir, forest, node, request)
-    return {ip, ipv4: ip, memory_bytes: totalmem(), provider_ref: dir}
+    request.progress(`starting ${this.natsMode === 'embedded' ? 'NimsForest' : `nats-server ${program.versions.nats ?? ''}`.trim()} on ${ip}`)
+    await this.start(dir, forest, node, request, program.path)
+    return {ip, ipv4: ip, memory_bytes: totalmem(), provider_ref: dir, versions: program.versions}
+  }
+
+  /**
+   * The binary a node runs for `versions` (the forest's recorded ones, an upgrade's target), and
+   * what it is. nats-server: the recorded path when it still reports the version, else the first
+   * of providers.local.nats_server, every file in providers.local.nats_server_dir, and
+   * `nats-server-<version>` on PATH that reports it. Nothing pinned: the configured binary.
+   */
+  private program(versions: NodeVersions | undefined): {path: string; versions: NodeVersions} {
+    if (this.natsMode === 'embedded') {
+      const wanted = versions?.nimsforest
+      if (wanted && wanted !== this.binary) {
+        const found = findProgram(wanted)
+        if ('problem' in found) throw this.context.error('PREREQUISITE', `the forest's NimsForest build ${wanted} is not here: ${found.problem}`, 'Put that binary back, or upgrade the forest to one that is here (`morpheus upgrade <forest> --nimsforest <path>`).')
+        return {path: found.path, versions: {nimsforest: found.path}}
+      }
+      return {path: this.binary!, versions: {nimsforest: this.binary!}}
+    }
+    const wanted = versions?.nats
+    const own = (path: string) => ({path, versions: {nats: natsVersionOf(path) ?? 'unknown', nats_source: path}})
+    if (!wanted) return own(this.binary!)
+    const candidates = [versions?.nats_source, this.binary, ...this.dirBinaries(), ...this.onPath(`nats-server-${wanted}`)].filter((p): p is string => Boolean(p && p.startsWith('/')))
+    for (const path of [...new Set(candidates)]) {
+      try {
+        accessSync(path, constants.X_OK)
+      } catch {
+        continue
+      }
+      if (natsVersionOf(path) === wanted) return {path, versions: {nats: wanted, nats_source: path}}
+    }
+    throw this.context.error('PREREQUISITE', `nats-server ${wanted} was not found on this machine (looked at ${[...new Set(candidates)].join(', ') || 'nothing'})`,
+      `Put a nats-server ${wanted} binary on PATH as nats-server-${wanted}, or in providers.local.nats_server_dir, or name its path (\`morpheus upgrade <forest> --nats /path/to/nats-server\`).`)
+  }
+
+  /** Files of providers.local.nats_server_dir (further nats-server builds, found by their --version). */
+  private dirBinaries(): string[] {
+    const dir = String(this.context.config.nats_server_dir ?? '')
+    if (!dir) return []
+    const full = this.context.resolvePath(dir)
+    try {
+      return readdirSync(full).map((f) => join(full, f)).filter((p) => statSync(p).isFile())
+    } catch {
+      return []
+    }
+  }
+
+  private onPath(name: string): string[] {
+    const found = findProgram(name)
+    return 'path' in found ? [found.path] : []
+  }
+
+  /** upgrade: the binary the user named, as a path or a version (see program()), checked before any node is touched. */
+  async resolveVersions(request: {natsMode: NatsMode; wanted: NodeVersions}): Promise<NodeVersions> {
+    if (!this.binary) await this.preflight()
+    const {wanted} = request
+    if (this.natsMode === 'embedded') {
+      if (wanted.nats) throw this.context.error('PREREQUISITE', 'this forest runs NimsForest with NATS embedded: upgrade it with --nimsforest <path>, not --nats')
+      return this.program({nimsforest: wanted.nimsforest}).versions
+    }
+    if (wanted.nimsforest) throw this.context.error('PREREQUISITE', 'a local system-mode node runs nats-server only: upgrade it with --nats <version or path>')
+    const name = wanted.nats ?? ''
+    if (name.includes('/')) {
+      const found = findProgram(name)
+      if ('problem' in found) throw this.context.error('PREREQUISITE', `nats-server ${name}: ${found.problem}`)
+      const version = natsVersionOf(found.path)
+      if (!version) throw this.context.error('PREREQUISITE', `${found.path} does not say which nats-server it is (\`${found.path} --version\` printed no version)`, 'Name a nats-server binary.')
+      return {nats: version, nats_source: found.path}
+    }
+    return this.program({nats: name}).versions
+  }
+
+  /**
+   * repair and upgrade: the same node again, on the same address and ports, with the same store
+   * directory (its JetStream data stays). The old process, if any, is stopped first: in lame duck
+   * mode when graceful (it hands its clients and leaderships over), then as teardown stops it.
+   */
+  async replaceNode(request: ReplaceNodeRequest): Promise<CreatedNode> {
+    const {forest, node, ports} = request
+    if (!this.binary) await this.preflight()
+    const program = this.program(request.versions)
+    const dir = this.ownDir(node, forest)
+    const record = this.readNodeFile(dir)
+    if (record && this.alive(record.pid) && this.isNodeProcess(record.pid, dir)) {
+      request.progress(request.graceful ? 'lame duck mode, then stopping' : 'stopping what is left of it')
+      await this.stop(record.pid, request.graceful)
+    }
+    // The old process may take a moment to let go of its ports after it exits (a loaded machine).
+    const until = Date.now() + this.config.start_timeout_seconds * 1000
+    for (const port of [ports.client, ports.cluster, ports.monitor]) {
+      while (!(await portFree(node.ip, port))) {
+        if (Date.now() > until) throw this.context.error('FAILED', `${node.ip}:${port} is in use by another process, so ${node.id} cannot start there again`, 'Stop that process, then run the command again.')
+        await this.context.helpers.sleep(100)
+      }
+    }
+    mkdirSync(join(dir, 'jetstream'), {mode: 0o700, recursive: true})
+    request.progress(`starting ${this.natsMode === 'embedded' ? 'NimsForest' : `nats-server ${program.versions.nats ?? ''}`.trim()} on ${node.ip} again`)
+    await this.start(dir, forest, node, request, program.path)
+    return {ip: node.ip, ipv4: node.ipv4 ?? node.ip, memory_bytes: totalmem(), provider_ref: dir, versions: program.versions}
   }
 
   /** For plant --dry-run: the files a node would get (no cloud-init: a local node is a process). */
@@ -192,7 +307,7 @@ export class LocalProvider implements Provider {
   }
 
   /** Write the node's files for its current peers and start its process; returns once it answers. */
-  private async start(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null; signal: AbortSignal; natsMode: NatsMode}): Promise<void> {
+  private async start(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null; signal: AbortSignal; natsMode: NatsMode}, binary = this.binary!): Promise<void> {
     const ip = node.ip
     const {peers, ports} = request
     const env: Record<string, string> = {HOME: process.env.HOME ?? '/', PATH: process.env.PATH ?? '/usr/bin:/bin', [MARKER]: dir}
@@ -211,12 +326,12 @@ export class LocalProvider implements Provider {
       args = ['-c', join(dir, 'nats.conf')]
     }
     const out = openSync(join(dir, 'stderr.log'), 'a', 0o600)
-    const child = spawn(this.binary!, args, {cwd: dir, detached: true, env, stdio: ['ignore', out, out]})
+    const child = spawn(binary, args, {cwd: dir, detached: true, env, stdio: ['ignore', out, out]})
     closeSync(out)
     const pid = child.pid
-    if (pid === undefined) throw this.context.error('FAILED', `could not start ${this.binary}`)
+    if (pid === undefined) throw this.context.error('FAILED', `could not start ${binary}`)
     child.unref()
-    const record: NodeFile = {binary: this.binary!, forest_id: forest.id, id: node.id, ip, mode: this.natsMode, pid, started_at: new Date().toISOString()}
+    const record: NodeFile = {binary, forest_id: forest.id, id: node.id, ip, mode: this.natsMode, pid, started_at: new Date().toISOString()}
     writeFileSync(join(dir, 'node.json'), JSON.stringify(record, null, 2) + '\n', {mode: 0o600})
     await this.waitAnswering(ip, ports.monitor, pid, dir, request.signal)
   }
@@ -231,7 +346,9 @@ export class LocalProvider implements Provider {
       request.progress('restarting with a cluster block')
       await this.stop(record.pid)
     }
-    await this.start(dir, forest, node, request)
+    // The same program it ran (an upgraded node keeps its version).
+    const binary = record?.binary && this.natsMode === record.mode ? record.binary : this.binary!
+    await this.start(dir, forest, node, request, binary)
   }
 
   private async waitAnswering(ip: string, port: number, pid: number, dir: string, signal: AbortSignal): Promise<void> {
@@ -294,7 +411,18 @@ export class LocalProvider implements Provider {
     }
   }
 
-  private async stop(pid: number): Promise<void> {
+  /**
+   * Stop a node's process: SIGTERM (a clean shutdown), SIGKILL after stop_timeout_seconds. With
+   * lameDuck, SIGUSR2 first (nats-server's lame duck mode: no new clients, leaderships handed over,
+   * clients closed over lame_duck_duration), SIGTERM once stop_timeout_seconds have passed.
+   */
+  private async stop(pid: number, lameDuck = false): Promise<void> {
+    if (lameDuck && this.natsMode === 'system') {
+      process.kill(pid, 'SIGUSR2')
+      const until = Date.now() + this.config.stop_timeout_seconds * 1000
+      while (Date.now() < until && this.alive(pid)) await this.context.helpers.sleep(50)
+      if (!this.alive(pid)) return
+    }
     process.kill(pid, 'SIGTERM')
     const deadline = Date.now() + this.config.stop_timeout_seconds * 1000
     while (Date.now() < deadline) {
@@ -306,7 +434,7 @@ export class LocalProvider implements Provider {
     } catch {
       return
     }
-    for (let i = 0; i < 40 && this.alive(pid); i++) await this.context.helpers.sleep(25)
+    for (let i = 0; i < 200 && this.alive(pid); i++) await this.context.helpers.sleep(25)
   }
 
   private readNodeFile(dir: string): NodeFile | undefined {

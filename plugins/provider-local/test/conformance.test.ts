@@ -15,4 +15,5 @@ providerConformance({
     return {cleanup: () => rmSync(dir, {force: true, recursive: true}), ports: context.ports, provider: new LocalProvider(context)}
   },
   name: 'local',
+  replaceNode: true,
 })

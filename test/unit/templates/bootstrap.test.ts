@@ -1,7 +1,7 @@
 import {coreSchema} from '../../../src/config/core-schema.js'
 import {withDefaults} from '../../../src/config/schema.js'
 import {MorpheusError} from '../../../src/errors.js'
-import {bootstrapSettings, checkCidr} from '../../../src/templates/bootstrap.js'
+import {bootstrapSettings, bootstrapVersions, checkCidr, pinnedBootstrap} from '../../../src/templates/bootstrap.js'
 
 function error(fn: () => unknown): MorpheusError {
   try {
@@ -20,11 +20,28 @@ describe('bootstrapSettings', () => {
     expect(fromSchema).toEqual({
       clientLocalOnly: true,
       jetstream: {max_file: null, max_memory: null},
-      nats: {install: true, sha256: null, url: 'https://github.com/nats-io/nats-server/releases/download/v2.10.24/nats-server-v2.10.24-linux-{arch}.tar.gz', version: '2.10.24'},
+      nats: {
+        install: true, sha256: null, url: 'https://github.com/nats-io/nats-server/releases/download/v2.10.24/nats-server-v2.10.24-linux-{arch}.tar.gz',
+        urlTemplate: 'https://github.com/nats-io/nats-server/releases/download/v{version}/nats-server-v{version}-linux-{arch}.tar.gz', version: '2.10.24',
+      },
       nimsforest: {sha256: null, url: 'https://nimsforest.io/bin/nimsforest'},
       routeTls: null,
       registryMount: null,
     })
+  })
+
+  test('pinned versions (a forest\'s recorded ones, an upgrade\'s target) win over the config\'s; the config\'s sha256 is not applied to another version', () => {
+    const base = bootstrapSettings({integration: {nats_sha256: 'ab'.repeat(32)}})
+    const pinned = pinnedBootstrap(base, {nats: '2.11.3', nimsforest: 'https://example.org/forest-2'})
+    expect(pinned.nats).toMatchObject({sha256: null, version: '2.11.3'})
+    expect(pinned.nats.url).toBe('https://github.com/nats-io/nats-server/releases/download/v2.11.3/nats-server-v2.11.3-linux-{arch}.tar.gz')
+    expect(pinned.nimsforest).toEqual({sha256: null, url: 'https://example.org/forest-2'})
+    // The same version as the config keeps its digest.
+    expect(pinnedBootstrap(base, {nats: '2.10.24'}).nats.sha256).toBe('ab'.repeat(32))
+    expect(bootstrapVersions(base, 'system')).toEqual({nats: '2.10.24', nats_source: base.nats.url, nimsforest: 'https://nimsforest.io/bin/nimsforest'})
+    expect(bootstrapVersions(base, 'embedded')).toEqual({nimsforest: 'https://nimsforest.io/bin/nimsforest'})
+    expect(() => pinnedBootstrap(base, {nats: 'latest'})).toThrow(/must be a nats-server release/)
+    expect(() => pinnedBootstrap(base, {nimsforest: 'file:///x'})).toThrow(/must be an http\(s\) URL/)
   })
 
   test('integration values are taken over, digests lower-cased, sizes normalised', () => {

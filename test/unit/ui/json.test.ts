@@ -42,8 +42,8 @@ test('--json counts only before a --', () => {
 test('forest and node objects: every field, null when unset, no claim token, nothing unknown', () => {
   const record = {created_at: '2026-01-01T00:00:00.000Z', extra: 'x', id: 'f', last_expansion: null, node_count: 1, operation: {device: 'd', kind: 'plant' as const, pid: 1, started_at: '2026-01-01T00:00:00.000Z', token: 'secret-ish'}, provider: 'local', size: 'small', status: 'active' as const}
   const f = forestJson(record)
-  expect(f).toEqual({created_at: record.created_at, device: null, id: 'f', last_expansion: null, location: null, nats_mode: null, node_count: 1, note: null, operation: {device: 'd', kind: 'plant', pid: 1, started_at: '2026-01-01T00:00:00.000Z'}, ports: null, provider: 'local', size: 'small', status: 'active'})
+  expect(f).toEqual({created_at: record.created_at, device: null, id: 'f', last_expansion: null, location: null, nats_mode: null, node_count: 1, note: null, operation: {device: 'd', kind: 'plant', pid: 1, started_at: '2026-01-01T00:00:00.000Z'}, ports: null, provider: 'local', size: 'small', status: 'active', versions: null})
   const n = nodeJson({created_at: 'now', forest_id: 'f', id: 'node-1', ip: '127.0.0.2', role: 'edge', status: 'active'})
-  expect(Object.entries(n).filter(([, v]) => v === null).map(([k]) => k)).toEqual(['ipv4', 'ipv6', 'probe_address', 'ports', 'provider_ref', 'memory_bytes'])
+  expect(Object.entries(n).filter(([, v]) => v === null).map(([k]) => k)).toEqual(['ipv4', 'ipv6', 'probe_address', 'ports', 'provider_ref', 'memory_bytes', 'versions'])
   expect(schemaProblems('list.json', {forests: [{...f, active_nodes: 1, nodes: [n], stale: false}], ok: true, warnings: []})).toEqual([])
 })

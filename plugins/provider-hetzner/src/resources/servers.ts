@@ -23,6 +23,11 @@ export interface ServerRun {
   userData(request: PlanRequest, node: NodeRecord): string
   /** The forest firewall's rules again from its Primary IPs. */
   refreshFirewall(signal: AbortSignal): Promise<void>
+  /**
+   * replaceNode: the node's Primary IPs are its identity. Only locations where they are are tried
+   * (never moved), and a failure removes the new server only, never the addresses.
+   */
+  keepIps?: boolean
 }
 
 function choiceKey(c: Choice): string {
@@ -53,6 +58,7 @@ export function userData(cloud: Cloud, request: PlanRequest, node: NodeRecord, s
     peers: request.peers,
     ports: request.ports,
     sshKeys,
+    ...(request.versions ? {versions: request.versions} : {}),
   })
   const size = Buffer.byteLength(text, 'utf8')
   if (size > USER_DATA_LIMIT) {
@@ -85,6 +91,11 @@ export async function createServer(cloud: Cloud, run: ServerRun, request: Create
         throw context.error('FAILED', `${node.id}: no configured server type can be placed in any configured location right now (tried ${[...run.unavailable].join(', ')})`, 'Add fallbacks (providers.hetzner.locations, server_types) or try again later.')
       }
       const location = ips.v6?.location?.name
+      if (run.keepIps && location && location !== choice.location) {
+        // The node's addresses stay where they are: this choice cannot be placed there.
+        run.unavailable.add(choiceKey(choice))
+        continue
+      }
       if (location && location !== choice.location) {
         ips = await moveIps(cloud, run, forest, node, ips, choice.location, signal)
         node = {...node, ...addressesOf(ips, settings.route_via)}
@@ -139,10 +150,23 @@ export async function createServer(cloud: Cloud, run: ServerRun, request: Create
     const started = Date.now()
     await Promise.all(actions.map((a) => cloud.waiter.wait(a, `server ${name}: ${a.command}`, timeoutMs, signal)))
     await waitMonitoring(cloud, node.id, addresses, request.ports.monitor, Math.max(1000, timeoutMs - (Date.now() - started)), signal, request.progress)
-    return {...addresses, memory_bytes: Math.round((choice?.type.memory ?? 0) * 1024 ** 3)}
+    return {...addresses, memory_bytes: Math.round((choice?.type.memory ?? 0) * 1024 ** 3), versions: nodeVersions(cloud, request)}
   } catch (error) {
-    await removeFailedNode(cloud, forest, node, server, ips, attempted)
+    await removeFailedNode(cloud, forest, node, server, run.keepIps ? {} : ips, attempted, run.keepIps)
     throw error
+  }
+}
+
+/** What the node's user data installs: the pinned versions over the config's defaults. */
+export function nodeVersions(cloud: Cloud, request: Pick<CreateNodeRequest, 'natsMode' | 'versions'>): CreatedNode['versions'] {
+  const defaults = cloud.context.templates.defaultVersions?.(request.natsMode) ?? {}
+  const pinned = request.versions ?? {}
+  const nats = request.natsMode === 'system' ? pinned.nats ?? defaults.nats : undefined
+  // A pinned version other than the default downloads from the same URL pattern; the recorded source is the forest's.
+  return {
+    ...(nats ? {nats} : {}),
+    ...(nats && (pinned.nats_source ?? defaults.nats_source) ? {nats_source: pinned.nats && pinned.nats !== defaults.nats ? pinned.nats_source ?? `release ${pinned.nats}` : defaults.nats_source} : {}),
+    ...((pinned.nimsforest ?? defaults.nimsforest) ? {nimsforest: pinned.nimsforest ?? defaults.nimsforest} : {}),
   }
 }
 
@@ -199,7 +223,7 @@ async function adopt(cloud: Cloud, name: string, forestId: string, nodeId: strin
 }
 
 /** After a failed or interrupted create: remove the server (if made) and the node's Primary IPs. */
-async function removeFailedNode(cloud: Cloud, forest: ForestRecord, node: NodeRecord, server: Server | undefined, ips: NodeIps, attempted: boolean): Promise<void> {
+async function removeFailedNode(cloud: Cloud, forest: ForestRecord, node: NodeRecord, server: Server | undefined, ips: NodeIps, attempted: boolean, keepIps = false): Promise<void> {
   const signal = AbortSignal.timeout(CLEANUP_MS)
   try {
     // A create interrupted in flight may have made the server without telling us its id: find it by its labels.
@@ -211,6 +235,7 @@ async function removeFailedNode(cloud: Cloud, forest: ForestRecord, node: NodeRe
       cloud.context.log.warn(`${node.id}: removing server ${id}, which did not come up`)
       await deleteServer(cloud, id, signal)
     }
+    if (keepIps) return
     const left = await nodePrimaryIps(cloud, forest.id, node.id, signal, {persistent: true})
     await deletePrimaryIps(cloud, [...new Set([...left.map((p) => p.id), ...idsOf(ips)])])
   } catch (error) {
