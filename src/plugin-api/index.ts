@@ -98,7 +98,7 @@ export type NodeStatus = 'reserved' | 'creating' | 'starting' | 'active' | 'fail
 
 /** A command that is changing a forest right now (plant, grow, teardown). Since API 2. */
 export interface ForestOperation {
-  kind: 'plant' | 'grow' | 'teardown'
+  kind: 'plant' | 'grow' | 'teardown' | 'shrink'
   /** The device running it (see PluginContext.device). */
   device: string
   pid: number
@@ -195,7 +195,7 @@ export interface TemplateRenderer {
 }
 
 /** What createNode knows of a node (see CreateNodeRequest), plus what only a cloud provider knows. */
-export interface UserDataInput extends Pick<CreateNodeRequest, 'forest' | 'node' | 'peers' | 'cluster' | 'ports' | 'natsMode' | 'clusterAuth'> {
+export interface UserDataInput extends Pick<CreateNodeRequest, 'forest' | 'node' | 'peers' | 'cluster' | 'ports' | 'natsMode' | 'clusterAuth' | 'systemUser'> {
   /** Whether the node has a public IPv4 address (IPv6 is always on). */
   ipv4: boolean
   /** Networks allowed to reach monitoring and SSH besides the forest's own nodes (CIDRs). */
@@ -220,6 +220,11 @@ export interface NatsConfigInput {
   bind: {client: string; cluster: string; monitor: string}
   files: {store_dir: string; pid?: string | null; log?: string | null}
   cluster_auth?: ClusterAuth | null
+  /**
+   * The forest's system-account user (CreateNodeRequest.systemUser): an `accounts { SYS }` block with
+   * that user, `system_account: SYS`, and clients without credentials kept in the global account.
+   */
+  system_user?: ClusterAuth | null
   jetstream?: {max_memory?: string | null; max_file?: string | null}
 }
 
@@ -401,6 +406,13 @@ export interface CreateNodeRequest {
   natsMode: NatsMode
   /** The forest's route credentials: every node must require them and present them on its routes. */
   clusterAuth: ClusterAuth | null
+  /**
+   * Since API 2 (optional): the forest's system-account user (system mode), the one user allowed to
+   * administer the JetStream cluster (server remove). Rendered into nats.conf (NatsConfigInput
+   * system_user); clients without credentials stay in the global account. Null or absent on forests
+   * planted before it existed: their nodes must not get one either.
+   */
+  systemUser?: ClusterAuth | null
   signal: AbortSignal
   progress(message: string): void
   /**

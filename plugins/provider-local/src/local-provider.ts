@@ -177,12 +177,13 @@ export class LocalProvider implements Provider {
     return {details: {binary: this.config.nats_server, directory: dir}, files: {[join(dir, 'nats.conf')]: this.natsConf(dir, request.forest, request.node, request)}, user_data: null}
   }
 
-  private natsConf(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null}): string {
+  private natsConf(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null; systemUser?: ClusterAuth | null}): string {
     const ip = node.ip
     return this.context.templates.natsConfig({
       bind: {client: ip, cluster: ip, monitor: ip},
       cluster: request.cluster,
       cluster_auth: request.clusterAuth,
+      system_user: request.systemUser ?? null,
       files: {log: join(dir, 'nats.log'), pid: join(dir, 'nats.pid'), store_dir: join(dir, 'jetstream')},
       forest,
       node,
@@ -192,7 +193,7 @@ export class LocalProvider implements Provider {
   }
 
   /** Write the node's files for its current peers and start its process; returns once it answers. */
-  private async start(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null; signal: AbortSignal; natsMode: NatsMode}): Promise<void> {
+  private async start(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null; systemUser?: ClusterAuth | null; signal: AbortSignal; natsMode: NatsMode}): Promise<void> {
     const ip = node.ip
     const {peers, ports} = request
     const env: Record<string, string> = {HOME: process.env.HOME ?? '/', PATH: process.env.PATH ?? '/usr/bin:/bin', [MARKER]: dir}
