@@ -1,3 +1,6 @@
+import {join} from 'node:path'
+
+import {connectForest} from '../jetstream/connect.js'
 import {probeAll} from '../monitor/nats.js'
 import {knownProbe} from '../registry/probe-cache.js'
 import {RegistryStore} from '../registry/store.js'
@@ -33,6 +36,7 @@ export async function forestDeps(runtime: Runtime, options: {progress?: Progress
   const store = await registryStore(runtime, options)
   return {
     device: deviceId(),
+    jetstream: {connect: connectForest, snapshotDir: join(runtime.oclif.dataDir, 'snapshots')},
     log: runtime.log,
     monitor: (urls, timeoutMs) => probeAll(urls, timeoutMs),
     progress: options.progress ?? silentProgress,
