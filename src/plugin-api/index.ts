@@ -540,6 +540,13 @@ export interface Provider {
    * cluster block; for larger forests gossip spreads a new node, so this is optional.
    */
   reconfigureNode?(request: ReconfigureRequest): Promise<void>
+  /**
+   * Since API 2 (optional): stop a node's NATS server gracefully, keeping the machine: lame duck mode
+   * (it stops taking clients, hands its JetStream leaderships over, closes its clients, then exits).
+   * Resolve once the server no longer runs. `shrink` calls it before removing the server from the
+   * JetStream meta group; without it, shrink uses destroyNode at that point. Idempotent.
+   */
+  stopNode?(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void>
   /** Stop and remove one node. Idempotent: a node that is already gone is not an error. */
   destroyNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void>
   /** Machines of this forest that exist at the provider, whatever the registry says. */

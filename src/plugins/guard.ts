@@ -106,6 +106,7 @@ const providerCalls: {[K in ProviderMethod]-?: (...args: Parameters<NonNullable<
   reconfigureNode: (request) => `: ${request.node.id}`,
   reserve: () => '',
   resources: (node) => `: ${node.id}`,
+  stopNode: (node) => `: ${node.id}`,
 }
 
 /**

@@ -277,6 +277,22 @@ export class LocalProvider implements Provider {
     return this.nodeDir(forest.id, node.id)
   }
 
+  /** Lame duck mode (SIGUSR2, what `nats-server --signal ldm=<pid>` sends), then wait until the process is gone. */
+  async stopNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void> {
+    const dir = this.ownDir(node, forest)
+    const record = this.readNodeFile(dir)
+    if (!record || !this.alive(record.pid) || !this.isNodeProcess(record.pid, dir)) return
+    process.kill(record.pid, record.mode === 'embedded' ? 'SIGTERM' : 'SIGUSR2')
+    // nats.conf's lame_duck_duration (30 s) bounds it; a node that is still there a while later is stopped.
+    const deadline = Date.now() + 60_000
+    while (Date.now() < deadline) {
+      // Interrupted: lame duck mode goes on by itself; never kill the node for it.
+      if (!this.alive(record.pid) || signal.aborted) return
+      await this.context.helpers.sleep(100)
+    }
+    await this.stop(record.pid)
+  }
+
   async destroyNode(node: NodeRecord, forest: ForestRecord): Promise<void> {
     const dir = this.ownDir(node, forest)
     const record = this.readNodeFile(dir)
