@@ -197,12 +197,18 @@ export class Shrink {
     this.deps.progress.report(message)
   }
 
+  /** Ctrl-C stops the shrink at the next step: what is done stays done, the rest is for a re-run. */
+  private checkAbort(what: string): void {
+    if (this.deps.signal.aborted) throw new MorpheusError('INTERRUPTED', `interrupted ${what}`)
+  }
+
   private get timeoutMs(): number {
     return Math.max(30, this.deps.settings.form_timeout_seconds) * 1000
   }
 
   /** Move every replica off the leaving node; wait until every stream's replicas are current. */
   async move(): Promise<void> {
+    this.checkAbort('before moving replicas')
     const nc = (this.nc ??= await this.connect())
     const left = this.remaining.length
     const away = this.leaving.id
@@ -228,6 +234,7 @@ export class Shrink {
   async retire(): Promise<void> {
     const {provider} = this.handle
     const node = this.leaving
+    this.checkAbort(`before stopping ${node.id}`)
     if (provider.stopNode) {
       this.report(`${node.id}: lame duck mode (it hands over its leaders and closes its clients)`)
       await provider.stopNode({...node}, this.forest, this.deps.signal)
@@ -235,6 +242,7 @@ export class Shrink {
       this.report(`${node.id}: removing its machine (provider ${this.handle.name} has no lame duck stop)`)
       await provider.destroyNode({...node}, this.forest, this.deps.signal)
     }
+    this.checkAbort(`while ${node.id} was stopping`)
     const monitor = this.endpoints(node).monitor
     await this.until(`${node.id} to stop answering`, async () => !(await this.deps.monitor([monitor], 1000))[0].reachable)
     const admin = await this.deps.jetstream!.connect(this.remaining.map((n) => this.endpoints(n).client), {auth: this.systemUser, name: 'morpheus shrink (system account)'})
@@ -267,6 +275,7 @@ export class Shrink {
   /** The machine, then the record (and the forest's node count), the operation cleared. */
   async remove(): Promise<ShrinkResult> {
     const node = this.leaving
+    this.checkAbort(`before removing ${node.id}'s machine`)
     this.report(`${node.id}: removing its machine`)
     await this.handle.provider.destroyNode({...node}, this.forest, this.deps.signal)
     const id = this.forest.id
