@@ -77,6 +77,7 @@ export class Growth {
     const op = operation('grow', this.deps.device, now)
     const id = this.request.forestId
     let refusal: string | undefined
+    // node-1's JetStream connection (a one-node forest) must not outlive a claim that fails.
     const {result} = await this.deps.store.update((doc) => {
       refusal = undefined
       const forest = findForest(doc, id)
@@ -99,7 +100,10 @@ export class Growth {
       forest.operation = op
       doc.nodes[id] = [...nodes, ...added]
       return {forest, nodes: doc.nodes[id], newIds: added.map((n) => n.id)}
-    }, {now: true})
+    }, {now: true}).catch(async (error) => {
+      await this.carry?.close()
+      throw error
+    })
     if (refusal || !result) {
       this.refused = refusal ?? 'nothing to add'
       await this.carry?.close()

@@ -101,7 +101,15 @@ export class OneNodeData {
 
   /** Steps 1 and 2: stop writes, snapshot every stream (kept on disk), delete it on node-1. */
   async save(): Promise<void> {
-    const nc = this.nc!
+    try {
+      await this.saveAll(this.nc!)
+    } finally {
+      // node-1 restarts next: this connection has done its work (an open one would keep the CLI alive).
+      await this.close()
+    }
+  }
+
+  private async saveAll(nc: NatsConnection): Promise<void> {
     const infos = await streamInfos(nc)
     if (infos.length === 0) return void this.report('no JetStream streams to carry')
     mkdirSync(this.dir, {mode: 0o700, recursive: true})
@@ -121,7 +129,6 @@ export class OneNodeData {
       this.report(`${info.config.name}: snapshot of ${snapshot.state.messages} message${snapshot.state.messages === 1 ? '' : 's'} (${snapshot.data.length} bytes)`)
     }
     for (const {original} of this.saved) await api(nc, `${API_PREFIX}.STREAM.DELETE.${original.name}`)
-    await this.close()
   }
 
   /** Step 4: restore every snapshot into the cluster, give each its subjects back, check its count. */

@@ -133,7 +133,12 @@ export class Shrink {
     }
     await preflight(handle, deps.signal)
     const shrink = new Shrink(deps, handle, forest, nodes, leaving, !request.node && !half, Boolean(half), systemUser, Boolean(request.lowerReplicas))
-    await shrink.check()
+    try {
+      await shrink.check()
+    } catch (error) {
+      await shrink.close()
+      throw error
+    }
     return shrink
   }
 
