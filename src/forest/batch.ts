@@ -54,6 +54,8 @@ export class NodeBatch {
   private readonly view = new Map<string, NodeRecord>()
   private readonly writes: Array<Promise<unknown>> = []
   health: NodeHealth[] = []
+  /** The forest's system-account user, rendered into new nodes' nats.conf (system mode; null on forests without one). */
+  systemUser: ClusterAuth | null = null
 
   constructor(
     readonly deps: ForestDeps,
@@ -168,6 +170,7 @@ export class NodeBatch {
       clusterAuth: this.clusterAuth,
       forest: this.forest,
       natsMode: this.natsMode,
+      systemUser: this.systemUser,
       node: {...current},
       peers: this.peersOf(node.id),
       ports: nodePorts(current, this.forest, this.deps.settings.ports),

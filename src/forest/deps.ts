@@ -1,3 +1,4 @@
+import type {JetStreamAccess} from '../jetstream/connect.js'
 import type {Logger, NatsMode, NatsPorts, Provider, ProviderCapabilities, SecretStore} from '../plugin-api/index.js'
 import {guardProvider} from '../plugins/guard.js'
 import type {NodeHealth} from '../monitor/nats.js'
@@ -48,6 +49,8 @@ export interface ForestDeps {
   pollMs?: number
   /** Load a provider by the name a forest records (or a name/alias the user typed). */
   provider(name: string): Promise<ProviderHandle>
+  /** The forests' JetStream over the nodes' client port (grow of a one-node forest, shrink); absent where there is no NATS (engine unit tests). */
+  jetstream?: JetStreamAccess
 }
 
 export const silentProgress: Progress = {report() {}}

@@ -5,11 +5,13 @@ import {findForest} from '../registry/document.js'
 import {UNCHANGED} from '../registry/store.js'
 import {NodeBatch} from './batch.js'
 import {loadProvider, type ForestDeps, type ProviderHandle} from './deps.js'
+import {OneNodeData, restorePending} from './one-node.js'
 import {operation, sameOperation, staleHint, staleOperation} from './operation.js'
 import {elsewhereError, otherDevice} from './ownership.js'
 import {chooseNatsMode, loadClusterAuth, preflight, reserveNodes, type NodeView} from './plant.js'
 import {asError, busy, type Busy, type Claim, type Operation, type Refused} from './runner.js'
 import {settle as settleBatch} from './settle.js'
+import {hasSystemAccount, loadSystemUser, newSystemUser, saveSystemUser} from './system-user.js'
 import {nextNodeIds} from './util.js'
 
 export interface AddNodesRequest {
@@ -41,7 +43,13 @@ export class Growth implements Operation<AddNodesResult> {
   private reconfigured?: NodeRecord
   private readonly started = Date.now()
 
-  private constructor(readonly deps: ForestDeps, readonly handle: ProviderHandle, readonly request: AddNodesRequest, private readonly since: number) {}
+  private constructor(
+    readonly deps: ForestDeps,
+    readonly handle: ProviderHandle,
+    readonly request: AddNodesRequest,
+    private readonly since: number,
+    readonly carry?: OneNodeData,
+  ) {}
 
   static async prepare(deps: ForestDeps, request: AddNodesRequest): Promise<Growth> {
     const since = Date.now()
@@ -58,7 +66,10 @@ export class Growth implements Operation<AddNodesResult> {
       })
     }
     await preflight(handle, deps.signal)
-    return new Growth(deps, handle, request, since)
+    // A forest of one node: its JetStream data is carried into the cluster, or grow refuses here, before anything is touched.
+    const nodes = doc.nodes[forest.id] ?? []
+    const carry = nodes.length === 1 ? await OneNodeData.check(deps, handle, forest, nodes[0]) : undefined
+    return new Growth(deps, handle, request, since, carry)
   }
 
   get forest(): ForestRecord | undefined {
@@ -96,6 +107,8 @@ export class Growth implements Operation<AddNodesResult> {
         return {forest, nodes: doc.nodes[id], newIds: added.map((n) => n.id)}
       }, {now: true})
     } catch (error) {
+      // node-1's JetStream connection (a one-node forest) must not outlive a claim that fails.
+      await this.carry?.close()
       // The registry write failed (e.g. it kept changing under us): did another run get there?
       if (error instanceof MorpheusError && error.kind === 'REGISTRY') {
         const other = await otherRun(this.deps, id, this.since)
@@ -103,19 +116,30 @@ export class Growth implements Operation<AddNodesResult> {
       }
       throw error
     }
-    if (refused) return refused
-    if (!claimed.result) return {kind: 'refused', reason: 'nothing to add'}
+    if (refused || !claimed.result) {
+      await this.carry?.close()
+      return refused ?? {kind: 'refused', reason: 'nothing to add'}
+    }
     const {forest, nodes, newIds} = claimed.result
     const natsMode = forest.nats_mode ?? chooseNatsMode(this.handle, this.deps.settings.nats_mode)
     let auth
+    let systemUser = null
     try {
       auth = await loadClusterAuth(this.deps.secrets, forest.id)
+      // New nodes get the forest's system-account user when it has one (a forest planted before has none: nor do they).
+      if (hasSystemAccount(natsMode)) systemUser = await loadSystemUser(this.deps.secrets, forest.id)
+      // A one-node forest planted before forests had one: node-1 restarts with a cluster block now anyway, so it gets one.
+      if (!systemUser && hasSystemAccount(natsMode) && this.deps.secrets && nodes.length - newIds.length === 1) {
+        systemUser = newSystemUser()
+        await saveSystemUser(this.deps.secrets, forest.id, systemUser)
+      }
     } catch (error) {
       // The nodes are reserved and the operation recorded: the runner settles that (nothing was created).
       this.batch = new NodeBatch(this.deps, this.handle, forest, nodes, newIds, natsMode, null)
       throw error
     }
     this.batch = new NodeBatch(this.deps, this.handle, forest, nodes, newIds, natsMode, auth)
+    this.batch.systemUser = systemUser
     return {kind: 'claimed'}
   }
 
@@ -150,6 +174,7 @@ export class Growth implements Operation<AddNodesResult> {
       clusterAuth: batch.clusterAuth,
       forest: batch.forest,
       natsMode: batch.natsMode,
+      systemUser: batch.systemUser,
       node,
       peers: batch.nodes.filter((n) => n.id !== node.id && n.ip),
       ports: node.ports ?? batch.forest.ports ?? this.deps.settings.ports,
@@ -161,12 +186,18 @@ export class Growth implements Operation<AddNodesResult> {
 
   async create(): Promise<void> {
     await this.batch!.prepare()
+    await this.carry?.save()
     await this.reconfigure()
     await this.batch!.create()
   }
 
   async waitFormed(): Promise<void> {
     await this.batch!.waitFormed()
+    const batch = this.batch!
+    const clients = batch.nodes.map((n) => batch.endpoints(n).client)
+    // node-1's streams into the cluster it became (or what an earlier grow of it kept).
+    if (this.carry) await this.carry.restore(clients)
+    else await restorePending(this.deps, batch.forest, clients)
   }
 
   async finish(): Promise<AddNodesResult> {
@@ -185,10 +216,11 @@ export class Growth implements Operation<AddNodesResult> {
     if (node && this.handle.capabilities.cloud && this.handle.provider.reconfigureNode) {
       const batch = this.batch
       await this.handle.provider.reconfigureNode({
-        cluster: false, clusterAuth: batch.clusterAuth, forest: batch.forest, natsMode: batch.natsMode, node, peers: [],
+        cluster: false, clusterAuth: batch.clusterAuth, systemUser: batch.systemUser, forest: batch.forest, natsMode: batch.natsMode, node, peers: [],
         ports: node.ports ?? batch.forest.ports ?? this.deps.settings.ports, progress: (m) => this.deps.progress.report(`${node.id}: ${m}`), signal: AbortSignal.timeout(120_000),
       }).catch((e) => this.deps.log.warn(`${node.id} still has a cluster block after the failed grow (${pluginMessage(e)}); it runs without a JetStream leader until a node joins it`))
     }
+    if (this.carry) return this.carry.settle(ending, this.batch.nodes.filter((n) => !this.batch!.newIds.includes(n.id) || this.batch!.created.has(n.id)).map((n) => this.batch!.endpoints(n).client))
     return ending
   }
 }

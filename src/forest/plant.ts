@@ -7,6 +7,7 @@ import {loadProvider, type ForestDeps, type ProviderHandle} from './deps.js'
 import {operation, sameOperation} from './operation.js'
 import {asError, type Claimed, type Operation} from './runner.js'
 import {settle as settleBatch} from './settle.js'
+import {hasSystemAccount, newSystemUser, saveSystemUser, SYSTEM_USER, SYSTEM_USER_NAME} from './system-user.js'
 import {newForestId, nextNodeIds} from './util.js'
 
 export interface PlantRequest {
@@ -54,7 +55,7 @@ export async function preflight(handle: ProviderHandle, signal: AbortSignal): Pr
 const CLUSTER_AUTH = 'cluster_auth'
 
 /** The names of every per-forest secret the core keeps in a registry's secret storage (migrate copies them). */
-export const FOREST_SECRET_NAMES: readonly string[] = [CLUSTER_AUTH]
+export const FOREST_SECRET_NAMES: readonly string[] = [CLUSTER_AUTH, SYSTEM_USER]
 
 /** New route credentials for a forest: a random password no other forest shares. */
 export function newClusterAuth(): ClusterAuth {
@@ -181,6 +182,11 @@ export class Plant implements Operation<PlantResult, Claimed> {
     // The forest is claimed from here on: whatever stops the plant now is settled (settle()).
     this.batch = new NodeBatch(this.deps, this.handle, forest, nodes, nodes.map((n) => n.id), this.natsMode, auth)
     if (auth) await saveClusterAuth(this.deps.secrets, forest.id, auth)
+    // The system account's admin user (system mode): what shrink and grow from one node administer JetStream with.
+    if (auth && hasSystemAccount(this.natsMode)) {
+      this.batch.systemUser = newSystemUser()
+      await saveSystemUser(this.deps.secrets, forest.id, this.batch.systemUser)
+    }
     this.deps.progress.report(`${forest.id}: ${nodes.map((n) => `${n.id} ${n.ip || '(address at create)'}`).join(', ')}`)
     return {kind: 'claimed'}
   }
@@ -265,6 +271,7 @@ export async function planForest(deps: ForestDeps, request: PlantRequest): Promi
       clusterAuth: auth,
       forest,
       natsMode: plant.natsMode,
+      systemUser: auth && hasSystemAccount(plant.natsMode) ? {password: PLACEHOLDER_PASSWORD, user: SYSTEM_USER_NAME} : null,
       node,
       // Every other node, as plant's createNode gets them: a provider whose addresses come at
       // plant (Hetzner's Primary IPs) shows placeholders for them, so the peers are in the preview.

@@ -1,3 +1,6 @@
+import {join} from 'node:path'
+
+import {connectForest} from '../jetstream/connect.js'
 import {probeAll} from '../monitor/nats.js'
 import type {Runtime} from '../runtime.js'
 import type {ForestDeps, ForestSettings, Progress} from './deps.js'
@@ -19,6 +22,7 @@ export async function forestDeps(runtime: Runtime, options: {progress?: Progress
   const store = await runtime.store(options)
   return {
     device: deviceId(),
+    jetstream: {connect: connectForest, snapshotDir: join(runtime.oclif.dataDir, 'snapshots')},
     log: runtime.log,
     monitor: (urls, timeoutMs) => probeAll(urls, timeoutMs),
     progress: options.progress ?? silentProgress,

@@ -97,9 +97,9 @@ export type ForestStatus = 'planting' | 'active' | 'failed' | 'interrupted' | 't
  */
 export type NodeStatus = 'reserved' | 'creating' | 'starting' | 'active' | 'failed' | 'deleting'
 
-/** A command that is changing a forest right now (plant, grow, teardown, repair, upgrade). Since API 2. */
+/** A command that is changing a forest right now (plant, grow, teardown, repair, upgrade, shrink). Since API 2. */
 export interface ForestOperation {
-  kind: 'plant' | 'grow' | 'teardown' | 'repair' | 'upgrade'
+  kind: 'plant' | 'grow' | 'teardown' | 'repair' | 'upgrade' | 'shrink'
   /** The device running it (see PluginContext.device). */
   device: string
   pid: number
@@ -227,7 +227,7 @@ export interface TemplateRenderer {
 }
 
 /** What createNode knows of a node (see CreateNodeRequest), plus what only a cloud provider knows. */
-export interface UserDataInput extends Pick<CreateNodeRequest, 'forest' | 'node' | 'peers' | 'cluster' | 'ports' | 'natsMode' | 'clusterAuth' | 'versions'> {
+export interface UserDataInput extends Pick<CreateNodeRequest, 'forest' | 'node' | 'peers' | 'cluster' | 'ports' | 'natsMode' | 'clusterAuth' | 'versions' | 'systemUser'> {
   /** Whether the node has a public IPv4 address (IPv6 is always on). */
   ipv4: boolean
   /** Networks allowed to reach monitoring and SSH besides the forest's own nodes (CIDRs). */
@@ -252,6 +252,11 @@ export interface NatsConfigInput {
   bind: {client: string; cluster: string; monitor: string}
   files: {store_dir: string; pid?: string | null; log?: string | null}
   cluster_auth?: ClusterAuth | null
+  /**
+   * The forest's system-account user (CreateNodeRequest.systemUser): an `accounts { SYS }` block with
+   * that user, `system_account: SYS`, and clients without credentials kept in the global account.
+   */
+  system_user?: ClusterAuth | null
   jetstream?: {max_memory?: string | null; max_file?: string | null}
 }
 
@@ -440,6 +445,13 @@ export interface CreateNodeRequest {
    * anything.
    */
   versions?: NodeVersions
+  /**
+   * Since API 2 (optional): the forest's system-account user (system mode), the one user allowed to
+   * administer the JetStream cluster (server remove). Rendered into nats.conf (NatsConfigInput
+   * system_user); clients without credentials stay in the global account. Null or absent on forests
+   * planted before it existed: their nodes must not get one either.
+   */
+  systemUser?: ClusterAuth | null
   signal: AbortSignal
   progress(message: string): void
   /**
@@ -601,6 +613,13 @@ export interface Provider {
    * given.
    */
   resolveVersions?(request: {natsMode: NatsMode; wanted: NodeVersions; signal: AbortSignal}): Promise<NodeVersions>
+  /**
+   * Since API 2 (optional): stop a node's NATS server gracefully, keeping the machine: lame duck mode
+   * (it stops taking clients, hands its JetStream leaderships over, closes its clients, then exits).
+   * Resolve once the server no longer runs. `shrink` calls it before removing the server from the
+   * JetStream meta group; without it, shrink uses destroyNode at that point. Idempotent.
+   */
+  stopNode?(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void>
   /** Stop and remove one node. Idempotent: a node that is already gone is not an error. */
   destroyNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void>
   /** Machines of this forest that exist at the provider, whatever the registry says. */

@@ -109,6 +109,7 @@ const providerCalls: {[K in ProviderMethod]-?: (...args: Parameters<NonNullable<
   reserve: () => '',
   resolveVersions: () => ': versions',
   resources: (node) => `: ${node.id}`,
+  stopNode: (node) => `: ${node.id}`,
 }
 
 /**

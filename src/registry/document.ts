@@ -18,7 +18,7 @@ function check(problems: string[], ok: boolean, message: string): void {
 const isString = (v: unknown): v is string => typeof v === 'string'
 const isPort = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535
 const isPorts = (v: unknown) => isPlainObject(v) && isPort(v.client) && isPort(v.cluster) && isPort(v.monitor)
-const OPERATIONS = new Set(['plant', 'grow', 'teardown', 'repair', 'upgrade'])
+const OPERATIONS = new Set(['plant', 'grow', 'teardown', 'repair', 'upgrade', 'shrink'])
 /** versions: {nats?, nats_source?, nimsforest?}, each a string (absent in older documents). */
 const isVersions = (v: unknown) => v === undefined || (isPlainObject(v) && Object.values(v).every(isString))
 
@@ -36,7 +36,7 @@ function validateForest(id: string, f: unknown, problems: string[]): void {
   check(problems, f.ports === undefined || isPorts(f.ports), `${at}.ports must have client, cluster and monitor ports (1-65535)`)
   check(problems, isVersions(f.versions), `${at}.versions must be an object of strings`)
   const op = f.operation
-  check(problems, op === undefined || op === null || (isPlainObject(op) && OPERATIONS.has(op.kind as string) && isString(op.device) && Number.isInteger(op.pid) && isString(op.started_at)), `${at}.operation must be null or {kind: plant|grow|teardown|repair|upgrade, device, pid, started_at}`)
+  check(problems, op === undefined || op === null || (isPlainObject(op) && OPERATIONS.has(op.kind as string) && isString(op.device) && Number.isInteger(op.pid) && isString(op.started_at)), `${at}.operation must be null or {kind: plant|grow|teardown|repair|upgrade|shrink, device, pid, started_at}`)
 }
 
 function validateNode(forestId: string, i: number, n: unknown, problems: string[]): void {

@@ -31,6 +31,7 @@ export function natsConfigData(input: NatsConfigInput, extra: {tls?: RouteTlsFil
     advertise: input.node.ip,
     cluster,
     cluster_auth: input.cluster_auth ?? null,
+    system_user: input.system_user ?? null,
     files: {log: input.files.log ?? null, pid: input.files.pid ?? null, store_dir: input.files.store_dir},
     forest: input.forest,
     jetstream: {max_file: input.jetstream?.max_file ?? null, max_memory: input.jetstream?.max_memory ?? null},

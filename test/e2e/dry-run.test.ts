@@ -45,7 +45,10 @@ describe('plant --dry-run prints exactly the user data plant sends', () => {
     const sent = new Map([...sim.servers.values()].filter((s) => s.labels.forest === forestId).map((s) => [s.labels.node, s.userData]))
     expect([...sent.keys()].sort()).toEqual(['node-1', 'node-2', 'node-3'])
 
-    const password = /password: "([^"]+)"/.exec(sent.get('node-1')!)![1]
+    const password = /user: "morpheus-route"\s+password: "([^"]+)"/.exec(sent.get('node-1')!)![1]
+    // The forest's system-account user (nats.conf's SYS account): another secret only a plant knows.
+    const admin = /\{user: "morpheus-admin", password: "([^"]+)" \}/.exec(sent.get('node-1')!)![1]
+    expect(admin).not.toBe(password)
     const publicKey = readFileSync(join(keyDir, 'id.pub'), 'utf8').trim()
     for (const [id, text] of sent) {
       const plan = planned.get(id)!
@@ -56,7 +59,7 @@ describe('plant --dry-run prints exactly the user data plant sends', () => {
       }
       expect(plan).toContain(publicKey)
       // The values only a plant knows, replaced by the dry run's placeholders: then the two are the same text.
-      let normal = text.split(forestId).join(dry.out.forest.id).split(password).join('********')
+      let normal = text.split(forestId).join(dry.out.forest.id).split(password).join('********').split(admin).join('********')
       for (const n of real.out.nodes) {
         const k = Number(/(\d+)$/.exec(n.id)![1])
         normal = normal.split(n.ipv6).join(`2001:db8::${k.toString(16)}`).split(n.ipv4).join(`192.0.2.${k}`)

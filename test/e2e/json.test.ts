@@ -146,11 +146,17 @@ test('a local forest: plant, list, status, grow, teardown and the other commands
   expect(same.versions_by_node[`nats-server ${planted.forest.versions.nats} (${planted.forest.versions.nats_source})`]).toEqual(nodeIds)
   await check(s, ['upgrade', id], 2) // nothing named
   await check(s, ['upgrade', id, '--nats', '9.9.9', '--yes'], 5) // no such nats-server here
+  // shrink: 2 → 1 node (the newest, named), then refused below one node.
+  await check(s, ['shrink', 'forest-nope', '--yes'], 6)
+  const shrunk = await check(s, ['shrink', id, '--yes'])
+  expect(shrunk).toMatchObject({forest: {id, node_count: 1}, moved: [], picked: true, removed: {id: 'node-2'}, resumed: false})
+  expect(shrunk.nodes.map((n: {id: string}) => n.id)).toEqual(['node-1'])
+  await check(s, ['shrink', id, '--yes'], 2)
 
   await check(s, ['teardown', id], 2) // no --yes without a terminal
   await check(s, ['teardown', 'forest-nope', '--yes'], 6)
   const down = await check(s, ['teardown', id, '--yes'])
-  expect(down.removed).toEqual(nodeIds)
+  expect(down.removed).toEqual(['node-1'])
 
   // The same forest object, with the same fields, in plant, list, status, grow and teardown.
   const fields = Object.keys(planted.forest)

@@ -118,15 +118,17 @@ test('migrate from a local file: copied, read back, config switched (keeping ${E
   const s = new Sandbox('registry:\n  type: none\n', {SB_PASSWORD: apache.password})
   sandboxes.push(s)
   writeFileSync(s.registryPath, docText({forests: {a: forest('a'), b: forest('b')}, nodes: {a: [node('n1', 'a', '127.0.0.9')], b: [node('n2', 'b', '127.0.0.8')]}}))
-  // Forest a has route credentials in the local registry's secrets file; they must travel with it.
+  // Forest a has route credentials and a system-account user in the local registry's secrets file; they must travel with it.
   const auth = JSON.stringify({password: 'route-pw-a-5d1c9e', user: 'morpheus-route'})
-  writeFileSync(s.registryPath.replace(/\.json$/, '.secrets.json'), JSON.stringify({a: {cluster_auth: auth}}), {mode: 0o600})
+  const admin = JSON.stringify({password: 'admin-pw-a-7e2f0b', user: 'morpheus-admin'})
+  writeFileSync(s.registryPath.replace(/\.json$/, '.secrets.json'), JSON.stringify({a: {cluster_auth: auth, system_user: admin}}), {mode: 0o600})
   const sets = ['--set', `url=${url}`, '--set', `username=${apache.username}`, '--set', 'password=${SB_PASSWORD}']
   const moved = await s.json(['registry', 'migrate', '--to', 'storagebox', ...sets])
-  expect(moved).toEqual(expect.objectContaining({backend: 'storagebox', forest_count: 2, from: s.registryPath, node_count: 2, overwrote: false, secret_count: 1, switched: true, to: url}))
+  expect(moved).toEqual(expect.objectContaining({backend: 'storagebox', forest_count: 2, from: s.registryPath, node_count: 2, overwrote: false, secret_count: 2, switched: true, to: url}))
   const copiedSecrets = JSON.parse(readFileSync(join(apache.root, `m${folders}`, 'registry.secrets.json'), 'utf8'))
-  expect(copiedSecrets.forests).toEqual({a: {cluster_auth: auth}})
+  expect(copiedSecrets.forests).toEqual({a: {cluster_auth: auth, system_user: admin}})
   expect(readFileSync(join(apache.root, `m${folders}`, 'registry.json'), 'utf8')).not.toContain('route-pw-a-5d1c9e')
+  expect(readFileSync(join(apache.root, `m${folders}`, 'registry.json'), 'utf8')).not.toContain('admin-pw-a-7e2f0b')
   const config = load(readFileSync(join(s.dir, 'config.yaml'), 'utf8')) as any
   expect(config.registry).toEqual({password: '${SB_PASSWORD}', type: 'storagebox', url, username: apache.username})
   expect((await s.json(['list'])).forests.map((f: {id: string}) => f.id)).toEqual(['a', 'b'])

@@ -72,7 +72,7 @@ export class Sandbox {
   }
 
   /** `morpheus <args> --json`, which must succeed: its output, checked against the command's JSON Schema (schemas/). */
-  async json(args: string[], options: {env?: NodeJS.ProcessEnv} = {}): Promise<any> {
+  async json(args: string[], options: {env?: NodeJS.ProcessEnv; timeoutMs?: number} = {}): Promise<any> {
     const r = await this.runJson(args, options)
     if (r.code !== 0) throw new Error(`morpheus ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`)
     return r.out

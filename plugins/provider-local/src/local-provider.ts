@@ -292,12 +292,13 @@ export class LocalProvider implements Provider {
     return {details: {binary: this.config.nats_server, directory: dir}, files: {[join(dir, 'nats.conf')]: this.natsConf(dir, request.forest, request.node, request)}, user_data: null}
   }
 
-  private natsConf(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null}): string {
+  private natsConf(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null; systemUser?: ClusterAuth | null}): string {
     const ip = node.ip
     return this.context.templates.natsConfig({
       bind: {client: ip, cluster: ip, monitor: ip},
       cluster: request.cluster,
       cluster_auth: request.clusterAuth,
+      system_user: request.systemUser ?? null,
       files: {log: join(dir, 'nats.log'), pid: join(dir, 'nats.pid'), store_dir: join(dir, 'jetstream')},
       forest,
       node,
@@ -307,7 +308,7 @@ export class LocalProvider implements Provider {
   }
 
   /** Write the node's files for its current peers and start its process; returns once it answers. */
-  private async start(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null; signal: AbortSignal; natsMode: NatsMode}, binary = this.binary!): Promise<void> {
+  private async start(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null; systemUser?: ClusterAuth | null; signal: AbortSignal; natsMode: NatsMode}, binary = this.binary!): Promise<void> {
     const ip = node.ip
     const {peers, ports} = request
     const env: Record<string, string> = {HOME: process.env.HOME ?? '/', PATH: process.env.PATH ?? '/usr/bin:/bin', [MARKER]: dir}
@@ -391,6 +392,22 @@ export class LocalProvider implements Provider {
       if (record && record.id === node.id && record.forest_id === forest.id) return ref
     }
     return this.nodeDir(forest.id, node.id)
+  }
+
+  /** Lame duck mode (SIGUSR2, what `nats-server --signal ldm=<pid>` sends), then wait until the process is gone. */
+  async stopNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void> {
+    const dir = this.ownDir(node, forest)
+    const record = this.readNodeFile(dir)
+    if (!record || !this.alive(record.pid) || !this.isNodeProcess(record.pid, dir)) return
+    process.kill(record.pid, record.mode === 'embedded' ? 'SIGTERM' : 'SIGUSR2')
+    // nats.conf's lame_duck_duration (30 s) bounds it; a node that is still there a while later is stopped.
+    const deadline = Date.now() + 60_000
+    while (Date.now() < deadline) {
+      // Interrupted: lame duck mode goes on by itself; never kill the node for it.
+      if (!this.alive(record.pid) || signal.aborted) return
+      await this.context.helpers.sleep(100)
+    }
+    await this.stop(record.pid)
   }
 
   async destroyNode(node: NodeRecord, forest: ForestRecord): Promise<void> {

@@ -30,6 +30,7 @@ const input = (natsMode: 'embedded' | 'system'): UserDataInput => ({
   peers: [node(1)],
   ports: {client: 4222, cluster: 6222, monitor: 8222},
   sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly operator@laptop'],
+  systemUser: natsMode === 'system' ? {password: 'Xk2p...per-forest-admin-password', user: 'morpheus-admin'} : null,
 })
 
 test('docs/bootstrap.md shows the user data as rendered now (and it is valid)', async () => {

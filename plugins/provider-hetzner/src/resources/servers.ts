@@ -50,6 +50,7 @@ export function userData(cloud: Cloud, request: PlanRequest, node: NodeRecord, s
   const text = context.templates.userData({
     cluster: request.cluster,
     clusterAuth: request.clusterAuth,
+    systemUser: request.systemUser ?? null,
     forest: request.forest,
     ipv4: settings.ipv4,
     natsMode: request.natsMode,

@@ -1,0 +1,236 @@
+// Growing a forest of one node keeps its JetStream data.
+//
+// A one-node forest runs JetStream standalone; when it becomes a cluster, the new meta group does not
+// adopt the streams the server held before (they stay on its disk, unreachable). So before node-1 is
+// turned into a cluster (or made again by its provider), its streams are carried over, through the
+// client port only (provider-neutral):
+//   1. writes stop: each stream's subjects are swapped for a private one, so publishes find no stream
+//      and fail (never acked); nothing is lost, the writers retry;
+//   2. each stream is snapshotted (messages and consumers, checksums checked), kept in memory and in
+//      a 0600 file under Morpheus's data directory, and then deleted on node-1 (a clustered server
+//      must not find a same-named stream of its standalone past on its disk);
+//   3. node-1 restarts as a cluster member and the new nodes join (grow as before);
+//   4. each snapshot is restored into the cluster's meta group, its subjects given back, and its
+//      message count checked against the snapshot's.
+// A failure after step 2 tries the restore once more wherever JetStream answers; what still fails
+// keeps its snapshot files, and the next grow of the forest on this device restores them
+// (restorePending).
+import {chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import type {NatsConnection} from '@nats-io/transport-node'
+
+import {MorpheusError} from '../errors.js'
+import {api, API_PREFIX, ERR, isJetStreamError} from '../jetstream/api.js'
+import type {JetStreamAccess} from '../jetstream/connect.js'
+import {restoreStream, snapshotStream, type StreamSnapshot} from '../jetstream/snapshot.js'
+import {streamInfo, streamInfos, type StreamConfig} from '../jetstream/streams.js'
+import type {ForestRecord, NodeRecord} from '../plugin-api/index.js'
+import type {ForestDeps, ProviderHandle} from './deps.js'
+import {endpointsOf, nodePorts} from './endpoints.js'
+
+
+interface Saved {
+  snapshot: StreamSnapshot
+  /** The stream's config before writes were stopped (what the cluster gets). */
+  original: StreamConfig
+}
+
+const FROZEN = 'morpheus-carrying'
+
+function refuse(forest: ForestRecord, why: string, hint: string): MorpheusError {
+  return new MorpheusError('PROVIDER', `forest ${forest.id} runs on one node and its JetStream data could not be kept if it grew: ${why}; nothing was changed`, {details: {forest_id: forest.id}, hint})
+}
+
+async function varz(monitor: string, signal: AbortSignal): Promise<{jetstream?: {config?: unknown; meta?: unknown}} | undefined> {
+  try {
+    const response = await fetch(`${monitor}/varz`, {signal: AbortSignal.any([signal, AbortSignal.timeout(5000)])})
+    return response.ok ? ((await response.json()) as {jetstream?: {meta?: unknown}}) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The JetStream data of the one node of a forest, carried into the cluster it becomes. check() is
+ * called before the forest is claimed: it refuses (exit 5) when the data cannot be kept, and returns
+ * undefined when there is nothing to carry (node-1 is a cluster member already, or JetStream is off).
+ */
+export class OneNodeData {
+  private saved: Saved[] = []
+  private nc?: NatsConnection
+
+  private constructor(readonly deps: ForestDeps & {jetstream: JetStreamAccess}, readonly forest: ForestRecord, readonly node: NodeRecord, readonly client: string) {}
+
+  static async check(deps: ForestDeps, handle: ProviderHandle, forest: ForestRecord, node: NodeRecord): Promise<OneNodeData | undefined> {
+    if (!handle.provider.reconfigureNode) {
+      throw new MorpheusError('PROVIDER', `provider ${handle.name} cannot turn the one-node forest ${forest.id} into a cluster (it has no reconfigureNode); nothing was changed`, {
+        hint: 'Plant a new forest with three nodes instead, or use a provider that can.',
+      })
+    }
+    if (!deps.jetstream) return undefined
+    const mode = forest.nats_mode ?? handle.provider.natsMode
+    if (mode === 'embedded') {
+      throw refuse(forest, "its NATS server is NimsForest's embedded one, whose configuration Morpheus does not write and whose JetStream data it cannot reach to move", 'Plant a forest of three nodes for data that must survive growth (embedded mode cannot carry a standalone node into a cluster).')
+    }
+    const ports = nodePorts(node, forest, deps.settings.ports)
+    const {client, monitor} = endpointsOf(handle.provider, node, ports)
+    const info = await varz(monitor, deps.signal)
+    if (!info) throw refuse(forest, `${node.id} does not answer on ${monitor}`, `Check it with \`morpheus status ${forest.id}\`.`)
+    if (!info.jetstream?.config) return undefined
+    // Already a cluster member (a forest shrunk to one node): the new node joins it, nothing to carry.
+    if (info.jetstream.meta) return undefined
+    const carry = new OneNodeData(deps as ForestDeps & {jetstream: JetStreamAccess}, forest, node, client)
+    try {
+      carry.nc = await deps.jetstream.connect([client], {name: 'morpheus grow'})
+      await streamInfos(carry.nc)
+    } catch (error) {
+      await carry.close()
+      throw refuse(forest, `its JetStream API does not answer on ${client} (${(error as Error).message})`, "Morpheus carries the data over the node's client port: the cloud firewall must admit this machine (providers.<name>.operator_cidrs).")
+    }
+    return carry
+  }
+
+  private get dir(): string {
+    return join(this.deps.jetstream.snapshotDir, this.forest.id)
+  }
+
+  private report(message: string): void {
+    this.deps.progress.report(`${this.node.id}: ${message}`)
+  }
+
+  /** Steps 1 and 2: stop writes, snapshot every stream (kept on disk), delete it on node-1. */
+  async save(): Promise<void> {
+    try {
+      await this.saveAll(this.nc!)
+    } finally {
+      // node-1 restarts next: this connection has done its work (an open one would keep the CLI alive).
+      await this.close()
+    }
+  }
+
+  private async saveAll(nc: NatsConnection): Promise<void> {
+    const infos = await streamInfos(nc)
+    if (infos.length === 0) return void this.report('no JetStream streams to carry')
+    mkdirSync(this.dir, {mode: 0o700, recursive: true})
+    chmodSync(this.dir, 0o700)
+    this.report(`stopping writes to ${infos.length} stream${infos.length === 1 ? '' : 's'} while they are carried into the cluster`)
+    for (const info of infos) {
+      if (!info.config.subjects?.length) continue
+      await api(nc, `${API_PREFIX}.STREAM.UPDATE.${info.config.name}`, {...info.config, subjects: [`${FROZEN}.${info.config.name}`]})
+    }
+    for (const info of infos) {
+      const snapshot = await snapshotStream(nc, info.config.name)
+      const saved = {original: info.config, snapshot}
+      const file = join(this.dir, info.config.name)
+      writeFileSync(`${file}.snapshot`, snapshot.data, {mode: 0o600})
+      writeFileSync(`${file}.json`, JSON.stringify({config: snapshot.config, original: info.config, state: snapshot.state}), {mode: 0o600})
+      this.saved.push(saved)
+      this.report(`${info.config.name}: snapshot of ${snapshot.state.messages} message${snapshot.state.messages === 1 ? '' : 's'} (${snapshot.data.length} bytes)`)
+    }
+    for (const {original} of this.saved) await api(nc, `${API_PREFIX}.STREAM.DELETE.${original.name}`)
+  }
+
+  /** Step 4: restore every snapshot into the cluster, give each its subjects back, check its count. */
+  async restore(servers: readonly string[]): Promise<void> {
+    if (this.saved.length === 0) return
+    await restoreInto(this.deps, servers, this.saved, (m) => this.report(m))
+    rmSync(this.dir, {force: true, recursive: true})
+  }
+
+  /**
+   * The grow failed: when node-1's streams were saved and not all restored, try once more to restore
+   * them wherever JetStream answers now (node-1 alone again, or the cluster); what cannot be restored
+   * stays on disk and the error says where and how it comes back.
+   */
+  async settle(error: MorpheusError, servers: readonly string[]): Promise<MorpheusError> {
+    await this.close()
+    const dir = this.keptAt
+    if (!dir) return error
+    try {
+      await restoreInto(this.deps, servers, this.saved, (m) => this.report(m), 3)
+      rmSync(dir, {force: true, recursive: true})
+      return error
+    } catch {
+      return new MorpheusError(error.kind, `${error.message}; node-1's JetStream streams are kept in ${dir} (snapshots taken before it changed)`, {
+        cause: error,
+        details: {...error.details, snapshots: dir},
+        hint: `Run \`morpheus grow ${this.forest.id}\` again on this device: once the forest has a JetStream leader, it restores them first. ${error.hint ?? ''}`.trim(),
+      })
+    }
+  }
+
+  async close(): Promise<void> {
+    const nc = this.nc
+    this.nc = undefined
+    await nc?.close().catch(() => undefined)
+  }
+
+  /** Where the snapshots are kept until the restore has succeeded. */
+  get keptAt(): string | undefined {
+    return this.saved.length > 0 ? this.dir : undefined
+  }
+}
+
+async function restoreInto(deps: ForestDeps & {jetstream: JetStreamAccess}, servers: readonly string[], saved: readonly Saved[], report: (m: string) => void, tries = 10): Promise<void> {
+  const nc = await deps.jetstream.connect(servers, {name: 'morpheus grow'})
+  try {
+    for (const {original, snapshot} of saved) {
+      const name = original.name
+      let restored = false
+      try {
+        await streamInfo(nc, name)
+        restored = true // an earlier run restored it
+      } catch (error) {
+        if (!isJetStreamError(error, ERR.STREAM_NOT_FOUND)) throw error
+      }
+      if (!restored) {
+        // The meta leader may still be settling right after the cluster formed: a few tries.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await restoreStream(nc, snapshot)
+            break
+          } catch (error) {
+            if (attempt >= tries || deps.signal.aborted) throw error
+            await new Promise((r) => setTimeout(r, 1000))
+          }
+        }
+      }
+      const info = await streamInfo(nc, name)
+      if (JSON.stringify(info.config.subjects ?? []) !== JSON.stringify(original.subjects ?? [])) {
+        await api(nc, `${API_PREFIX}.STREAM.UPDATE.${name}`, {...info.config, subjects: original.subjects})
+      }
+      if (info.state.messages !== snapshot.state.messages || info.state.last_seq !== snapshot.state.last_seq) {
+        throw new MorpheusError('UNEXPECTED', `stream ${name} was restored with ${info.state.messages} messages (last ${info.state.last_seq}); its snapshot had ${snapshot.state.messages} (last ${snapshot.state.last_seq})`)
+      }
+      report(`${name}: restored in the cluster, ${info.state.messages} message${info.state.messages === 1 ? '' : 's'}`)
+    }
+  } finally {
+    await nc.close().catch(() => undefined)
+  }
+}
+
+/**
+ * Snapshots an earlier grow of this forest kept (it stopped after node-1's streams were saved and
+ * before they were restored): restore what the cluster lacks, then forget them. Nothing when none.
+ */
+export async function restorePending(deps: ForestDeps, forest: ForestRecord, servers: readonly string[]): Promise<number> {
+  const access = deps.jetstream
+  if (!access) return 0
+  const dir = join(access.snapshotDir, forest.id)
+  let names: string[]
+  try {
+    names = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5))
+  } catch {
+    return 0
+  }
+  const saved: Saved[] = names.map((name) => {
+    const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as {config: StreamConfig; original: StreamConfig; state: StreamSnapshot['state']}
+    return {original: meta.original, snapshot: {config: meta.config, data: readFileSync(join(dir, `${name}.snapshot`)), state: meta.state}}
+  })
+  if (saved.length === 0) return 0
+  deps.progress.report(`restoring ${saved.length} stream${saved.length === 1 ? '' : 's'} an earlier grow kept in ${dir}`)
+  await restoreInto(deps as ForestDeps & {jetstream: JetStreamAccess}, servers, saved, (m) => deps.progress.report(m))
+  rmSync(dir, {force: true, recursive: true})
+  return saved.length
+}
