@@ -138,9 +138,14 @@ describe('morpheus shrink', () => {
       const child = sb.spawn(['shrink', id, '--node', 'node-4', '--yes'])
       let stderr = ''
       child.stderr!.on('data', (d) => (stderr += d))
-      const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
+      let exited = false
+      const closed = new Promise<number | null>((resolve) => child.on('close', (c) => {
+        exited = true
+        resolve(c)
+      }))
       // Interrupt once it is stopping the node (lame duck takes a few seconds).
-      await waitFor(() => stderr.includes('lame duck mode'), 120_000, 50)
+      await waitFor(() => exited || stderr.includes('lame duck mode'), 180_000, 50)
+      expect({exited, stderr}).toEqual({exited: false, stderr: expect.stringContaining('lame duck mode')})
       child.kill('SIGINT')
       expect(await closed).toBe(130)
       expect(stderr).toContain(`morpheus shrink ${id}\` again to finish removing node-4`)
