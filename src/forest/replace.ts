@@ -12,6 +12,7 @@ import {operation, sameOperation, staleHint, staleOperation} from './operation.j
 import {elsewhereError, otherDevice} from './ownership.js'
 import {chooseNatsMode, loadClusterAuth, preflight} from './plant.js'
 import {RECORD_MS} from './settle.js'
+import {hasSystemAccount, loadSystemUser} from './system-user.js'
 
 /**
  * What repair and upgrade share: a forest whose nodes are replaced one at a time, in place (same
@@ -21,6 +22,8 @@ import {RECORD_MS} from './settle.js'
 export class NodeReplacement {
   nodes: NodeRecord[]
   clusterAuth: ClusterAuth | null = null
+  /** The forest's system-account user (system mode; null on forests planted before it existed): a replaced node keeps it. */
+  systemUser: ClusterAuth | null = null
   private op?: ForestOperation
 
   constructor(readonly deps: ForestDeps, readonly handle: ProviderHandle, public forest: ForestRecord, nodes: readonly NodeRecord[], readonly natsMode: NatsMode) {
@@ -100,6 +103,7 @@ export class NodeReplacement {
     this.forest = result.forest
     this.nodes = result.nodes.map((n) => ({...n}))
     this.clusterAuth = await loadClusterAuth(this.deps.secrets, id)
+    if (hasSystemAccount(this.natsMode)) this.systemUser = await loadSystemUser(this.deps.secrets, id)
     return undefined
   }
 
@@ -137,6 +141,7 @@ export class NodeReplacement {
       ports: nodePorts(current, this.forest, this.deps.settings.ports),
       progress: (m) => this.deps.progress.report(`${node.id}: ${m}`),
       signal: this.deps.signal,
+      systemUser: this.systemUser,
       ...(versions ? {versions} : {}),
     })
     await this.record({[node.id]: {...addressFields(made ?? {}), ...(made?.versions ? {versions: made.versions} : {}), status: 'starting'}})

@@ -73,6 +73,8 @@ describe('repair and upgrade of a local forest under acked writes, through the b
     const after = result.nodes.find((n: any) => n.id === victim.id)
     expect(after).toMatchObject({ip: (victim as any).ip, status: 'active', versions: sb.registry().forests[forestId].versions})
     expect(nodePid(sb, forestId, victim.id)).not.toBe(pid)
+    // The new machine keeps the forest's system-account user (shrink administers JetStream with it).
+    expect(readFileSync(join(sb.dir, 'local', forestId, victim.id, 'nats.conf'), 'utf8')).toMatch(/system_account: "SYS"/)
 
     await writer.waitForAcks(100)
     const status = await sb.json(['status', forestId])
@@ -112,6 +114,7 @@ describe('repair and upgrade of a local forest under acked writes, through the b
     expect(doc.nodes[forestId].map((n: any) => n.versions.nats_source)).toEqual([copy, copy, copy])
     // The processes run the new binary.
     for (const n of doc.nodes[forestId]) expect(readFileSync(`/proc/${nodePid(sb, forestId, n.id)}/cmdline`, 'utf8').split('\0')[0]).toBe(copy)
+    for (const n of doc.nodes[forestId]) expect(readFileSync(join(sb.dir, 'local', forestId, n.id, 'nats.conf'), 'utf8')).toMatch(/system_account: "SYS"/)
 
     expect((await sb.run(['status', forestId])).stdout).toContain(`Versions: nats-server ${before.nats} (${copy})`)
     // Again: nothing to do.
