@@ -18,7 +18,17 @@ function answer(url, name, routes) {
     case '/jsz':
       return {config: {max_memory: 1 << 30, max_storage: 10 * 2 ** 30}, memory: 0, storage: 2 ** 30, streams: 1}
     default:
-      return {connections: 12, cores: 2, cpu: 50, in_msgs: 123456, mem: 200 * 2 ** 20, out_msgs: 234567, routes, server_name: name, slow_consumers: 0}
+      return {
+        connections: 12,
+        cores: 2,
+        cpu: 50,
+        in_msgs: 123456,
+        mem: 200 * 2 ** 20,
+        out_msgs: 234567,
+        routes,
+        server_name: name,
+        slow_consumers: 0,
+      }
   }
 }
 

@@ -25,7 +25,9 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'run.js')
 const TARGET_RATIO = 1.5
 
-const {values: opts} = parseArgs({options: {delay: {type: 'string'}, nodes: {type: 'string'}, runs: {type: 'string'}, strict: {type: 'boolean'}}})
+const {values: opts} = parseArgs({
+  options: {delay: {type: 'string'}, nodes: {type: 'string'}, runs: {type: 'string'}, strict: {type: 'boolean'}},
+})
 const NODES = Number(opts.nodes ?? 20)
 const DELAY = Number(opts.delay ?? 200)
 const RUNS = Number(opts.runs ?? 7)
@@ -65,7 +67,9 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 async function serve(specs) {
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = 20000 + Math.floor(Math.random() * 30000)
-    const child = spawn(process.execPath, [join(ROOT, 'bench', 'grow-servers.js'), String(port), String(DELAY), ...specs], {stdio: ['pipe', 'pipe', 'inherit']})
+    const child = spawn(process.execPath, [join(ROOT, 'bench', 'grow-servers.js'), String(port), String(DELAY), ...specs], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
     children.add(child)
     const line = await new Promise((resolve) => {
       let out = ''
@@ -92,10 +96,32 @@ const single = [`127.0.90.${NODES + 1}`]
 
 function registry(port) {
   const created = new Date(Date.now() - 86400_000).toISOString()
-  const forest = (id) => ({created_at: created, id, last_expansion: null, node_count: 0, ports: {client: 4222, cluster: 6222, monitor: port}, provider: 'local', size: 'bench', status: 'active'})
-  const nodes = (id, ips) => ips.map((ip, i) => ({created_at: created, forest_id: id, id: `node-${i + 1}`, ip, ipv4: ip, memory_bytes: 4 << 30, role: 'edge', status: 'active'}))
+  const forest = (id) => ({
+    created_at: created,
+    id,
+    last_expansion: null,
+    node_count: 0,
+    ports: {client: 4222, cluster: 6222, monitor: port},
+    provider: 'local',
+    size: 'bench',
+    status: 'active',
+  })
+  const nodes = (id, ips) =>
+    ips.map((ip, i) => ({
+      created_at: created,
+      forest_id: id,
+      id: `node-${i + 1}`,
+      ip,
+      ipv4: ip,
+      memory_bytes: 4 << 30,
+      role: 'edge',
+      status: 'active',
+    }))
   return {
-    forests: {'forest-bench-one': {...forest('forest-bench-one'), node_count: 1}, 'forest-bench-wide': {...forest('forest-bench-wide'), node_count: NODES}},
+    forests: {
+      'forest-bench-one': {...forest('forest-bench-one'), node_count: 1},
+      'forest-bench-wide': {...forest('forest-bench-wide'), node_count: NODES},
+    },
     nodes: {'forest-bench-one': nodes('forest-bench-one', single), 'forest-bench-wide': nodes('forest-bench-wide', wide)},
     updated_at: created,
     version: 1,
@@ -132,7 +158,12 @@ function timed(args) {
 }
 
 function check(out, nodes) {
-  if (out.status !== 'no_action' || out.reason !== 'below_threshold' || out.metrics.reachable !== nodes || out.metrics.node_count !== nodes) {
+  if (
+    out.status !== 'no_action' ||
+    out.reason !== 'below_threshold' ||
+    out.metrics.reachable !== nodes ||
+    out.metrics.node_count !== nodes
+  ) {
     throw new Error(`unexpected decision: ${JSON.stringify({metrics: out.metrics, reason: out.reason, status: out.status})}`)
   }
 }
@@ -197,12 +228,20 @@ async function main() {
     target_ratio: TARGET_RATIO,
     wide_median_ms: r1(wideMs),
   }
-  console.log(`grow --auto --dry-run through the built CLI, monitoring answering after ${DELAY} ms; ${RUNS} runs each (median); ${cpus().length} CPUs, load ${load.join(' ')}`)
+  console.log(
+    `grow --auto --dry-run through the built CLI, monitoring answering after ${DELAY} ms; ${RUNS} runs each (median); ${cpus().length} CPUs, load ${load.join(' ')}`,
+  )
   console.log('')
   console.log(`  what                                  ${String(NODES).padStart(2)} nodes      1 node   ratio`)
-  console.log(`  grow (whole command, wall time)    ${`${r1(wideMs)} ms`.padStart(10)} ${`${r1(oneMs)} ms`.padStart(10)}   ${report.ratio.toFixed(2)}   (target <= ${TARGET_RATIO})`)
-  console.log(`  monitoring phase (in process)      ${`${r1(sampleWide)} ms`.padStart(10)} ${`${r1(sampleOne)} ms`.padStart(10)}   ${report.monitoring_ratio.toFixed(2)}`)
-  console.log(`  one node after another (estimate)  ${`${NODES * DELAY} ms`.padStart(10)} ${`${DELAY} ms`.padStart(10)}   ${NODES.toFixed(2)}`)
+  console.log(
+    `  grow (whole command, wall time)    ${`${r1(wideMs)} ms`.padStart(10)} ${`${r1(oneMs)} ms`.padStart(10)}   ${report.ratio.toFixed(2)}   (target <= ${TARGET_RATIO})`,
+  )
+  console.log(
+    `  monitoring phase (in process)      ${`${r1(sampleWide)} ms`.padStart(10)} ${`${r1(sampleOne)} ms`.padStart(10)}   ${report.monitoring_ratio.toFixed(2)}`,
+  )
+  console.log(
+    `  one node after another (estimate)  ${`${NODES * DELAY} ms`.padStart(10)} ${`${DELAY} ms`.padStart(10)}   ${NODES.toFixed(2)}`,
+  )
   console.log('')
   console.log(JSON.stringify(report))
   return report.ratio <= TARGET_RATIO

@@ -29,9 +29,20 @@ import {parseArgs} from 'node:util'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const TARGETS = {ratio: 1.3, requests: 60}
-const {values: opts} = parseArgs({options: {boot: {type: 'string'}, cli: {type: 'boolean'}, help: {type: 'boolean'}, parallel: {type: 'string'}, runs: {type: 'string'}, strict: {type: 'boolean'}}})
+const {values: opts} = parseArgs({
+  options: {
+    boot: {type: 'string'},
+    cli: {type: 'boolean'},
+    help: {type: 'boolean'},
+    parallel: {type: 'string'},
+    runs: {type: 'string'},
+    strict: {type: 'boolean'},
+  },
+})
 if (opts.help) {
-  console.log('usage: node bench/hetzner.js [--boot SECONDS (default 5)] [--runs N (default 3)] [--cli [--parallel N (forest.parallel; default: unset)]] [--strict]')
+  console.log(
+    'usage: node bench/hetzner.js [--boot SECONDS (default 5)] [--runs N (default 3)] [--cli [--parallel N (forest.parallel; default: unset)]] [--strict]',
+  )
   process.exit(0)
 }
 const bootMs = Number(opts.boot ?? 5) * 1000
@@ -43,7 +54,11 @@ for (const f of ['dist/plugins/helpers.js', 'plugins/provider-hetzner/dist/provi
     process.exit(2)
   }
 }
-execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'test/fixtures/hetzner-sim/tsconfig.json')], {stdio: 'inherit'})
+execFileSync(
+  process.execPath,
+  [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'test/fixtures/hetzner-sim/tsconfig.json')],
+  {stdio: 'inherit'},
+)
 const load = (p) => import(pathToFileURL(join(ROOT, p)).href)
 const {HetznerSim} = await load('.tmp/hetzner-sim/test/fixtures/hetzner-sim/server.js')
 const {drivePlant, driveTeardown} = await load('.tmp/hetzner-sim/test/fixtures/hetzner-sim/drive.js')
@@ -81,7 +96,13 @@ async function formed(nodes, ports, timeoutMs) {
 async function plant(count, boot, pollSeconds) {
   const base = 30000 + Math.floor(Math.random() * 300) * 100
   const ports = {client: base + 22, cluster: base + 62, monitor: base + 82}
-  const sim = new HetznerSim({bootMs: boot, bootNats: true, ipv4Pool: [2, 200], specPath: join(ROOT, 'test/fixtures/hetzner-sim/cloud.spec.json'), tokens: {rw: [TOKEN]}})
+  const sim = new HetznerSim({
+    bootMs: boot,
+    bootNats: true,
+    ipv4Pool: [2, 200],
+    specPath: join(ROOT, 'test/fixtures/hetzner-sim/cloud.spec.json'),
+    tokens: {rw: [TOKEN]},
+  })
   live = sim
   await sim.start()
   const context = {
@@ -109,7 +130,9 @@ async function plant(count, boot, pollSeconds) {
   const seconds = (Date.now() - started) / 1000
   const requests = sim.requests.length
   const byEndpoint = {}
-  for (const r of sim.requests) byEndpoint[`${r.method} ${r.path.replace(/\/\d+/g, '/{id}')}`] = (byEndpoint[`${r.method} ${r.path.replace(/\/\d+/g, '/{id}')}`] ?? 0) + 1
+  for (const r of sim.requests)
+    byEndpoint[`${r.method} ${r.path.replace(/\/\d+/g, '/{id}')}`] =
+      (byEndpoint[`${r.method} ${r.path.replace(/\/\d+/g, '/{id}')}`] ?? 0) + 1
   const violations = [...sim.violations]
   await driveTeardown(provider, result.forest, result.nodes)
   const left = sim.paid()
@@ -123,14 +146,35 @@ async function plant(count, boot, pollSeconds) {
 /** The same plant through the built CLI: plant cloud --nodes N --json to a formed forest, then teardown --yes. */
 async function plantCli(count, boot, pollSeconds) {
   const base = 30000 + Math.floor(Math.random() * 300) * 100
-  const sim = new HetznerSim({bootMs: boot, bootNats: true, ipv4Pool: [2, 200], specPath: join(ROOT, 'test/fixtures/hetzner-sim/cloud.spec.json'), tokens: {rw: [TOKEN]}})
+  const sim = new HetznerSim({
+    bootMs: boot,
+    bootNats: true,
+    ipv4Pool: [2, 200],
+    specPath: join(ROOT, 'test/fixtures/hetzner-sim/cloud.spec.json'),
+    tokens: {rw: [TOKEN]},
+  })
   live = sim
   await sim.start()
   const dir = mkdtempSync(join(tmpdir(), 'morpheus-bench-hetzner-'))
-  const forest = {form_timeout_seconds: 120, parallel: opts.parallel ? Number(opts.parallel) : undefined, ports: {client: base + 22, cluster: base + 62, monitor: base + 82}}
+  const forest = {
+    form_timeout_seconds: 120,
+    parallel: opts.parallel ? Number(opts.parallel) : undefined,
+    ports: {client: base + 22, cluster: base + 62, monitor: base + 82},
+  }
   // boot_timeout_seconds is not set here: the provider's default.
-  writeFileSync(join(dir, 'config.yaml'), hetznerConfig({forest, hetzner: {boot_timeout_seconds: undefined, poll_interval_seconds: pollSeconds}}))
-  const env = {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN, HOME: dir, MORPHEUS_CACHE_DIR: join(dir, 'cache'), MORPHEUS_CONFIG: join(dir, 'config.yaml'), MORPHEUS_DATA_DIR: join(dir, 'data'), PATH: process.env.PATH}
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    hetznerConfig({forest, hetzner: {boot_timeout_seconds: undefined, poll_interval_seconds: pollSeconds}}),
+  )
+  const env = {
+    HCLOUD_ENDPOINT: sim.url,
+    HCLOUD_TOKEN: TOKEN,
+    HOME: dir,
+    MORPHEUS_CACHE_DIR: join(dir, 'cache'),
+    MORPHEUS_CONFIG: join(dir, 'config.yaml'),
+    MORPHEUS_DATA_DIR: join(dir, 'data'),
+    PATH: process.env.PATH,
+  }
   const run = (args) =>
     new Promise((resolve) => {
       const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {env, stdio: ['ignore', 'pipe', 'pipe']})
@@ -147,7 +191,9 @@ async function plantCli(count, boot, pollSeconds) {
     if (planted.code !== 0) throw new Error(`plant exited ${planted.code}: ${planted.err.trim()}`)
     const requests = sim.requests.length
     const byEndpoint = {}
-    for (const r of sim.requests) byEndpoint[`${r.method} ${r.path.replace(/\/\d+/g, '/{id}')}`] = (byEndpoint[`${r.method} ${r.path.replace(/\/\d+/g, '/{id}')}`] ?? 0) + 1
+    for (const r of sim.requests)
+      byEndpoint[`${r.method} ${r.path.replace(/\/\d+/g, '/{id}')}`] =
+        (byEndpoint[`${r.method} ${r.path.replace(/\/\d+/g, '/{id}')}`] ?? 0) + 1
     const down = await run(['teardown', JSON.parse(planted.out).forest.id, '--yes'])
     if (down.code !== 0) throw new Error(`teardown exited ${down.code}: ${down.err.trim()}`)
     if (sim.violations.length > 0) throw new Error(`requests outside the API spec: ${sim.violations.join('; ')}`)
@@ -180,10 +226,25 @@ try {
   }
   const ratio = median(ten) / median(one)
   const counted = await plantWith(10, 10_000, 1)
-  console.log(`plant, ${bootMs / 1000}s boot, 1s polling, ${runs} runs (median): 1 node ${median(one).toFixed(2)}s, 10 nodes ${median(ten).toFixed(2)}s; ratio ${ratio.toFixed(2)} (target <= ${TARGETS.ratio})`)
-  console.log(`API requests, 10-node plant, 10s boot, 1s polling: ${counted.requests} (target <= ${TARGETS.requests}) in ${counted.seconds.toFixed(1)}s`)
+  console.log(
+    `plant, ${bootMs / 1000}s boot, 1s polling, ${runs} runs (median): 1 node ${median(one).toFixed(2)}s, 10 nodes ${median(ten).toFixed(2)}s; ratio ${ratio.toFixed(2)} (target <= ${TARGETS.ratio})`,
+  )
+  console.log(
+    `API requests, 10-node plant, 10s boot, 1s polling: ${counted.requests} (target <= ${TARGETS.requests}) in ${counted.seconds.toFixed(1)}s`,
+  )
   for (const [k, v] of Object.entries(counted.byEndpoint).sort()) console.log(`  ${String(v).padStart(3)}  ${k}`)
-  const out = {boot_seconds: bootMs / 1000, driven: opts.cli ? 'the built CLI (plant cloud --nodes N)' : 'provider lifecycle (drive.ts), not the CLI', forest_parallel: opts.cli && opts.parallel ? Number(opts.parallel) : 'unset', one_node_seconds: one, ratio: Number(ratio.toFixed(3)), requests_10_nodes: counted.requests, requests_by_endpoint: counted.byEndpoint, runs, targets: TARGETS, ten_node_seconds: ten}
+  const out = {
+    boot_seconds: bootMs / 1000,
+    driven: opts.cli ? 'the built CLI (plant cloud --nodes N)' : 'provider lifecycle (drive.ts), not the CLI',
+    forest_parallel: opts.cli && opts.parallel ? Number(opts.parallel) : 'unset',
+    one_node_seconds: one,
+    ratio: Number(ratio.toFixed(3)),
+    requests_10_nodes: counted.requests,
+    requests_by_endpoint: counted.byEndpoint,
+    runs,
+    targets: TARGETS,
+    ten_node_seconds: ten,
+  }
   console.log(JSON.stringify(out))
   if (opts.strict && (ratio > TARGETS.ratio || counted.requests > TARGETS.requests)) process.exit(1)
 } catch (error) {

@@ -45,11 +45,30 @@ const alive = (pid) => {
 const server = await kind.start({folder: 'morpheus'})
 const dir = mkdtempSync(join(tmpdir(), 'morpheus-interrupt-'))
 mkdirSync(join(dir, 'home'))
-const env = {CI: 'true', HOME: join(dir, 'home'), MORPHEUS_CACHE_DIR: join(dir, 'cache'), MORPHEUS_CONFIG: join(dir, 'config.yaml'), MORPHEUS_DATA_DIR: join(dir, 'data'), PATH: process.env.PATH, SB_PASSWORD: server.password}
-writeFileSync(join(dir, 'config.yaml'), [
-  'registry:', '  type: storagebox', `  url: ${server.url}registry.json`, `  username: ${server.username}`, '  password: ${SB_PASSWORD}',
-  'providers:', '  local:', `    first_address: 127.${60 + Math.floor(Math.random() * 100)}.9.1`, `    data_dir: ${join(dir, 'local')}`, '',
-].join('\n'))
+const env = {
+  CI: 'true',
+  HOME: join(dir, 'home'),
+  MORPHEUS_CACHE_DIR: join(dir, 'cache'),
+  MORPHEUS_CONFIG: join(dir, 'config.yaml'),
+  MORPHEUS_DATA_DIR: join(dir, 'data'),
+  PATH: process.env.PATH,
+  SB_PASSWORD: server.password,
+}
+writeFileSync(
+  join(dir, 'config.yaml'),
+  [
+    'registry:',
+    '  type: storagebox',
+    `  url: ${server.url}registry.json`,
+    `  username: ${server.username}`,
+    '  password: ${SB_PASSWORD}',
+    'providers:',
+    '  local:',
+    `    first_address: 127.${60 + Math.floor(Math.random() * 100)}.9.1`,
+    `    data_dir: ${join(dir, 'local')}`,
+    '',
+  ].join('\n'),
+)
 const tally = {}
 const count = (key) => (tally[key] = (tally[key] ?? 0) + 1)
 try {
@@ -68,8 +87,14 @@ try {
       }, 2)
     })
     const doc = JSON.parse(readFileSync(join(server.root, 'morpheus', 'registry.json'), 'utf8'))
-    const left = Object.values(doc.forests).map((f) => f.status).join(',') || '-'
-    const line = (/AbortError|UNEXPECTED[^\n]*|could not record[^\n]*|Error: [^\n]*/.exec(stderr)?.[0] ?? '').replace(/forest-\d+/g, 'forest-N').replace(/https?:\/\/\S*/g, 'URL').slice(0, 100)
+    const left =
+      Object.values(doc.forests)
+        .map((f) => f.status)
+        .join(',') || '-'
+    const line = (/AbortError|UNEXPECTED[^\n]*|could not record[^\n]*|Error: [^\n]*/.exec(stderr)?.[0] ?? '')
+      .replace(/forest-\d+/g, 'forest-N')
+      .replace(/https?:\/\/\S*/g, 'URL')
+      .slice(0, 100)
     count(`exit ${code} | registry: ${left} | ${line}`)
     for (const id of Object.keys(doc.forests)) {
       try {

@@ -34,7 +34,15 @@ const dir = mkdtempSync(join(tmpdir(), 'morpheus-bench-live-'))
 mkdirSync(join(dir, 'home'))
 const first = `127.${10 + Math.floor(Math.random() * 240)}.${Math.floor(Math.random() * 250)}.1`
 writeFileSync(join(dir, 'config.yaml'), `providers:\n  local:\n    first_address: ${first}\n`)
-const env = {...process.env, CI: 'true', HOME: join(dir, 'home'), MORPHEUS_CACHE_DIR: join(dir, 'cache'), MORPHEUS_CONFIG: join(dir, 'config.yaml'), MORPHEUS_DATA_DIR: join(dir, 'data'), NODE_OPTIONS: ''}
+const env = {
+  ...process.env,
+  CI: 'true',
+  HOME: join(dir, 'home'),
+  MORPHEUS_CACHE_DIR: join(dir, 'cache'),
+  MORPHEUS_CONFIG: join(dir, 'config.yaml'),
+  MORPHEUS_DATA_DIR: join(dir, 'data'),
+  NODE_OPTIONS: '',
+}
 
 function cli(args) {
   return new Promise((resolve, reject) => {
@@ -153,7 +161,10 @@ try {
     // shrink 4 -> 3
     const four = (await cli(['plant', 'local', '--nodes', '4'])).out
     const fid = four.forest.id
-    w = await writer(clients(fid).slice(0, 3), [{name: 'R3', replicas: 3}, {name: 'R1', replicas: 1}])
+    w = await writer(clients(fid).slice(0, 3), [
+      {name: 'R3', replicas: 3},
+      {name: 'R1', replicas: 1},
+    ])
     await w.waitAcks(100)
     const info = await (await jetstreamManager(w.nc)).streams.info('R1')
     t0 = performance.now()
@@ -173,9 +184,21 @@ try {
 const summary = {}
 for (const [name, list] of Object.entries(rows)) {
   const lost = list.reduce((n, r) => n + Object.values(r.lost).reduce((a, b) => a + b, 0), 0)
-  summary[name] = {lost, median_gap_ms: Math.round(median(list.map((r) => r.gap))), median_ms: Math.round(median(list.map((r) => r.ms))), runs: list.length, wall_ms: list.map((r) => Math.round(r.ms))}
-  console.log(`${name.padEnd(7)} median ${summary[name].median_ms} ms (runs: ${summary[name].wall_ms.join(', ')}), longest write pause (median) ${summary[name].median_gap_ms} ms, acked messages lost: ${lost}`)
+  summary[name] = {
+    lost,
+    median_gap_ms: Math.round(median(list.map((r) => r.gap))),
+    median_ms: Math.round(median(list.map((r) => r.ms))),
+    runs: list.length,
+    wall_ms: list.map((r) => Math.round(r.ms)),
+  }
+  console.log(
+    `${name.padEnd(7)} median ${summary[name].median_ms} ms (runs: ${summary[name].wall_ms.join(', ')}), longest write pause (median) ${summary[name].median_gap_ms} ms, acked messages lost: ${lost}`,
+  )
 }
-console.log(`machine: ${cpus().length} cores, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
+console.log(
+  `machine: ${cpus().length} cores, load ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+)
 console.log(JSON.stringify(summary))
 process.exit(Object.values(summary).some((s) => s.lost > 0) ? 1 : 0)

@@ -35,7 +35,11 @@ if (!existsSync(join(CACHE, 'done'))) {
   process.exit(2)
 }
 
-execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'test/fixtures/real-nodes/tsconfig.json')], {stdio: 'inherit'})
+execFileSync(
+  process.execPath,
+  [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'test/fixtures/real-nodes/tsconfig.json')],
+  {stdio: 'inherit'},
+)
 const load = (p) => import(pathToFileURL(join(ROOT, '.tmp/real-nodes/test/fixtures', p)).href)
 const {HetznerSim} = await load('hetzner-sim/server.js')
 const {NspawnBooter} = await load('real-nodes/booter.js')
@@ -86,7 +90,14 @@ try {
     dir: join(work, 'machines'),
     rootfs: join(CACHE, 'rootfs'),
   })
-  sim = new HetznerSim({booter, bootMs: 1000, ipv4Net: '192.0.2', ipv4Pool: NET.pool, specPath: join(ROOT, 'test/fixtures/hetzner-sim/cloud.spec.json'), tokens: {ro: [], rw: [TOKEN]}})
+  sim = new HetznerSim({
+    booter,
+    bootMs: 1000,
+    ipv4Net: '192.0.2',
+    ipv4Pool: NET.pool,
+    specPath: join(ROOT, 'test/fixtures/hetzner-sim/cloud.spec.json'),
+    tokens: {ro: [], rw: [TOKEN]},
+  })
   await sim.start()
   firewall = new CloudFirewall(sim)
   firewall.start()
@@ -94,8 +105,14 @@ try {
   execFileSync('mkdir', ['-p', join(sandbox, 'home')])
   writeFileSync(join(sandbox, 'config.yaml'), realNodesConfig(integrationFor(site, files.url4)))
   const env = {
-    CI: 'true', HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN, HOME: join(sandbox, 'home'), MORPHEUS_CACHE_DIR: join(sandbox, 'cache'),
-    MORPHEUS_CONFIG: join(sandbox, 'config.yaml'), MORPHEUS_DATA_DIR: join(sandbox, 'data'), PATH: process.env.PATH,
+    CI: 'true',
+    HCLOUD_ENDPOINT: sim.url,
+    HCLOUD_TOKEN: TOKEN,
+    HOME: join(sandbox, 'home'),
+    MORPHEUS_CACHE_DIR: join(sandbox, 'cache'),
+    MORPHEUS_CONFIG: join(sandbox, 'config.yaml'),
+    MORPHEUS_DATA_DIR: join(sandbox, 'data'),
+    PATH: process.env.PATH,
   }
   for (let i = 0; i < runs; i++) {
     const load0 = loadavg()[0]
@@ -106,12 +123,15 @@ try {
     if (grow.code !== 0) throw new Error(`grow failed (exit ${grow.code}): ${grow.stdout}${grow.stderr}`)
     const status = await cli(['status', forest, '--json'], env)
     const health = JSON.parse(status.stdout)
-    if (health.health !== 'healthy' || health.nodes.length !== 4) throw new Error(`after grow the forest is ${health.health} with ${health.nodes.length} nodes`)
+    if (health.health !== 'healthy' || health.nodes.length !== 4)
+      throw new Error(`after grow the forest is ${health.health} with ${health.nodes.length} nodes`)
     const down = await cli(['teardown', forest, '--yes', '--json'], env)
     if (down.code !== 0) throw new Error(`teardown failed: ${down.stdout}${down.stderr}`)
     await booter.idle()
     results.push({grow1_s: grow.ms / 1000, loadavg_before: load0, plant3_s: plant.ms / 1000, teardown_s: down.ms / 1000})
-    console.log(`run ${i + 1}: plant 3 ${(plant.ms / 1000).toFixed(1)} s, grow 1 ${(grow.ms / 1000).toFixed(1)} s, teardown ${(down.ms / 1000).toFixed(1)} s (load ${load0.toFixed(2)})`)
+    console.log(
+      `run ${i + 1}: plant 3 ${(plant.ms / 1000).toFixed(1)} s, grow 1 ${(grow.ms / 1000).toFixed(1)} s, teardown ${(down.ms / 1000).toFixed(1)} s (load ${load0.toFixed(2)})`,
+    )
   }
 } catch (error) {
   console.error(`bench/real-nodes: ${error.message}`)

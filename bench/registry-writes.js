@@ -30,7 +30,17 @@ const latencies = (opts.latency ?? '0,30').split(',').map(Number)
 const dir = mkdtempSync(join(tmpdir(), 'morpheus-bench-writes-'))
 const first = `127.${20 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250)}.1`
 const templates = await createRenderer()
-const providerContext = testContext({data_dir: join(dir, 'local'), first_address: first, nats_server: 'nats-server', nimsforest_binary: '', start_timeout_seconds: 20, stop_timeout_seconds: 5}, {templates})
+const providerContext = testContext(
+  {
+    data_dir: join(dir, 'local'),
+    first_address: first,
+    nats_server: 'nats-server',
+    nimsforest_binary: '',
+    start_timeout_seconds: 20,
+    stop_timeout_seconds: 5,
+  },
+  {templates},
+)
 const provider = new LocalProvider(providerContext)
 const capabilities = {cloud: false, machineLocal: true, maxParallel: 16, natsModes: ['system', 'embedded']}
 
@@ -57,7 +67,9 @@ try {
       const backend = instrument(file, latency)
       const d = deps(backend)
       const started = Date.now()
-      const {result} = await new OperationRunner({signal: d.signal}).run(await Plant.prepare(d, {nodes: n, provider: 'local', size: 'custom'}))
+      const {result} = await new OperationRunner({signal: d.signal}).run(
+        await Plant.prepare(d, {nodes: n, provider: 'local', size: 'custom'}),
+      )
       const ms = Date.now() - started
       const plant = {...backend.counts}
       const roundTrips = plant.reads + plant.writes + plant.probes
@@ -67,7 +79,17 @@ try {
       const down = {reads: backend.counts.reads - before.reads, writes: backend.counts.writes - before.writes}
       const ok = plant.writes <= 4 && plant.conflicts === 0
       if (!ok) missed = true
-      rows.push({conflicts: plant.conflicts, latency_ms: latency, nodes: n, plant_ms: ms, reads: plant.reads, round_trips: roundTrips, target_met: ok, teardown_writes: down.writes, writes: plant.writes})
+      rows.push({
+        conflicts: plant.conflicts,
+        latency_ms: latency,
+        nodes: n,
+        plant_ms: ms,
+        reads: plant.reads,
+        round_trips: roundTrips,
+        target_met: ok,
+        teardown_writes: down.writes,
+        writes: plant.writes,
+      })
     }
   }
 } finally {

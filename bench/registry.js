@@ -26,7 +26,9 @@ const WORKER = join(ROOT, 'test', 'fixtures', 'webdav', 'update-worker.js')
 const BIN = join(ROOT, 'bin', 'run.js')
 const TARGET_PER_SECOND = 10
 
-const opts = parseArgs({options: {'no-plant': {type: 'boolean'}, rounds: {type: 'string'}, server: {type: 'string'}, strict: {type: 'boolean'}}}).values
+const opts = parseArgs({
+  options: {'no-plant': {type: 'boolean'}, rounds: {type: 'string'}, server: {type: 'string'}, strict: {type: 'boolean'}},
+}).values
 const rounds = Number(opts.rounds ?? 3)
 
 function run(cmd, args, env, timeoutMs = 300_000) {
@@ -47,17 +49,28 @@ function run(cmd, args, env, timeoutMs = 300_000) {
 async function writers(apache, folder, processes, updates) {
   const url = `${apache.origin}/${folder}/registry.json`
   const env = {MORPHEUS_DAV_PASSWORD: apache.password, MORPHEUS_DAV_USER: apache.username, PATH: process.env.PATH}
-  const made = await fetch(`${apache.origin}/${folder}/`, {headers: {authorization: `Basic ${Buffer.from(`${apache.username}:${apache.password}`).toString('base64')}`}, method: 'MKCOL'})
+  const made = await fetch(`${apache.origin}/${folder}/`, {
+    headers: {authorization: `Basic ${Buffer.from(`${apache.username}:${apache.password}`).toString('base64')}`},
+    method: 'MKCOL',
+  })
   if (made.status !== 201) throw new Error(`MKCOL /${folder}/ answered ${made.status}`)
   const started = performance.now()
-  const results = await Promise.all(Array.from({length: processes}, (_, i) => run(process.execPath, [WORKER, url, String(i), String(updates)], env)))
+  const results = await Promise.all(
+    Array.from({length: processes}, (_, i) => run(process.execPath, [WORKER, url, String(i), String(updates)], env)),
+  )
   const ms = performance.now() - started
   const failed = results.filter((r) => r.code !== 0)
   if (failed.length > 0) throw new Error(`a writer failed: ${failed[0].stderr}`)
   const doc = JSON.parse(readFileSync(join(apache.root, folder, 'registry.json'), 'utf8'))
   const present = Object.keys(doc.forests).length
   const conflicts = results.reduce((n, r) => n + JSON.parse(r.stdout).conflicts, 0)
-  return {conflicts, ms: Math.round(ms), per_second: Number(((processes * updates) / (ms / 1000)).toFixed(1)), present, updates: processes * updates}
+  return {
+    conflicts,
+    ms: Math.round(ms),
+    per_second: Number(((processes * updates) / (ms / 1000)).toFixed(1)),
+    present,
+    updates: processes * updates,
+  }
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -79,7 +92,9 @@ async function benchServer(kind) {
   results.ten_by_ten = {median_per_second: median(contended.map((c) => c.per_second)), rounds: contended}
   results.one_by_twenty = single
   console.log(`registry on ${kind.name} (storagebox backend, WebDAV LOCK + content hash)`)
-  console.log(`  10 x 10: ${contended.map((c) => `${c.per_second}/s (${c.present}/100 present, ${c.conflicts} conflicts retried, ${c.ms} ms)`).join('; ')}`)
+  console.log(
+    `  10 x 10: ${contended.map((c) => `${c.per_second}/s (${c.present}/100 present, ${c.conflicts} conflicts retried, ${c.ms} ms)`).join('; ')}`,
+  )
   console.log(`           median ${results.ten_by_ten.median_per_second}/s (target >= ${TARGET_PER_SECOND}/s)`)
   console.log(`  1 x 20:  ${single.per_second}/s (${single.present}/20 present)`)
 
@@ -89,8 +104,19 @@ async function benchServer(kind) {
     const dir = mkdtempSync(join(tmpdir(), 'morpheus-bench-registry-'))
     cleanup.push(() => rmSync(dir, {force: true, recursive: true}))
     const first = `127.${10 + Math.floor(Math.random() * 240)}.${Math.floor(Math.random() * 250)}.1`
-    writeFileSync(join(dir, 'config.yaml'), `registry:\n  type: storagebox\n  url: ${proxy.origin}/plant/registry.json\n  username: ${apache.username}\n  password: \${SB_PASSWORD}\nproviders:\n  local:\n    first_address: ${first}\n    data_dir: ${join(dir, 'local')}\n`)
-    const env = {CI: 'true', HOME: dir, MORPHEUS_CACHE_DIR: join(dir, 'cache'), MORPHEUS_CONFIG: join(dir, 'config.yaml'), MORPHEUS_DATA_DIR: join(dir, 'data'), PATH: process.env.PATH, SB_PASSWORD: apache.password}
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `registry:\n  type: storagebox\n  url: ${proxy.origin}/plant/registry.json\n  username: ${apache.username}\n  password: \${SB_PASSWORD}\nproviders:\n  local:\n    first_address: ${first}\n    data_dir: ${join(dir, 'local')}\n`,
+    )
+    const env = {
+      CI: 'true',
+      HOME: dir,
+      MORPHEUS_CACHE_DIR: join(dir, 'cache'),
+      MORPHEUS_CONFIG: join(dir, 'config.yaml'),
+      MORPHEUS_DATA_DIR: join(dir, 'data'),
+      PATH: process.env.PATH,
+      SB_PASSWORD: apache.password,
+    }
     const init = await run(process.execPath, [BIN, 'registry', 'init', '--yes', '--json'], env)
     if (init.code !== 0) throw new Error(`registry init failed: ${init.stderr}`)
     const count = (from) => {
@@ -116,9 +142,13 @@ async function benchServer(kind) {
     if (down.code !== 0) throw new Error(`teardown failed: ${down.stderr}`)
     results.plant_5_nodes = plantCounts
     results.teardown_5_nodes = {...count(mark), ms: downMs}
-    console.log(`  plant 5 nodes:    ${plantCounts.document_writes} document writes, ${plantCounts.locks} locks, ${plantCounts.reads} document reads, ${plantCounts.round_trips} WebDAV round trips (${plantMs} ms)`)
+    console.log(
+      `  plant 5 nodes:    ${plantCounts.document_writes} document writes, ${plantCounts.locks} locks, ${plantCounts.reads} document reads, ${plantCounts.round_trips} WebDAV round trips (${plantMs} ms)`,
+    )
     const t = results.teardown_5_nodes
-    console.log(`  teardown 5 nodes: ${t.document_writes} document writes, ${t.locks} locks, ${t.reads} document reads, ${t.round_trips} WebDAV round trips (${t.ms} ms)`)
+    console.log(
+      `  teardown 5 nodes: ${t.document_writes} document writes, ${t.locks} locks, ${t.reads} document reads, ${t.round_trips} WebDAV round trips (${t.ms} ms)`,
+    )
   }
   results.load_after = loadavg()[0]
   results.target_met = results.ten_by_ten.median_per_second >= TARGET_PER_SECOND

@@ -24,7 +24,16 @@ const RUNS = flag('runs', 3)
 /** The built CLI as a child process (never spawnSync: the writer in this process must keep publishing meanwhile). */
 async function cli(dir, argv) {
   const started = Date.now()
-  const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...argv, '--json'], {env: {...process.env, HOME: join(dir, 'home'), MORPHEUS_CACHE_DIR: join(dir, 'cache'), MORPHEUS_CONFIG: join(dir, 'config.yaml'), MORPHEUS_DATA_DIR: join(dir, 'data')}, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...argv, '--json'], {
+    env: {
+      ...process.env,
+      HOME: join(dir, 'home'),
+      MORPHEUS_CACHE_DIR: join(dir, 'cache'),
+      MORPHEUS_CONFIG: join(dir, 'config.yaml'),
+      MORPHEUS_DATA_DIR: join(dir, 'data'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
@@ -45,7 +54,11 @@ async function cli(dir, argv) {
 async function writer(servers) {
   const nc = await connect({maxReconnectAttempts: -1, reconnect: true, reconnectTimeWait: 200, servers})
   const jsm = await jetstreamManager(nc)
-  for (const [name, replicas] of [['R3', 3], ['R1', 1]]) await jsm.streams.add({name, num_replicas: Math.min(replicas, NODES), subjects: [`${name}.data`]})
+  for (const [name, replicas] of [
+    ['R3', 3],
+    ['R1', 1],
+  ])
+    await jsm.streams.add({name, num_replicas: Math.min(replicas, NODES), subjects: [`${name}.data`]})
   const js = jetstream(nc, {timeout: 3000})
   const acked = {R1: [], R3: []}
   let running = true
@@ -123,11 +136,15 @@ for (let run = 1; run <= RUNS; run++) {
     const acked = w.acked.R3.length + w.acked.R1.length
     results.repair.push(repair.ms)
     results.upgrade.push(upgrade.ms)
-    console.log(`run ${run}: repair ${repair.ms} ms (engine ${repair.out.seconds}s), upgrade of ${NODES} nodes ${upgrade.ms} ms (engine ${upgrade.out.seconds}s); ${acked} acked, ${w.counts.errors} not acked (timeouts, no leader for a moment), missing R3 ${missing.R3}, R1 ${missing.R1}`)
+    console.log(
+      `run ${run}: repair ${repair.ms} ms (engine ${repair.out.seconds}s), upgrade of ${NODES} nodes ${upgrade.ms} ms (engine ${upgrade.out.seconds}s); ${acked} acked, ${w.counts.errors} not acked (timeouts, no leader for a moment), missing R3 ${missing.R3}, R1 ${missing.R1}`,
+    )
     if (missing.R3 + missing.R1 > 0) process.exitCode = 1
     await cli(dir, ['teardown', id, '--yes'])
   } finally {
-    for (const line of spawnSync('sh', ['-c', `grep -l MORPHEUS_NODE_DIR=${dir} /proc/[0-9]*/environ 2>/dev/null`], {encoding: 'utf8'}).stdout.split('\n').filter(Boolean)) {
+    for (const line of spawnSync('sh', ['-c', `grep -l MORPHEUS_NODE_DIR=${dir} /proc/[0-9]*/environ 2>/dev/null`], {encoding: 'utf8'})
+      .stdout.split('\n')
+      .filter(Boolean)) {
       try {
         process.kill(Number(line.split('/')[2]), 'SIGKILL')
       } catch {
@@ -137,4 +154,6 @@ for (let run = 1; run <= RUNS; run++) {
     rmSync(dir, {force: true, recursive: true})
   }
 }
-console.log(`medians over ${RUNS} runs, ${NODES} nodes: repair ${median(results.repair)} ms, upgrade ${median(results.upgrade)} ms (${Math.round(median(results.upgrade) / NODES)} ms a node)`)
+console.log(
+  `medians over ${RUNS} runs, ${NODES} nodes: repair ${median(results.repair)} ms, upgrade ${median(results.upgrade)} ms (${Math.round(median(results.upgrade) / NODES)} ms a node)`,
+)

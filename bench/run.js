@@ -242,12 +242,14 @@ async function startup() {
     ...(PLUGIN ? [{args: [BIN, 'registry', 'backends'], name: 'registry backends', target: TARGETS.command_over_node_ms}] : []),
   ]
   if (COMPARE) {
-    for (const c of commands.slice(1)) commands.push({...c, args: [COMPARE, ...c.args.slice(1)], name: `${c.name} [compare]`, target: undefined})
+    for (const c of commands.slice(1))
+      commands.push({...c, args: [COMPARE, ...c.args.slice(1)], name: `${c.name} [compare]`, target: undefined})
   }
   const check = async (c) => {
     const r = await timed(NODE, c.args)
     // Another checkout may answer an unknown forest with another code; only its own rows are checked.
-    if (r.code !== (c.code ?? 0) && !c.name.endsWith('[compare]')) throw new Error(`${c.name} exited ${r.code}, expected ${c.code ?? 0}\n${r.stdout}\n${r.stderr}`)
+    if (r.code !== (c.code ?? 0) && !c.name.endsWith('[compare]'))
+      throw new Error(`${c.name} exited ${r.code}, expected ${c.code ?? 0}\n${r.stdout}\n${r.stderr}`)
     return r
   }
 
@@ -293,7 +295,8 @@ async function plant() {
     if (id) planted.add(id)
     if (r.code !== 0 || !id) throw new Error(`plant local medium exited ${r.code}\n${r.stdout}\n${r.stderr}`)
     const ips = (result.nodes ?? []).map((n) => n.ip)
-    if (ips.length !== 3 || !ips.every((ip) => /^127\./.test(ip))) throw new Error(`plant: expected three nodes on 127.0.0.0/8, got ${ips.join(', ')}`)
+    if (ips.length !== 3 || !ips.every((ip) => /^127\./.test(ip)))
+      throw new Error(`plant: expected three nodes on 127.0.0.0/8, got ${ips.join(', ')}`)
     wall.push(r.ms)
     reported.push(result.seconds * 1000)
 
@@ -334,11 +337,21 @@ let failed
 
 try {
   const {version} = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
-  console.log(`morpheus ${version} (${BIN}) under node ${NODE_VERSION} (${NODE}); ${cpus().length} CPUs, load ${report.loadavg_before.join(' ')}; sandbox ${SANDBOX}, first address ${FIRST_ADDRESS}`)
+  console.log(
+    `morpheus ${version} (${BIN}) under node ${NODE_VERSION} (${NODE}); ${cpus().length} CPUs, load ${report.loadavg_before.join(' ')}; sandbox ${SANDBOX}, first address ${FIRST_ADDRESS}`,
+  )
   if (PLUGIN) {
     // No npm registry is needed for a self-contained tarball (offline), nor for a linked directory.
     const args = PLUGIN.endsWith('.tgz') ? ['plugins', 'install', `file:${PLUGIN}`] : ['plugins', 'link', PLUGIN, '--no-install']
-    const offline = {...ENV, MORPHEUS_NPM_REGISTRY: 'http://127.0.0.1:9/', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_offline: 'true', npm_config_registry: 'http://127.0.0.1:9/', npm_config_update_notifier: 'false'}
+    const offline = {
+      ...ENV,
+      MORPHEUS_NPM_REGISTRY: 'http://127.0.0.1:9/',
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+      npm_config_offline: 'true',
+      npm_config_registry: 'http://127.0.0.1:9/',
+      npm_config_update_notifier: 'false',
+    }
     const r = await timed(NODE, [BIN, ...args], 300_000, offline)
     if (r.code !== 0) throw new Error(`morpheus ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`)
     report.plugin = PLUGIN
@@ -359,7 +372,9 @@ try {
         if (!ok) missed.push(`${row.command}: median ${signed(row.over_node_ms)} ms over node, target +${row.target_over_node_ms}`)
       }
 
-      console.log(`${pad(row.command, 30)}${lpad(row.median_ms, 8)}${lpad(row.p90_ms, 8)}${lpad(row.min_ms, 8)}${lpad(row === rows[0] ? '' : signed(row.over_node_ms), 9)}  ${target}`)
+      console.log(
+        `${pad(row.command, 30)}${lpad(row.median_ms, 8)}${lpad(row.p90_ms, 8)}${lpad(row.min_ms, 8)}${lpad(row === rows[0] ? '' : signed(row.over_node_ms), 9)}  ${target}`,
+      )
     }
   }
 
@@ -370,7 +385,9 @@ try {
     if (!p.ok) missed.push(`plant local medium: slowest run ${p.wall.max_ms} ms, target < ${TARGETS.plant_formed_ms} ms`)
     console.log(`\nplant local medium to a formed cluster, ${PLANTS} runs (teardown in between), ms`)
     console.log(`${pad('measure', 30)}${lpad('median', 8)}${lpad('max', 8)}  target`)
-    console.log(`${pad('command wall time', 30)}${lpad(p.wall.median_ms, 8)}${lpad(p.wall.max_ms, 8)}  < ${TARGETS.plant_formed_ms}  ${p.ok ? 'ok' : 'MISSED'}`)
+    console.log(
+      `${pad('command wall time', 30)}${lpad(p.wall.median_ms, 8)}${lpad(p.wall.max_ms, 8)}  < ${TARGETS.plant_formed_ms}  ${p.ok ? 'ok' : 'MISSED'}`,
+    )
     console.log(`${pad('reported "seconds"', 30)}${lpad(p.reported_seconds.median_ms, 8)}${lpad(p.reported_seconds.max_ms, 8)}`)
     console.log(`${pad('teardown --yes wall time', 30)}${lpad(p.teardown_wall.median_ms, 8)}${lpad(p.teardown_wall.max_ms, 8)}`)
   }

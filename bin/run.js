@@ -93,6 +93,8 @@ function versionFastPath() {
   const dataDir = scoped || join(process.env.XDG_DATA_HOME || join(home, '.local/share'), oclif.dirname || pjson.name)
   if (existsSync(join(dataDir, 'package.json'))) return false
 
-  process.stdout.write(`${pjson.name}/${pjson.version || '0.0.0'} ${platform()}-${arch() === 'ia32' ? 'x86' : arch()} node-${process.version}\n`)
+  process.stdout.write(
+    `${pjson.name}/${pjson.version || '0.0.0'} ${platform()}-${arch() === 'ia32' ? 'x86' : arch()} node-${process.version}\n`,
+  )
   return true
 }

@@ -56,7 +56,8 @@ function insideBundle(pkg, bundler) {
   const manifest = releaseManifest(pkg, {bundle: false})
   if (manifest.peerDependencies?.[bundler]) {
     manifest.peerDependencies = Object.fromEntries(Object.entries(manifest.peerDependencies).filter(([name]) => name !== bundler))
-    if (manifest.peerDependenciesMeta) manifest.peerDependenciesMeta = Object.fromEntries(Object.entries(manifest.peerDependenciesMeta).filter(([name]) => name !== bundler))
+    if (manifest.peerDependenciesMeta)
+      manifest.peerDependenciesMeta = Object.fromEntries(Object.entries(manifest.peerDependenciesMeta).filter(([name]) => name !== bundler))
     for (const key of ['peerDependencies', 'peerDependenciesMeta']) if (Object.keys(manifest[key] ?? {}).length === 0) delete manifest[key]
   }
   return manifest
@@ -97,7 +98,10 @@ export function packBundled({destination, dir, extraFiles = [], keep = defaultKe
     // Where a dependency found at `real` goes: below the deepest known package it sits in
     // (the package itself, or a workspace package staged at node_modules/<name>), else, when it
     // was hoisted above the package, from the first node_modules of its path on.
-    const anchors = [{source: realpathSync(dir), staged: staging}, ...[...workspaces].map(([source, name]) => ({source, staged: join(staging, 'node_modules', name)}))]
+    const anchors = [
+      {source: realpathSync(dir), staged: staging},
+      ...[...workspaces].map(([source, name]) => ({source, staged: join(staging, 'node_modules', name)})),
+    ]
     const stagedPath = (real) => {
       const anchor = anchors.filter((a) => inside(real, a.source)).sort((a, b) => b.source.length - a.source.length)[0]
       if (anchor) return join(anchor.staged, relative(anchor.source, real))
@@ -124,7 +128,8 @@ export function packBundled({destination, dir, extraFiles = [], keep = defaultKe
       if (workspaces.has(found)) copyPackageFiles(found, stagedPath(found), insideBundle(pkg, manifest.name))
       else cpSync(found, stagedPath(found), {filter: (src) => keep(relative(found, src)), recursive: true})
       for (const d of Object.keys(pkg.dependencies ?? {})) queue.push({from: found, name: d, optional: false})
-      for (const d of Object.keys({...pkg.optionalDependencies, ...pkg.peerDependencies})) queue.push({from: found, name: d, optional: true})
+      for (const d of Object.keys({...pkg.optionalDependencies, ...pkg.peerDependencies}))
+        queue.push({from: found, name: d, optional: true})
     }
 
     mkdirSync(destination, {recursive: true})

@@ -31,7 +31,9 @@ for (const built of ['dist/commands', 'oclif.manifest.json'].filter((f) => !exis
   process.exit(2)
 }
 
-const pluginDirs = readdirSync(join(ROOT, 'plugins')).map((name) => join(ROOT, 'plugins', name)).filter((d) => existsSync(join(d, 'package.json')))
+const pluginDirs = readdirSync(join(ROOT, 'plugins'))
+  .map((name) => join(ROOT, 'plugins', name))
+  .filter((d) => existsSync(join(d, 'package.json')))
 const workspaces = new Map(pluginDirs.map((d) => [realpathSync(d), readJson(join(d, 'package.json')).name]))
 for (const [dir, name] of workspaces) {
   if (pkg.dependencies?.[name] && !existsSync(join(dir, 'dist'))) {

@@ -13,7 +13,9 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const commandsDir = join(root, 'dist', 'commands')
 
 function walk(dir) {
-  return readdirSync(dir, {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : []))
+  return readdirSync(dir, {withFileTypes: true}).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : [],
+  )
 }
 
 const commands = walk(commandsDir)
@@ -29,13 +31,29 @@ const commands = walk(commandsDir)
 // one instance for all.
 const entryFile = join(root, 'dist', 'bundle-entry.js')
 // oclif's execute() in its three parts, so bin/run.js can say a file-system failure of oclif's own commands its way.
-writeFileSync(entryFile, "export {run} from '@oclif/core/run'\nexport {flush} from '@oclif/core/flush'\nexport {handle} from '@oclif/core/handle'\n")
+writeFileSync(
+  entryFile,
+  "export {run} from '@oclif/core/run'\nexport {flush} from '@oclif/core/flush'\nexport {handle} from '@oclif/core/handle'\n",
+)
 const entryPoints = {cli: entryFile}
 for (const c of commands) entryPoints[join('commands', relative(commandsDir, c.file).slice(0, -'.js'.length))] = c.file
 
 // Dependencies loaded on demand (dynamic import or createRequire) stay in node_modules.
 // typescript and source-map-support: oclif's development mode (ts-node), never used by a built CLI.
-const external = ['typescript', 'ts-node', 'tsx', 'source-map-support', 'source-map', '@inquirer/prompts', 'listr2', 'handlebars', '@oclif/plugin-*', '@morpheus/*', 'morpheus', 'morpheus/*']
+const external = [
+  'typescript',
+  'ts-node',
+  'tsx',
+  'source-map-support',
+  'source-map',
+  '@inquirer/prompts',
+  'listr2',
+  'handlebars',
+  '@oclif/plugin-*',
+  '@morpheus/*',
+  'morpheus',
+  'morpheus/*',
+]
 
 // Chunks are named by their content's hash: start empty, so no chunk of an earlier build is left (or packed).
 rmSync(join(root, 'dist', 'bundle'), {force: true, recursive: true})

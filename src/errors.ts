@@ -45,5 +45,7 @@ export function errorCode(error: unknown): string | undefined {
 
 /** `error` itself when it is a MorpheusError; anything else is a bug, not a plugin's failure (plugins' calls are mapped where they are made). */
 export function asUnexpected(error: unknown): MorpheusError {
-  return error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', (error as Error)?.message ?? String(error), {cause: error})
+  return error instanceof MorpheusError
+    ? error
+    : new MorpheusError('UNEXPECTED', (error as Error)?.message ?? String(error), {cause: error})
 }

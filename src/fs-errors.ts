@@ -75,7 +75,8 @@ type SystemError = NodeJS.ErrnoException & {dest?: string}
 export function systemErrorOf(error: unknown): SystemError | undefined {
   let current = error as {code?: unknown; syscall?: unknown; cause?: unknown} | undefined
   for (let depth = 0; current && depth < 5; depth++, current = current.cause as typeof current) {
-    if (typeof current.code === 'string' && Object.hasOwn(REASONS, current.code) && typeof current.syscall === 'string') return current as SystemError
+    if (typeof current.code === 'string' && Object.hasOwn(REASONS, current.code) && typeof current.syscall === 'string')
+      return current as SystemError
   }
   return undefined
 }
@@ -115,7 +116,9 @@ function hintFor(code: string, path: string, failedAt: string, instead?: string)
     case 'ENOTDIR':
     case 'EEXIST': {
       const file = blockingFile(failedAt)
-      return file ? `${file} is a file where a directory is expected: move it away${or}.` : `Something that is not a directory stands in the way of ${path}${or}.`
+      return file
+        ? `${file} is a file where a directory is expected: move it away${or}.`
+        : `Something that is not a directory stands in the way of ${path}${or}.`
     }
     case 'EISDIR':
       return `${failedAt} is a directory where a file is expected: move it away${or}.`
@@ -150,7 +153,8 @@ export function toFsError(error: unknown, context: FsContext = {}): MorpheusErro
   const path = context.path ?? failedAt
   const operation = context.operation ?? OPERATIONS[sys.syscall ?? ''] ?? sys.syscall ?? 'use'
   const instead = context.instead ?? defaultInstead(resolve(failedAt || path))
-  const where = failedAt && failedAt !== path && failedAt !== dirname(path) && dirname(failedAt) !== dirname(path) ? ` (at ${failedAt})` : ''
+  const where =
+    failedAt && failedAt !== path && failedAt !== dirname(path) && dirname(failedAt) !== dirname(path) ? ` (at ${failedAt})` : ''
   const reason = code === 'EEXIST' && sys.syscall === 'mkdir' ? 'a file is there, not a directory' : REASONS[code]
   const doing = context.doing ?? `cannot ${operation} ${context.what ? `${context.what} ` : ''}${path}`
   const message = `${context.prefix ? `${context.prefix}: ` : ''}${doing}: ${reason} (${code})${context.doing ? '' : where}`

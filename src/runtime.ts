@@ -5,7 +5,17 @@ import type {InstalledPlugins} from './config/keys.js'
 import {resolveSecret} from './config/secrets.js'
 import {MorpheusError} from './errors.js'
 import {deviceId} from './device.js'
-import type {ConfigSchema, Logger, NatsPorts, NodeAccess, PluginContext, Provider, ProviderDescriptor, RegistryBackend, RegistryDescriptor} from './plugin-api/index.js'
+import type {
+  ConfigSchema,
+  Logger,
+  NatsPorts,
+  NodeAccess,
+  PluginContext,
+  Provider,
+  ProviderDescriptor,
+  RegistryBackend,
+  RegistryDescriptor,
+} from './plugin-api/index.js'
 import {PLUGIN_API_VERSION, PROVIDERS_HOOK, REGISTRIES_HOOK} from './plugin-api/index.js'
 import {discover, resolve, type Entry, type ProviderCatalog, type RegistryCatalog} from './plugins/discovery.js'
 import {pluginError} from './plugins/errors.js'
@@ -60,7 +70,12 @@ export class Runtime {
    * broken config file never reads it whole). `interrupt` is shared with the runtime this one was
    * made from (withRegistry), so Ctrl-C reaches every plugin of the command.
    */
-  constructor(readonly oclif: Config, config: LoadedConfig | (() => LoadedConfig), readonly log: CommandLogger = stderrLogger(), readonly interrupt = new AbortController()) {
+  constructor(
+    readonly oclif: Config,
+    config: LoadedConfig | (() => LoadedConfig),
+    readonly log: CommandLogger = stderrLogger(),
+    readonly interrupt = new AbortController(),
+  ) {
     if (typeof config === 'function') this.load = config
     else {
       this.loaded = config
@@ -80,7 +95,12 @@ export class Runtime {
   /** The same command with another `registry` section (`${ENV}` expanded): a backend to set up or migrate to, the config file untouched. */
   withRegistry(section: Record<string, unknown>): Runtime {
     const base = this.config
-    const runtime = new Runtime(this.oclif, {...base, raw: {...base.raw, registry: section}, values: {...base.values, registry: section}}, this.log, this.interrupt)
+    const runtime = new Runtime(
+      this.oclif,
+      {...base, raw: {...base.raw, registry: section}, values: {...base.values, registry: section}},
+      this.log,
+      this.interrupt,
+    )
     // The catalogs are the same plugins: asked once per command.
     runtime.providerCatalog = this.providerCatalog
     runtime.registryCatalog = this.registryCatalog
@@ -110,24 +130,32 @@ export class Runtime {
   async setUpRegistry(questions: CoreQuestions, choice?: string): Promise<InitResult> {
     const path = configPath()
     const {setUpRegistry} = await import('./registry/setup.js')
-    return setUpRegistry({
-      backendFor: async (section) => (await this.withRegistry(expandEnv(section, path, process.env, 'registry') as Record<string, unknown>).registry()).backend,
-      cacheDir: this.oclif.cacheDir,
-      configPath: path,
-      context: (_descriptor, secrets) => this.context('registry', {secrets}, {}),
-      log: this.log,
-      questions,
-      registries: (await this.registries()).entries,
-    }, choice)
+    return setUpRegistry(
+      {
+        backendFor: async (section) =>
+          (await this.withRegistry(expandEnv(section, path, process.env, 'registry') as Record<string, unknown>).registry()).backend,
+        cacheDir: this.oclif.cacheDir,
+        configPath: path,
+        context: (_descriptor, secrets) => this.context('registry', {secrets}, {}),
+        log: this.log,
+        questions,
+        registries: (await this.registries()).entries,
+      },
+      choice,
+    )
   }
 
   providers(): Promise<ProviderCatalog> {
-    this.providerCatalog ??= discover<ProviderCatalog['entries'][number]['descriptor']>(this.oclif, PROVIDERS_HOOK).then((c) => this.warnAbout(c))
+    this.providerCatalog ??= discover<ProviderCatalog['entries'][number]['descriptor']>(this.oclif, PROVIDERS_HOOK).then((c) =>
+      this.warnAbout(c),
+    )
     return this.providerCatalog
   }
 
   registries(): Promise<RegistryCatalog> {
-    this.registryCatalog ??= discover<RegistryCatalog['entries'][number]['descriptor']>(this.oclif, REGISTRIES_HOOK).then((c) => this.warnAbout(c))
+    this.registryCatalog ??= discover<RegistryCatalog['entries'][number]['descriptor']>(this.oclif, REGISTRIES_HOOK).then((c) =>
+      this.warnAbout(c),
+    )
     return this.registryCatalog
   }
 
@@ -153,14 +181,22 @@ export class Runtime {
     const catalog = await this.providers()
     const entry = catalog.entries.find((e) => e.descriptor.name === configured || e.descriptor.aliases?.includes(configured))
     if (entry && !entry.descriptor.capabilities.cloud) {
-      throw new MorpheusError('USAGE', `"cloud" means the provider "${configured}" (infrastructure.provider in ${this.config.path}), which is not a cloud provider`, {
-        hint: `Plant with it by name (morpheus plant ${configured} ...), or set a cloud provider: morpheus config set infrastructure.provider <name> (see \`morpheus providers\`).`,
-      })
+      throw new MorpheusError(
+        'USAGE',
+        `"cloud" means the provider "${configured}" (infrastructure.provider in ${this.config.path}), which is not a cloud provider`,
+        {
+          hint: `Plant with it by name (morpheus plant ${configured} ...), or set a cloud provider: morpheus config set infrastructure.provider <name> (see \`morpheus providers\`).`,
+        },
+      )
     }
     if (!entry) {
-      throw new MorpheusError('USAGE', `"cloud" means the provider "${configured}" (infrastructure.provider in ${this.config.path}), which is not installed; installed: ${catalog.entries.map((e) => e.descriptor.name).join(', ')}`, {
-        hint: `Install it (morpheus plugins install @morpheus/provider-${configured}) or set another: morpheus config set infrastructure.provider <name>`,
-      })
+      throw new MorpheusError(
+        'USAGE',
+        `"cloud" means the provider "${configured}" (infrastructure.provider in ${this.config.path}), which is not installed; installed: ${catalog.entries.map((e) => e.descriptor.name).join(', ')}`,
+        {
+          hint: `Install it (morpheus plugins install @morpheus/provider-${configured}) or set another: morpheus config set infrastructure.provider <name>`,
+        },
+      )
     }
     return configured
   }
@@ -178,7 +214,12 @@ export class Runtime {
     return out
   }
 
-  private async context(prefix: string, descriptor: {configSchema?: ConfigSchema; secrets?: readonly string[]; templates?: string}, section: Record<string, unknown>, ignore: string[] = []): Promise<PluginContext> {
+  private async context(
+    prefix: string,
+    descriptor: {configSchema?: ConfigSchema; secrets?: readonly string[]; templates?: string},
+    section: Record<string, unknown>,
+    ignore: string[] = [],
+  ): Promise<PluginContext> {
     return {
       apiVersion: PLUGIN_API_VERSION,
       config: pluginSection(this.config, prefix, descriptor.configSchema, section, ignore),

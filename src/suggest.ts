@@ -18,5 +18,8 @@ export function nearest(word: string, known: Iterable<string>, max = Math.max(2,
     .map((k) => ({d: k.startsWith(word) && word.length >= 2 ? Math.min(editDistance(word, k), 1) : editDistance(word, k), k}))
     .filter(({d}) => d <= max)
     .sort((a, b) => a.d - b.d || a.k.localeCompare(b.k))
-  return scored.filter(({d}) => d === scored[0].d).slice(0, 3).map(({k}) => k)
+  return scored
+    .filter(({d}) => d === scored[0].d)
+    .slice(0, 3)
+    .map(({k}) => k)
 }

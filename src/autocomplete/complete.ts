@@ -52,12 +52,22 @@ const KINDS: Record<string, ValueKind> = {forest: 'forest', provider: 'provider'
 const HELP: CompletionFlag = {multiple: false, name: 'help', summary: 'Show help', takesValue: false}
 
 /** The first line of a summary, with oclif's `<%= config.bin %>` filled in. */
-const firstLine = (s: unknown, bin: string) => (typeof s === 'string' ? s.split('\n')[0].replaceAll(/<%=\s*config\.bin\s*%>/g, bin).trim() || undefined : undefined)
+const firstLine = (s: unknown, bin: string) =>
+  typeof s === 'string'
+    ? s
+        .split('\n')[0]
+        .replaceAll(/<%=\s*config\.bin\s*%>/g, bin)
+        .trim() || undefined
+    : undefined
 
 type LoadableCommand = Pick<Config['commands'][number], 'aliases' | 'args' | 'flags' | 'hidden' | 'id' | 'summary' | 'description'>
 
 /** The model from oclif's commands and topics; hidden commands and flags are left out. */
-export function completionModel(bin: string, commands: LoadableCommand[], topics: Array<{name: string; description?: string; hidden?: boolean}>): CompletionModel {
+export function completionModel(
+  bin: string,
+  commands: LoadableCommand[],
+  topics: Array<{name: string; description?: string; hidden?: boolean}>,
+): CompletionModel {
   const out: CompletionCommand[] = []
   const aliases: Record<string, string> = {}
   for (const c of commands) {
@@ -74,7 +84,10 @@ export function completionModel(bin: string, commands: LoadableCommand[], topics
         summary: firstLine(f.summary ?? f.description, bin),
         takesValue: f.type === 'option',
       }))
-    const args = Object.entries(c.args ?? {}).map(([name, a]) => ({name, options: Array.isArray(a.options) ? a.options.map(String) : undefined}))
+    const args = Object.entries(c.args ?? {}).map(([name, a]) => ({
+      name,
+      options: Array.isArray(a.options) ? a.options.map(String) : undefined,
+    }))
     out.push({args, flags, id: c.id, summary: firstLine(c.summary ?? c.description, bin)})
     for (const alias of c.aliases ?? []) aliases[alias] = c.id
   }
@@ -156,7 +169,13 @@ async function valuesOf(kindName: string, options: string[] | undefined, values:
   return kind ? values(kind) : []
 }
 
-async function commandValues(command: CompletionCommand, rest: string[], cur: string, values: ValueSource, subcommands: boolean): Promise<Candidate[]> {
+async function commandValues(
+  command: CompletionCommand,
+  rest: string[],
+  cur: string,
+  values: ValueSource,
+  subcommands: boolean,
+): Promise<Candidate[]> {
   const flags = [...command.flags, HELP]
   const byName = (name: string) => flags.find((f) => f.name === name)
   const byChar = (char: string) => flags.find((f) => f.char === char)

@@ -47,7 +47,9 @@ export function cacheKey(configPath: string, env: NodeJS.ProcessEnv = process.en
   } catch {
     text = null
   }
-  return createHash('sha256').update(JSON.stringify([configPath, text, env.HOME ?? ''])).digest('hex')
+  return createHash('sha256')
+    .update(JSON.stringify([configPath, text, env.HOME ?? '']))
+    .digest('hex')
 }
 
 /** The cached ids if they were written for `key` less than the TTL ago; otherwise undefined. */

@@ -47,7 +47,11 @@ export async function providerNames(config: Config): Promise<string[]> {
 export async function sizeNames(config: Config): Promise<string[]> {
   const rt = await runtime(config)
   const sizes = rt.config.values.forest.sizes
-  return safe(Object.entries(sizes).sort(([, a], [, b]) => a - b).map(([name]) => name))
+  return safe(
+    Object.entries(sizes)
+      .sort(([, a], [, b]) => a - b)
+      .map(([name]) => name),
+  )
 }
 
 const SOURCES: Record<ValueKind, (config: Config) => Promise<string[]>> = {forest: forestIds, provider: providerNames, size: sizeNames}

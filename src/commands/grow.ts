@@ -29,19 +29,32 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
     {command: '<%= config.bin %> grow', description: 'The load of your forest, and a node added if you say yes.'},
     {command: '<%= config.bin %> grow forest-1732400000 --auto --dry-run', description: 'What --auto would do, changing nothing.'},
     {command: '<%= config.bin %> grow --auto --threshold 80 --output json', description: 'For cron: every forest, JSON out.'},
-    {command: '*/15 * * * * morpheus grow --auto --threshold 80 --output json >> ~/.morpheus/grow.log 2>&1', description: 'The crontab line.'},
+    {
+      command: '*/15 * * * * morpheus grow --auto --threshold 80 --output json >> ~/.morpheus/grow.log 2>&1',
+      description: 'The crontab line.',
+    },
   ]
   static args = {
     forest: Args.string({description: 'Forest id (see `morpheus list`); --auto without it checks every forest.'}),
   }
   static flags = {
     auto: Flags.boolean({description: 'Decide and add without prompts (for cron).'}),
-    threshold: Flags.integer({description: 'Grow when an average is above N% (replaces growth.threshold_cpu, _memory and _storage for this run).', min: 0, max: 100}),
+    threshold: Flags.integer({
+      description: 'Grow when an average is above N% (replaces growth.threshold_cpu, _memory and _storage for this run).',
+      min: 0,
+      max: 100,
+    }),
     'dry-run': Flags.boolean({description: 'Decide and report, but add nothing.'}),
     output: Flags.string({description: 'Text, or json (the same as --json).', options: ['text', 'json'], default: 'text'}),
     yes: Flags.boolean({char: 'y', description: 'Add the recommended node without asking.'}),
     unsafe: Flags.boolean({description: 'Write the registry even if its backend cannot make concurrent writes safe.'}),
-    'node-timeout': Flags.integer({description: 'How long each node may take to answer its monitoring endpoints, in ms (a node that takes longer counts as unreachable).', default: 5000, min: 50, max: 60000}),
+    'node-timeout': Flags.integer({
+      description:
+        'How long each node may take to answer its monitoring endpoints, in ms (a node that takes longer counts as unreachable).',
+      default: 5000,
+      min: 50,
+      max: 60000,
+    }),
   }
 
   /** `--output json` is `--json`. */
@@ -81,8 +94,17 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
   // -------------------------------------------------------------------------
   // --auto
   // -------------------------------------------------------------------------
-  private async auto(doc: RegistryDocument, forestId: string | undefined, dryRun: boolean, timeoutMs: number): Promise<GrowJson | {results: GrowJson[]}> {
-    const ids = forestId ? [findForest(doc, forestId).id] : Object.values(doc.forests).sort((a, b) => a.created_at.localeCompare(b.created_at)).map((f) => f.id)
+  private async auto(
+    doc: RegistryDocument,
+    forestId: string | undefined,
+    dryRun: boolean,
+    timeoutMs: number,
+  ): Promise<GrowJson | {results: GrowJson[]}> {
+    const ids = forestId
+      ? [findForest(doc, forestId).id]
+      : Object.values(doc.forests)
+          .sort((a, b) => a.created_at.localeCompare(b.created_at))
+          .map((f) => f.id)
     const deps = await this.forestEngine()
     const assessments = await Promise.all(ids.map((id) => assessForest(assessDeps(deps, timeoutMs), doc, id, this.settings)))
     const results: GrowJson[] = []
@@ -95,7 +117,11 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
     const output = forestId ? results[0] : {results}
     const failed = results.find((r) => r.status === 'error')
     // The first failure decides the exit code; with --json the error envelope carries every result.
-    if (failed) throw new FailedWithResult(new MorpheusError(failed.error!.code as MorpheusError['kind'], failed.error!.message, {hint: failed.error!.hint}), output)
+    if (failed)
+      throw new FailedWithResult(
+        new MorpheusError(failed.error!.code as MorpheusError['kind'], failed.error!.message, {hint: failed.error!.hint}),
+        output,
+      )
     return output
   }
 
@@ -105,7 +131,13 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
     if (r.status !== 'expanded' || !a.decision) return r
     if (dryRun) return {...r, message: `${r.message} (dry run: nothing added)`, status: 'dry_run'}
     if (mode === 'auto' && !this.settings.enabled) {
-      return {...r, action: null, message: `${r.message}; growth.enabled is false, so nothing is added`, reason: 'growth_disabled', status: 'no_action'}
+      return {
+        ...r,
+        action: null,
+        message: `${r.message}; growth.enabled is false, so nothing is added`,
+        reason: 'growth_disabled',
+        status: 'no_action',
+      }
     }
     const {guard, refusal} = claimGuard(this.settings, a.decision.count)
     try {
@@ -134,7 +166,11 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
   // -------------------------------------------------------------------------
   // interactive
   // -------------------------------------------------------------------------
-  private async screen(doc: RegistryDocument, forestArg: string | undefined, flags: {yes: boolean; 'dry-run': boolean; 'node-timeout': number}): Promise<GrowJson> {
+  private async screen(
+    doc: RegistryDocument,
+    forestArg: string | undefined,
+    flags: {yes: boolean; 'dry-run': boolean; 'node-timeout': number},
+  ): Promise<GrowJson> {
     const forestId = await this.pickForest(doc, forestArg)
     const a = await assessForest(assessDeps(await this.forestEngine(), flags['node-timeout']), doc, forestId, this.settings)
     if (a.result.status === 'error') {
@@ -162,7 +198,10 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
     })
     if (!confirmed) {
       if (!this.jsonEnabled()) this.log('Nothing added.')
-      return growJson({...a.result, action: null, message: 'declined at the prompt; nothing added', reason: 'declined', status: 'no_action'}, a.forest)
+      return growJson(
+        {...a.result, action: null, message: 'declined at the prompt; nothing added', reason: 'declined', status: 'no_action'},
+        a.forest,
+      )
     }
     const r = await this.act(a, false, 'confirmed')
     if (r.status === 'error') {
@@ -170,7 +209,10 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
       throw new MorpheusError(e.code as MorpheusError['kind'], e.message, {details: {forest_id: forestId}, hint: e.hint})
     }
     if (!this.jsonEnabled()) {
-      if (r.status === 'expanded') this.log(`✅ ${r.action!.count === 1 ? 'Node' : `${r.action!.count} nodes`} added (${r.action!.node_ids.join(', ')}). Cluster now has ${r.action!.nodes_after} nodes.`)
+      if (r.status === 'expanded')
+        this.log(
+          `✅ ${r.action!.count === 1 ? 'Node' : `${r.action!.count} nodes`} added (${r.action!.node_ids.join(', ')}). Cluster now has ${r.action!.nodes_after} nodes.`,
+        )
       else this.log(`Nothing added: ${r.message}.`)
     }
     return growJson(r, a.forest)
@@ -185,11 +227,16 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
     if (forests.length === 1) return forests[0].id
     const listing = forests.map((f) => `${f.id} (${f.provider}, ${plural((doc.nodes[f.id] ?? []).length, 'node')})`).join(', ')
     if (!this.interactive) {
-      throw new MorpheusError('USAGE', `the registry has ${forests.length} forests: ${listing}`, {hint: 'Name one: `morpheus grow <forest>`, or use `morpheus grow --auto` to check them all.'})
+      throw new MorpheusError('USAGE', `the registry has ${forests.length} forests: ${listing}`, {
+        hint: 'Name one: `morpheus grow <forest>`, or use `morpheus grow --auto` to check them all.',
+      })
     }
     const {select} = await import('@inquirer/prompts')
     return select({
-      choices: forests.map((f) => ({name: `${f.id}  ${f.provider}, ${plural((doc.nodes[f.id] ?? []).length, 'node')}, ${f.status}`, value: f.id})),
+      choices: forests.map((f) => ({
+        name: `${f.id}  ${f.provider}, ${plural((doc.nodes[f.id] ?? []).length, 'node')}, ${f.status}`,
+        value: f.id,
+      })),
       message: 'Which forest?',
     })
   }
@@ -200,7 +247,10 @@ Exit codes: 0 when every forest was decided (whatever the status); with status e
  * (forest_id, status, reason, metrics, action), then the forest object as it was assessed;
  * the forest's node count is metrics.node_count, and `nodes` lists each node's metrics.
  */
-export type GrowJson = Omit<GrowResult, 'metrics'> & {forest: ForestJson; metrics: Omit<GrowResult['metrics'], 'nodes'> & {node_count: number}}
+export type GrowJson = Omit<GrowResult, 'metrics'> & {
+  forest: ForestJson
+  metrics: Omit<GrowResult['metrics'], 'nodes'> & {node_count: number}
+}
 
 export function growJson(r: GrowResult, forest: ForestRecord): GrowJson {
   const {forest_id: id, ...rest} = ordered(r)

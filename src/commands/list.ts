@@ -25,11 +25,29 @@ export default class List extends MorpheusCommand {
       .sort((a, b) => a.created_at.localeCompare(b.created_at))
       .map((f): ListedForest => {
         const nodes = doc.nodes[f.id] ?? []
-        return {...forestJson(f), active_nodes: nodes.filter((n) => n.status === 'active').length, nodes: nodes.map((n) => nodeJson(n)), stale: Boolean(staleOperation(f, deviceId()))}
+        return {
+          ...forestJson(f),
+          active_nodes: nodes.filter((n) => n.status === 'active').length,
+          nodes: nodes.map((n) => nodeJson(n)),
+          stale: Boolean(staleOperation(f, deviceId())),
+        }
       })
     if (!this.jsonEnabled()) {
       if (forests.length === 0) this.log(`No forests in the registry (${backend.location}). Plant one: ${this.plantSuggestion()}`)
-      else this.log(table(['FOREST', 'PROVIDER', 'SIZE', 'NODES', 'STATUS', 'CREATED'], forests.map((f) => [f.id, f.provider, f.size, `${f.active_nodes}/${f.nodes.length}`, f.stale ? `${f.status} (stale: teardown or re-plant)` : f.status, ago(f.created_at)])))
+      else
+        this.log(
+          table(
+            ['FOREST', 'PROVIDER', 'SIZE', 'NODES', 'STATUS', 'CREATED'],
+            forests.map((f) => [
+              f.id,
+              f.provider,
+              f.size,
+              `${f.active_nodes}/${f.nodes.length}`,
+              f.stale ? `${f.status} (stale: teardown or re-plant)` : f.status,
+              ago(f.created_at),
+            ]),
+          ),
+        )
     }
     return {forests}
   }

@@ -24,9 +24,15 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
     {command: '<%= config.bin %> plant local small', description: 'One NATS node on this machine.'},
     {command: '<%= config.bin %> plant local medium --json', description: 'Three local nodes, result as JSON.'},
     {command: '<%= config.bin %> plant local --nodes 7', description: 'Seven local nodes.'},
-    {command: '<%= config.bin %> plant cloud small', description: 'On the configured cloud provider: shows the monthly cost estimate and asks first.'},
+    {
+      command: '<%= config.bin %> plant cloud small',
+      description: 'On the configured cloud provider: shows the monthly cost estimate and asks first.',
+    },
     {command: '<%= config.bin %> plant cloud medium --yes --json', description: 'For scripts: no question; the estimate is in the JSON.'},
-    {command: '<%= config.bin %> plant cloud medium --dry-run --json', description: "The plan, with each node's exact user data, creating nothing."},
+    {
+      command: '<%= config.bin %> plant cloud medium --dry-run --json',
+      description: "The plan, with each node's exact user data, creating nothing.",
+    },
   ]
   static args = {
     provider: Args.string({description: 'Provider name, or "cloud" for infrastructure.provider.', required: true}),
@@ -53,11 +59,18 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
     let planting: Planting | undefined
     try {
       return await this.operate(relay, async (runner) => {
-        const p = (planting = await Planting.prepare(deps, {nodes: flags.nodes, provider: await this.runtime.providerName(args.provider), size: args.size}))
+        const p = (planting = await Planting.prepare(deps, {
+          nodes: flags.nodes,
+          provider: await this.runtime.providerName(args.provider),
+          size: args.size,
+        }))
         await this.confirmCost(p, flags.yes)
         const registry = (await this.runtime.registry()).entry.descriptor
         if (p.handle.capabilities.cloud && !registry.capabilities.remote) {
-          this.warning(`the registry (${registry.name}) is a file on this device: other devices, and cron jobs elsewhere, will not see this forest. Move it with \`morpheus registry init\` (a Storage Box or S3).`, 'LOCAL_REGISTRY')
+          this.warning(
+            `the registry (${registry.name}) is a file on this device: other devices, and cron jobs elsewhere, will not see this forest. Move it with \`morpheus registry init\` (a Storage Box or S3).`,
+            'LOCAL_REGISTRY',
+          )
         }
         const even = evenCountWarning(p.count)
         if (even) this.warning(even, 'EVEN_NODE_COUNT')
@@ -81,9 +94,13 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
     const entry = resolve(await this.runtime.providers(), providerName)
     if (!entry.descriptor.capabilities.cloud) return
     if (!this.interactive) {
-      throw new MorpheusError('CONFIG', `no registry is configured (registry.type in ${this.runtime.config.path}): a ${entry.descriptor.name} forest's state must live where every device (and cron) can read it`, {
-        hint: 'Set one up first: `morpheus registry init` on a terminal (asks), or `morpheus registry init --setup new-box` (a new Storage Box, needs HETZNER_API_TOKEN), or `morpheus registry init --setup existing-box --url <url> --username <user> --password-env <VAR>`; to keep it in a file on this device: `morpheus registry init --setup local`.',
-      })
+      throw new MorpheusError(
+        'CONFIG',
+        `no registry is configured (registry.type in ${this.runtime.config.path}): a ${entry.descriptor.name} forest's state must live where every device (and cron) can read it`,
+        {
+          hint: 'Set one up first: `morpheus registry init` on a terminal (asks), or `morpheus registry init --setup new-box` (a new Storage Box, needs HETZNER_API_TOKEN), or `morpheus registry init --setup existing-box --url <url> --username <user> --password-env <VAR>`; to keep it in a file on this device: `morpheus registry init --setup local`.',
+        },
+      )
     }
     this.log(`No registry is configured: a ${entry.descriptor.name} forest's state should live where every device can read it.`)
     const result = await this.runtime.setUpRegistry(questions({given: {}, interactive: true, prompts: terminalPrompts}))
@@ -112,11 +129,24 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
 
   private showPlan(plan: PlantPlan): void {
     const f = plan.forest
-    this.log(`Dry run: nothing was created or written. A plant now would make forest ${f.id} with ${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'} (${f.provider}, ${f.size}, ${f.nats_mode} NATS).`)
+    this.log(
+      `Dry run: nothing was created or written. A plant now would make forest ${f.id} with ${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'} (${f.provider}, ${f.size}, ${f.nats_mode} NATS).`,
+    )
     this.log(`Route password: ${plan.route_password}`)
     if (plan.estimate) this.log(`Estimated cost: ${costLine(plan.estimate, plan.nodes.length)}`)
     this.log('')
-    this.log(table(['NODE', 'ADDRESS', 'PORTS'], plan.nodes.map((n) => [n.id, n.ip || '(at create)', n.ports ? `${n.ports.client}/${n.ports.cluster}/${n.ports.monitor}` : `${f.ports?.client}/${f.ports?.cluster}/${f.ports?.monitor}`])))
+    this.log(
+      table(
+        ['NODE', 'ADDRESS', 'PORTS'],
+        plan.nodes.map((n) => [
+          n.id,
+          n.ip || '(at create)',
+          n.ports
+            ? `${n.ports.client}/${n.ports.cluster}/${n.ports.monitor}`
+            : `${f.ports?.client}/${f.ports?.cluster}/${f.ports?.monitor}`,
+        ]),
+      ),
+    )
     for (const n of plan.nodes) {
       if (n.user_data !== null) this.log(`\n--- ${n.id}: user data (${Buffer.byteLength(n.user_data)} bytes) ---\n${n.user_data}`)
       for (const [path, text] of Object.entries(n.files ?? {})) this.log(`\n--- ${n.id}: ${path} ---\n${text}`)
@@ -125,9 +155,16 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
 
   private show(result: PlantResult): void {
     const f = result.forest
-    this.log(`Forest ${f.id} planted with ${result.nodes.length} node${result.nodes.length === 1 ? '' : 's'} (${f.provider}, ${f.size}) in ${result.seconds}s`)
+    this.log(
+      `Forest ${f.id} planted with ${result.nodes.length} node${result.nodes.length === 1 ? '' : 's'} (${f.provider}, ${f.size}) in ${result.seconds}s`,
+    )
     this.log('')
-    this.log(table(['NODE', 'ADDRESS', 'CLIENT', 'MONITOR', 'STATUS'], result.nodes.map((n) => [n.id, n.ip, n.client, n.monitor, n.status])))
+    this.log(
+      table(
+        ['NODE', 'ADDRESS', 'CLIENT', 'MONITOR', 'STATUS'],
+        result.nodes.map((n) => [n.id, n.ip, n.client, n.monitor, n.status]),
+      ),
+    )
     this.log('')
     this.log(`Next: morpheus status ${f.id}    morpheus teardown ${f.id}`)
   }
@@ -135,7 +172,11 @@ PROVIDER is a provider name (see \`morpheus providers\`), or "cloud" for the con
 
 /** --json of a plant: the forest and node objects of docs/json.md, with each node's endpoints. */
 export function resultJson(result: PlantResult) {
-  return {...result, forest: forestJson(result.forest), nodes: result.nodes.map(({client, monitor, ...n}) => nodeWith(n, {client, monitor}))}
+  return {
+    ...result,
+    forest: forestJson(result.forest),
+    nodes: result.nodes.map(({client, monitor, ...n}) => nodeWith(n, {client, monitor})),
+  }
 }
 
 /** --json of a dry run: the plan, each node with what its provider would create. */
@@ -143,7 +184,9 @@ export function planJson(plan: PlantPlan) {
   return {
     ...plan,
     forest: forestJson(plan.forest),
-    nodes: plan.nodes.map(({details, files, user_data: userData, ...n}) => nodeWith(n, {user_data: userData, files: files ?? {}, details: details ?? {}})),
+    nodes: plan.nodes.map(({details, files, user_data: userData, ...n}) =>
+      nodeWith(n, {user_data: userData, files: files ?? {}, details: details ?? {}}),
+    ),
   }
 }
 
@@ -156,4 +199,3 @@ function costLine(e: CostEstimate, count: number): string {
   const parts = e.breakdown && e.breakdown.length > 0 ? `: ${e.breakdown.join(', ')}` : ''
   return `${money(e.monthly)} a month (${count} × ${money(e.per_node)} per node${parts})`
 }
-

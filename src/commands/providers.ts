@@ -21,7 +21,18 @@ export default class Providers extends MorpheusCommand {
       version: e.plugin.version,
     }))
     if (!this.jsonEnabled()) {
-      this.log(table(['PROVIDER', 'PLUGIN', 'VERSION', 'SUMMARY', 'CAPABILITIES'], providers.map((p) => [p.name + (p.aliases.length > 0 ? ` (${p.aliases.join(', ')})` : ''), p.plugin, p.version, p.summary, capabilityList(p.capabilities)])))
+      this.log(
+        table(
+          ['PROVIDER', 'PLUGIN', 'VERSION', 'SUMMARY', 'CAPABILITIES'],
+          providers.map((p) => [
+            p.name + (p.aliases.length > 0 ? ` (${p.aliases.join(', ')})` : ''),
+            p.plugin,
+            p.version,
+            p.summary,
+            capabilityList(p.capabilities),
+          ]),
+        ),
+      )
     }
     assertNoConflicts(catalog)
     return {providers}

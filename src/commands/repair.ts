@@ -18,13 +18,18 @@ It refuses when more than half of the nodes do not answer: a fault that large is
     {command: '<%= config.bin %> repair forest-1732400000', description: 'Replace every node that does not answer (asks first).'},
     {command: '<%= config.bin %> repair forest-1732400000 --dry-run', description: 'Which nodes would be replaced; nothing changes.'},
     {command: '<%= config.bin %> repair forest-1732400000 --yes --json', description: 'Without a prompt, JSON out.'},
-    {command: '*/10 * * * * morpheus repair forest-1732400000 --auto --json >> ~/.morpheus/repair.log 2>&1', description: 'The crontab line: one node per run at most, with a cooldown.'},
+    {
+      command: '*/10 * * * * morpheus repair forest-1732400000 --auto --json >> ~/.morpheus/repair.log 2>&1',
+      description: 'The crontab line: one node per run at most, with a cooldown.',
+    },
   ]
   static args = {
     forest: Args.string({description: 'Forest id (see `morpheus list`).', required: true}),
   }
   static flags = {
-    auto: Flags.boolean({description: 'For cron: at most one node per run, a cooldown (repair.cooldown_minutes), no prompt; refusals are statuses, exit 0.'}),
+    auto: Flags.boolean({
+      description: 'For cron: at most one node per run, a cooldown (repair.cooldown_minutes), no prompt; refusals are statuses, exit 0.',
+    }),
     'dry-run': Flags.boolean({description: 'Say which nodes would be replaced; change nothing.'}),
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation.'}),
     unsafe: Flags.boolean({description: 'Write the registry even if its backend cannot make concurrent writes safe.'}),
@@ -37,21 +42,30 @@ It refuses when more than half of the nodes do not answer: a fault that large is
     const settings = (this.runtime.config.values.repair ?? {}) as {cooldown_minutes?: number; streams_timeout_seconds?: number}
     let result: RepairResult | undefined
     await this.operate(relay, () =>
-      relay.run([{run: async () => {
-        result = await repairForest(deps, {
-          auto: flags.auto,
-          confirm: flags.auto || flags['dry-run'] ? undefined : (nodes) => this.confirmOrRefuse({
-            hint: 'Pass --yes to confirm.',
-            question: `Replace ${nodes.join(', ')} of ${args.forest} with new machines (same id and addresses)?`,
-            refusal: `refusing to replace ${nodes.join(', ')}`,
-            yes: flags.yes,
-          }),
-          cooldownMinutes: settings.cooldown_minutes,
-          dryRun: flags['dry-run'],
-          forestId: args.forest,
-          streamsTimeoutSeconds: settings.streams_timeout_seconds,
-        })
-      }, title: `Repairing ${args.forest}`}]),
+      relay.run([
+        {
+          run: async () => {
+            result = await repairForest(deps, {
+              auto: flags.auto,
+              confirm:
+                flags.auto || flags['dry-run']
+                  ? undefined
+                  : (nodes) =>
+                      this.confirmOrRefuse({
+                        hint: 'Pass --yes to confirm.',
+                        question: `Replace ${nodes.join(', ')} of ${args.forest} with new machines (same id and addresses)?`,
+                        refusal: `refusing to replace ${nodes.join(', ')}`,
+                        yes: flags.yes,
+                      }),
+              cooldownMinutes: settings.cooldown_minutes,
+              dryRun: flags['dry-run'],
+              forestId: args.forest,
+              streamsTimeoutSeconds: settings.streams_timeout_seconds,
+            })
+          },
+          title: `Repairing ${args.forest}`,
+        },
+      ]),
     )
     if (!this.jsonEnabled()) {
       this.log(`${args.forest}: ${result!.status}${result!.reason ? ` (${result!.reason})` : ''}: ${result!.message}`)

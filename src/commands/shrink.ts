@@ -20,8 +20,14 @@ export default class ShrinkCommand extends MorpheusCommand {
   static description = `Shrink moves every stream replica on the node to the other nodes and waits until they are current, puts the node's NATS in lame duck mode, removes it from the JetStream meta group while it is offline, then removes its machine and its record. Without --node it picks the newest node and names it. It refuses, changing nothing, when the forest has one node, when a node does not answer, when the forest has no system-account user (forests planted before Morpheus made one) or runs embedded NATS, and when a stream's replicas could not be kept on the nodes that remain (R3 streams on three nodes) unless --lower-replicas. Ctrl-C leaves the node recorded as being removed; running shrink again finishes it. See docs/shrink.md.`
   static examples = [
     '<%= config.bin %> shrink forest-1732400000',
-    {command: '<%= config.bin %> shrink forest-1732400000 --node node-2 --yes --json', description: 'Remove node-2, without a prompt, with the result as JSON.'},
-    {command: '<%= config.bin %> shrink forest-1732400000 --lower-replicas --yes', description: 'A three-node forest with R3 streams: remove a node and lower those streams to two replicas.'},
+    {
+      command: '<%= config.bin %> shrink forest-1732400000 --node node-2 --yes --json',
+      description: 'Remove node-2, without a prompt, with the result as JSON.',
+    },
+    {
+      command: '<%= config.bin %> shrink forest-1732400000 --lower-replicas --yes',
+      description: 'A three-node forest with R3 streams: remove a node and lower those streams to two replicas.',
+    },
   ]
   static args = {
     forest: Args.string({description: 'Forest id (see `morpheus list`).', required: true}),
@@ -45,7 +51,12 @@ export default class ShrinkCommand extends MorpheusCommand {
     const detail = `${moves.length > 0 ? `; ${plural(moves.length, 'stream')} move${moves.length === 1 ? 's' : ''} off it first` : ''}${lowered.length > 0 ? ` (${lowered.map((m) => `${m.stream} R${m.replicas}→R${m.replicas_after}`).join(', ')})` : ''}`
     let ok = false
     try {
-      ok = await this.confirmOrRefuse({hint: 'Pass --yes to confirm.', question: `${what}${detail}?`, refusal: `refusing to remove ${node} from ${shrink.forest.id}`, yes: flags.yes})
+      ok = await this.confirmOrRefuse({
+        hint: 'Pass --yes to confirm.',
+        question: `${what}${detail}?`,
+        refusal: `refusing to remove ${node} from ${shrink.forest.id}`,
+        yes: flags.yes,
+      })
     } finally {
       if (!ok) await shrink.close()
     }
@@ -54,12 +65,16 @@ export default class ShrinkCommand extends MorpheusCommand {
       const outcome = await this.operate(relay, (runner) => runner.run(shrink))
       if (outcome.kind !== 'done') {
         const running = outcome.kind === 'busy' ? `a ${outcome.operation.kind} on ${outcome.operation.device}` : outcome.reason
-        throw new MorpheusError('REGISTRY', `forest ${shrink.forest.id} is being changed right now (${running})`, {hint: 'Try again when it has finished.'})
+        throw new MorpheusError('REGISTRY', `forest ${shrink.forest.id} is being changed right now (${running})`, {
+          hint: 'Try again when it has finished.',
+        })
       }
       const result = outcome.result
       if (!this.jsonEnabled()) {
         const moved = result.moved.length > 0 ? `; moved ${plural(result.moved.length, 'stream')} off it first` : ''
-        this.log(`✅ Removed ${node} from ${result.forest.id}${moved}. The forest has ${plural(result.nodes.length, 'node')}: ${result.nodes.map((n) => n.id).join(', ')} (${result.seconds}s).`)
+        this.log(
+          `✅ Removed ${node} from ${result.forest.id}${moved}. The forest has ${plural(result.nodes.length, 'node')}: ${result.nodes.map((n) => n.id).join(', ')} (${result.seconds}s).`,
+        )
       }
       return shrinkJson(result)
     } finally {

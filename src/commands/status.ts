@@ -10,7 +10,8 @@ import {table} from '../ui/table.js'
 
 export default class Status extends MorpheusCommand {
   static summary = "Show a forest's live state: each node's health and routes, and the JetStream leader."
-  static description = 'The exit code is 0 whatever the health: scripts read `health` (healthy, degraded, down, empty, elsewhere) from --json.'
+  static description =
+    'The exit code is 0 whatever the health: scripts read `health` (healthy, degraded, down, empty, elsewhere) from --json.'
   static examples = ['<%= config.bin %> status forest-1732400000', '<%= config.bin %> status forest-1732400000 --json']
   static args = {
     forest: Args.string({description: 'Forest id (see `morpheus list`).', required: true}),
@@ -22,7 +23,9 @@ export default class Status extends MorpheusCommand {
     if (!this.jsonEnabled()) {
       const f = view.forest
       if (view.health === 'elsewhere') {
-        this.log(`Forest ${f.id}: runs on device ${view.device} (registry: ${f.status}; ${f.provider}, ${f.size}); its nodes are processes there, so their health can only be seen on that device.`)
+        this.log(
+          `Forest ${f.id}: runs on device ${view.device} (registry: ${f.status}; ${f.provider}, ${f.size}); its nodes are processes there, so their health can only be seen on that device.`,
+        )
       } else {
         this.log(`Forest ${f.id}: ${view.health} (registry: ${f.status}; ${f.provider}, ${f.size}; ${describeLeader(view)})`)
       }
@@ -30,17 +33,25 @@ export default class Status extends MorpheusCommand {
       if (view.stale_operation) this.log(`Stale: ${staleHint(f)}`)
       if (view.nodes.length > 0) {
         this.log('')
-        this.log(table(
-          ['NODE', 'ADDRESS', 'RECORDED', 'HEALTH', 'ROUTES', 'VERSION'],
-          view.nodes.map((n) => [
-            n.id,
-            n.ip || '-',
-            n.status,
-            !n.health ? 'not probed' : n.health.healthy ? 'ok' : n.health.reachable ? `unhealthy: ${n.health.error ?? 'healthz failed'}` : `not answering: ${n.health.error ?? 'no answer'}`,
-            n.health?.reachable ? `${n.health.routes}/${view.nodes.length - 1}` : '-',
-            n.health?.version ?? '-',
-          ]),
-        ))
+        this.log(
+          table(
+            ['NODE', 'ADDRESS', 'RECORDED', 'HEALTH', 'ROUTES', 'VERSION'],
+            view.nodes.map((n) => [
+              n.id,
+              n.ip || '-',
+              n.status,
+              !n.health
+                ? 'not probed'
+                : n.health.healthy
+                  ? 'ok'
+                  : n.health.reachable
+                    ? `unhealthy: ${n.health.error ?? 'healthz failed'}`
+                    : `not answering: ${n.health.error ?? 'no answer'}`,
+              n.health?.reachable ? `${n.health.routes}/${view.nodes.length - 1}` : '-',
+              n.health?.version ?? '-',
+            ]),
+          ),
+        )
       }
     }
     return statusJson(view)

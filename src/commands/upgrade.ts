@@ -18,15 +18,24 @@ export default class Upgrade extends MorpheusCommand {
 It refuses when the forest is not healthy, when a replicated stream is not current, and on a cloud provider while a node to upgrade holds an R1 stream (a new machine starts with an empty disk: that stream would be lost).`
   static examples = [
     {command: '<%= config.bin %> upgrade forest-1732400000 --nats 2.11.4', description: 'Every node to nats-server 2.11.4 (asks first).'},
-    {command: '<%= config.bin %> upgrade forest-1732400000 --nats /opt/nats/nats-server-2.11.4 --yes', description: 'A local forest: the binary by its path.'},
-    {command: '<%= config.bin %> upgrade forest-1732400000 --nimsforest https://nimsforest.io/bin/nimsforest-1.4.0 --dry-run --json', description: 'What it would do, as JSON; nothing changes.'},
+    {
+      command: '<%= config.bin %> upgrade forest-1732400000 --nats /opt/nats/nats-server-2.11.4 --yes',
+      description: 'A local forest: the binary by its path.',
+    },
+    {
+      command: '<%= config.bin %> upgrade forest-1732400000 --nimsforest https://nimsforest.io/bin/nimsforest-1.4.0 --dry-run --json',
+      description: 'What it would do, as JSON; nothing changes.',
+    },
   ]
   static args = {
     forest: Args.string({description: 'Forest id (see `morpheus list`).', required: true}),
   }
   static flags = {
     nats: Flags.string({description: 'The nats-server to run: a release (2.11.4), locally also a binary path.', exclusive: ['nimsforest']}),
-    nimsforest: Flags.string({description: 'The NimsForest build to run: a download URL (cloud) or a binary path (local).', exclusive: ['nats']}),
+    nimsforest: Flags.string({
+      description: 'The NimsForest build to run: a download URL (cloud) or a binary path (local).',
+      exclusive: ['nats'],
+    }),
     'dry-run': Flags.boolean({description: 'Say which nodes would be upgraded, in which order; change nothing.'}),
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation.'}),
     unsafe: Flags.boolean({description: 'Write the registry even if its backend cannot make concurrent writes safe.'}),
@@ -34,26 +43,37 @@ It refuses when the forest is not healthy, when a replicated stream is not curre
 
   async run(): Promise<ReturnType<typeof upgradeJson>> {
     const {args, flags} = await this.parse(Upgrade)
-    if (!flags.nats && !flags.nimsforest) throw new MorpheusError('USAGE', 'name what to upgrade to: --nats <version> or --nimsforest <build>', {hint: 'e.g. `morpheus upgrade <forest> --nats 2.11.4`'})
+    if (!flags.nats && !flags.nimsforest)
+      throw new MorpheusError('USAGE', 'name what to upgrade to: --nats <version> or --nimsforest <build>', {
+        hint: 'e.g. `morpheus upgrade <forest> --nats 2.11.4`',
+      })
     const relay = new ProgressRelay({fancy: this.fancyProgress, quiet: this.jsonEnabled()})
     const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe})
     const settings = (this.runtime.config.values.repair ?? {}) as {streams_timeout_seconds?: number}
     let result: UpgradeResult | undefined
     await this.operate(relay, () =>
-      relay.run([{run: async () => {
-        result = await upgradeForest(deps, {
-          confirm: flags['dry-run'] ? undefined : (nodes, target) => this.confirmOrRefuse({
-            hint: 'Pass --yes to confirm.',
-            question: `Upgrade ${nodes.join(', ')} of ${args.forest} to ${describeVersions(target)}, one at a time?`,
-            refusal: `refusing to upgrade ${args.forest}`,
-            yes: flags.yes,
-          }),
-          dryRun: flags['dry-run'],
-          forestId: args.forest,
-          streamsTimeoutSeconds: settings.streams_timeout_seconds,
-          wanted: {...(flags.nats ? {nats: flags.nats} : {}), ...(flags.nimsforest ? {nimsforest: flags.nimsforest} : {})},
-        })
-      }, title: `Upgrading ${args.forest}`}]),
+      relay.run([
+        {
+          run: async () => {
+            result = await upgradeForest(deps, {
+              confirm: flags['dry-run']
+                ? undefined
+                : (nodes, target) =>
+                    this.confirmOrRefuse({
+                      hint: 'Pass --yes to confirm.',
+                      question: `Upgrade ${nodes.join(', ')} of ${args.forest} to ${describeVersions(target)}, one at a time?`,
+                      refusal: `refusing to upgrade ${args.forest}`,
+                      yes: flags.yes,
+                    }),
+              dryRun: flags['dry-run'],
+              forestId: args.forest,
+              streamsTimeoutSeconds: settings.streams_timeout_seconds,
+              wanted: {...(flags.nats ? {nats: flags.nats} : {}), ...(flags.nimsforest ? {nimsforest: flags.nimsforest} : {})},
+            })
+          },
+          title: `Upgrading ${args.forest}`,
+        },
+      ]),
     )
     if (!this.jsonEnabled()) this.log(`${args.forest}: ${result!.status}: ${result!.message}`)
     return upgradeJson(result!)

@@ -27,7 +27,9 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 function configError(file: string, message: string, hint?: string): MorpheusError {
-  return new MorpheusError('CONFIG', `${file}: ${message}`, {hint: hint ?? 'Fix it in the file (every key is described in config.example.yaml).'})
+  return new MorpheusError('CONFIG', `${file}: ${message}`, {
+    hint: hint ?? 'Fix it in the file (every key is described in config.example.yaml).',
+  })
 }
 
 /** Where the file's YAML breaks, in one line, without repeating the file's name (js-yaml puts it in its message). */
@@ -49,7 +51,10 @@ export function readRawConfig(path: string): {raw: Record<string, unknown>; exis
     // No file, or a file where one of its directories should be: there is no config (yet).
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' || code === 'ENOTDIR') return {raw: {}, exists: false}
-    throw toFsError(error, {instead: 'point MORPHEUS_CONFIG at another file', operation: 'read', path, what: 'the config file'}) ?? configError(path, `cannot be read: ${(error as Error).message}`)
+    throw (
+      toFsError(error, {instead: 'point MORPHEUS_CONFIG at another file', operation: 'read', path, what: 'the config file'}) ??
+      configError(path, `cannot be read: ${(error as Error).message}`)
+    )
   }
   // An empty file, or one with only comments, is an empty config (js-yaml 5 refuses an empty document).
   if (text.split('\n').every((line) => /^\s*(#.*)?$/.test(line))) return {raw: {}, exists: true}
@@ -59,10 +64,19 @@ export function readRawConfig(path: string): {raw: Record<string, unknown>; exis
     parsed = load(text)
   } catch (error) {
     const problem = yamlProblem(error)
-    throw configError(path, `not valid YAML: ${problem.text}`, `Fix ${problem.line ? `line ${problem.line}` : 'the file'} (YAML: "key: value", nested keys indented), ${aside}.`)
+    throw configError(
+      path,
+      `not valid YAML: ${problem.text}`,
+      `Fix ${problem.line ? `line ${problem.line}` : 'the file'} (YAML: "key: value", nested keys indented), ${aside}.`,
+    )
   }
   if (parsed === undefined || parsed === null) return {raw: {}, exists: true}
-  if (!isPlainObject(parsed)) throw configError(path, `must be a YAML mapping of keys to values (e.g. "forest:" and, indented below it, "parallel: 5"), not ${Array.isArray(parsed) ? 'a list' : `a single ${typeof parsed}`}`, `Fix the file, ${aside}.`)
+  if (!isPlainObject(parsed))
+    throw configError(
+      path,
+      `must be a YAML mapping of keys to values (e.g. "forest:" and, indented below it, "parallel: 5"), not ${Array.isArray(parsed) ? 'a list' : `a single ${typeof parsed}`}`,
+      `Fix the file, ${aside}.`,
+    )
   return {raw: parsed, exists: true}
 }
 
@@ -76,7 +90,11 @@ export function expandEnv(value: unknown, file: string, env: NodeJS.ProcessEnv =
       const found = env[name!]
       if (found !== undefined && found !== '') return found
       if (fallback !== undefined) return fallback
-      throw configError(file, `${key || 'a value'} refers to \${${name}}, which is not set in the environment`, `Export ${name}, or give ${key} a value in the file.`)
+      throw configError(
+        file,
+        `${key || 'a value'} refers to \${${name}}, which is not set in the environment`,
+        `Export ${name}, or give ${key} a value in the file.`,
+      )
     })
   }
   if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, file, env, `${key}[${i}]`))
@@ -94,7 +112,11 @@ export function validateCore(raw: Record<string, unknown>, file: string): void {
   const problems = validateAgainst(coreSchema, raw, '')
   if (problems.length > 0) {
     const lines = problems.map((p) => `  ${p.key} ${p.message}`)
-    throw configError(file, `has ${problems.length === 1 ? 'an error' : `${problems.length} errors`}:\n${lines.join('\n')}`, `Fix it in the file, or remove the key: \`morpheus config unset ${problems[0].key}\` (every key is described in config.example.yaml).`)
+    throw configError(
+      file,
+      `has ${problems.length === 1 ? 'an error' : `${problems.length} errors`}:\n${lines.join('\n')}`,
+      `Fix it in the file, or remove the key: \`morpheus config unset ${problems[0].key}\` (every key is described in config.example.yaml).`,
+    )
   }
 }
 
@@ -111,7 +133,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
 }
 
 /** Validate and default a plugin's section against its schema, naming the key and the file. */
-export function pluginSection(config: LoadedConfig, prefix: string, schema: ConfigSchema | undefined, rawSection: Record<string, unknown>, ignore: string[] = [], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+export function pluginSection(
+  config: LoadedConfig,
+  prefix: string,
+  schema: ConfigSchema | undefined,
+  rawSection: Record<string, unknown>,
+  ignore: string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, unknown> {
   const section = expandEnv(rawSection, config.path, env, prefix) as Record<string, unknown>
   const toCheck = Object.fromEntries(Object.entries(section).filter(([k]) => !ignore.includes(k)))
   if (schema) {

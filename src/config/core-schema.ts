@@ -109,8 +109,19 @@ export const coreSchema = {
     type: 'object',
     description: 'How `morpheus repair` and `morpheus upgrade` wait, and how often `repair --auto` may act (docs/repair.md)',
     properties: {
-      cooldown_minutes: {type: 'number', description: "repair --auto replaces a node at most this often per forest (measured from the forest's last repair, recorded in the registry)", default: 15, minimum: 0},
-      streams_timeout_seconds: {type: 'integer', description: 'How long replicated streams may take to get every replica current again after a node is replaced', default: 120, minimum: 1},
+      cooldown_minutes: {
+        type: 'number',
+        description:
+          "repair --auto replaces a node at most this often per forest (measured from the forest's last repair, recorded in the registry)",
+        default: 15,
+        minimum: 0,
+      },
+      streams_timeout_seconds: {
+        type: 'integer',
+        description: 'How long replicated streams may take to get every replica current again after a node is replaced',
+        default: 120,
+        minimum: 1,
+      },
     },
   },
   templates: {

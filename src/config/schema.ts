@@ -42,7 +42,11 @@ function typeName(value: unknown): string {
 
 function checkValue(key: string, schema: ConfigKeySchema, value: unknown, problems: SchemaProblem[]): void {
   // A secret's value is never echoed back (only its type), even when it is the wrong type.
-  const bad = (expected: string) => problems.push({key, message: `must be ${expected}, got ${schema.secret && value !== null && typeof value !== 'object' ? typeof value : typeName(value)}`})
+  const bad = (expected: string) =>
+    problems.push({
+      key,
+      message: `must be ${expected}, got ${schema.secret && value !== null && typeof value !== 'object' ? typeof value : typeName(value)}`,
+    })
   switch (schema.type) {
     case 'string': {
       if (typeof value !== 'string') return void bad('a string')
@@ -55,8 +59,10 @@ function checkValue(key: string, schema: ConfigKeySchema, value: unknown, proble
     case 'integer': {
       if (typeof value !== 'number' || Number.isNaN(value)) return void bad(schema.type === 'integer' ? 'an integer' : 'a number')
       if (schema.type === 'integer' && !Number.isInteger(value)) return void bad('an integer')
-      if (schema.minimum !== undefined && value < schema.minimum) problems.push({key, message: `must be at least ${schema.minimum}, got ${value}`})
-      if (schema.maximum !== undefined && value > schema.maximum) problems.push({key, message: `must be at most ${schema.maximum}, got ${value}`})
+      if (schema.minimum !== undefined && value < schema.minimum)
+        problems.push({key, message: `must be at least ${schema.minimum}, got ${value}`})
+      if (schema.maximum !== undefined && value > schema.maximum)
+        problems.push({key, message: `must be at most ${schema.maximum}, got ${value}`})
       return
     }
     case 'boolean': {
@@ -87,7 +93,12 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  * Check `value` against `schema`; unknown keys are reported (with a "did you mean") so a
  * typo does not silently fall back to a default. `null` counts as "not set".
  */
-export function validateAgainst(schema: ConfigSchema, value: Record<string, unknown>, prefix: string, problems: SchemaProblem[] = []): SchemaProblem[] {
+export function validateAgainst(
+  schema: ConfigSchema,
+  value: Record<string, unknown>,
+  prefix: string,
+  problems: SchemaProblem[] = [],
+): SchemaProblem[] {
   for (const [k, v] of Object.entries(value)) {
     const key = prefix ? `${prefix}.${k}` : k
     const keySchema = schema[k]

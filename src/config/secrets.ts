@@ -11,7 +11,11 @@ export const SECRET_ENV: Readonly<Record<string, readonly string[]>> = {
 }
 
 /** One secret as the precedence above gives it; undefined when neither the config nor the environment has it. */
-export function resolveSecret(config: {path: string; values: {secrets?: Record<string, unknown> | null}}, name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function resolveSecret(
+  config: {path: string; values: {secrets?: Record<string, unknown> | null}},
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   const all = config.values.secrets ?? {}
   const configured = all[name] === undefined || all[name] === null ? '' : String(expandEnv(all[name], config.path, env, `secrets.${name}`))
   if (configured) return configured

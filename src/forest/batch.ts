@@ -1,6 +1,14 @@
 import {MorpheusError, asUnexpected} from '../errors.js'
 import {isFormed, type NodeHealth} from '../monitor/nats.js'
-import type {ClusterAuth, ForestRecord, NatsMode, NodeAddresses, NodeEndpoints, NodeRecord, ProviderCapabilities} from '../plugin-api/index.js'
+import type {
+  ClusterAuth,
+  ForestRecord,
+  NatsMode,
+  NodeAddresses,
+  NodeEndpoints,
+  NodeRecord,
+  ProviderCapabilities,
+} from '../plugin-api/index.js'
 import {UNCHANGED} from '../registry/store.js'
 import type {ForestDeps, ProviderHandle} from './deps.js'
 import {endpointsOf, nodePorts} from './endpoints.js'
@@ -94,19 +102,25 @@ export class NodeBatch {
       if (node) Object.assign(node, change)
     }
     const forestId = this.forest.id
-    const write = this.deps.store.update((doc) => {
-      const list = doc.nodes[forestId]
-      if (!list) return UNCHANGED
-      let changed = false
-      for (const node of list) {
-        const change = changes[node.id]
-        if (change && Object.entries(change).some(([k, v]) => JSON.stringify((node as unknown as Record<string, unknown>)[k]) !== JSON.stringify(v))) {
-          Object.assign(node, change)
-          changed = true
+    const write = this.deps.store.update(
+      (doc) => {
+        const list = doc.nodes[forestId]
+        if (!list) return UNCHANGED
+        let changed = false
+        for (const node of list) {
+          const change = changes[node.id]
+          if (
+            change &&
+            Object.entries(change).some(([k, v]) => JSON.stringify((node as unknown as Record<string, unknown>)[k]) !== JSON.stringify(v))
+          ) {
+            Object.assign(node, change)
+            changed = true
+          }
         }
-      }
-      return changed ? true : UNCHANGED
-    }, {now})
+        return changed ? true : UNCHANGED
+      },
+      {now},
+    )
     // Awaited (and its error surfaced) by settled(); never an unhandled rejection meanwhile.
     write.catch(() => undefined)
     this.writes.push(write)
@@ -164,26 +178,30 @@ export class NodeBatch {
     void this.record({[node.id]: {status: 'creating'}})
     this.deps.progress.report(`${node.id}: creating`)
     const current = this.view.get(node.id)!
-    const created = await this.handle.provider.createNode({
-      addressesKnown: (a) => void this.record({[node.id]: addressFields(a)}),
-      cluster: this.cluster,
-      clusterAuth: this.clusterAuth,
-      forest: this.forest,
-      natsMode: this.natsMode,
-      systemUser: this.systemUser,
-      node: {...current},
-      peers: this.peersOf(node.id),
-      ports: nodePorts(current, this.forest, this.deps.settings.ports),
-      progress: (m) => this.deps.progress.report(`${node.id}: ${m}`),
-      signal: this.deps.signal,
-      // grow: the versions the forest runs (recorded at plant), not the provider's newest default.
-      ...(this.forest.versions ? {versions: this.forest.versions} : {}),
-    }).catch((error) => {
-      this.rejected.add(node.id)
-      throw error
-    })
+    const created = await this.handle.provider
+      .createNode({
+        addressesKnown: (a) => void this.record({[node.id]: addressFields(a)}),
+        cluster: this.cluster,
+        clusterAuth: this.clusterAuth,
+        forest: this.forest,
+        natsMode: this.natsMode,
+        systemUser: this.systemUser,
+        node: {...current},
+        peers: this.peersOf(node.id),
+        ports: nodePorts(current, this.forest, this.deps.settings.ports),
+        progress: (m) => this.deps.progress.report(`${node.id}: ${m}`),
+        signal: this.deps.signal,
+        // grow: the versions the forest runs (recorded at plant), not the provider's newest default.
+        ...(this.forest.versions ? {versions: this.forest.versions} : {}),
+      })
+      .catch((error) => {
+        this.rejected.add(node.id)
+        throw error
+      })
     this.created.add(node.id)
-    void this.record({[node.id]: {...addressFields(created ?? {}), ...(created?.versions ? {versions: created.versions} : {}), status: 'starting'}})
+    void this.record({
+      [node.id]: {...addressFields(created ?? {}), ...(created?.versions ? {versions: created.versions} : {}), status: 'starting'},
+    })
     this.deps.progress.report(`${node.id}: started${this.view.get(node.id)!.ip ? ` at ${this.view.get(node.id)!.ip}` : ''}`)
   }
 
@@ -216,11 +234,15 @@ export class NodeBatch {
     const first = failures.find((f) => !(f.reason instanceof MorpheusError && f.reason.kind === 'INTERRUPTED')) ?? failures[0]
     // createNode's errors name the provider and the node already (src/plugins/guard.ts).
     const error = asUnexpected(first.reason)
-    throw new MorpheusError(error.kind, `${failures.length} of ${this.newIds.length} new node${this.newIds.length === 1 ? '' : 's'} could not be created; ${error.message}`, {
-      cause: first.reason,
-      details: {forest_id: this.forest.id},
-      hint: error.hint,
-    })
+    throw new MorpheusError(
+      error.kind,
+      `${failures.length} of ${this.newIds.length} new node${this.newIds.length === 1 ? '' : 's'} could not be created; ${error.message}`,
+      {
+        cause: first.reason,
+        details: {forest_id: this.forest.id},
+        hint: error.hint,
+      },
+    )
   }
 
   endpoints(node: NodeRecord) {
@@ -231,17 +253,25 @@ export class NodeBatch {
    * The end of a plant or grow, in one write: every node's last known status, the operation
    * cleared, and `change` applied to the forest. Returns the forest and its nodes with endpoints.
    */
-  async finish(change: (forest: ForestRecord) => void = () => undefined): Promise<{forest: ForestRecord; nodes: Array<NodeRecord & NodeEndpoints>}> {
+  async finish(
+    change: (forest: ForestRecord) => void = () => undefined,
+  ): Promise<{forest: ForestRecord; nodes: Array<NodeRecord & NodeEndpoints>}> {
     const id = this.forest.id
     const view = new Map(this.nodes.map((n) => [n.id, n]))
-    const {doc} = await this.deps.store.update((d) => {
-      const f = d.forests[id]
-      if (!f) throw new MorpheusError('REGISTRY', `forest ${id} vanished from the registry while it was being changed`, {hint: 'Someone removed it; its nodes may still run: check with the provider.'})
-      f.operation = null
-      change(f)
-      for (const n of d.nodes[id] ?? []) Object.assign(n, view.get(n.id) ?? {})
-      return true
-    }, {now: true})
+    const {doc} = await this.deps.store.update(
+      (d) => {
+        const f = d.forests[id]
+        if (!f)
+          throw new MorpheusError('REGISTRY', `forest ${id} vanished from the registry while it was being changed`, {
+            hint: 'Someone removed it; its nodes may still run: check with the provider.',
+          })
+        f.operation = null
+        change(f)
+        for (const n of d.nodes[id] ?? []) Object.assign(n, view.get(n.id) ?? {})
+        return true
+      },
+      {now: true},
+    )
     await this.settled()
     this.forest = doc.forests[id]
     return {forest: this.forest, nodes: (doc.nodes[id] ?? []).map((n) => ({...n, ...this.endpoints(n)}))}
@@ -251,7 +281,10 @@ export class NodeBatch {
   async lookOnce(timeoutMs: number): Promise<void> {
     const nodes = this.newNodes.filter((n) => this.created.has(n.id) && n.status !== 'active')
     if (nodes.length === 0) return
-    const health = await this.deps.monitor(nodes.map((n) => this.endpoints(n).monitor), timeoutMs)
+    const health = await this.deps.monitor(
+      nodes.map((n) => this.endpoints(n).monitor),
+      timeoutMs,
+    )
     nodes.forEach((n, i) => {
       if (health[i].healthy) this.view.get(n.id)!.status = 'active'
     })
@@ -269,15 +302,21 @@ export class NodeBatch {
       this.health = await this.deps.monitor(urls, 1000)
       const nowActive = nodes.filter((n, i) => this.health[i].healthy && this.view.get(n.id)!.status !== 'active')
       if (nowActive.length > 0) void this.record(Object.fromEntries(nowActive.map((n) => [n.id, {status: 'active' as const}])))
-      const line = this.health.map((h, i) => `${nodes[i].id} ${h.healthy ? `${h.routes}/${nodes.length - 1} routes` : 'starting'}`).join(', ')
+      const line = this.health
+        .map((h, i) => `${nodes[i].id} ${h.healthy ? `${h.routes}/${nodes.length - 1} routes` : 'starting'}`)
+        .join(', ')
       if (line !== last) this.deps.progress.report((last = line))
       if (isFormed(this.health)) return
       if (Date.now() > deadline) {
         const leaderless = this.health.some((h) => h.healthy) && !this.health.some((h) => h.jetstream_leader)
-        throw new MorpheusError('NOT_FORMED', `forest ${this.forest.id} did not form within ${seconds}s: ${line}${leaderless ? '; no JetStream leader yet' : ''}`, {
-          details: {forest_id: this.forest.id},
-          hint: `Inspect it with \`morpheus status ${this.forest.id}\`; remove it with \`morpheus teardown ${this.forest.id} --yes\`.`,
-        })
+        throw new MorpheusError(
+          'NOT_FORMED',
+          `forest ${this.forest.id} did not form within ${seconds}s: ${line}${leaderless ? '; no JetStream leader yet' : ''}`,
+          {
+            details: {forest_id: this.forest.id},
+            hint: `Inspect it with \`morpheus status ${this.forest.id}\`; remove it with \`morpheus teardown ${this.forest.id} --yes\`.`,
+          },
+        )
       }
       try {
         await sleep(this.deps.pollMs ?? 150, this.deps.signal)

@@ -53,7 +53,8 @@ export class Growth implements Operation<AddNodesResult> {
 
   static async prepare(deps: ForestDeps, request: AddNodesRequest): Promise<Growth> {
     const since = Date.now()
-    if (!Number.isInteger(request.count) || request.count < 1 || request.count > 100) throw new MorpheusError('USAGE', `nodes to add: 1 to 100, not ${request.count}`)
+    if (!Number.isInteger(request.count) || request.count < 1 || request.count > 100)
+      throw new MorpheusError('USAGE', `nodes to add: 1 to 100, not ${request.count}`)
     const doc = await deps.store.read()
     const forest = findForest(doc, request.forestId)
     const handle = await loadProvider(deps, forest.provider)
@@ -61,9 +62,13 @@ export class Growth implements Operation<AddNodesResult> {
     if (elsewhere) throw elsewhereError(forest, elsewhere, 'growing it')
     if (forest.status !== 'active') {
       const stale = staleOperation(forest, deps.device)
-      throw new MorpheusError('USAGE', `forest ${forest.id} is ${forest.status}${forest.operation && !stale ? ` (a ${forest.operation.kind} is running on ${forest.operation.device})` : ''}; only an active forest can grow`, {
-        hint: stale ? staleHint(forest) : `See \`morpheus status ${forest.id}\`.`,
-      })
+      throw new MorpheusError(
+        'USAGE',
+        `forest ${forest.id} is ${forest.status}${forest.operation && !stale ? ` (a ${forest.operation.kind} is running on ${forest.operation.device})` : ''}; only an active forest can grow`,
+        {
+          hint: stale ? staleHint(forest) : `See \`morpheus status ${forest.id}\`.`,
+        },
+      )
     }
     await preflight(handle, deps.signal)
     // A forest of one node: its JetStream data is carried into the cluster, or grow refuses here, before anything is touched.
@@ -87,25 +92,28 @@ export class Growth implements Operation<AddNodesResult> {
     let refused: Refused | Busy | undefined
     let claimed
     try {
-      claimed = await this.deps.store.update((doc) => {
-        refused = undefined
-        const forest = findForest(doc, id)
-        const nodes = doc.nodes[id] ?? []
-        if (sameOperation(forest.operation, op)) {
-          return {forest, nodes, newIds: nodes.filter((n) => n.status === 'reserved').map((n) => n.id)}
-        }
-        // The guard first: a run that lost the race to another grow gets its refusal (cooldown), not busy.
-        const refusal = this.request.guard?.(forest, nodes, now)
-        if (refusal) refused = {kind: 'refused', reason: refusal}
-        else if (forest.operation) refused = busy(forest.operation)
-        if (refused) return UNCHANGED
-        const added = reserveNodes(this.handle, forest, doc, nextNodeIds(nodes, this.request.count), now)
-        forest.last_expansion = now.toISOString()
-        forest.node_count = nodes.length + added.length
-        forest.operation = op
-        doc.nodes[id] = [...nodes, ...added]
-        return {forest, nodes: doc.nodes[id], newIds: added.map((n) => n.id)}
-      }, {now: true})
+      claimed = await this.deps.store.update(
+        (doc) => {
+          refused = undefined
+          const forest = findForest(doc, id)
+          const nodes = doc.nodes[id] ?? []
+          if (sameOperation(forest.operation, op)) {
+            return {forest, nodes, newIds: nodes.filter((n) => n.status === 'reserved').map((n) => n.id)}
+          }
+          // The guard first: a run that lost the race to another grow gets its refusal (cooldown), not busy.
+          const refusal = this.request.guard?.(forest, nodes, now)
+          if (refusal) refused = {kind: 'refused', reason: refusal}
+          else if (forest.operation) refused = busy(forest.operation)
+          if (refused) return UNCHANGED
+          const added = reserveNodes(this.handle, forest, doc, nextNodeIds(nodes, this.request.count), now)
+          forest.last_expansion = now.toISOString()
+          forest.node_count = nodes.length + added.length
+          forest.operation = op
+          doc.nodes[id] = [...nodes, ...added]
+          return {forest, nodes: doc.nodes[id], newIds: added.map((n) => n.id)}
+        },
+        {now: true},
+      )
     } catch (error) {
       // node-1's JetStream connection (a one-node forest) must not outlive a claim that fails.
       await this.carry?.close()
@@ -149,7 +157,10 @@ export class Growth implements Operation<AddNodesResult> {
     const ids = batch.newIds.join(', ')
     return {
       create: `${existing.length === 1 ? `Turning ${existing[0].id} into a cluster, then creating` : 'Creating'} ${ids} (${this.handle.name})`,
-      wait: batch.nodes.length === 2 ? 'Joining the cluster: each node routes to the other' : `Joining the cluster: every node routes to the ${batch.nodes.length - 1} others`,
+      wait:
+        batch.nodes.length === 2
+          ? 'Joining the cluster: each node routes to the other'
+          : `Joining the cluster: every node routes to the ${batch.nodes.length - 1} others`,
     }
   }
 
@@ -164,9 +175,13 @@ export class Growth implements Operation<AddNodesResult> {
     const [node] = existing
     const provider = this.handle.provider
     if (!provider.reconfigureNode) {
-      throw new MorpheusError('PROVIDER', `provider ${this.handle.name} cannot turn the one-node forest ${batch.forest.id} into a cluster (it has no reconfigureNode)`, {
-        hint: 'Plant a new forest with three nodes instead, or use a provider that can.',
-      })
+      throw new MorpheusError(
+        'PROVIDER',
+        `provider ${this.handle.name} cannot turn the one-node forest ${batch.forest.id} into a cluster (it has no reconfigureNode)`,
+        {
+          hint: 'Plant a new forest with three nodes instead, or use a provider that can.',
+        },
+      )
     }
     this.deps.progress.report(`${node.id}: joining a cluster (it ran alone)`)
     await provider.reconfigureNode({
@@ -203,7 +218,12 @@ export class Growth implements Operation<AddNodesResult> {
   async finish(): Promise<AddNodesResult> {
     const batch = this.batch!
     const {forest, nodes} = await batch.finish()
-    return {added: nodes.filter((n) => batch.newIds.includes(n.id)), forest, nodes, seconds: Math.round((Date.now() - this.started) / 100) / 10}
+    return {
+      added: nodes.filter((n) => batch.newIds.includes(n.id)),
+      forest,
+      nodes,
+      seconds: Math.round((Date.now() - this.started) / 100) / 10,
+    }
   }
 
   /** Settle an unfinished growth (src/forest/settle.ts); returns the error to end with. */
@@ -215,12 +235,32 @@ export class Growth implements Operation<AddNodesResult> {
     const node = this.reconfigured
     if (node && this.handle.capabilities.cloud && this.handle.provider.reconfigureNode) {
       const batch = this.batch
-      await this.handle.provider.reconfigureNode({
-        cluster: false, clusterAuth: batch.clusterAuth, systemUser: batch.systemUser, forest: batch.forest, natsMode: batch.natsMode, node, peers: [],
-        ports: node.ports ?? batch.forest.ports ?? this.deps.settings.ports, progress: (m) => this.deps.progress.report(`${node.id}: ${m}`), signal: AbortSignal.timeout(120_000),
-      }).catch((e) => this.deps.log.warn(`${node.id} still has a cluster block after the failed grow (${pluginMessage(e)}); it runs without a JetStream leader until a node joins it`))
+      await this.handle.provider
+        .reconfigureNode({
+          cluster: false,
+          clusterAuth: batch.clusterAuth,
+          systemUser: batch.systemUser,
+          forest: batch.forest,
+          natsMode: batch.natsMode,
+          node,
+          peers: [],
+          ports: node.ports ?? batch.forest.ports ?? this.deps.settings.ports,
+          progress: (m) => this.deps.progress.report(`${node.id}: ${m}`),
+          signal: AbortSignal.timeout(120_000),
+        })
+        .catch((e) =>
+          this.deps.log.warn(
+            `${node.id} still has a cluster block after the failed grow (${pluginMessage(e)}); it runs without a JetStream leader until a node joins it`,
+          ),
+        )
     }
-    if (this.carry) return this.carry.settle(ending, this.batch.nodes.filter((n) => !this.batch!.newIds.includes(n.id) || this.batch!.created.has(n.id)).map((n) => this.batch!.endpoints(n).client))
+    if (this.carry)
+      return this.carry.settle(
+        ending,
+        this.batch.nodes
+          .filter((n) => !this.batch!.newIds.includes(n.id) || this.batch!.created.has(n.id))
+          .map((n) => this.batch!.endpoints(n).client),
+      )
     return ending
   }
 }

@@ -29,7 +29,6 @@ import type {ForestRecord, NodeRecord} from '../plugin-api/index.js'
 import type {ForestDeps, ProviderHandle} from './deps.js'
 import {endpointsOf, nodePorts} from './endpoints.js'
 
-
 interface Saved {
   snapshot: StreamSnapshot
   /** The stream's config before writes were stopped (what the cluster gets). */
@@ -39,7 +38,11 @@ interface Saved {
 const FROZEN = 'morpheus-carrying'
 
 function refuse(forest: ForestRecord, why: string, hint: string): MorpheusError {
-  return new MorpheusError('PROVIDER', `forest ${forest.id} runs on one node and its JetStream data could not be kept if it grew: ${why}; nothing was changed`, {details: {forest_id: forest.id}, hint})
+  return new MorpheusError(
+    'PROVIDER',
+    `forest ${forest.id} runs on one node and its JetStream data could not be kept if it grew: ${why}; nothing was changed`,
+    {details: {forest_id: forest.id}, hint},
+  )
 }
 
 async function varz(monitor: string, signal: AbortSignal): Promise<{jetstream?: {config?: unknown; meta?: unknown}} | undefined> {
@@ -60,18 +63,31 @@ export class OneNodeData {
   private saved: Saved[] = []
   private nc?: NatsConnection
 
-  private constructor(readonly deps: ForestDeps & {jetstream: JetStreamAccess}, readonly forest: ForestRecord, readonly node: NodeRecord, readonly client: string) {}
+  private constructor(
+    readonly deps: ForestDeps & {jetstream: JetStreamAccess},
+    readonly forest: ForestRecord,
+    readonly node: NodeRecord,
+    readonly client: string,
+  ) {}
 
   static async check(deps: ForestDeps, handle: ProviderHandle, forest: ForestRecord, node: NodeRecord): Promise<OneNodeData | undefined> {
     if (!handle.provider.reconfigureNode) {
-      throw new MorpheusError('PROVIDER', `provider ${handle.name} cannot turn the one-node forest ${forest.id} into a cluster (it has no reconfigureNode); nothing was changed`, {
-        hint: 'Plant a new forest with three nodes instead, or use a provider that can.',
-      })
+      throw new MorpheusError(
+        'PROVIDER',
+        `provider ${handle.name} cannot turn the one-node forest ${forest.id} into a cluster (it has no reconfigureNode); nothing was changed`,
+        {
+          hint: 'Plant a new forest with three nodes instead, or use a provider that can.',
+        },
+      )
     }
     if (!deps.jetstream) return undefined
     const mode = forest.nats_mode ?? handle.provider.natsMode
     if (mode === 'embedded') {
-      throw refuse(forest, "its NATS server is NimsForest's embedded one, whose configuration Morpheus does not write and whose JetStream data it cannot reach to move", 'Plant a forest of three nodes for data that must survive growth (embedded mode cannot carry a standalone node into a cluster).')
+      throw refuse(
+        forest,
+        "its NATS server is NimsForest's embedded one, whose configuration Morpheus does not write and whose JetStream data it cannot reach to move",
+        'Plant a forest of three nodes for data that must survive growth (embedded mode cannot carry a standalone node into a cluster).',
+      )
     }
     const ports = nodePorts(node, forest, deps.settings.ports)
     const {client, monitor} = endpointsOf(handle.provider, node, ports)
@@ -86,7 +102,11 @@ export class OneNodeData {
       await streamInfos(carry.nc)
     } catch (error) {
       await carry.close()
-      throw refuse(forest, `its JetStream API does not answer on ${client} (${(error as Error).message})`, "Morpheus carries the data over the node's client port: the cloud firewall must admit this machine (providers.<name>.operator_cidrs).")
+      throw refuse(
+        forest,
+        `its JetStream API does not answer on ${client} (${(error as Error).message})`,
+        "Morpheus carries the data over the node's client port: the cloud firewall must admit this machine (providers.<name>.operator_cidrs).",
+      )
     }
     return carry
   }
@@ -126,7 +146,9 @@ export class OneNodeData {
       writeFileSync(`${file}.snapshot`, snapshot.data, {mode: 0o600})
       writeFileSync(`${file}.json`, JSON.stringify({config: snapshot.config, original: info.config, state: snapshot.state}), {mode: 0o600})
       this.saved.push(saved)
-      this.report(`${info.config.name}: snapshot of ${snapshot.state.messages} message${snapshot.state.messages === 1 ? '' : 's'} (${snapshot.data.length} bytes)`)
+      this.report(
+        `${info.config.name}: snapshot of ${snapshot.state.messages} message${snapshot.state.messages === 1 ? '' : 's'} (${snapshot.data.length} bytes)`,
+      )
     }
     for (const {original} of this.saved) await api(nc, `${API_PREFIX}.STREAM.DELETE.${original.name}`)
   }
@@ -152,11 +174,15 @@ export class OneNodeData {
       rmSync(dir, {force: true, recursive: true})
       return error
     } catch {
-      return new MorpheusError(error.kind, `${error.message}; node-1's JetStream streams are kept in ${dir} (snapshots taken before it changed)`, {
-        cause: error,
-        details: {...error.details, snapshots: dir},
-        hint: `Run \`morpheus grow ${this.forest.id}\` again on this device: once the forest has a JetStream leader, it restores them first. ${error.hint ?? ''}`.trim(),
-      })
+      return new MorpheusError(
+        error.kind,
+        `${error.message}; node-1's JetStream streams are kept in ${dir} (snapshots taken before it changed)`,
+        {
+          cause: error,
+          details: {...error.details, snapshots: dir},
+          hint: `Run \`morpheus grow ${this.forest.id}\` again on this device: once the forest has a JetStream leader, it restores them first. ${error.hint ?? ''}`.trim(),
+        },
+      )
     }
   }
 
@@ -172,7 +198,13 @@ export class OneNodeData {
   }
 }
 
-async function restoreInto(deps: ForestDeps & {jetstream: JetStreamAccess}, servers: readonly string[], saved: readonly Saved[], report: (m: string) => void, tries = 10): Promise<void> {
+async function restoreInto(
+  deps: ForestDeps & {jetstream: JetStreamAccess},
+  servers: readonly string[],
+  saved: readonly Saved[],
+  report: (m: string) => void,
+  tries = 10,
+): Promise<void> {
   const nc = await deps.jetstream.connect(servers, {name: 'morpheus grow'})
   try {
     for (const {original, snapshot} of saved) {
@@ -201,7 +233,10 @@ async function restoreInto(deps: ForestDeps & {jetstream: JetStreamAccess}, serv
         await api(nc, `${API_PREFIX}.STREAM.UPDATE.${name}`, {...info.config, subjects: original.subjects})
       }
       if (info.state.messages !== snapshot.state.messages || info.state.last_seq !== snapshot.state.last_seq) {
-        throw new MorpheusError('UNEXPECTED', `stream ${name} was restored with ${info.state.messages} messages (last ${info.state.last_seq}); its snapshot had ${snapshot.state.messages} (last ${snapshot.state.last_seq})`)
+        throw new MorpheusError(
+          'UNEXPECTED',
+          `stream ${name} was restored with ${info.state.messages} messages (last ${info.state.last_seq}); its snapshot had ${snapshot.state.messages} (last ${snapshot.state.last_seq})`,
+        )
       }
       report(`${name}: restored in the cluster, ${info.state.messages} message${info.state.messages === 1 ? '' : 's'}`)
     }
@@ -220,12 +255,18 @@ export async function restorePending(deps: ForestDeps, forest: ForestRecord, ser
   const dir = join(access.snapshotDir, forest.id)
   let names: string[]
   try {
-    names = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5))
+    names = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -5))
   } catch {
     return 0
   }
   const saved: Saved[] = names.map((name) => {
-    const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as {config: StreamConfig; original: StreamConfig; state: StreamSnapshot['state']}
+    const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as {
+      config: StreamConfig
+      original: StreamConfig
+      state: StreamSnapshot['state']
+    }
     return {original: meta.original, snapshot: {config: meta.config, data: readFileSync(join(dir, `${name}.snapshot`)), state: meta.state}}
   })
   if (saved.length === 0) return 0

@@ -28,6 +28,7 @@ export function staleOperation(forest: ForestRecord, device: string, now = Date.
 export function staleHint(forest: ForestRecord): string {
   const kind = forest.operation?.kind
   // A repair or upgrade is finished by running it again (it takes over its own stopped operation).
-  if (kind === 'repair' || kind === 'upgrade') return `Its ${kind} was stopped before it finished. Run \`morpheus ${kind} ${forest.id}${kind === 'upgrade' ? ' --nats|--nimsforest <the same version>' : ''}\` again to finish it; \`morpheus status ${forest.id}\` shows the nodes.`
+  if (kind === 'repair' || kind === 'upgrade')
+    return `Its ${kind} was stopped before it finished. Run \`morpheus ${kind} ${forest.id}${kind === 'upgrade' ? ' --nats|--nimsforest <the same version>' : ''}\` again to finish it; \`morpheus status ${forest.id}\` shows the nodes.`
   return `Its ${kind ?? 'last operation'} was stopped before it finished. Check it with \`morpheus status ${forest.id}\`; remove it with \`morpheus teardown ${forest.id} --yes\`.`
 }

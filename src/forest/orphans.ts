@@ -26,7 +26,7 @@ export async function findOrphans(deps: ForestDeps, providerName: string): Promi
   const {provider} = handle
   if (!provider.orphans || !provider.destroyOrphan) {
     throw new MorpheusError('USAGE', `provider ${handle.name} cannot look for orphaned resources`, {
-      hint: 'Only providers that label what they create can (the hetzner provider does). A local forest\'s processes stop with `morpheus teardown <forest>`.',
+      hint: "Only providers that label what they create can (the hetzner provider does). A local forest's processes stop with `morpheus teardown <forest>`.",
     })
   }
   const before = await knownForests(deps)

@@ -7,7 +7,10 @@ import type {ForestSettings} from './deps.js'
  * share this machine's cores, so they keep forest.parallel's default (5). A forest.parallel the user
  * set applies to both, never beyond the provider's bound.
  */
-export function createLimit(settings: Pick<ForestSettings, 'parallel' | 'parallelSet'>, capabilities: Pick<ProviderCapabilities, 'cloud' | 'maxParallel'>): number {
+export function createLimit(
+  settings: Pick<ForestSettings, 'parallel' | 'parallelSet'>,
+  capabilities: Pick<ProviderCapabilities, 'cloud' | 'maxParallel'>,
+): number {
   const wanted = capabilities.cloud && !settings.parallelSet ? capabilities.maxParallel : settings.parallel
   return Math.max(1, Math.min(wanted, capabilities.maxParallel))
 }

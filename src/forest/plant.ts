@@ -35,9 +35,15 @@ export function nodeCount(sizes: Record<string, number>, size: string, nodes?: n
   if (nodes !== undefined) return nodes
   const count = sizes[size]
   if (count === undefined) {
-    throw new MorpheusError('USAGE', `unknown size "${size}"; sizes: ${Object.entries(sizes).map(([k, v]) => `${k} (${v} node${v === 1 ? '' : 's'})`).join(', ')}`, {
-      hint: 'Pick one of those, pass --nodes N, or add a size with `morpheus config set forest.sizes.<name> <N>`.',
-    })
+    throw new MorpheusError(
+      'USAGE',
+      `unknown size "${size}"; sizes: ${Object.entries(sizes)
+        .map(([k, v]) => `${k} (${v} node${v === 1 ? '' : 's'})`)
+        .join(', ')}`,
+      {
+        hint: 'Pick one of those, pass --nodes N, or add a size with `morpheus config set forest.sizes.<name> <N>`.',
+      },
+    )
   }
   return count
 }
@@ -76,7 +82,9 @@ export async function loadClusterAuth(secrets: SecretStore | undefined, forestId
 
 /** Every node record this provider has in the registry, across forests (what reserve() must avoid). */
 export function providerNodes(doc: RegistryDocument, provider: string): NodeRecord[] {
-  return Object.values(doc.nodes).flat().filter((n) => doc.forests[n.forest_id]?.provider === provider)
+  return Object.values(doc.nodes)
+    .flat()
+    .filter((n) => doc.forests[n.forest_id]?.provider === provider)
 }
 
 /** Reservations from the provider, checked: exactly the ids asked for, each with a string ip. */
@@ -89,7 +97,10 @@ export function reserveNodes(handle: ProviderHandle, forest: ForestRecord, doc: 
       : reservations.some((r, i) => !r || r.id !== ids[i] || typeof r.ip !== 'string')
         ? 'reservations whose ids are not the ids asked for, or without an ip string'
         : undefined
-  if (problem) throw new MorpheusError('PROVIDER', `provider ${handle.name}: reserve() returned ${problem}`, {hint: `This is a bug in the provider plugin ${handle.name}.`})
+  if (problem)
+    throw new MorpheusError('PROVIDER', `provider ${handle.name}: reserve() returned ${problem}`, {
+      hint: `This is a bug in the provider plugin ${handle.name}.`,
+    })
   return reservations.map((r) => ({
     created_at: now.toISOString(),
     forest_id: forest.id,
@@ -116,7 +127,13 @@ export class Plant implements Operation<PlantResult, Claimed> {
   batch?: NodeBatch
   private readonly started = Date.now()
 
-  private constructor(readonly deps: ForestDeps, readonly handle: ProviderHandle, readonly count: number, readonly size: string, readonly natsMode: NatsMode) {}
+  private constructor(
+    readonly deps: ForestDeps,
+    readonly handle: ProviderHandle,
+    readonly count: number,
+    readonly size: string,
+    readonly natsMode: NatsMode,
+  ) {}
 
   static async prepare(deps: ForestDeps, request: PlantRequest): Promise<Plant> {
     const count = nodeCount(deps.settings.sizes, request.size, request.nodes)
@@ -153,34 +170,45 @@ export class Plant implements Operation<PlantResult, Claimed> {
     const now = new Date()
     const op = operation('plant', this.deps.device, now)
     let chosen: string | undefined
-    const {result} = await this.deps.store.update((doc) => {
-      // Applied again after a conflict or a retried write: our own claim, if it landed, is kept.
-      if (chosen && sameOperation(doc.forests[chosen]?.operation, op)) {
-        return {forest: doc.forests[chosen], nodes: doc.nodes[chosen] ?? []}
-      }
-      const id = (chosen = newForestId(doc, now))
-      const forest: ForestRecord = {
-        created_at: now.toISOString(),
-        id,
-        last_expansion: null,
-        nats_mode: this.natsMode,
-        node_count: this.count,
-        operation: op,
-        ports: this.deps.settings.ports,
-        provider: this.handle.name,
-        size: this.size,
-        status: 'planting',
-        ...(this.handle.capabilities.machineLocal ? {device: this.deps.device} : {}),
-      }
-      const nodes = reserveNodes(this.handle, forest, doc, nextNodeIds([], this.count), now)
-      doc.forests[id] = forest
-      doc.nodes[id] = nodes
-      return {forest, nodes}
-    }, {now: true})
+    const {result} = await this.deps.store.update(
+      (doc) => {
+        // Applied again after a conflict or a retried write: our own claim, if it landed, is kept.
+        if (chosen && sameOperation(doc.forests[chosen]?.operation, op)) {
+          return {forest: doc.forests[chosen], nodes: doc.nodes[chosen] ?? []}
+        }
+        const id = (chosen = newForestId(doc, now))
+        const forest: ForestRecord = {
+          created_at: now.toISOString(),
+          id,
+          last_expansion: null,
+          nats_mode: this.natsMode,
+          node_count: this.count,
+          operation: op,
+          ports: this.deps.settings.ports,
+          provider: this.handle.name,
+          size: this.size,
+          status: 'planting',
+          ...(this.handle.capabilities.machineLocal ? {device: this.deps.device} : {}),
+        }
+        const nodes = reserveNodes(this.handle, forest, doc, nextNodeIds([], this.count), now)
+        doc.forests[id] = forest
+        doc.nodes[id] = nodes
+        return {forest, nodes}
+      },
+      {now: true},
+    )
     const {forest, nodes} = result!
     const auth: ClusterAuth | null = this.deps.secrets ? newClusterAuth() : null
     // The forest is claimed from here on: whatever stops the plant now is settled (settle()).
-    this.batch = new NodeBatch(this.deps, this.handle, forest, nodes, nodes.map((n) => n.id), this.natsMode, auth)
+    this.batch = new NodeBatch(
+      this.deps,
+      this.handle,
+      forest,
+      nodes,
+      nodes.map((n) => n.id),
+      this.natsMode,
+      auth,
+    )
     if (auth) await saveClusterAuth(this.deps.secrets, forest.id, auth)
     // The system account's admin user (system mode): what shrink and grow from one node administer JetStream with.
     if (auth && hasSystemAccount(this.natsMode)) {
@@ -192,7 +220,10 @@ export class Plant implements Operation<PlantResult, Claimed> {
   }
 
   titles(): {create: string; wait: string} {
-    return {create: `Creating ${this.count} node${this.count === 1 ? '' : 's'} (${this.handle.name})`, wait: 'Waiting for routes and a JetStream leader'}
+    return {
+      create: `Creating ${this.count} node${this.count === 1 ? '' : 's'} (${this.handle.name})`,
+      wait: 'Waiting for routes and a JetStream leader',
+    }
   }
 
   async create(): Promise<void> {
@@ -280,6 +311,13 @@ export async function planForest(deps: ForestDeps, request: PlantRequest): Promi
     })) ?? {user_data: null}
     planned.push({...node, ...plan})
   }
-  return {dry_run: true, estimate: await plant.estimate(), forest, nodes: planned, route_password: auth ? `${PLACEHOLDER_PASSWORD} (generated at plant, kept in the registry's secret storage)` : 'none: the registry keeps no secrets'}
+  return {
+    dry_run: true,
+    estimate: await plant.estimate(),
+    forest,
+    nodes: planned,
+    route_password: auth
+      ? `${PLACEHOLDER_PASSWORD} (generated at plant, kept in the registry's secret storage)`
+      : 'none: the registry keeps no secrets',
+  }
 }
-

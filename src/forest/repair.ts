@@ -63,7 +63,18 @@ export async function repairForest(deps: ForestDeps, request: RepairRequest): Pr
   const dead = work.nodes.filter((n, i) => !health[i].reachable && n.status !== 'reserved').map((n) => n.id)
   const seconds = () => Math.round((Date.now() - started) / 100) / 10
   const result = (status: RepairStatus, reason: string | null, message: string, extra: Partial<RepairResult> = {}): RepairResult => ({
-    cooldown_until: null, dead, forest: work.forest, message, nodes: work.nodes, reason, remaining: [], replaced: [], seconds: seconds(), status, streams: [], ...extra,
+    cooldown_until: null,
+    dead,
+    forest: work.forest,
+    message,
+    nodes: work.nodes,
+    reason,
+    remaining: [],
+    replaced: [],
+    seconds: seconds(),
+    status,
+    streams: [],
+    ...extra,
   })
   const total = work.nodes.length
   if (dead.length === 0) {
@@ -84,26 +95,47 @@ export async function repairForest(deps: ForestDeps, request: RepairRequest): Pr
   const cooldownMs = (request.cooldownMinutes ?? 15) * 60_000
   const chosen = request.auto ? dead.slice(0, 1) : dead
   if (request.dryRun) {
-    return result('dry_run', null, `would replace ${chosen.join(', ')} (same id and addresses)${dead.length > chosen.length ? `; ${dead.slice(1).join(', ')} in later runs` : ''} (dry run: nothing changed)`, {remaining: dead.slice(chosen.length)})
+    return result(
+      'dry_run',
+      null,
+      `would replace ${chosen.join(', ')} (same id and addresses)${dead.length > chosen.length ? `; ${dead.slice(1).join(', ')} in later runs` : ''} (dry run: nothing changed)`,
+      {remaining: dead.slice(chosen.length)},
+    )
   }
   if (request.confirm && !(await request.confirm(chosen))) throw new MorpheusError('USAGE', 'repair cancelled; nothing was changed')
   let cooldownUntil: string | null = null
-  const refused = await work.claim('repair', (forest, now) => {
-    if (request.auto) forest.last_repair = now.toISOString()
-  }, request.auto ? (forest, now) => {
-    const last = forest.last_repair ? Date.parse(forest.last_repair) : Number.NaN
-    if (Number.isFinite(last) && now.getTime() - last < cooldownMs) {
-      cooldownUntil = new Date(last + cooldownMs).toISOString()
-      return 'cooldown'
-    }
-    return undefined
-  } : undefined).catch((error) => {
-    // --auto: another run holding the forest is not an error, it is a reason to wait.
-    if (request.auto && error instanceof MorpheusError && error.kind === 'REGISTRY' && /being changed right now/.test(error.message)) return 'repair_in_progress'
-    throw error
-  })
+  const refused = await work
+    .claim(
+      'repair',
+      (forest, now) => {
+        if (request.auto) forest.last_repair = now.toISOString()
+      },
+      request.auto
+        ? (forest, now) => {
+            const last = forest.last_repair ? Date.parse(forest.last_repair) : Number.NaN
+            if (Number.isFinite(last) && now.getTime() - last < cooldownMs) {
+              cooldownUntil = new Date(last + cooldownMs).toISOString()
+              return 'cooldown'
+            }
+            return undefined
+          }
+        : undefined,
+    )
+    .catch((error) => {
+      // --auto: another run holding the forest is not an error, it is a reason to wait.
+      if (request.auto && error instanceof MorpheusError && error.kind === 'REGISTRY' && /being changed right now/.test(error.message))
+        return 'repair_in_progress'
+      throw error
+    })
   if (refused) {
-    return result('cooldown', refused, refused === 'cooldown' ? `${forestId} was repaired recently; the next repair may run after ${cooldownUntil}` : `${forestId} is being changed by another run right now`, {cooldown_until: cooldownUntil, remaining: dead})
+    return result(
+      'cooldown',
+      refused,
+      refused === 'cooldown'
+        ? `${forestId} was repaired recently; the next repair may run after ${cooldownUntil}`
+        : `${forestId} is being changed by another run right now`,
+      {cooldown_until: cooldownUntil, remaining: dead},
+    )
   }
   const replaced: string[] = []
   try {
@@ -117,21 +149,39 @@ export async function repairForest(deps: ForestDeps, request: RepairRequest): Pr
     const streams = await waitStreams(work, request)
     await work.release(`repair: replaced ${replaced.join(', ')}`)
     const remaining = dead.filter((id) => !replaced.includes(id))
-    return result('repaired', null, `replaced ${replaced.join(', ')} in ${seconds()}s; ${describeStreams(streams)}${remaining.length > 0 ? `; ${plural(remaining.length, 'node')} left for the next run: ${remaining.join(', ')}` : ''}`, {remaining, replaced, streams})
+    return result(
+      'repaired',
+      null,
+      `replaced ${replaced.join(', ')} in ${seconds()}s; ${describeStreams(streams)}${remaining.length > 0 ? `; ${plural(remaining.length, 'node')} left for the next run: ${remaining.join(', ')}` : ''}`,
+      {remaining, replaced, streams},
+    )
   } catch (error) {
     const outcome = deps.signal.aborted ? 'interrupted' : 'failed'
-    await work.release(`repair ${outcome}: ${error instanceof Error ? error.message : String(error)}${replaced.length > 0 ? ` (replaced: ${replaced.join(', ')})` : ''}`).catch((e) => deps.log.warn(`could not record how the repair of ${forestId} ended: ${(e as Error).message}`))
+    await work
+      .release(
+        `repair ${outcome}: ${error instanceof Error ? error.message : String(error)}${replaced.length > 0 ? ` (replaced: ${replaced.join(', ')})` : ''}`,
+      )
+      .catch((e) => deps.log.warn(`could not record how the repair of ${forestId} ended: ${(e as Error).message}`))
     throw error
   }
 }
 
-async function finishStopped(work: NodeReplacement, request: RepairRequest, result: (status: RepairStatus, reason: string | null, message: string, extra?: Partial<RepairResult>) => RepairResult): Promise<RepairResult> {
+async function finishStopped(
+  work: NodeReplacement,
+  request: RepairRequest,
+  result: (status: RepairStatus, reason: string | null, message: string, extra?: Partial<RepairResult>) => RepairResult,
+): Promise<RepairResult> {
   await work.claim('repair')
   try {
     for (const node of work.nodes.filter((n) => n.status !== 'active')) await work.waitWhole(node)
     const streams = await waitStreams(work, request)
     await work.release('repair: finished by a re-run')
-    return result('repaired', null, `the stopped repair of ${work.forest.id} is finished: every node answers; ${describeStreams(streams)}`, {streams})
+    return result(
+      'repaired',
+      null,
+      `the stopped repair of ${work.forest.id} is finished: every node answers; ${describeStreams(streams)}`,
+      {streams},
+    )
   } catch (error) {
     await work.release(`repair failed: ${(error as Error).message}`).catch(() => undefined)
     throw error
@@ -148,5 +198,8 @@ function describeStreams(streams: readonly StreamView[]): string {
 }
 
 function describeDead(work: NodeReplacement, health: readonly NodeHealth[]): string {
-  return work.nodes.map((n, i) => (health[i].reachable ? '' : `${n.id}: ${health[i].error ?? 'no answer'}`)).filter(Boolean).join('; ')
+  return work.nodes
+    .map((n, i) => (health[i].reachable ? '' : `${n.id}: ${health[i].error ?? 'no answer'}`))
+    .filter(Boolean)
+    .join('; ')
 }

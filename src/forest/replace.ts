@@ -26,7 +26,13 @@ export class NodeReplacement {
   systemUser: ClusterAuth | null = null
   private op?: ForestOperation
 
-  constructor(readonly deps: ForestDeps, readonly handle: ProviderHandle, public forest: ForestRecord, nodes: readonly NodeRecord[], readonly natsMode: NatsMode) {
+  constructor(
+    readonly deps: ForestDeps,
+    readonly handle: ProviderHandle,
+    public forest: ForestRecord,
+    nodes: readonly NodeRecord[],
+    readonly natsMode: NatsMode,
+  ) {
     this.nodes = nodes.map((n) => ({...n}))
   }
 
@@ -39,12 +45,20 @@ export class NodeReplacement {
     if (elsewhere) throw elsewhereError(forest, elsewhere, kind === 'repair' ? 'repairing it' : 'upgrading it')
     const resumable = forest.operation?.kind === kind && staleOperation(forest, deps.device)
     if (forest.status !== 'active' && !resumable) {
-      throw new MorpheusError('USAGE', `forest ${forest.id} is ${forest.status}; only an active forest can be ${kind === 'repair' ? 'repaired' : 'upgraded'}`, {hint: `See \`morpheus status ${forest.id}\`.`})
+      throw new MorpheusError(
+        'USAGE',
+        `forest ${forest.id} is ${forest.status}; only an active forest can be ${kind === 'repair' ? 'repaired' : 'upgraded'}`,
+        {hint: `See \`morpheus status ${forest.id}\`.`},
+      )
     }
     if (!handle.provider.replaceNode) {
-      throw new MorpheusError('PROVIDER', `provider ${handle.name} cannot replace a node's machine (it has no replaceNode), so ${kind} cannot change forest ${forest.id}`, {
-        hint: 'Use a provider that can (local, hetzner), or replace the node by hand.',
-      })
+      throw new MorpheusError(
+        'PROVIDER',
+        `provider ${handle.name} cannot replace a node's machine (it has no replaceNode), so ${kind} cannot change forest ${forest.id}`,
+        {
+          hint: 'Use a provider that can (local, hetzner), or replace the node by hand.',
+        },
+      )
     }
     await preflight(handle, deps.signal)
     const natsMode = forest.nats_mode ?? chooseNatsMode(handle, deps.settings.nats_mode)
@@ -61,11 +75,17 @@ export class NodeReplacement {
   }
 
   look(timeoutMs = 2000): Promise<NodeHealth[]> {
-    return this.deps.monitor(this.nodes.map((n) => this.monitorOf(n)), timeoutMs)
+    return this.deps.monitor(
+      this.nodes.map((n) => this.monitorOf(n)),
+      timeoutMs,
+    )
   }
 
   streams(timeoutMs = 3000) {
-    return lookAtStreams(this.nodes.map((n) => ({monitor: this.monitorOf(n), name: n.id})), timeoutMs)
+    return lookAtStreams(
+      this.nodes.map((n) => ({monitor: this.monitorOf(n), name: n.id})),
+      timeoutMs,
+    )
   }
 
   /**
@@ -73,31 +93,44 @@ export class NodeReplacement {
    * kind (its process is gone) is taken over: a re-run finishes the job. `guard` runs inside the
    * compare-and-swap against the forest as it is then: a string refuses, and nothing is written.
    */
-  async claim(kind: 'repair' | 'upgrade', change: (forest: ForestRecord, now: Date) => void = () => undefined, guard?: (forest: ForestRecord, now: Date) => string | undefined): Promise<string | undefined> {
+  async claim(
+    kind: 'repair' | 'upgrade',
+    change: (forest: ForestRecord, now: Date) => void = () => undefined,
+    guard?: (forest: ForestRecord, now: Date) => string | undefined,
+  ): Promise<string | undefined> {
     if (this.deps.signal.aborted) throw new MorpheusError('INTERRUPTED', 'interrupted before anything was changed')
     const now = new Date()
     const op = operation(kind, this.deps.device, now)
     const id = this.forest.id
     let refusal: string | undefined
-    const {result} = await this.deps.store.update((doc) => {
-      refusal = undefined
-      const forest = findForest(doc, id)
-      if (sameOperation(forest.operation, op)) return {forest, nodes: doc.nodes[id] ?? []}
-      if (forest.operation) {
-        const stale = staleOperation(forest, this.deps.device)
-        if (!(stale && stale.kind === kind)) {
-          throw new MorpheusError('REGISTRY', `forest ${id} is being changed right now (a ${forest.operation.kind} on ${forest.operation.device}, started ${forest.operation.started_at})`, {
-            hint: stale ? staleHint(forest) : 'Try again when it has finished.',
-          })
+    const {result} = await this.deps.store.update(
+      (doc) => {
+        refusal = undefined
+        const forest = findForest(doc, id)
+        if (sameOperation(forest.operation, op)) return {forest, nodes: doc.nodes[id] ?? []}
+        if (forest.operation) {
+          const stale = staleOperation(forest, this.deps.device)
+          if (!(stale && stale.kind === kind)) {
+            throw new MorpheusError(
+              'REGISTRY',
+              `forest ${id} is being changed right now (a ${forest.operation.kind} on ${forest.operation.device}, started ${forest.operation.started_at})`,
+              {
+                hint: stale ? staleHint(forest) : 'Try again when it has finished.',
+              },
+            )
+          }
+          this.deps.log.warn(
+            `taking over the ${kind} of ${id} that stopped before it finished (started ${forest.operation.started_at} by pid ${forest.operation.pid})`,
+          )
         }
-        this.deps.log.warn(`taking over the ${kind} of ${id} that stopped before it finished (started ${forest.operation.started_at} by pid ${forest.operation.pid})`)
-      }
-      refusal = guard?.(forest, now)
-      if (refusal) return UNCHANGED
-      forest.operation = op
-      change(forest, now)
-      return {forest, nodes: doc.nodes[id] ?? []}
-    }, {now: true})
+        refusal = guard?.(forest, now)
+        if (refusal) return UNCHANGED
+        forest.operation = op
+        change(forest, now)
+        return {forest, nodes: doc.nodes[id] ?? []}
+      },
+      {now: true},
+    )
     if (refusal || !result) return refusal ?? 'refused'
     this.op = op
     this.forest = result.forest
@@ -111,13 +144,16 @@ export class NodeReplacement {
   async record(nodes: Record<string, Partial<NodeRecord>>, forest?: (f: ForestRecord) => void): Promise<void> {
     for (const n of this.nodes) if (nodes[n.id]) Object.assign(n, nodes[n.id])
     const id = this.forest.id
-    const {doc} = await this.deps.store.update((d) => {
-      const f = d.forests[id]
-      if (!f) throw new MorpheusError('REGISTRY', `forest ${id} vanished from the registry while it was being changed`)
-      for (const n of d.nodes[id] ?? []) if (nodes[n.id]) Object.assign(n, nodes[n.id])
-      forest?.(f)
-      return true
-    }, {now: true})
+    const {doc} = await this.deps.store.update(
+      (d) => {
+        const f = d.forests[id]
+        if (!f) throw new MorpheusError('REGISTRY', `forest ${id} vanished from the registry while it was being changed`)
+        for (const n of d.nodes[id] ?? []) if (nodes[n.id]) Object.assign(n, nodes[n.id])
+        forest?.(f)
+        return true
+      },
+      {now: true},
+    )
     this.forest = doc.forests[id] ?? this.forest
   }
 
@@ -152,7 +188,11 @@ export class NodeReplacement {
    * Wait until `node` answers /healthz?js-enabled-only=true and the whole forest has formed again
    * (every node healthy, all routes, one JetStream leader); the node is then recorded active.
    */
-  async waitWhole(node: NodeRecord, seconds = this.deps.settings.form_timeout_seconds, stillDead: ReadonlySet<string> = new Set()): Promise<void> {
+  async waitWhole(
+    node: NodeRecord,
+    seconds = this.deps.settings.form_timeout_seconds,
+    stillDead: ReadonlySet<string> = new Set(),
+  ): Promise<void> {
     const deadline = Date.now() + seconds * 1000
     const monitor = this.monitorOf(node)
     let last = ''
@@ -161,14 +201,23 @@ export class NodeReplacement {
       const [js, all] = await Promise.all([jetstreamEnabledOr(monitor, this.deps), this.look(1000)])
       // Nodes still dead (to be replaced next) are left out: the others must route to each other.
       const health = all.filter((_, i) => !stillDead.has(this.nodes[i].id))
-      const line = all.map((h, i) => `${this.nodes[i].id} ${h.healthy ? `${h.routes}/${health.length - 1} routes` : h.reachable ? 'starting' : 'not answering'}`).join(', ')
+      const line = all
+        .map(
+          (h, i) =>
+            `${this.nodes[i].id} ${h.healthy ? `${h.routes}/${health.length - 1} routes` : h.reachable ? 'starting' : 'not answering'}`,
+        )
+        .join(', ')
       if (line !== last) this.deps.progress.report((last = line))
       if (js && isFormed(health)) break
       if (Date.now() > deadline) {
-        throw new MorpheusError('NOT_FORMED', `${node.id} was replaced, but forest ${this.forest.id} did not form again within ${seconds}s: ${line}`, {
-          details: {forest_id: this.forest.id, node_id: node.id},
-          hint: `Inspect it with \`morpheus status ${this.forest.id}\`, then run the command again: it goes on from here.`,
-        })
+        throw new MorpheusError(
+          'NOT_FORMED',
+          `${node.id} was replaced, but forest ${this.forest.id} did not form again within ${seconds}s: ${line}`,
+          {
+            details: {forest_id: this.forest.id, node_id: node.id},
+            hint: `Inspect it with \`morpheus status ${this.forest.id}\`, then run the command again: it goes on from here.`,
+          },
+        )
       }
       await this.pause()
     }
@@ -183,21 +232,33 @@ export class NodeReplacement {
       this.checkAbort()
       const {streams} = await look(3000)
       const behind = streams.filter((s) => s.replicas > 1 && !s.current)
-      const line = behind.length === 0 ? `${streams.filter((s) => s.replicas > 1).length} replicated stream(s) current` : `waiting for ${behind.map((s) => `${s.name} (${describeStream(s)})`).join(', ')}`
+      const line =
+        behind.length === 0
+          ? `${streams.filter((s) => s.replicas > 1).length} replicated stream(s) current`
+          : `waiting for ${behind.map((s) => `${s.name} (${describeStream(s)})`).join(', ')}`
       if (line !== last) this.deps.progress.report((last = line))
       if (behind.length === 0) return streams
       if (Date.now() > deadline) {
-        throw new MorpheusError('NOT_FORMED', `the streams of ${this.forest.id} did not get all their replicas current within ${seconds}s: ${behind.map((s) => `${s.name}: ${describeStream(s)}`).join('; ')}`, {
-          details: {forest_id: this.forest.id, streams: behind.map((s) => s.name)},
-          hint: `Run the command again to wait longer; \`morpheus status ${this.forest.id}\` shows the nodes.`,
-        })
+        throw new MorpheusError(
+          'NOT_FORMED',
+          `the streams of ${this.forest.id} did not get all their replicas current within ${seconds}s: ${behind.map((s) => `${s.name}: ${describeStream(s)}`).join('; ')}`,
+          {
+            details: {forest_id: this.forest.id, streams: behind.map((s) => s.name)},
+            hint: `Run the command again to wait longer; \`morpheus status ${this.forest.id}\` shows the nodes.`,
+          },
+        )
       }
       await this.pause()
     }
   }
 
   private checkAbort(): void {
-    if (this.deps.signal.aborted) throw new MorpheusError('INTERRUPTED', `interrupted: forest ${this.forest.id} is recorded as it stands; run the command again to finish`, {details: {forest_id: this.forest.id}})
+    if (this.deps.signal.aborted)
+      throw new MorpheusError(
+        'INTERRUPTED',
+        `interrupted: forest ${this.forest.id} is recorded as it stands; run the command again to finish`,
+        {details: {forest_id: this.forest.id}},
+      )
   }
 
   private async pause(): Promise<void> {
@@ -218,14 +279,17 @@ export class NodeReplacement {
     const id = this.forest.id
     this.deps.store.within(AbortSignal.timeout(RECORD_MS))
     try {
-      const {doc} = await this.deps.store.update((d) => {
-        const f = d.forests[id]
-        if (!f || !sameOperation(f.operation, op)) return UNCHANGED
-        f.operation = null
-        if (note) f.note = note.slice(0, 300)
-        change(f)
-        return true
-      }, {now: true})
+      const {doc} = await this.deps.store.update(
+        (d) => {
+          const f = d.forests[id]
+          if (!f || !sameOperation(f.operation, op)) return UNCHANGED
+          f.operation = null
+          if (note) f.note = note.slice(0, 300)
+          change(f)
+          return true
+        },
+        {now: true},
+      )
       await this.deps.store.flush()
       this.forest = doc.forests[id] ?? this.forest
       this.op = undefined
@@ -243,5 +307,12 @@ function jetstreamEnabledOr(monitor: string, deps: ForestDeps): Promise<boolean>
 export function describeStream(s: StreamView): string {
   if (!s.leader) return 'no leader'
   const current = s.followers.filter((f) => f.current && !f.offline).length + 1
-  return `${current}/${s.replicas} current${s.followers.some((f) => !f.current) ? `, behind: ${s.followers.filter((f) => !f.current).map((f) => f.name).join(', ')}` : ''}`
+  return `${current}/${s.replicas} current${
+    s.followers.some((f) => !f.current)
+      ? `, behind: ${s.followers
+          .filter((f) => !f.current)
+          .map((f) => f.name)
+          .join(', ')}`
+      : ''
+  }`
 }

@@ -72,7 +72,11 @@ export interface Operation<R, C extends Claim = Claim> {
 
 /** The claim's answer when another operation is recorded on the forest. */
 export function busy(operation: RunningOperation): Busy {
-  return {kind: 'busy', message: `a ${operation.kind} on ${operation.device} (pid ${operation.pid}, started ${operation.started_at}) is changing the forest right now`, operation}
+  return {
+    kind: 'busy',
+    message: `a ${operation.kind} on ${operation.device} (pid ${operation.pid}, started ${operation.started_at}) is changing the forest right now`,
+    operation,
+  }
 }
 
 /** How long a second Ctrl-C waits for the first one's settle to start before settling itself (ms). */
@@ -80,7 +84,9 @@ export const SETTLE_START_MS = 2000
 
 /** A MorpheusError for anything thrown (the kind kept, or UNEXPECTED). */
 export function asError(error: unknown): MorpheusError {
-  return error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', String((error as Error)?.message ?? error), {cause: error})
+  return error instanceof MorpheusError
+    ? error
+    : new MorpheusError('UNEXPECTED', String((error as Error)?.message ?? error), {cause: error})
 }
 
 interface Run {

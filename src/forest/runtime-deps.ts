@@ -18,7 +18,10 @@ function parallelSet(runtime: Runtime): boolean {
  * `userData`: the command creates nodes (plant, grow, plant --dry-run), so a cloud provider renders
  * their user data and gets what a node needs to reach the registry (Runtime.provider).
  */
-export async function forestDeps(runtime: Runtime, options: {progress?: Progress; unsafe?: boolean; userData?: boolean} = {}): Promise<ForestDeps> {
+export async function forestDeps(
+  runtime: Runtime,
+  options: {progress?: Progress; unsafe?: boolean; userData?: boolean} = {},
+): Promise<ForestDeps> {
   const store = await runtime.store(options)
   return {
     device: deviceId(),

@@ -67,35 +67,45 @@ async function settleNow(batch: NodeBatch, kind: 'plant' | 'grow', error: unknow
   return ending(batch, kind, outcome, error, dropForest)
 }
 
-async function record(batch: NodeBatch, kind: 'plant' | 'grow', outcome: Outcome, reason: string, removed: ReadonlySet<string>, dropForest = false): Promise<void> {
+async function record(
+  batch: NodeBatch,
+  kind: 'plant' | 'grow',
+  outcome: Outcome,
+  reason: string,
+  removed: ReadonlySet<string>,
+  dropForest = false,
+): Promise<void> {
   const {deps} = batch
   const forestId = batch.forest.id
   const keep = (n: NodeRecord) => !batch.newIds.includes(n.id) || (batch.attempted.has(n.id) && !removed.has(n.id))
   const view = new Map(batch.nodes.map((n) => [n.id, n]))
   deps.store.within(AbortSignal.timeout(RECORD_MS))
   try {
-    await deps.store.update((doc) => {
-      const forest = doc.forests[forestId]
-      if (!forest) return UNCHANGED
-      if (dropForest) {
-        delete doc.forests[forestId]
-        delete doc.nodes[forestId]
+    await deps.store.update(
+      (doc) => {
+        const forest = doc.forests[forestId]
+        if (!forest) return UNCHANGED
+        if (dropForest) {
+          delete doc.forests[forestId]
+          delete doc.nodes[forestId]
+          return true
+        }
+        const list = (doc.nodes[forestId] ?? []).filter(keep)
+        for (const node of list) {
+          const known = view.get(node.id)
+          if (!known || !batch.newIds.includes(node.id)) continue
+          // A create that threw is failed (the machine may exist); one still under way stays creating.
+          Object.assign(node, known, {status: batch.rejected.has(node.id) && !batch.created.has(node.id) ? 'failed' : known.status})
+        }
+        doc.nodes[forestId] = list
+        const update: Partial<ForestRecord> = {note: `${kind} ${outcome}: ${reason}`.slice(0, 300), operation: null}
+        if (kind === 'plant') update.status = outcome
+        else update.node_count = list.length
+        Object.assign(forest, update)
         return true
-      }
-      const list = (doc.nodes[forestId] ?? []).filter(keep)
-      for (const node of list) {
-        const known = view.get(node.id)
-        if (!known || !batch.newIds.includes(node.id)) continue
-        // A create that threw is failed (the machine may exist); one still under way stays creating.
-        Object.assign(node, known, {status: batch.rejected.has(node.id) && !batch.created.has(node.id) ? 'failed' : known.status})
-      }
-      doc.nodes[forestId] = list
-      const update: Partial<ForestRecord> = {note: `${kind} ${outcome}: ${reason}`.slice(0, 300), operation: null}
-      if (kind === 'plant') update.status = outcome
-      else update.node_count = list.length
-      Object.assign(forest, update)
-      return true
-    }, {now: true})
+      },
+      {now: true},
+    )
     await deps.store.flush()
   } catch (writeError) {
     deps.log.warn(`could not record how the ${kind} of ${forestId} ended: ${(writeError as Error).message}`)
@@ -105,10 +115,24 @@ async function record(batch: NodeBatch, kind: 'plant' | 'grow', outcome: Outcome
 function ending(batch: NodeBatch, kind: 'plant' | 'grow', outcome: Outcome, error: unknown, dropped: boolean): MorpheusError {
   const forestId = batch.forest.id
   if (outcome === 'interrupted') {
-    if (dropped) return new MorpheusError('INTERRUPTED', `interrupted: every node of ${forestId} was removed again and the forest is gone from the registry`, {details: {forest_id: forestId}})
-    return interrupted(forestId, kind === 'plant' ? 'is recorded in the registry as interrupted, with every node that was started' : 'keeps its nodes; the new ones that were started are recorded')
+    if (dropped)
+      return new MorpheusError(
+        'INTERRUPTED',
+        `interrupted: every node of ${forestId} was removed again and the forest is gone from the registry`,
+        {details: {forest_id: forestId}},
+      )
+    return interrupted(
+      forestId,
+      kind === 'plant'
+        ? 'is recorded in the registry as interrupted, with every node that was started'
+        : 'keeps its nodes; the new ones that were started are recorded',
+    )
   }
-  const e = error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', error instanceof Error ? error.message : String(error), {cause: error})
-  if (dropped) return new MorpheusError(e.kind, `${e.message} (every node was removed again; nothing is left)`, {cause: error, details: e.details})
+  const e =
+    error instanceof MorpheusError
+      ? error
+      : new MorpheusError('UNEXPECTED', error instanceof Error ? error.message : String(error), {cause: error})
+  if (dropped)
+    return new MorpheusError(e.kind, `${e.message} (every node was removed again; nothing is left)`, {cause: error, details: e.details})
   return e
 }

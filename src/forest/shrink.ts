@@ -103,37 +103,72 @@ export class Shrink implements Operation<ShrinkResult> {
     const elsewhere = otherDevice(forest, handle.capabilities, deps.device)
     if (elsewhere) throw elsewhereError(forest, elsewhere, 'removing a node')
     const op = forest.operation
-    const resumable = op?.kind === 'shrink' && (staleOperation(forest, deps.device) !== undefined || op.device === deps.device && op.pid === process.pid)
+    const resumable =
+      op?.kind === 'shrink' && (staleOperation(forest, deps.device) !== undefined || (op.device === deps.device && op.pid === process.pid))
     if (op && !resumable) {
-      throw new MorpheusError('REGISTRY', `forest ${forest.id} is being changed right now (a ${op.kind} on ${op.device}, started ${op.started_at})`, {hint: 'Try again when it has finished.'})
+      throw new MorpheusError(
+        'REGISTRY',
+        `forest ${forest.id} is being changed right now (a ${op.kind} on ${op.device}, started ${op.started_at})`,
+        {hint: 'Try again when it has finished.'},
+      )
     }
-    if (forest.status !== 'active') throw usage(`forest ${forest.id} is ${forest.status}; only an active forest can shrink`, `See \`morpheus status ${forest.id}\`.`)
+    if (forest.status !== 'active')
+      throw usage(`forest ${forest.id} is ${forest.status}; only an active forest can shrink`, `See \`morpheus status ${forest.id}\`.`)
     const nodes = doc.nodes[forest.id] ?? []
     const half = nodes.find((n) => n.status === 'deleting')
     if (half && request.node && request.node !== half.id) {
-      throw usage(`an earlier shrink of ${forest.id} was removing ${half.id} and did not finish; finish that first`, `Run \`morpheus shrink ${forest.id} --node ${half.id}\` (or without --node).`)
+      throw usage(
+        `an earlier shrink of ${forest.id} was removing ${half.id} and did not finish; finish that first`,
+        `Run \`morpheus shrink ${forest.id} --node ${half.id}\` (or without --node).`,
+      )
     }
-    if (!half && nodes.length <= 1) throw usage(`forest ${forest.id} has ${plural(nodes.length, 'node')}: shrink never goes below one node`, `To remove the forest, run \`morpheus teardown ${forest.id}\`.`)
+    if (!half && nodes.length <= 1)
+      throw usage(
+        `forest ${forest.id} has ${plural(nodes.length, 'node')}: shrink never goes below one node`,
+        `To remove the forest, run \`morpheus teardown ${forest.id}\`.`,
+      )
     let leaving = half
     if (!leaving && request.node) {
       leaving = nodes.find((n) => n.id === request.node)
-      if (!leaving) throw new MorpheusError('NOT_FOUND', `forest ${forest.id} has no node ${request.node}; its nodes: ${nodes.map((n) => n.id).join(', ')}`)
+      if (!leaving)
+        throw new MorpheusError(
+          'NOT_FOUND',
+          `forest ${forest.id} has no node ${request.node}; its nodes: ${nodes.map((n) => n.id).join(', ')}`,
+        )
     }
     leaving ??= [...nodes].sort((a, b) => nodeNumber(b.id) - nodeNumber(a.id))[0]
     const natsMode = forest.nats_mode ?? handle.provider.natsMode
     if (!hasSystemAccount(natsMode)) {
-      throw new MorpheusError('PROVIDER', `forest ${forest.id} runs NimsForest's embedded NATS server: it has no system account for Morpheus to remove a server from the JetStream meta group with, and it stops without lame duck mode; nothing was changed`, {
-        hint: 'Shrink works on system-mode forests (forest.nats_mode: system). An embedded-mode forest keeps its nodes (grow still adds them).',
-      })
+      throw new MorpheusError(
+        'PROVIDER',
+        `forest ${forest.id} runs NimsForest's embedded NATS server: it has no system account for Morpheus to remove a server from the JetStream meta group with, and it stops without lame duck mode; nothing was changed`,
+        {
+          hint: 'Shrink works on system-mode forests (forest.nats_mode: system). An embedded-mode forest keeps its nodes (grow still adds them).',
+        },
+      )
     }
     const systemUser = await loadSystemUser(deps.secrets, forest.id)
     if (!systemUser) {
-      throw new MorpheusError('PROVIDER', `forest ${forest.id} has no system-account user in the registry's secret storage, which removing a server from the JetStream meta group needs; nothing was changed`, {
-        hint: 'Forests planted before Morpheus made that user (or with a registry that keeps no secrets) have none; a one-node forest gets one when it grows. See docs/shrink.md.',
-      })
+      throw new MorpheusError(
+        'PROVIDER',
+        `forest ${forest.id} has no system-account user in the registry's secret storage, which removing a server from the JetStream meta group needs; nothing was changed`,
+        {
+          hint: 'Forests planted before Morpheus made that user (or with a registry that keeps no secrets) have none; a one-node forest gets one when it grows. See docs/shrink.md.',
+        },
+      )
     }
     await preflight(handle, deps.signal)
-    const shrink = new Shrink(deps, handle, forest, nodes, leaving, !request.node && !half, Boolean(half), systemUser, Boolean(request.lowerReplicas))
+    const shrink = new Shrink(
+      deps,
+      handle,
+      forest,
+      nodes,
+      leaving,
+      !request.node && !half,
+      Boolean(half),
+      systemUser,
+      Boolean(request.lowerReplicas),
+    )
     try {
       await shrink.check()
     } catch (error) {
@@ -147,12 +182,19 @@ export class Shrink implements Operation<ShrinkResult> {
   private async check(): Promise<void> {
     const {deps, forest} = this
     const others = this.remaining
-    const health = await deps.monitor(others.map((n) => this.endpoints(n).monitor), 5000)
+    const health = await deps.monitor(
+      others.map((n) => this.endpoints(n).monitor),
+      5000,
+    )
     const down = others.filter((_, i) => !health[i].healthy)
     if (down.length > 0) {
-      throw new MorpheusError('PROVIDER', `${down.map((n) => n.id).join(', ')} of forest ${forest.id} ${down.length === 1 ? 'does' : 'do'} not answer as healthy: shrink removes a node only from a healthy forest; nothing was changed`, {
-        hint: `Check it with \`morpheus status ${forest.id}\`.`,
-      })
+      throw new MorpheusError(
+        'PROVIDER',
+        `${down.map((n) => n.id).join(', ')} of forest ${forest.id} ${down.length === 1 ? 'does' : 'do'} not answer as healthy: shrink removes a node only from a healthy forest; nothing was changed`,
+        {
+          hint: `Check it with \`morpheus status ${forest.id}\`.`,
+        },
+      )
     }
     this.nc = await this.connect()
     const placements = await listPlacements(this.nc)
@@ -161,9 +203,14 @@ export class Shrink implements Operation<ShrinkResult> {
     if (tooMany.length > 0 && !this.lowerReplicas) {
       await this.close()
       const names = tooMany.map((p) => `${p.name} (R${p.replicas})`).join(', ')
-      throw usage(`removing ${this.leaving.id} would leave ${plural(left, 'node')} for ${tooMany.length === 1 ? 'stream' : 'streams'} ${names}: their replica counts could not be kept; nothing was changed`, `Pass --lower-replicas to lower them to ${left}, or grow the forest first.`)
+      throw usage(
+        `removing ${this.leaving.id} would leave ${plural(left, 'node')} for ${tooMany.length === 1 ? 'stream' : 'streams'} ${names}: their replica counts could not be kept; nothing was changed`,
+        `Pass --lower-replicas to lower them to ${left}, or grow the forest first.`,
+      )
     }
-    this.moves = placements.filter((p) => p.peers.some((r) => r.server === this.leaving.id)).map((p) => ({replicas: p.replicas, replicas_after: Math.min(p.replicas, left), stream: p.name}))
+    this.moves = placements
+      .filter((p) => p.peers.some((r) => r.server === this.leaving.id))
+      .map((p) => ({replicas: p.replicas, replicas_after: Math.min(p.replicas, left), stream: p.name}))
   }
 
   /** Streams that will move (known after prepare). */
@@ -185,21 +232,24 @@ export class Shrink implements Operation<ShrinkResult> {
     const id = this.forest.id
     const leaving = this.leaving.id
     let other: Busy | undefined
-    await this.deps.store.update((doc) => {
-      other = undefined
-      const forest = findForest(doc, id)
-      if (sameOperation(forest.operation, op)) return UNCHANGED
-      // A shrink left recorded by a run that stopped is this one's to finish (prepare() resumed it).
-      if (forest.operation && forest.operation.kind !== 'shrink') {
-        other = busy(forest.operation)
-        return UNCHANGED
-      }
-      const node = (doc.nodes[id] ?? []).find((n) => n.id === leaving)
-      if (!node) throw new MorpheusError('REGISTRY', `node ${leaving} vanished from the registry while shrink was starting`)
-      forest.operation = op
-      node.status = 'deleting'
-      return true
-    }, {now: true})
+    await this.deps.store.update(
+      (doc) => {
+        other = undefined
+        const forest = findForest(doc, id)
+        if (sameOperation(forest.operation, op)) return UNCHANGED
+        // A shrink left recorded by a run that stopped is this one's to finish (prepare() resumed it).
+        if (forest.operation && forest.operation.kind !== 'shrink') {
+          other = busy(forest.operation)
+          return UNCHANGED
+        }
+        const node = (doc.nodes[id] ?? []).find((n) => n.id === leaving)
+        if (!node) throw new MorpheusError('REGISTRY', `node ${leaving} vanished from the registry while shrink was starting`)
+        forest.operation = op
+        node.status = 'deleting'
+        return true
+      },
+      {now: true},
+    )
     if (other) return other
     this.claimed = true
     return {kind: 'claimed'}
@@ -208,7 +258,10 @@ export class Shrink implements Operation<ShrinkResult> {
   /** The runner's two phases: the replicas move (create), the node retires from the meta group (wait). */
   titles(): {create: string; wait: string} {
     const node = this.leaving.id
-    return {create: `Moving ${node}'s replicas to the other nodes`, wait: `Stopping ${node} (lame duck) and removing it from the JetStream meta group`}
+    return {
+      create: `Moving ${node}'s replicas to the other nodes`,
+      wait: `Stopping ${node} (lame duck) and removing it from the JetStream meta group`,
+    }
   }
 
   create(): Promise<void> {
@@ -251,13 +304,23 @@ export class Shrink implements Operation<ShrinkResult> {
       const placements: StreamPlacement[] = await listPlacements(nc)
       const there = placements.filter((p) => p.peers.some((r) => r.server === away))
       if (there.length === 0) break
-      if (round >= 3) throw new MorpheusError('NOT_FORMED', `streams keep getting replicas on ${away}: ${there.map((p) => p.name).join(', ')}`, {hint: 'Run the shrink again.'})
+      if (round >= 3)
+        throw new MorpheusError('NOT_FORMED', `streams keep getting replicas on ${away}: ${there.map((p) => p.name).join(', ')}`, {
+          hint: 'Run the shrink again.',
+        })
       for (const p of there) {
         if (this.deps.signal.aborted) throw new MorpheusError('INTERRUPTED', 'interrupted while moving replicas')
-        if (p.replicas > left && !this.lowerReplicas) throw usage(`stream ${p.name} (R${p.replicas}) cannot keep its replicas on ${plural(left, 'node')}`, 'Pass --lower-replicas.')
-        if (!this.moves.some((m) => m.stream === p.name)) this.moves.push({replicas: p.replicas, replicas_after: Math.min(p.replicas, left), stream: p.name})
+        if (p.replicas > left && !this.lowerReplicas)
+          throw usage(`stream ${p.name} (R${p.replicas}) cannot keep its replicas on ${plural(left, 'node')}`, 'Pass --lower-replicas.')
+        if (!this.moves.some((m) => m.stream === p.name))
+          this.moves.push({replicas: p.replicas, replicas_after: Math.min(p.replicas, left), stream: p.name})
         this.report(`${p.name}: moving its replica${p.replicas === 1 ? '' : 's'} off ${away}`)
-        await moveOff(nc, p.name, away, {lowerTo: p.replicas > left ? left : undefined, progress: (m) => this.report(m), signal: this.deps.signal, timeoutMs: this.timeoutMs})
+        await moveOff(nc, p.name, away, {
+          lowerTo: p.replicas > left ? left : undefined,
+          progress: (m) => this.report(m),
+          signal: this.deps.signal,
+          timeoutMs: this.timeoutMs,
+        })
       }
     }
     await waitCurrent(nc, {away, progress: (m) => this.report(m), signal: this.deps.signal, timeoutMs: this.timeoutMs})
@@ -279,7 +342,10 @@ export class Shrink implements Operation<ShrinkResult> {
     this.checkAbort(`while ${node.id} was stopping`)
     const monitor = this.endpoints(node).monitor
     await this.until(`${node.id} to stop answering`, async () => !(await this.deps.monitor([monitor], 1000))[0].reachable)
-    const admin = await this.deps.jetstream!.connect(this.remaining.map((n) => this.endpoints(n).client), {auth: this.systemUser, name: 'morpheus shrink (system account)'})
+    const admin = await this.deps.jetstream!.connect(
+      this.remaining.map((n) => this.endpoints(n).client),
+      {auth: this.systemUser, name: 'morpheus shrink (system account)'},
+    )
     try {
       let removed = false
       await this.until(`the JetStream meta group to remove ${node.id}`, async () => {
@@ -301,7 +367,10 @@ export class Shrink implements Operation<ShrinkResult> {
     for (;;) {
       if (await check()) return
       if (this.deps.signal.aborted) throw new MorpheusError('INTERRUPTED', `interrupted while waiting for ${what}`)
-      if (Date.now() > deadline) throw new MorpheusError('NOT_FORMED', `waited ${this.timeoutMs / 1000}s for ${what}`, {hint: `Run \`morpheus shrink ${this.forest.id}\` again to go on.`})
+      if (Date.now() > deadline)
+        throw new MorpheusError('NOT_FORMED', `waited ${this.timeoutMs / 1000}s for ${what}`, {
+          hint: `Run \`morpheus shrink ${this.forest.id}\` again to go on.`,
+        })
       await new Promise((r) => setTimeout(r, 250))
     }
   }
@@ -313,13 +382,16 @@ export class Shrink implements Operation<ShrinkResult> {
     this.report(`${node.id}: removing its machine`)
     await this.handle.provider.destroyNode({...node}, this.forest, this.deps.signal)
     const id = this.forest.id
-    const {doc} = await this.deps.store.update((d) => {
-      const forest = findForest(d, id)
-      d.nodes[id] = (d.nodes[id] ?? []).filter((n) => n.id !== node.id)
-      forest.node_count = d.nodes[id].length
-      forest.operation = null
-      return true
-    }, {now: true})
+    const {doc} = await this.deps.store.update(
+      (d) => {
+        const forest = findForest(d, id)
+        d.nodes[id] = (d.nodes[id] ?? []).filter((n) => n.id !== node.id)
+        forest.node_count = d.nodes[id].length
+        forest.operation = null
+        return true
+      },
+      {now: true},
+    )
     await this.close()
     this.forest = doc.forests[id]
     const view = (n: NodeRecord): NodeView => ({...n, ...this.endpoints(n)})
@@ -337,27 +409,39 @@ export class Shrink implements Operation<ShrinkResult> {
   /** A shrink that did not finish: the node stays `deleting`, the operation is cleared, the error says how to finish. */
   async abandon(error: unknown): Promise<MorpheusError> {
     await this.close()
-    const e = error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', (error as Error)?.message ?? String(error), {cause: error})
+    const e =
+      error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', (error as Error)?.message ?? String(error), {cause: error})
     if (!this.claimed) return e
     const outcome = this.deps.signal.aborted ? 'interrupted' : 'failed'
     const id = this.forest.id
     this.deps.store.within(AbortSignal.timeout(RECORD_MS))
     try {
-      await this.deps.store.update((d) => {
-        const forest = d.forests[id]
-        if (!forest) return UNCHANGED
-        forest.operation = null
-        forest.note = `shrink ${outcome} while removing ${this.leaving.id}: ${e.message}`.slice(0, 300)
-        return true
-      }, {now: true})
+      await this.deps.store.update(
+        (d) => {
+          const forest = d.forests[id]
+          if (!forest) return UNCHANGED
+          forest.operation = null
+          forest.note = `shrink ${outcome} while removing ${this.leaving.id}: ${e.message}`.slice(0, 300)
+          return true
+        },
+        {now: true},
+      )
     } catch (writeError) {
       this.deps.log.warn(`could not record how the shrink of ${id} ended: ${(writeError as Error).message}`)
     } finally {
       this.deps.store.within(undefined)
     }
     const again = `Run \`morpheus shrink ${id}\` again to finish removing ${this.leaving.id} (it goes on where this run stopped).`
-    if (outcome === 'interrupted') return new MorpheusError('INTERRUPTED', `interrupted: ${this.leaving.id} of ${id} is recorded as being removed`, {details: {forest_id: id, node_id: this.leaving.id}, hint: again})
-    return new MorpheusError(e.kind, e.message, {cause: error, details: {...e.details, forest_id: id, node_id: this.leaving.id}, hint: e.hint ? `${e.hint} ${again}` : again})
+    if (outcome === 'interrupted')
+      return new MorpheusError('INTERRUPTED', `interrupted: ${this.leaving.id} of ${id} is recorded as being removed`, {
+        details: {forest_id: id, node_id: this.leaving.id},
+        hint: again,
+      })
+    return new MorpheusError(e.kind, e.message, {
+      cause: error,
+      details: {...e.details, forest_id: id, node_id: this.leaving.id},
+      hint: e.hint ? `${e.hint} ${again}` : again,
+    })
   }
 
   async close(): Promise<void> {

@@ -53,11 +53,22 @@ export async function forestStatus(deps: ForestDeps, forestId: string): Promise<
     elsewhere = otherDevice(forest, handle.capabilities, deps.device)
   } catch (error) {
     elsewhere = otherDevice(forest, undefined, deps.device)
-    if (!elsewhere) deps.log.warn(`provider ${forest.provider} is not usable here (${(error as Error).message}); probing each node's recorded address and ports`)
+    if (!elsewhere)
+      deps.log.warn(
+        `provider ${forest.provider} is not usable here (${(error as Error).message}); probing each node's recorded address and ports`,
+      )
   }
   const stale = staleOperation(forest, deps.device) ?? null
   if (elsewhere) {
-    return {device: elsewhere, forest, health: 'elsewhere', jetstream_leader: null, jetstream_leader_stale: null, nodes: nodes.map((n) => ({...n, health: null, monitor: null})), stale_operation: stale}
+    return {
+      device: elsewhere,
+      forest,
+      health: 'elsewhere',
+      jetstream_leader: null,
+      jetstream_leader_stale: null,
+      nodes: nodes.map((n) => ({...n, health: null, monitor: null})),
+      stale_operation: stale,
+    }
   }
   const urls = nodes.map((n) => {
     const ports = nodePorts(n, forest, deps.settings.ports)
@@ -91,7 +102,9 @@ export function jetstreamLeader(health: readonly NodeHealth[]): {jetstream_leade
   const answering = health.filter((h) => h.reachable)
   const quorum = Math.floor(health.length / 2) + 1
   const leaderAnswers = health.length === 1 || answering.some((h) => h.server_name === leader)
-  return answering.length >= quorum && leaderAnswers ? {jetstream_leader: leader, jetstream_leader_stale: null} : {jetstream_leader: null, jetstream_leader_stale: leader}
+  return answering.length >= quorum && leaderAnswers
+    ? {jetstream_leader: leader, jetstream_leader_stale: null}
+    : {jetstream_leader: null, jetstream_leader_stale: leader}
 }
 
 /** The JetStream part of the status line, in words. */
@@ -104,6 +117,7 @@ export function describeLeader(view: Pick<ForestStatusView, 'jetstream_leader' |
   if (answering < quorum) {
     return `JetStream leader: none, no quorum (${answering} of ${total} node${total === 1 ? '' : 's'} answer${answering === 1 ? 's' : ''}, ${quorum} needed)${view.jetstream_leader_stale ? `; ${view.jetstream_leader_stale} is still named, stale` : ''}`
   }
-  if (view.jetstream_leader_stale) return `JetStream leader: none; ${view.jetstream_leader_stale} is still named but does not answer (stale)`
+  if (view.jetstream_leader_stale)
+    return `JetStream leader: none; ${view.jetstream_leader_stale} is still named but does not answer (stale)`
   return 'JetStream leader: none agreed'
 }

@@ -28,12 +28,15 @@ export interface TeardownResult {
 }
 
 async function dropEntry(deps: ForestDeps, forestId: string): Promise<void> {
-  await deps.store.update((d) => {
-    if (!(forestId in d.forests) && !(forestId in d.nodes)) return UNCHANGED
-    delete d.forests[forestId]
-    delete d.nodes[forestId]
-    return true
-  }, {now: true})
+  await deps.store.update(
+    (d) => {
+      if (!(forestId in d.forests) && !(forestId in d.nodes)) return UNCHANGED
+      delete d.forests[forestId]
+      delete d.nodes[forestId]
+      return true
+    },
+    {now: true},
+  )
   await deps.secrets?.delete(forestId)
 }
 
@@ -56,7 +59,9 @@ export async function teardown(deps: ForestDeps, request: TeardownRequest): Prom
   const elsewhere = otherDevice(forest, handle?.capabilities, deps.device)
   if (elsewhere) {
     if (!request.force) throw elsewhereError(forest, elsewhere, 'tearing it down')
-    deps.log.warn(`forest ${forestId} runs on device ${elsewhere}: removing only its registry entry; its processes there keep running until stopped on ${elsewhere}`)
+    deps.log.warn(
+      `forest ${forestId} runs on device ${elsewhere}: removing only its registry entry; its processes there keep running until stopped on ${elsewhere}`,
+    )
     await dropEntry(deps, forestId)
     return {entry_only: true, forest_id: forestId, orphans_removed: [], provider: forest.provider, removed: []}
   }
@@ -64,14 +69,17 @@ export async function teardown(deps: ForestDeps, request: TeardownRequest): Prom
   // Nodes are dropped from the registry as they go, batched like a plant's status changes.
   deps.store.pace(statusInterval(handle!.capabilities))
 
-  await deps.store.update((d) => {
-    const f = d.forests[forestId]
-    if (!f) return UNCHANGED
-    f.status = 'tearing_down'
-    f.operation = operation('teardown', deps.device)
-    for (const n of d.nodes[forestId] ?? []) n.status = 'deleting'
-    return true
-  }, {now: true})
+  await deps.store.update(
+    (d) => {
+      const f = d.forests[forestId]
+      if (!f) return UNCHANGED
+      f.status = 'tearing_down'
+      f.operation = operation('teardown', deps.device)
+      for (const n of d.nodes[forestId] ?? []) n.status = 'deleting'
+      return true
+    },
+    {now: true},
+  )
 
   const listed: NodeRecord[] = doc.nodes[forestId] ?? []
   let orphans: NodeRecord[] = []
@@ -79,11 +87,22 @@ export async function teardown(deps: ForestDeps, request: TeardownRequest): Prom
     const actual = await provider.listNodes(forestId, deps.signal)
     orphans = actual
       .filter((m) => !listed.some((n) => n.id === m.id))
-      .map((m) => ({created_at: new Date(0).toISOString(), forest_id: forestId, id: m.id, ip: '', provider_ref: m.provider_ref, role: 'edge', status: 'deleting'}))
+      .map((m) => ({
+        created_at: new Date(0).toISOString(),
+        forest_id: forestId,
+        id: m.id,
+        ip: '',
+        provider_ref: m.provider_ref,
+        role: 'edge',
+        status: 'deleting',
+      }))
   } catch (error) {
-    deps.log.warn(`could not list provider ${name}'s machines for ${forestId} (${pluginMessage(error)}); removing the nodes the registry lists`)
+    deps.log.warn(
+      `could not list provider ${name}'s machines for ${forestId} (${pluginMessage(error)}); removing the nodes the registry lists`,
+    )
   }
-  if (orphans.length > 0) deps.progress.report(`${plural(orphans.length, 'machine')} the registry did not list: ${orphans.map((o) => o.id).join(', ')}`)
+  if (orphans.length > 0)
+    deps.progress.report(`${plural(orphans.length, 'machine')} the registry did not list: ${orphans.map((o) => o.id).join(', ')}`)
 
   const all = [...listed, ...orphans]
   const drops: Array<Promise<unknown>> = []
@@ -105,25 +124,37 @@ export async function teardown(deps: ForestDeps, request: TeardownRequest): Prom
   await deps.store.flush()
   await Promise.all(drops)
   const failures = results.map((r, i) => ({node: all[i], r})).filter((x) => x.r.status === 'rejected')
-  const clear = () => deps.store.update((d) => {
-    const f = d.forests[forestId]
-    if (!f?.operation) return UNCHANGED
-    f.operation = null
-    return true
-  }, {now: true}).catch(() => undefined)
+  const clear = () =>
+    deps.store
+      .update(
+        (d) => {
+          const f = d.forests[forestId]
+          if (!f?.operation) return UNCHANGED
+          f.operation = null
+          return true
+        },
+        {now: true},
+      )
+      .catch(() => undefined)
   if (failures.length > 0) {
     await clear()
     if (deps.signal.aborted) {
-      throw new MorpheusError('INTERRUPTED', `interrupted: ${forestId} is recorded as tearing_down, with the nodes not yet removed`, {hint: `Run \`morpheus teardown ${forestId} --yes\` again to finish.`})
+      throw new MorpheusError('INTERRUPTED', `interrupted: ${forestId} is recorded as tearing_down, with the nodes not yet removed`, {
+        hint: `Run \`morpheus teardown ${forestId} --yes\` again to finish.`,
+      })
     }
     const reason = (failures[0].r as PromiseRejectedResult).reason
     // destroyNode's errors name the provider and the node already (src/plugins/guard.ts).
     const error = asUnexpected(reason)
-    throw new MorpheusError(error.kind, `${failures.length} of ${plural(all.length, 'node')} of ${forestId} could not be removed; ${error.message}`, {
-      cause: reason,
-      details: {forest_id: forestId, not_removed: failures.map((f) => f.node.id)},
-      hint: `The registry still lists them. Run \`morpheus teardown ${forestId} --yes\` again once the cause is fixed.`,
-    })
+    throw new MorpheusError(
+      error.kind,
+      `${failures.length} of ${plural(all.length, 'node')} of ${forestId} could not be removed; ${error.message}`,
+      {
+        cause: reason,
+        details: {forest_id: forestId, not_removed: failures.map((f) => f.node.id)},
+        hint: `The registry still lists them. Run \`morpheus teardown ${forestId} --yes\` again once the cause is fixed.`,
+      },
+    )
   }
   try {
     await provider.destroyForest?.(forest, deps.signal)

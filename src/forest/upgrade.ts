@@ -55,7 +55,9 @@ export function versionsByNode(nodes: readonly NodeRecord[]): Record<string, str
 }
 
 function describeByNode(nodes: readonly NodeRecord[]): string {
-  return Object.entries(versionsByNode(nodes)).map(([v, ids]) => `${ids.join(', ')} ${ids.length === 1 ? 'runs' : 'run'} ${v}`).join('; ')
+  return Object.entries(versionsByNode(nodes))
+    .map(([v, ids]) => `${ids.join(', ')} ${ids.length === 1 ? 'runs' : 'run'} ${v}`)
+    .join('; ')
 }
 
 /**
@@ -72,11 +74,14 @@ function describeByNode(nodes: readonly NodeRecord[]): string {
 export async function upgradeForest(deps: ForestDeps, request: UpgradeRequest): Promise<UpgradeResult> {
   const started = Date.now()
   const {nats, nimsforest} = request.wanted
-  if (Boolean(nats) === Boolean(nimsforest)) throw new MorpheusError('USAGE', 'name exactly one of --nats <version> and --nimsforest <build>')
+  if (Boolean(nats) === Boolean(nimsforest))
+    throw new MorpheusError('USAGE', 'name exactly one of --nats <version> and --nimsforest <build>')
   const work = await NodeReplacement.open(deps, request.forestId, 'upgrade')
   const forestId = work.forest.id
   if (nats && work.natsMode === 'embedded') {
-    throw new MorpheusError('USAGE', `forest ${forestId} runs NimsForest with NATS embedded: there is no separate nats-server to upgrade`, {hint: `Upgrade NimsForest instead: \`morpheus upgrade ${forestId} --nimsforest <build>\`.`})
+    throw new MorpheusError('USAGE', `forest ${forestId} runs NimsForest with NATS embedded: there is no separate nats-server to upgrade`, {
+      hint: `Upgrade NimsForest instead: \`morpheus upgrade ${forestId} --nimsforest <build>\`.`,
+    })
   }
   const resolved = work.handle.provider.resolveVersions
     ? await work.handle.provider.resolveVersions({natsMode: work.natsMode, signal: deps.signal, wanted: request.wanted})
@@ -90,7 +95,17 @@ export async function upgradeForest(deps: ForestDeps, request: UpgradeRequest): 
   const skipped = work.nodes.filter((n) => runsTarget(n, target)).map((n) => n.id)
   const resuming = work.forest.operation?.kind === 'upgrade'
   const result = (status: UpgradeStatus, message: string, extra: Partial<UpgradeResult> = {}): UpgradeResult => ({
-    forest: work.forest, message, nodes: work.nodes, seconds: seconds(), skipped, status, streams: [], target, upgraded: [], versions_by_node: versionsByNode(work.nodes), ...extra,
+    forest: work.forest,
+    message,
+    nodes: work.nodes,
+    seconds: seconds(),
+    skipped,
+    status,
+    streams: [],
+    target,
+    upgraded: [],
+    versions_by_node: versionsByNode(work.nodes),
+    ...extra,
   })
   if (todo.length === 0 && !resuming) return result('up_to_date', `every node of ${forestId} runs ${describeVersions(target)} already`)
 
@@ -102,8 +117,14 @@ export async function upgradeForest(deps: ForestDeps, request: UpgradeRequest): 
   const deadline = Date.now() + deps.settings.form_timeout_seconds * 1000
   let health = await work.look(2000)
   let before = await look(3000)
-  const ready = () => isFormed(health.filter((_, i) => !unfinished.has(work.nodes[i].id))) && before.streams.every((s) => s.replicas === 1 || s.current)
-  while (!ready() && health.every((h, i) => h.reachable || unfinished.has(work.nodes[i].id)) && Date.now() < deadline && !deps.signal.aborted) {
+  const ready = () =>
+    isFormed(health.filter((_, i) => !unfinished.has(work.nodes[i].id))) && before.streams.every((s) => s.replicas === 1 || s.current)
+  while (
+    !ready() &&
+    health.every((h, i) => h.reachable || unfinished.has(work.nodes[i].id)) &&
+    Date.now() < deadline &&
+    !deps.signal.aborted
+  ) {
     deps.progress.report('waiting for the forest to be whole and its streams current before the first node')
     await new Promise((r) => setTimeout(r, Math.max(deps.pollMs ?? 500, 50)))
     ;[health, before] = await Promise.all([work.look(2000), look(3000)])
@@ -111,35 +132,57 @@ export async function upgradeForest(deps: ForestDeps, request: UpgradeRequest): 
   const whole = isFormed(health.filter((_, i) => !unfinished.has(work.nodes[i].id)))
   if (!whole) {
     const bad = work.nodes.map((n, i) => (health[i].healthy ? '' : `${n.id}: ${health[i].error ?? 'not healthy'}`)).filter(Boolean)
-    throw new MorpheusError('USAGE', `forest ${forestId} is not healthy (${bad.join('; ') || 'it has not formed: routes or the JetStream leader are missing'}), so it is not upgraded: taking a node away now could lose the quorum`, {
-      details: {forest_id: forestId},
-      hint: `Run \`morpheus repair ${forestId}\` (or wait until \`morpheus status ${forestId}\` says healthy), then upgrade.`,
-    })
+    throw new MorpheusError(
+      'USAGE',
+      `forest ${forestId} is not healthy (${bad.join('; ') || 'it has not formed: routes or the JetStream leader are missing'}), so it is not upgraded: taking a node away now could lose the quorum`,
+      {
+        details: {forest_id: forestId},
+        hint: `Run \`morpheus repair ${forestId}\` (or wait until \`morpheus status ${forestId}\` says healthy), then upgrade.`,
+      },
+    )
   }
   const behind = before.streams.filter((s) => s.replicas > 1 && !s.current)
   if (behind.length > 0 && !resuming) {
-    throw new MorpheusError('USAGE', `not every replica of the streams of ${forestId} is current (${behind.map((s) => `${s.name}: ${describeStream(s)}`).join('; ')}), so no node is taken away now`, {
-      details: {forest_id: forestId, streams: behind.map((s) => s.name)},
-      hint: 'Wait until they are current (a node that just came back catches up), then upgrade.',
-    })
+    throw new MorpheusError(
+      'USAGE',
+      `not every replica of the streams of ${forestId} is current (${behind.map((s) => `${s.name}: ${describeStream(s)}`).join('; ')}), so no node is taken away now`,
+      {
+        details: {forest_id: forestId, streams: behind.map((s) => s.name)},
+        hint: 'Wait until they are current (a node that just came back catches up), then upgrade.',
+      },
+    )
   }
   if (work.handle.capabilities.cloud) {
     const names = new Set(todo.map((n) => n.id))
     const r1 = before.streams.filter((s) => s.replicas === 1 && s.leader && names.has(s.leader))
     if (r1.length > 0) {
-      throw new MorpheusError('USAGE', `forest ${forestId} holds R1 streams on nodes to upgrade (${r1.map((s) => `${s.name} on ${s.leader}`).join(', ')}): a cloud node is upgraded by a new machine with an empty disk, so they would be lost`, {
-        details: {forest_id: forestId, streams: r1.map((s) => ({name: s.name, node: s.leader}))},
-        hint: 'Give those streams three replicas (`nats stream edit <name> --replicas 3`) or move them off those nodes first, then upgrade.',
-      })
+      throw new MorpheusError(
+        'USAGE',
+        `forest ${forestId} holds R1 streams on nodes to upgrade (${r1.map((s) => `${s.name} on ${s.leader}`).join(', ')}): a cloud node is upgraded by a new machine with an empty disk, so they would be lost`,
+        {
+          details: {forest_id: forestId, streams: r1.map((s) => ({name: s.name, node: s.leader}))},
+          hint: 'Give those streams three replicas (`nats stream edit <name> --replicas 3`) or move them off those nodes first, then upgrade.',
+        },
+      )
     }
   }
   // Followers first, the meta leader last: one leader election, not one per node.
   const leader = health.find((h) => h.jetstream_leader)?.jetstream_leader
   const order = [...todo.filter((n) => n.id !== leader), ...todo.filter((n) => n.id === leader)]
   if (request.dryRun) {
-    return result('dry_run', `would upgrade ${order.map((n) => n.id).join(', ')} one at a time to ${describeVersions(target)} (dry run: nothing changed); now ${describeByNode(work.nodes)}`)
+    return result(
+      'dry_run',
+      `would upgrade ${order.map((n) => n.id).join(', ')} one at a time to ${describeVersions(target)} (dry run: nothing changed); now ${describeByNode(work.nodes)}`,
+    )
   }
-  if (request.confirm && !(await request.confirm(order.map((n) => n.id), target))) throw new MorpheusError('USAGE', 'upgrade cancelled; nothing was changed')
+  if (
+    request.confirm &&
+    !(await request.confirm(
+      order.map((n) => n.id),
+      target,
+    ))
+  )
+    throw new MorpheusError('USAGE', 'upgrade cancelled; nothing was changed')
   await work.claim('upgrade')
   const upgraded: string[] = []
   try {
@@ -154,16 +197,24 @@ export async function upgradeForest(deps: ForestDeps, request: UpgradeRequest): 
     }
     if (order.length === 0) streams = await work.waitStreamsCurrent(request.streamsTimeoutSeconds ?? 120, look)
     await work.release(`upgrade: ${describeVersions(target)} on every node`, (f) => void (f.versions = target))
-    return result('upgraded', `upgraded ${plural(upgraded.length, 'node')} (${upgraded.join(', ') || 'none left'}) to ${describeVersions(target)} in ${seconds()}s, one at a time; every node runs it`, {streams, upgraded})
+    return result(
+      'upgraded',
+      `upgraded ${plural(upgraded.length, 'node')} (${upgraded.join(', ') || 'none left'}) to ${describeVersions(target)} in ${seconds()}s, one at a time; every node runs it`,
+      {streams, upgraded},
+    )
   } catch (error) {
     const outcome = deps.signal.aborted ? 'interrupted' : 'failed'
     const where = describeByNode(work.nodes)
-    await work.release(`upgrade ${outcome} after ${upgraded.length} of ${order.length} nodes: ${where}`).catch((e) => deps.log.warn(`could not record how the upgrade of ${forestId} ended: ${(e as Error).message}`))
-    const e = error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', String((error as Error)?.message ?? error), {cause: error})
+    await work
+      .release(`upgrade ${outcome} after ${upgraded.length} of ${order.length} nodes: ${where}`)
+      .catch((e) => deps.log.warn(`could not record how the upgrade of ${forestId} ended: ${(e as Error).message}`))
+    const e =
+      error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', String((error as Error)?.message ?? error), {cause: error})
     throw new MorpheusError(e.kind, `${e.message}. The upgrade stopped: ${where}`, {
       cause: error,
       details: {...e.details, forest_id: forestId, upgraded, versions_by_node: versionsByNode(work.nodes)},
-      hint: e.hint ?? `Fix what is named, then run \`morpheus upgrade ${forestId}\` again: nodes that run the new version already are skipped.`,
+      hint:
+        e.hint ?? `Fix what is named, then run \`morpheus upgrade ${forestId}\` again: nodes that run the new version already are skipped.`,
     })
   }
 }

@@ -12,7 +12,10 @@ export function newForestId(doc: RegistryDocument, now: Date): string {
 
 /** The next `count` node ids of a forest: node-1, node-2, ... continuing after the highest in use. */
 export function nextNodeIds(existing: ReadonlyArray<{id: string}>, count: number): string[] {
-  const used = existing.map((n) => /^node-(\d+)$/.exec(n.id)).filter(Boolean).map((m) => Number(m![1]))
+  const used = existing
+    .map((n) => /^node-(\d+)$/.exec(n.id))
+    .filter(Boolean)
+    .map((m) => Number(m![1]))
   const start = used.length > 0 ? Math.max(...used) + 1 : 1
   return Array.from({length: count}, (_, i) => `node-${start + i}`)
 }

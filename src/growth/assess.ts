@@ -46,8 +46,22 @@ export interface Assessment {
 }
 
 const EMPTY_METRICS: GrowResult['metrics'] = {
-  connections: 0, cpu_max_percent: null, cpu_percent: null, healthy: 0, in_msgs: 0, memory_max_percent: null, memory_percent: null, nodes: 0,
-  out_msgs: 0, reachable: 0, routes_missing: [], routes_ok: false, slow_consumers: 0, storage_max_percent: null, storage_percent: null, unreachable: 0,
+  connections: 0,
+  cpu_max_percent: null,
+  cpu_percent: null,
+  healthy: 0,
+  in_msgs: 0,
+  memory_max_percent: null,
+  memory_percent: null,
+  nodes: 0,
+  out_msgs: 0,
+  reachable: 0,
+  routes_missing: [],
+  routes_ok: false,
+  slow_consumers: 0,
+  storage_max_percent: null,
+  storage_percent: null,
+  unreachable: 0,
 }
 
 /** A result for a forest that could not be assessed or grown: status error, with the error's code and exit code. */
@@ -67,14 +81,21 @@ export function errorResult(forestId: string, settings: GrowthSettings, error: M
 }
 
 function asMorpheus(error: unknown): MorpheusError {
-  return error instanceof MorpheusError ? error : new MorpheusError('UNEXPECTED', (error as Error)?.message ?? String(error), {cause: error})
+  return error instanceof MorpheusError
+    ? error
+    : new MorpheusError('UNEXPECTED', (error as Error)?.message ?? String(error), {cause: error})
 }
 
 /**
  * Look at one forest: its live metrics and what the policy makes of them. Never throws for the
  * forest's own problems (provider missing, nodes on another device): those give status error.
  */
-export async function assessForest(deps: AssessDeps, doc: RegistryDocument, forestId: string, settings: GrowthSettings): Promise<Assessment> {
+export async function assessForest(
+  deps: AssessDeps,
+  doc: RegistryDocument,
+  forestId: string,
+  settings: GrowthSettings,
+): Promise<Assessment> {
   const forest = doc.forests[forestId]
   const all: NodeRecord[] = doc.nodes[forestId] ?? []
   let provider: GrowProvider
@@ -89,7 +110,9 @@ export async function assessForest(deps: AssessDeps, doc: RegistryDocument, fore
     {
       endpoints: (n) => endpointsOf(provider.provider, n, nodePorts(n, forest, deps.ports)),
       machineLocal: provider.machineLocal,
-      resources: provider.provider.resources ? (n) => provider.provider.resources!(n, deps.signal ?? new AbortController().signal) : undefined,
+      resources: provider.provider.resources
+        ? (n) => provider.provider.resources!(n, deps.signal ?? new AbortController().signal)
+        : undefined,
       signal: deps.signal,
       timeoutMs: deps.timeoutMs,
     },
@@ -102,9 +125,17 @@ export async function assessForest(deps: AssessDeps, doc: RegistryDocument, fore
   const ids = decision.count > 0 ? nextNodeIds(countedNodes(all), decision.count) : []
   const result: GrowResult = {
     ...decisionFields(decision),
-    action: decision.count > 0
-      ? {count: decision.count, monthly_price: observation.monthly_price, node_id: ids[0], node_ids: ids, nodes_after: observation.size + decision.count, type: 'provision_node'}
-      : null,
+    action:
+      decision.count > 0
+        ? {
+            count: decision.count,
+            monthly_price: observation.monthly_price,
+            node_id: ids[0],
+            node_ids: ids,
+            nodes_after: observation.size + decision.count,
+            type: 'provision_node',
+          }
+        : null,
     forest_id: forestId,
     metrics: observation.summary,
     nodes: observation.metrics.map((n) => ({...n, state: nodeState(n, thresholds)})),

@@ -58,7 +58,12 @@ function percent(part: number | undefined, whole: number | undefined | null): nu
  * One node's metrics. `memoryBytes` is the node's memory (NodeRecord.memory_bytes, the provider's
  * resources(), or this machine's RAM for local nodes); without it the memory percentage is unknown.
  */
-export function nodeMetrics(node: {id: string; address: string}, sample: NodeSample, memoryBytes: number | null | undefined, forestSize: number): NodeMetrics {
+export function nodeMetrics(
+  node: {id: string; address: string},
+  sample: NodeSample,
+  memoryBytes: number | null | undefined,
+  forestSize: number,
+): NodeMetrics {
   const base = {
     address: node.address,
     id: node.id,
@@ -145,6 +150,7 @@ export function nodeState(n: NodeMetrics, thresholds: {cpu: number; memory: numb
   if (!n.reachable) return 'unreachable'
   if (!n.healthy || n.routes < n.routes_expected) return 'warning'
   const over = (v: number | null, t: number) => v !== null && v > t
-  if (over(n.cpu_percent, thresholds.cpu) || over(n.memory_percent, thresholds.memory) || over(n.storage_percent, thresholds.storage)) return 'warning'
+  if (over(n.cpu_percent, thresholds.cpu) || over(n.memory_percent, thresholds.memory) || over(n.storage_percent, thresholds.storage))
+    return 'warning'
   return 'healthy'
 }

@@ -69,7 +69,9 @@ export async function observeForest(deps: ObserveDeps, forest: ForestRecord, all
   }
   const last = nodes.at(-1)
   const [samples, memory, price] = await Promise.all([
-    sampleAll(urls, {signal: deps.signal, timeoutMs: deps.timeoutMs}).then((s) => s.map((x, i) => (urls[i] ? x : {...x, error: 'no monitoring address', reachable: false}))),
+    sampleAll(urls, {signal: deps.signal, timeoutMs: deps.timeoutMs}).then((s) =>
+      s.map((x, i) => (urls[i] ? x : {...x, error: 'no monitoring address', reachable: false})),
+    ),
     Promise.all(nodes.map(memoryOf)),
     last && resources ? within(resources(last), deps.timeoutMs).then((r) => r?.monthly_price ?? null) : Promise.resolve(null),
   ])

@@ -90,29 +90,65 @@ function fmt(v: number | null): string {
  * forest not active, no nodes, too many unreachable nodes (a network fault is not load), cooldown,
  * thresholds, max_nodes.
  */
-export function decide(input: {forest: ForestRecord; nodeCount: number; metrics: ForestMetrics; settings: GrowthSettings; now: Date}): Decision {
+export function decide(input: {
+  forest: ForestRecord
+  nodeCount: number
+  metrics: ForestMetrics
+  settings: GrowthSettings
+  now: Date
+}): Decision {
   const {forest, metrics: m, nodeCount, settings: s, now} = input
-  const no = (status: GrowStatus, reason: GrowReason, message: string, extra: Partial<Decision> = {}): Decision => ({count: 0, message, reason, reasons: [reason], status, ...extra})
+  const no = (status: GrowStatus, reason: GrowReason, message: string, extra: Partial<Decision> = {}): Decision => ({
+    count: 0,
+    message,
+    reason,
+    reasons: [reason],
+    status,
+    ...extra,
+  })
   if (forest.status !== 'active') return no('no_action', 'forest_not_active', `the forest is ${forest.status}, not active`)
   if (nodeCount === 0 || m.nodes === 0) return no('no_action', 'no_nodes', 'the forest has no nodes')
   if (m.unreachable > s.max_unreachable) {
-    return no('no_action', 'nodes_unreachable', `${m.unreachable} of ${m.nodes} node${m.nodes === 1 ? '' : 's'} did not answer (growth.max_unreachable is ${s.max_unreachable}): a network fault is not load, so nothing is added`)
+    return no(
+      'no_action',
+      'nodes_unreachable',
+      `${m.unreachable} of ${m.nodes} node${m.nodes === 1 ? '' : 's'} did not answer (growth.max_unreachable is ${s.max_unreachable}): a network fault is not load, so nothing is added`,
+    )
   }
   const until = cooldownUntil(forest, s.cooldown_minutes, now)
   if (until) {
-    return no('cooldown', 'cooldown', `the forest grew at ${forest.last_expansion}; growth.cooldown_minutes (${s.cooldown_minutes}) ends at ${until.toISOString()}`, {cooldown_until: until.toISOString()})
+    return no(
+      'cooldown',
+      'cooldown',
+      `the forest grew at ${forest.last_expansion}; growth.cooldown_minutes (${s.cooldown_minutes}) ends at ${until.toISOString()}`,
+      {cooldown_until: until.toISOString()},
+    )
   }
   const crossed: Array<{reason: GrowReason; value: number; threshold: number}> = []
-  if (m.cpu_percent !== null && m.cpu_percent > s.threshold_cpu) crossed.push({reason: 'cpu_above_threshold', threshold: s.threshold_cpu, value: m.cpu_percent})
-  if (m.memory_percent !== null && m.memory_percent > s.threshold_memory) crossed.push({reason: 'memory_above_threshold', threshold: s.threshold_memory, value: m.memory_percent})
-  if (m.storage_percent !== null && m.storage_percent > s.threshold_storage) crossed.push({reason: 'storage_above_threshold', threshold: s.threshold_storage, value: m.storage_percent})
+  if (m.cpu_percent !== null && m.cpu_percent > s.threshold_cpu)
+    crossed.push({reason: 'cpu_above_threshold', threshold: s.threshold_cpu, value: m.cpu_percent})
+  if (m.memory_percent !== null && m.memory_percent > s.threshold_memory)
+    crossed.push({reason: 'memory_above_threshold', threshold: s.threshold_memory, value: m.memory_percent})
+  if (m.storage_percent !== null && m.storage_percent > s.threshold_storage)
+    crossed.push({reason: 'storage_above_threshold', threshold: s.threshold_storage, value: m.storage_percent})
   if (crossed.length === 0) {
-    if (m.cpu_percent === null && m.memory_percent === null && m.storage_percent === null) return no('no_action', 'no_metrics', 'no node reported any load')
-    return no('no_action', 'below_threshold', `CPU ${fmt(m.cpu_percent)}, memory ${fmt(m.memory_percent)}, storage ${fmt(m.storage_percent)}: all at or below the thresholds (${s.threshold_cpu}%, ${s.threshold_memory}%, ${s.threshold_storage}%)`)
+    if (m.cpu_percent === null && m.memory_percent === null && m.storage_percent === null)
+      return no('no_action', 'no_metrics', 'no node reported any load')
+    return no(
+      'no_action',
+      'below_threshold',
+      `CPU ${fmt(m.cpu_percent)}, memory ${fmt(m.memory_percent)}, storage ${fmt(m.storage_percent)}: all at or below the thresholds (${s.threshold_cpu}%, ${s.threshold_memory}%, ${s.threshold_storage}%)`,
+    )
   }
   const reasons = crossed.map((c) => c.reason)
   if (nodeCount >= s.max_nodes) {
-    return {count: 0, message: `the forest has ${plural(nodeCount, 'node')}, growth.max_nodes is ${s.max_nodes}`, reason: 'at_max_nodes', reasons: ['at_max_nodes', ...reasons], status: 'at_max_nodes'}
+    return {
+      count: 0,
+      message: `the forest has ${plural(nodeCount, 'node')}, growth.max_nodes is ${s.max_nodes}`,
+      reason: 'at_max_nodes',
+      reasons: ['at_max_nodes', ...reasons],
+      status: 'at_max_nodes',
+    }
   }
   // Enough nodes to bring the most loaded average back under its threshold, within the limits.
   const needed = Math.max(1, ...crossed.map((c) => Math.ceil((nodeCount * c.value) / Math.max(c.threshold, 1)) - nodeCount))
@@ -133,16 +169,30 @@ export interface Refusal {
  * another device may have grown the forest since we looked. Returns a refusal string (nothing is
  * written then) and remembers the refusal for the result.
  */
-export function claimGuard(settings: GrowthSettings, count: number): {guard: (forest: ForestRecord, nodes: readonly NodeRecord[], now: Date) => string | undefined; refusal: () => Refusal | undefined} {
+export function claimGuard(
+  settings: GrowthSettings,
+  count: number,
+): {guard: (forest: ForestRecord, nodes: readonly NodeRecord[], now: Date) => string | undefined; refusal: () => Refusal | undefined} {
   let refusal: Refusal | undefined
   const guard = (forest: ForestRecord, nodes: readonly NodeRecord[], now: Date): string | undefined => {
     refusal = undefined
-    if (forest.status !== 'active') refusal = {message: `the forest is ${forest.status}, not active`, reason: 'forest_not_active', status: 'no_action'}
+    if (forest.status !== 'active')
+      refusal = {message: `the forest is ${forest.status}, not active`, reason: 'forest_not_active', status: 'no_action'}
     else {
       const until = cooldownUntil(forest, settings.cooldown_minutes, now)
       const size = countedNodes(nodes).length
-      if (until) refusal = {message: `the forest grew at ${forest.last_expansion} (another run got there first); the cooldown ends at ${until.toISOString()}`, reason: 'cooldown', status: 'cooldown'}
-      else if (size + count > settings.max_nodes) refusal = {message: `the forest has ${plural(size, 'node')}, growth.max_nodes is ${settings.max_nodes}`, reason: 'at_max_nodes', status: 'at_max_nodes'}
+      if (until)
+        refusal = {
+          message: `the forest grew at ${forest.last_expansion} (another run got there first); the cooldown ends at ${until.toISOString()}`,
+          reason: 'cooldown',
+          status: 'cooldown',
+        }
+      else if (size + count > settings.max_nodes)
+        refusal = {
+          message: `the forest has ${plural(size, 'node')}, growth.max_nodes is ${settings.max_nodes}`,
+          reason: 'at_max_nodes',
+          status: 'at_max_nodes',
+        }
     }
     return refusal?.message
   }

@@ -19,7 +19,10 @@ const hook: Hook<'command_not_found'> = async function ({argv, config, id}) {
   if (id.startsWith('-')) {
     message = `no command given (${id} is not one)`
   } else {
-    const known = [...config.commands.filter((c) => !c.hidden).flatMap((c) => [c.id, ...c.aliases]), ...config.topics.filter((t) => !t.hidden).map((t) => t.name)]
+    const known = [
+      ...config.commands.filter((c) => !c.hidden).flatMap((c) => [c.id, ...c.aliases]),
+      ...config.topics.filter((t) => !t.hidden).map((t) => t.name),
+    ]
     // With spaces between topic and command, oclif hands over the words that follow too
     // (`stat forest-1` arrives as stat:forest-1): keep the known topics and the first unknown word.
     const parts = id.split(':')

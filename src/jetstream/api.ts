@@ -32,7 +32,12 @@ export function encode(body: unknown): Uint8Array {
 }
 
 /** A JetStream API request: the answer's JSON, or a JetStreamError when it carries an error. */
-export async function api<T = Record<string, unknown>>(nc: NatsConnection, subject: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
+export async function api<T = Record<string, unknown>>(
+  nc: NatsConnection,
+  subject: string,
+  body?: unknown,
+  timeoutMs = 10_000,
+): Promise<T> {
   const msg = await nc.request(subject, encode(body), {timeout: timeoutMs})
   const answer = JSON.parse(new TextDecoder().decode(msg.data) || '{}') as {error?: {code: number; err_code?: number; description: string}}
   if (answer.error) throw new JetStreamError(subject, answer.error.code, answer.error.err_code ?? 0, answer.error.description)

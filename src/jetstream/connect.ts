@@ -35,11 +35,15 @@ export const connectForest: NatsConnector = async (servers, options = {}) => {
     const what = options.auth ? `as ${options.auth.user} (the forest's system account)` : 'as a client'
     const reason = (error as Error)?.message ?? String(error)
     const refused = /authoriz/i.test(reason)
-    throw new MorpheusError('PROVIDER', `could not connect to the forest's NATS ${what} at ${servers.join(', ')}: ${refused ? 'authorization refused' : reason}`, {
-      cause: error,
-      hint: refused
-        ? "The nodes do not know the forest's system-account user from the registry's secret storage (was the forest planted with another registry?)."
-        : "Morpheus reaches a forest's nodes on their client port (4222); the cloud firewall admits the operator's networks (providers.hetzner.operator_cidrs).",
-    })
+    throw new MorpheusError(
+      'PROVIDER',
+      `could not connect to the forest's NATS ${what} at ${servers.join(', ')}: ${refused ? 'authorization refused' : reason}`,
+      {
+        cause: error,
+        hint: refused
+          ? "The nodes do not know the forest's system-account user from the registry's secret storage (was the forest planted with another registry?)."
+          : "Morpheus reaches a forest's nodes on their client port (4222); the cloud firewall admits the operator's networks (providers.hetzner.operator_cidrs).",
+      },
+    )
   }
 }

@@ -46,7 +46,11 @@ export async function snapshotStream(nc: NatsConnection, stream: string, options
   })
   try {
     await nc.flush()
-    const answer = await api<{config: StreamConfig; state: StreamState}>(nc, `${API_PREFIX}.STREAM.SNAPSHOT.${stream}`, {chunk_size: CHUNK, deliver_subject: inbox, jsck: true})
+    const answer = await api<{config: StreamConfig; state: StreamState}>(nc, `${API_PREFIX}.STREAM.SNAPSHOT.${stream}`, {
+      chunk_size: CHUNK,
+      deliver_subject: inbox,
+      jsck: true,
+    })
     idle()
     await done
     return {config: answer.config, data: Buffer.concat(chunks), state: answer.state}
@@ -60,17 +64,35 @@ export async function snapshotStream(nc: NatsConnection, stream: string, options
  * Restore a snapshot as a new stream (the name must be free). `config` replaces the snapshot's (e.g.
  * another replica count). Returns the restored stream's info.
  */
-export async function restoreStream(nc: NatsConnection, snapshot: StreamSnapshot, options: {config?: StreamConfig; timeoutMs?: number} = {}): Promise<StreamInfo> {
+export async function restoreStream(
+  nc: NatsConnection,
+  snapshot: StreamSnapshot,
+  options: {config?: StreamConfig; timeoutMs?: number} = {},
+): Promise<StreamInfo> {
   const config = options.config ?? snapshot.config
   const timeoutMs = options.timeoutMs ?? 60_000
-  const start = await api<{deliver_subject: string}>(nc, `${API_PREFIX}.STREAM.RESTORE.${config.name}`, {config, state: snapshot.state}, timeoutMs)
+  const start = await api<{deliver_subject: string}>(
+    nc,
+    `${API_PREFIX}.STREAM.RESTORE.${config.name}`,
+    {config, state: snapshot.state},
+    timeoutMs,
+  )
   const target = start.deliver_subject
   for (let at = 0; at < snapshot.data.length; at += CHUNK) {
     const reply = await nc.request(target, snapshot.data.subarray(at, at + CHUNK), {timeout: timeoutMs})
-    if (reply.data.length > 0) throw new JetStreamError(target, 500, 0, `restoring ${config.name} failed: ${new TextDecoder().decode(reply.data)}`)
+    if (reply.data.length > 0)
+      throw new JetStreamError(target, 500, 0, `restoring ${config.name} failed: ${new TextDecoder().decode(reply.data)}`)
   }
   const end = await nc.request(target, new Uint8Array(0), {timeout: timeoutMs})
-  const answer = JSON.parse(new TextDecoder().decode(end.data) || '{}') as StreamInfo & {error?: {code: number; err_code?: number; description: string}}
-  if (answer.error) throw new JetStreamError(target, answer.error.code, answer.error.err_code ?? 0, `restoring ${config.name} failed: ${answer.error.description}`)
+  const answer = JSON.parse(new TextDecoder().decode(end.data) || '{}') as StreamInfo & {
+    error?: {code: number; err_code?: number; description: string}
+  }
+  if (answer.error)
+    throw new JetStreamError(
+      target,
+      answer.error.code,
+      answer.error.err_code ?? 0,
+      `restoring ${config.name} failed: ${answer.error.description}`,
+    )
   return answer
 }

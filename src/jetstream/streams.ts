@@ -70,7 +70,7 @@ export async function streamInfo(nc: NatsConnection, name: string): Promise<Stre
 /** Every stream's full info, page by page. */
 export async function streamInfos(nc: NatsConnection): Promise<StreamInfo[]> {
   const out: StreamInfo[] = []
-  for (let offset = 0; ; ) {
+  for (let offset = 0; ;) {
     const page = await api<{streams: StreamInfo[] | null; total: number; limit: number}>(nc, `${API_PREFIX}.STREAM.LIST`, {offset})
     const streams = page.streams ?? []
     out.push(...streams)
@@ -81,8 +81,12 @@ export async function streamInfos(nc: NatsConnection): Promise<StreamInfo[]> {
 
 async function consumerPlacements(nc: NatsConnection, stream: string): Promise<StreamPlacement['consumers']> {
   const out: StreamPlacement['consumers'] = []
-  for (let offset = 0; ; ) {
-    const page = await api<{consumers: Array<{name: string; cluster?: StreamInfo['cluster']}> | null; total: number}>(nc, `${API_PREFIX}.CONSUMER.LIST.${stream}`, {offset})
+  for (let offset = 0; ;) {
+    const page = await api<{consumers: Array<{name: string; cluster?: StreamInfo['cluster']}> | null; total: number}>(
+      nc,
+      `${API_PREFIX}.CONSUMER.LIST.${stream}`,
+      {offset},
+    )
     const consumers = page.consumers ?? []
     for (const c of consumers) out.push({leader: c.cluster?.leader ?? null, name: c.name, peers: peersOf(c.cluster)})
     offset += consumers.length
@@ -149,7 +153,8 @@ export async function waitCurrent(nc: NatsConnection, options: WaitOptions): Pro
     let placements: StreamPlacement[] = []
     try {
       const infos = options.streams ? await Promise.all(options.streams.map((s) => streamInfo(nc, s))) : await streamInfos(nc)
-      for (const info of infos) placements.push(placementOf(info, info.state.consumer_count > 0 ? await consumerPlacements(nc, info.config.name) : []))
+      for (const info of infos)
+        placements.push(placementOf(info, info.state.consumer_count > 0 ? await consumerPlacements(nc, info.config.name) : []))
       for (const p of placements) if ((problem = notCurrent(p, options.away))) break
     } catch (error) {
       // A leader election in progress answers nothing for a moment.
@@ -159,9 +164,13 @@ export async function waitCurrent(nc: NatsConnection, options: WaitOptions): Pro
     if (!problem) return placements
     if (problem !== last) options.progress?.((last = problem))
     if (Date.now() > deadline) {
-      throw new MorpheusError('NOT_FORMED', `the streams' replicas were not current within ${Math.round(options.timeoutMs / 1000)}s: ${problem}`, {
-        hint: 'Look at the forest with `morpheus status`; run the command again once it is healthy (it goes on where it stopped).',
-      })
+      throw new MorpheusError(
+        'NOT_FORMED',
+        `the streams' replicas were not current within ${Math.round(options.timeoutMs / 1000)}s: ${problem}`,
+        {
+          hint: 'Look at the forest with `morpheus status`; run the command again once it is healthy (it goes on where it stopped).',
+        },
+      )
     }
     if (options.signal?.aborted) throw new MorpheusError('INTERRUPTED', `interrupted while waiting for the streams' replicas (${problem})`)
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250))
@@ -206,7 +215,8 @@ export interface MoveOptions {
  * waited for. Re-running it on a stream already off the server does nothing.
  */
 export async function moveOff(nc: NatsConnection, stream: string, server: string, options: MoveOptions): Promise<'moved' | 'absent'> {
-  const wait = (away?: string) => waitCurrent(nc, {away, progress: options.progress, signal: options.signal, streams: [stream], timeoutMs: options.timeoutMs})
+  const wait = (away?: string) =>
+    waitCurrent(nc, {away, progress: options.progress, signal: options.signal, streams: [stream], timeoutMs: options.timeoutMs})
   let info = await streamInfo(nc, stream)
   // A half-done move of an R1 stream (raised to R2 by an earlier run): finish it first.
   const members = () => peersOf(info.cluster).map((r) => r.server)

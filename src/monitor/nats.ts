@@ -59,7 +59,7 @@ export function describeFetchError(error: unknown): string {
   if (e?.name === 'AbortError') return 'stopped'
   const code = e?.cause?.code
   if (code && Object.hasOwn(FETCH_ERRORS, code)) return FETCH_ERRORS[code]
-  return code ? `${e?.cause?.message ?? code}` : e?.message ?? String(error)
+  return code ? `${e?.cause?.message ?? code}` : (e?.message ?? String(error))
 }
 
 /** One look at a node: /healthz for health, /varz for routes, version and the JetStream meta leader. */
@@ -190,13 +190,14 @@ export async function sampleNode(url: string, options: SampleOptions = {}): Prom
     const error = varz.status === 'rejected' ? describeFetchError(varz.reason) : `/varz answered ${varz.value.status}`
     return {error, healthy: false, ms, reachable: false, url: base}
   }
-  const ok = <T>(r: PromiseSettledResult<{status: number; body: T}>): T | undefined => (r.status === 'fulfilled' && r.value.status === 200 ? r.value.body : undefined)
+  const ok = <T>(r: PromiseSettledResult<{status: number; body: T}>): T | undefined =>
+    r.status === 'fulfilled' && r.value.status === 200 ? r.value.body : undefined
   const healthy = health.status === 'fulfilled' && health.value.status === 200 && health.value.body.status === 'ok'
   const healthError = healthy
     ? undefined
     : health.status === 'rejected'
       ? describeFetchError(health.reason)
-      : health.value.body.error ?? `healthz answered ${health.value.status}`
+      : (health.value.body.error ?? `healthz answered ${health.value.status}`)
   const jszBody = ok(jsz)
   return {
     healthy,

@@ -45,34 +45,43 @@ interface JszAccounts {
 export async function lookAtStreams(nodes: ReadonlyArray<{name: string; monitor: string}>, timeoutMs = 3000): Promise<StreamsLook> {
   const unanswered: Record<string, string> = {}
   const views = new Map<string, {stream: JszStream; account: string; from: string}[]>()
-  await Promise.all(nodes.map(async (node) => {
-    try {
-      const response = await fetch(`${node.monitor.replace(/\/+$/, '')}/jsz?accounts=true&streams=true&config=true`, {signal: AbortSignal.timeout(timeoutMs)})
-      if (response.status !== 200) {
-        await response.body?.cancel()
-        unanswered[node.name] = `/jsz answered ${response.status}`
-        return
-      }
-      const body = (await response.json()) as JszAccounts
-      for (const account of body.account_details ?? []) {
-        const accountName = account.name ?? account.id ?? '?'
-        for (const stream of account.stream_detail ?? []) {
-          const key = `${accountName}\u0000${stream.name}`
-          const list = views.get(key) ?? []
-          list.push({account: accountName, from: node.name, stream})
-          views.set(key, list)
+  await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        const response = await fetch(`${node.monitor.replace(/\/+$/, '')}/jsz?accounts=true&streams=true&config=true`, {
+          signal: AbortSignal.timeout(timeoutMs),
+        })
+        if (response.status !== 200) {
+          await response.body?.cancel()
+          unanswered[node.name] = `/jsz answered ${response.status}`
+          return
         }
+        const body = (await response.json()) as JszAccounts
+        for (const account of body.account_details ?? []) {
+          const accountName = account.name ?? account.id ?? '?'
+          for (const stream of account.stream_detail ?? []) {
+            const key = `${accountName}\u0000${stream.name}`
+            const list = views.get(key) ?? []
+            list.push({account: accountName, from: node.name, stream})
+            views.set(key, list)
+          }
+        }
+      } catch (error) {
+        unanswered[node.name] = describeFetchError(error)
       }
-    } catch (error) {
-      unanswered[node.name] = describeFetchError(error)
-    }
-  }))
+    }),
+  )
   const streams: StreamView[] = []
   for (const list of views.values()) {
     const replicas = Math.max(...list.map((v) => v.stream.config?.num_replicas ?? 1))
     const leaderName = list.find((v) => v.stream.cluster?.leader)?.stream.cluster?.leader ?? null
     const own = list.find((v) => v.from === leaderName && v.stream.cluster?.leader === v.from)
-    const followers = (own?.stream.cluster?.replicas ?? []).map((r) => ({current: Boolean(r.current), name: r.name, ...(r.offline ? {offline: true} : {}), ...(r.lag === undefined ? {} : {lag: r.lag})}))
+    const followers = (own?.stream.cluster?.replicas ?? []).map((r) => ({
+      current: Boolean(r.current),
+      name: r.name,
+      ...(r.offline ? {offline: true} : {}),
+      ...(r.lag === undefined ? {} : {lag: r.lag}),
+    }))
     const current = Boolean(own) && followers.length === replicas - 1 && followers.every((f) => f.current && !f.offline)
     streams.push({account: list[0].account, current, followers, leader: own ? leaderName : null, name: list[0].stream.name, replicas})
   }

@@ -227,7 +227,10 @@ export interface TemplateRenderer {
 }
 
 /** What createNode knows of a node (see CreateNodeRequest), plus what only a cloud provider knows. */
-export interface UserDataInput extends Pick<CreateNodeRequest, 'forest' | 'node' | 'peers' | 'cluster' | 'ports' | 'natsMode' | 'clusterAuth' | 'versions' | 'systemUser'> {
+export interface UserDataInput extends Pick<
+  CreateNodeRequest,
+  'forest' | 'node' | 'peers' | 'cluster' | 'ports' | 'natsMode' | 'clusterAuth' | 'versions' | 'systemUser'
+> {
   /** Whether the node has a public IPv4 address (IPv6 is always on). */
   ipv4: boolean
   /** Networks allowed to reach monitoring and SSH besides the forest's own nodes (CIDRs). */

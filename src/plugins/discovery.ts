@@ -68,22 +68,38 @@ function shapeProblem(d: unknown, hook: string): string | undefined {
   const x = d as Partial<AnyDescriptor> & {capabilities?: Record<string, unknown>; secrets?: unknown; templates?: unknown; setup?: unknown}
   if (typeof x.load !== 'function') return `"${x.name}" has no load() function`
   if (typeof x.summary !== 'string') return `"${x.name}" has no summary`
-  if (x.aliases !== undefined && (!Array.isArray(x.aliases) || x.aliases.some((a) => typeof a !== 'string' || !NAME.test(a)))) return `"${x.name}" has aliases that are not a list of valid names`
-  if (x.secrets !== undefined && (!Array.isArray(x.secrets) || x.secrets.some((s) => typeof s !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(s)))) return `"${x.name}" declares secrets that are not a list of key names`
-  if (x.templates !== undefined && (typeof x.templates !== 'string' || !x.templates.startsWith('/'))) return `"${x.name}" gives a templates directory that is not an absolute path`
+  if (x.aliases !== undefined && (!Array.isArray(x.aliases) || x.aliases.some((a) => typeof a !== 'string' || !NAME.test(a))))
+    return `"${x.name}" has aliases that are not a list of valid names`
+  if (
+    x.secrets !== undefined &&
+    (!Array.isArray(x.secrets) || x.secrets.some((s) => typeof s !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(s)))
+  )
+    return `"${x.name}" declares secrets that are not a list of key names`
+  if (x.templates !== undefined && (typeof x.templates !== 'string' || !x.templates.startsWith('/')))
+    return `"${x.name}" gives a templates directory that is not an absolute path`
   const caps = x.capabilities
   if (!caps || typeof caps !== 'object') return `"${x.name}" has no capabilities`
   if (hook === PROVIDERS_HOOK) {
-    if (!Array.isArray(caps.natsModes) || caps.natsModes.length === 0 || caps.natsModes.some((m) => !NATS_MODES.has(m))) return `"${x.name}" lists no valid capabilities.natsModes (embedded, system)`
+    if (!Array.isArray(caps.natsModes) || caps.natsModes.length === 0 || caps.natsModes.some((m) => !NATS_MODES.has(m)))
+      return `"${x.name}" lists no valid capabilities.natsModes (embedded, system)`
     for (const key of ['cloud', 'machineLocal']) if (typeof caps[key] !== 'boolean') return `"${x.name}" has no boolean capabilities.${key}`
-    if (!Number.isInteger(caps.maxParallel) || (caps.maxParallel as number) < 1) return `"${x.name}" has no capabilities.maxParallel (an integer of at least 1)`
+    if (!Number.isInteger(caps.maxParallel) || (caps.maxParallel as number) < 1)
+      return `"${x.name}" has no capabilities.maxParallel (an integer of at least 1)`
   } else if (typeof caps.remote !== 'boolean') {
     return `"${x.name}" has no boolean capabilities.remote`
   } else if (x.setup !== undefined) {
     const s = x.setup as {choices?: unknown; load?: unknown; secrets?: unknown} | null
-    const choice = (c: unknown) => typeof (c as {value?: unknown})?.value === 'string' && NAME.test((c as {value: string}).value) && typeof (c as {title?: unknown}).title === 'string'
-    if (!s || typeof s !== 'object' || typeof s.load !== 'function' || !Array.isArray(s.choices) || !s.choices.every(choice)) return `"${x.name}" offers a set-up without load() or a list of choices ({value, title})`
-    if (s.secrets !== undefined && (!Array.isArray(s.secrets) || s.secrets.some((n) => typeof n !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)))) return `"${x.name}" offers a set-up whose secrets are not a list of key names`
+    const choice = (c: unknown) =>
+      typeof (c as {value?: unknown})?.value === 'string' &&
+      NAME.test((c as {value: string}).value) &&
+      typeof (c as {title?: unknown}).title === 'string'
+    if (!s || typeof s !== 'object' || typeof s.load !== 'function' || !Array.isArray(s.choices) || !s.choices.every(choice))
+      return `"${x.name}" offers a set-up without load() or a list of choices ({value, title})`
+    if (
+      s.secrets !== undefined &&
+      (!Array.isArray(s.secrets) || s.secrets.some((n) => typeof n !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)))
+    )
+      return `"${x.name}" offers a set-up whose secrets are not a list of key names`
   }
   return undefined
 }
@@ -92,7 +108,10 @@ function shapeProblem(d: unknown, hook: string): string | undefined {
  * Ask every installed plugin's hook for its descriptors, in parallel with a timeout.
  * A plugin whose hook fails or times out is named in a warning and the others still count.
  */
-export async function discover<D extends AnyDescriptor>(config: Config, hook: typeof PROVIDERS_HOOK | typeof REGISTRIES_HOOK): Promise<Catalog<D>> {
+export async function discover<D extends AnyDescriptor>(
+  config: Config,
+  hook: typeof PROVIDERS_HOOK | typeof REGISTRIES_HOOK,
+): Promise<Catalog<D>> {
   const kind = hook === PROVIDERS_HOOK ? 'provider' : 'registry backend'
   const catalog: Catalog<D> = {conflicts: [], entries: [], incompatible: [], kind, warnings: []}
   const timeout = hookTimeoutMs()
@@ -197,15 +216,23 @@ export function resolve<D extends AnyDescriptor>(catalog: Catalog<D>, name: stri
   const installed = catalog.entries.map((e) => e.descriptor.name)
   if (selectedBy !== undefined && catalog.kind === 'registry backend') {
     const {command, known} = installCommand(catalog.kind, name)
-    throw new MorpheusError('PLUGIN', `the registry backend "${name}" (${selectedBy}) is not installed; installed: ${installed.length > 0 ? installed.join(', ') : 'none'}`, {
-      details: {backend: name, install: known ? command : null, installed, setting: selectedBy},
-      hint: missingBackendHint(name),
-    })
+    throw new MorpheusError(
+      'PLUGIN',
+      `the registry backend "${name}" (${selectedBy}) is not installed; installed: ${installed.length > 0 ? installed.join(', ') : 'none'}`,
+      {
+        details: {backend: name, install: known ? command : null, installed, setting: selectedBy},
+        hint: missingBackendHint(name),
+      },
+    )
   }
   const {command, known} = installCommand(catalog.kind, name)
-  throw new MorpheusError('USAGE', `unknown ${catalog.kind} "${name}"; installed: ${installed.length > 0 ? installed.join(', ') : 'none'}`, {
-    hint: `${known ? `Install it with \`${command}\`` : `Install another with \`${command}\``}; \`morpheus ${catalog.kind === 'provider' ? 'providers' : 'registry backends'}\` lists what is installed.`,
-  })
+  throw new MorpheusError(
+    'USAGE',
+    `unknown ${catalog.kind} "${name}"; installed: ${installed.length > 0 ? installed.join(', ') : 'none'}`,
+    {
+      hint: `${known ? `Install it with \`${command}\`` : `Install another with \`${command}\``}; \`morpheus ${catalog.kind === 'provider' ? 'providers' : 'registry backends'}\` lists what is installed.`,
+    },
+  )
 }
 
 export type ProviderCatalog = Catalog<ProviderDescriptor & AnyDescriptor>

@@ -32,7 +32,12 @@ export function fromPluginError(error: unknown, plugin: string, side: ExitCodeNa
   // A file the plugin could not use (thrown as it is, or wrapped as the cause of the plugin's own
   // error, whose message then says what it was doing): exit 10, the reason in words and a hint.
   const sys = systemErrorOf(error)
-  if (sys) return toFsError(error, {hint: e?.hint, prefix: plugin, ...(sys === error || typeof e?.message !== 'string' ? {} : {doing: e.message})})!
+  if (sys)
+    return toFsError(error, {
+      hint: e?.hint,
+      prefix: plugin,
+      ...(sys === error || typeof e?.message !== 'string' ? {} : {doing: e.message}),
+    })!
   const kind = (typeof e?.code === 'string' && Object.hasOwn(pluginCodeToKind, e.code) && pluginCodeToKind[e.code]) || side
   const message = e?.message ?? String(error)
   return new MorpheusError(kind, `${plugin}: ${message}`, {cause: error, hint: e?.hint})
@@ -126,7 +131,12 @@ export function guardProvider(provider: Provider, name: string): Provider {
   for (const [method, where] of Object.entries(providerCalls) as Array<[ProviderMethod, (...args: unknown[]) => string]>) {
     const fn = provider[method] as ((...args: unknown[]) => unknown) | undefined
     if (typeof fn !== 'function') continue
-    guarded[method] = (...args: unknown[]) => call(() => fn.apply(provider, args), () => `${at}${where(...args)}`, 'PROVIDER')
+    guarded[method] = (...args: unknown[]) =>
+      call(
+        () => fn.apply(provider, args),
+        () => `${at}${where(...args)}`,
+        'PROVIDER',
+      )
   }
   return guarded as unknown as Provider
 }
@@ -161,9 +171,24 @@ export function guardBackend(backend: RegistryBackend): RegistryBackend {
     probe: (options) => call(() => b.probe(options), `${at()}: probe`, 'REGISTRY'),
     read: (options) => call(() => b.read(options), at(), 'REGISTRY'),
     write: (body, condition, options) => call(() => b.write(body, condition, options), at(), 'REGISTRY'),
-    ...(b.history ? {history: (limit: number, options?: Parameters<NonNullable<RegistryBackend['history']>>[1]) => call(() => b.history!(limit, options), at(), 'REGISTRY')} : {}),
-    ...(b.readRevision ? {readRevision: (revision: string, options?: Parameters<NonNullable<RegistryBackend['readRevision']>>[1]) => call(() => b.readRevision!(revision, options), at(), 'REGISTRY')} : {}),
-    ...(b.nodeAccess ? {nodeAccess: (options?: Parameters<NonNullable<RegistryBackend['nodeAccess']>>[0]) => call(() => b.nodeAccess!(options), `${at()}: node access`, 'REGISTRY')} : {}),
+    ...(b.history
+      ? {
+          history: (limit: number, options?: Parameters<NonNullable<RegistryBackend['history']>>[1]) =>
+            call(() => b.history!(limit, options), at(), 'REGISTRY'),
+        }
+      : {}),
+    ...(b.readRevision
+      ? {
+          readRevision: (revision: string, options?: Parameters<NonNullable<RegistryBackend['readRevision']>>[1]) =>
+            call(() => b.readRevision!(revision, options), at(), 'REGISTRY'),
+        }
+      : {}),
+    ...(b.nodeAccess
+      ? {
+          nodeAccess: (options?: Parameters<NonNullable<RegistryBackend['nodeAccess']>>[0]) =>
+            call(() => b.nodeAccess!(options), `${at()}: node access`, 'REGISTRY'),
+        }
+      : {}),
     ...(secrets ? {secrets} : {}),
   }
   return guarded

@@ -54,9 +54,20 @@ export function consistencyProblems(doc: RegistryDocument): Consistency {
       const address = n.probe_address || n.ip
       if (address) {
         const port = n.ports?.client ?? forest?.ports?.client
-        claim(addresses, `${at} ${address}:${port ?? ''}`, holder, (other) => `address ${address}${port ? ` port ${port}` : ''} is used by both ${other} and ${holder}${where(forest)}`)
+        claim(
+          addresses,
+          `${at} ${address}:${port ?? ''}`,
+          holder,
+          (other) => `address ${address}${port ? ` port ${port}` : ''} is used by both ${other} and ${holder}${where(forest)}`,
+        )
       }
-      if (n.provider_ref) claim(handles, `${at} ${n.provider_ref}`, holder, (other) => `${other} and ${holder} are the same machine (provider_ref ${n.provider_ref})${where(forest)}`)
+      if (n.provider_ref)
+        claim(
+          handles,
+          `${at} ${n.provider_ref}`,
+          holder,
+          (other) => `${other} and ${holder} are the same machine (provider_ref ${n.provider_ref})${where(forest)}`,
+        )
     }
   }
   for (const f of Object.values(doc.forests)) {
@@ -64,7 +75,10 @@ export function consistencyProblems(doc: RegistryDocument): Consistency {
     if (f.status === 'active' && nodes.length === 0) problems.push(`forest ${f.id} is active but has no nodes`)
     const notActive = nodes.filter((n) => n.status !== 'active').length
     if (f.status === 'active' && notActive > 0) warnings.push(`forest ${f.id} is active but ${notActive} of its nodes are not`)
-    if (f.operation) warnings.push(`forest ${f.id}: a ${f.operation.kind} started ${f.operation.started_at} on ${f.operation.device} (pid ${f.operation.pid}) has not finished`)
+    if (f.operation)
+      warnings.push(
+        `forest ${f.id}: a ${f.operation.kind} started ${f.operation.started_at} on ${f.operation.device} (pid ${f.operation.pid}) has not finished`,
+      )
   }
   return {problems, warnings}
 }
@@ -78,4 +92,5 @@ export const CONSISTENCY_HINT =
   'then remove the one that should not be there with `morpheus teardown <forest> --yes`, or correct the record by hand where the document is stored.'
 
 /** What to do about a document that fails the schema (not JSON, a wrong field): that is damage, which an older revision may not have. */
-export const SCHEMA_HINT = 'Fix them by hand, or go back to a sound revision: `morpheus registry history`, then `morpheus registry restore <revision>`.'
+export const SCHEMA_HINT =
+  'Fix them by hand, or go back to a sound revision: `morpheus registry history`, then `morpheus registry restore <revision>`.'

@@ -30,13 +30,33 @@ function validateForest(id: string, f: unknown, problems: string[]): void {
   check(problems, isString(f.size), `${at}.size must be a string`)
   check(problems, FOREST_STATUS.has(f.status as string), `${at}.status must be one of ${[...FOREST_STATUS].join(', ')}`)
   check(problems, isString(f.created_at) && !Number.isNaN(Date.parse(f.created_at)), `${at}.created_at must be an ISO date`)
-  check(problems, f.last_expansion === null || f.last_expansion === undefined || (isString(f.last_expansion) && !Number.isNaN(Date.parse(f.last_expansion))), `${at}.last_expansion must be null or an ISO date`)
-  check(problems, f.node_count === undefined || (Number.isInteger(f.node_count) && (f.node_count as number) >= 0), `${at}.node_count must be a non-negative integer`)
+  check(
+    problems,
+    f.last_expansion === null ||
+      f.last_expansion === undefined ||
+      (isString(f.last_expansion) && !Number.isNaN(Date.parse(f.last_expansion))),
+    `${at}.last_expansion must be null or an ISO date`,
+  )
+  check(
+    problems,
+    f.node_count === undefined || (Number.isInteger(f.node_count) && (f.node_count as number) >= 0),
+    `${at}.node_count must be a non-negative integer`,
+  )
   check(problems, f.device === undefined || (isString(f.device) && f.device !== ''), `${at}.device must be a non-empty string`)
   check(problems, f.ports === undefined || isPorts(f.ports), `${at}.ports must have client, cluster and monitor ports (1-65535)`)
   check(problems, isVersions(f.versions), `${at}.versions must be an object of strings`)
   const op = f.operation
-  check(problems, op === undefined || op === null || (isPlainObject(op) && OPERATIONS.has(op.kind as string) && isString(op.device) && Number.isInteger(op.pid) && isString(op.started_at)), `${at}.operation must be null or {kind: plant|grow|teardown|repair|upgrade|shrink, device, pid, started_at}`)
+  check(
+    problems,
+    op === undefined ||
+      op === null ||
+      (isPlainObject(op) &&
+        OPERATIONS.has(op.kind as string) &&
+        isString(op.device) &&
+        Number.isInteger(op.pid) &&
+        isString(op.started_at)),
+    `${at}.operation must be null or {kind: plant|grow|teardown|repair|upgrade|shrink, device, pid, started_at}`,
+  )
 }
 
 function validateNode(forestId: string, i: number, n: unknown, problems: string[]): void {
@@ -67,7 +87,11 @@ export function documentProblems(doc: unknown): string[] {
   if (!isPlainObject(doc)) return ['the document must be a JSON object']
   if (doc.version !== REGISTRY_VERSION) {
     const newer = newerVersion(doc)
-    problems.push(newer ? `version ${newer}: written by a newer Morpheus (this one reads version ${REGISTRY_VERSION}); upgrade Morpheus` : `version must be ${REGISTRY_VERSION}, found ${JSON.stringify(doc.version)}`)
+    problems.push(
+      newer
+        ? `version ${newer}: written by a newer Morpheus (this one reads version ${REGISTRY_VERSION}); upgrade Morpheus`
+        : `version must be ${REGISTRY_VERSION}, found ${JSON.stringify(doc.version)}`,
+    )
     return problems
   }
   check(problems, isString(doc.updated_at), 'updated_at must be an ISO date')
@@ -105,10 +129,14 @@ export function parseDocument(body: string, location: string): RegistryDocument 
   }
   const version = newerVersion(parsed)
   if (version !== undefined) {
-    throw new MorpheusError('REGISTRY', `the registry at ${location} was written by a newer Morpheus (document version ${version}; this one reads version ${REGISTRY_VERSION})`, {
-      details: {found_version: version, supported_version: REGISTRY_VERSION},
-      hint: 'Upgrade Morpheus on this device to the version the other devices use. Nothing was changed, and nothing will be written to it until then.',
-    })
+    throw new MorpheusError(
+      'REGISTRY',
+      `the registry at ${location} was written by a newer Morpheus (document version ${version}; this one reads version ${REGISTRY_VERSION})`,
+      {
+        details: {found_version: version, supported_version: REGISTRY_VERSION},
+        hint: 'Upgrade Morpheus on this device to the version the other devices use. Nothing was changed, and nothing will be written to it until then.',
+      },
+    )
   }
   const problems = documentProblems(parsed)
   if (problems.length > 0) {
@@ -133,7 +161,10 @@ export function findForest(doc: RegistryDocument, id: string): ForestRecord {
   if (!forest) {
     const known = Object.keys(doc.forests)
     throw new MorpheusError('NOT_FOUND', `no forest "${id}" in the registry`, {
-      hint: known.length > 0 ? `Known forests: ${known.join(', ')}` : 'The registry has no forests yet: `morpheus plant local small` makes one.',
+      hint:
+        known.length > 0
+          ? `Known forests: ${known.join(', ')}`
+          : 'The registry has no forests yet: `morpheus plant local small` makes one.',
     })
   }
   return forest

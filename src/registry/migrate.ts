@@ -46,19 +46,28 @@ export interface MigrateRequest {
 export async function migrateRegistry(r: MigrateRequest): Promise<MigrateResult> {
   const {source} = r
   const {doc, revision} = await readRegistry(source)
-  if (revision === null) throw new MorpheusError('NOT_FOUND', `there is no registry document at ${source.location} to migrate`, {hint: 'Point the config at the new backend instead: `morpheus registry init`.'})
+  if (revision === null)
+    throw new MorpheusError('NOT_FOUND', `there is no registry document at ${source.location} to migrate`, {
+      hint: 'Point the config at the new backend instead: `morpheus registry init`.',
+    })
   const {backend: target, name} = await r.openTarget()
   if (target.location === source.location) throw new MorpheusError('USAGE', `the target is the registry in use (${source.location})`)
   const probe = await probeNow(target, r.cacheDir)
   if (probe.concurrency === 'none') {
-    throw new MorpheusError('REGISTRY', `the target ${target.location} cannot keep concurrent writes safe: ${probe.notes.join('; ')}`, {hint: 'Choose another target; nothing was copied.'})
+    throw new MorpheusError('REGISTRY', `the target ${target.location} cannot keep concurrent writes safe: ${probe.notes.join('; ')}`, {
+      hint: 'Choose another target; nothing was copied.',
+    })
   }
   const existing = await readRegistry(target)
   const held = Object.keys(existing.doc.forests).length + Object.values(existing.doc.nodes).flat().length
   if (held > 0 && !r.force) {
-    throw new MorpheusError('REGISTRY', `the target ${target.location} already holds ${plural(Object.keys(existing.doc.forests).length, 'forest')} and ${plural(Object.values(existing.doc.nodes).flat().length, 'node')}; refusing to overwrite it`, {
-      hint: 'Pass --force to replace it (its current content stays in its history, if the backend keeps one), or choose an empty target.',
-    })
+    throw new MorpheusError(
+      'REGISTRY',
+      `the target ${target.location} already holds ${plural(Object.keys(existing.doc.forests).length, 'forest')} and ${plural(Object.values(existing.doc.nodes).flat().length, 'node')}; refusing to overwrite it`,
+      {
+        hint: 'Pass --force to replace it (its current content stays in its history, if the backend keeps one), or choose an empty target.',
+      },
+    )
   }
   // The forests' secrets (route credentials) go along: without them no node could be added to a
   // forest planted with them. A target that keeps no secrets is refused before anything is copied.
@@ -70,9 +79,13 @@ export async function migrateRegistry(r: MigrateRequest): Promise<MigrateResult>
     }
   }
   if (secrets.length > 0 && !target.secrets) {
-    throw new MorpheusError('REGISTRY', `the target backend ${name} keeps no secrets, and ${plural(new Set(secrets.map((x) => x.forest)).size, 'forest')} ${new Set(secrets.map((x) => x.forest)).size === 1 ? 'has' : 'have'} route credentials that would be lost`, {
-      hint: 'Choose a backend that keeps secrets (none, storagebox, s3 do); nothing was copied.',
-    })
+    throw new MorpheusError(
+      'REGISTRY',
+      `the target backend ${name} keeps no secrets, and ${plural(new Set(secrets.map((x) => x.forest)).size, 'forest')} ${new Set(secrets.map((x) => x.forest)).size === 1 ? 'has' : 'have'} route credentials that would be lost`,
+      {
+        hint: 'Choose a backend that keeps secrets (none, storagebox, s3 do); nothing was copied.',
+      },
+    )
   }
   const body = serializeDocument({...doc, updated_at: new Date().toISOString()})
   await target.write(body, existing.revision === null ? {ifAbsent: true} : {ifRevision: existing.revision})
@@ -80,17 +93,23 @@ export async function migrateRegistry(r: MigrateRequest): Promise<MigrateResult>
   const copy = await target.read()
   const copied = copy ? parseDocument(copy.body, target.location) : undefined
   if (!copied || JSON.stringify({f: copied.forests, n: copied.nodes}) !== JSON.stringify({f: doc.forests, n: doc.nodes})) {
-    throw new MorpheusError('REGISTRY', `the copy at ${target.location} does not match the source after writing`, {hint: `The config still points at ${source.location}; run the command again.`})
+    throw new MorpheusError('REGISTRY', `the copy at ${target.location} does not match the source after writing`, {
+      hint: `The config still points at ${source.location}; run the command again.`,
+    })
   }
   for (const x of secrets) {
     try {
       await target.secrets!.set(x.forest, x.name, x.value)
       if ((await target.secrets!.get(x.forest, x.name)) !== x.value) throw new Error('read back different')
     } catch (error) {
-      throw new MorpheusError('REGISTRY', `could not copy the secrets of forest ${x.forest} to ${target.location}: ${pluginMessage(error)}`, {
-        cause: error,
-        hint: `The config still points at ${source.location}; run the command again (with --force: the target now holds the copied document).`,
-      })
+      throw new MorpheusError(
+        'REGISTRY',
+        `could not copy the secrets of forest ${x.forest} to ${target.location}: ${pluginMessage(error)}`,
+        {
+          cause: error,
+          hint: `The config still points at ${source.location}; run the command again (with --force: the target now holds the copied document).`,
+        },
+      )
     }
   }
   if (r.switch) {

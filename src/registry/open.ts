@@ -8,7 +8,13 @@ import {RegistryStore, type StoreOptions} from './store.js'
  * answer, at most a day old), else it probes before its first write; a backend that cannot make
  * writes safe is refused unless `unsafe`. Reads never probe.
  */
-export function openStore(backend: RegistryBackend, options: {cacheDir?: string; log?: Pick<Logger, 'debug' | 'warn'>; unsafe?: boolean} & Omit<StoreOptions, 'log' | 'unsafe'> = {}): RegistryStore {
+export function openStore(
+  backend: RegistryBackend,
+  options: {cacheDir?: string; log?: Pick<Logger, 'debug' | 'warn'>; unsafe?: boolean} & Omit<StoreOptions, 'log' | 'unsafe'> = {},
+): RegistryStore {
   const {cacheDir, ...rest} = options
-  return new RegistryStore(backend, {...rest, ...(cacheDir !== undefined && rest.probe === undefined ? {probe: () => knownProbe(backend, cacheDir)} : {})})
+  return new RegistryStore(backend, {
+    ...rest,
+    ...(cacheDir !== undefined && rest.probe === undefined ? {probe: () => knownProbe(backend, cacheDir)} : {}),
+  })
 }

@@ -11,7 +11,15 @@
 import {readRawConfig, writeConfig} from '../config/config.js'
 import {MorpheusError} from '../errors.js'
 import {fromPluginError} from '../plugins/guard.js'
-import type {Logger, PluginContext, RegistryBackend, RegistryDescriptor, RegistryProbe, RegistrySetup, SetupQuestions} from '../plugin-api/index.js'
+import type {
+  Logger,
+  PluginContext,
+  RegistryBackend,
+  RegistryDescriptor,
+  RegistryProbe,
+  RegistrySetup,
+  SetupQuestions,
+} from '../plugin-api/index.js'
 import {probeNow} from './probe-cache.js'
 import {openStore} from './open.js'
 import {UNCHANGED} from './store.js'
@@ -58,17 +66,25 @@ export function registryConfigured(raw: Record<string, unknown>): boolean {
  * the same rule as every other write, so a store that cannot keep writes safe is refused unless
  * `unsafe` (--unsafe, registry.unsafe_writes, MORPHEUS_UNSAFE_WRITES=1).
  */
-export async function initDocument(backend: RegistryBackend, cacheDir: string, unsafe = false, log?: Logger): Promise<{created: boolean; probe: RegistryProbe}> {
+export async function initDocument(
+  backend: RegistryBackend,
+  cacheDir: string,
+  unsafe = false,
+  log?: Logger,
+): Promise<{created: boolean; probe: RegistryProbe}> {
   const probe = await probeNow(backend, cacheDir)
   const store = openStore(backend, {log, probe, unsafe})
   await store.read()
   if (store.revision !== null) return {created: false, probe}
   let created = false
-  await store.update((doc) => {
-    // Someone else may have created it in the meantime: then it exists, which is what was asked.
-    created = store.revision === null
-    return created ? doc : UNCHANGED
-  }, {now: true})
+  await store.update(
+    (doc) => {
+      // Someone else may have created it in the meantime: then it exists, which is what was asked.
+      created = store.revision === null
+      return created ? doc : UNCHANGED
+    },
+    {now: true},
+  )
   return {created, probe}
 }
 
@@ -84,7 +100,8 @@ export function setupChoices(registries: SetupDeps['registries']): Offered[] {
   const offered: Offered[] = []
   for (const {descriptor, plugin} of registries) {
     for (const c of descriptor.setup?.choices ?? []) {
-      if (c.value !== LOCAL_SETUP && !offered.some((o) => o.value === c.value)) offered.push({descriptor, plugin: plugin.name, title: c.title, value: c.value})
+      if (c.value !== LOCAL_SETUP && !offered.some((o) => o.value === c.value))
+        offered.push({descriptor, plugin: plugin.name, title: c.title, value: c.value})
     }
   }
   offered.push({title: 'Skip: local only (this device only)', value: LOCAL_SETUP})
@@ -100,15 +117,26 @@ export function setupChoices(registries: SetupDeps['registries']): Offered[] {
 export async function setUpRegistry(deps: SetupDeps, choice?: string): Promise<InitResult> {
   const offered = setupChoices(deps.registries)
   if (!choice) {
-    if (!deps.questions.interactive) throw new MorpheusError('USAGE', 'no registry set-up chosen and no terminal to ask', {hint: `Run \`morpheus registry init --setup ${offered.map((o) => o.value).join('|')}\` (see --help for the flags each needs).`})
+    if (!deps.questions.interactive)
+      throw new MorpheusError('USAGE', 'no registry set-up chosen and no terminal to ask', {
+        hint: `Run \`morpheus registry init --setup ${offered.map((o) => o.value).join('|')}\` (see --help for the flags each needs).`,
+      })
     deps.log.info('Morpheus needs a place to store forest state; a shared one lets you run morpheus from any device.')
-    choice = await deps.questions.choose({choices: offered.map(({title, value}) => ({title, value})), default: offered[0].value, message: 'Where should the registry live?'})
+    choice = await deps.questions.choose({
+      choices: offered.map(({title, value}) => ({title, value})),
+      default: offered[0].value,
+      message: 'Where should the registry live?',
+    })
   }
   const offer = offered.find((o) => o.value === choice)
   if (!offer) {
-    throw new MorpheusError('PLUGIN', `the registry set-up "${choice}" is offered by no installed registry plugin (offered: ${offered.map((o) => o.value).join(', ')})`, {
-      hint: 'Install the registry plugin that offers it (see `morpheus registry backends`), e.g. morpheus plugins install @morpheus/registry-storagebox for new-box and existing-box.',
-    })
+    throw new MorpheusError(
+      'PLUGIN',
+      `the registry set-up "${choice}" is offered by no installed registry plugin (offered: ${offered.map((o) => o.value).join(', ')})`,
+      {
+        hint: 'Install the registry plugin that offers it (see `morpheus registry backends`), e.g. morpheus plugins install @morpheus/registry-storagebox for new-box and existing-box.',
+      },
+    )
   }
   let setup: RegistrySetup
   if (offer.descriptor) {

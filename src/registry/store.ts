@@ -78,7 +78,10 @@ export class RegistryStore {
   /** The backend, its calls guarded (src/plugins/guard.ts): what it throws is a REGISTRY error naming it. */
   readonly backend: RegistryBackend
 
-  constructor(backend: RegistryBackend, private readonly options: StoreOptions = {}) {
+  constructor(
+    backend: RegistryBackend,
+    private readonly options: StoreOptions = {},
+  ) {
     this.backend = guardBackend(backend)
     this.intervalMs = options.minIntervalMs ?? 0
   }
@@ -216,7 +219,9 @@ export class RegistryStore {
         await this.ensureSafe()
         doc.updated_at = new Date().toISOString()
         const body = serializeDocument(doc)
-        const {revision} = await this.transient('write', () => this.backend.write(body, base.revision === null ? {ifAbsent: true} : {ifRevision: base.revision}, {signal: this.signal}))
+        const {revision} = await this.transient('write', () =>
+          this.backend.write(body, base.revision === null ? {ifAbsent: true} : {ifRevision: base.revision}, {signal: this.signal}),
+        )
         this.stats.writes++
         this.lastWriteAt = Date.now()
         this.base = {doc, revision}
@@ -229,15 +234,21 @@ export class RegistryStore {
         this.stats.conflicts++
         this.base = undefined
         if (attempt >= attempts) {
-          const e = new MorpheusError('REGISTRY', `the registry at ${this.backend.location} kept changing under us: gave up after ${attempts} conflicting writes`, {
-            hint: 'Another morpheus is writing the registry right now; try again in a moment.',
-          })
+          const e = new MorpheusError(
+            'REGISTRY',
+            `the registry at ${this.backend.location} kept changing under us: gave up after ${attempts} conflicting writes`,
+            {
+              hint: 'Another morpheus is writing the registry right now; try again in a moment.',
+            },
+          )
           for (const p of batch) p.reject(e)
           return
         }
         const delay = backoffMs(attempt, this.options.conflictBaseMs ?? 25, this.options.conflictMaxMs ?? 2000)
         this.options.onConflict?.(attempt, delay)
-        this.options.log?.debug(`registry: another writer changed ${this.backend.location}; applying ${plural(batch.length, 'update')} again in ${delay} ms`)
+        this.options.log?.debug(
+          `registry: another writer changed ${this.backend.location}; applying ${plural(batch.length, 'update')} again in ${delay} ms`,
+        )
         await sleep(delay)
       }
     }
@@ -246,7 +257,9 @@ export class RegistryStore {
   private async readFresh(): Promise<{doc: RegistryDocument; revision: string | null}> {
     const stored = await this.transient('read', () => this.backend.read({signal: this.signal}))
     this.stats.reads++
-    this.base = stored ? {doc: parseDocument(stored.body, this.backend.location), revision: stored.revision} : {doc: emptyDocument(), revision: null}
+    this.base = stored
+      ? {doc: parseDocument(stored.body, this.backend.location), revision: stored.revision}
+      : {doc: emptyDocument(), revision: null}
     return this.base
   }
 
@@ -272,7 +285,7 @@ export class RegistryStore {
       const given = this.options.probe
       let probe: RegistryProbe
       try {
-        probe = typeof given === 'function' ? await given() : given ?? (await this.backend.probe({signal: this.signal}))
+        probe = typeof given === 'function' ? await given() : (given ?? (await this.backend.probe({signal: this.signal})))
       } catch (error) {
         this.safety = undefined
         throw error
@@ -280,12 +293,18 @@ export class RegistryStore {
       if (probe.concurrency !== 'none') return
       const why = probe.notes.length > 0 ? `: ${probe.notes.join('; ')}` : ''
       if (this.options.unsafe) {
-        this.options.log?.warn(`the registry at ${this.backend.location} cannot make writes safe${why}; writing anyway (--unsafe): a concurrent writer can lose an update`)
+        this.options.log?.warn(
+          `the registry at ${this.backend.location} cannot make writes safe${why}; writing anyway (--unsafe): a concurrent writer can lose an update`,
+        )
         return
       }
-      throw new MorpheusError('REGISTRY', `refusing to write the registry at ${this.backend.location}: it cannot make concurrent writes safe (no compare-and-swap, no verifiable lock)${why}`, {
-        hint: 'Use a server that enforces conditional writes, or accept the risk with --unsafe (or registry.unsafe_writes: true) when no other device writes this registry.',
-      })
+      throw new MorpheusError(
+        'REGISTRY',
+        `refusing to write the registry at ${this.backend.location}: it cannot make concurrent writes safe (no compare-and-swap, no verifiable lock)${why}`,
+        {
+          hint: 'Use a server that enforces conditional writes, or accept the risk with --unsafe (or registry.unsafe_writes: true) when no other device writes this registry.',
+        },
+      )
     })()
     return this.safety
   }

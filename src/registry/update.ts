@@ -30,7 +30,11 @@ export interface UpdateOptions {
  * One read-modify-write through a store of its own (see RegistryStore, the one loop): for
  * callers that make a single change. Commands that make several use one RegistryStore.
  */
-export async function updateRegistry<T>(backend: RegistryBackend, mutate: Mutation<T>, options: UpdateOptions = {}): Promise<{doc: RegistryDocument; result: T | undefined}> {
+export async function updateRegistry<T>(
+  backend: RegistryBackend,
+  mutate: Mutation<T>,
+  options: UpdateOptions = {},
+): Promise<{doc: RegistryDocument; result: T | undefined}> {
   const store = openStore(backend, {
     conflictAttempts: options.attempts,
     conflictBaseMs: options.baseDelayMs,

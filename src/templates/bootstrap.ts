@@ -76,7 +76,8 @@ export interface BootstrapIo {
 export const DEFAULT_NIMSFOREST_URL = 'https://nimsforest.io/bin/nimsforest'
 export const DEFAULT_NATS_VERSION = '2.10.24'
 /** nats-server's GitHub release archive. GitHub has no IPv6: IPv6-only nodes need a mirror they can reach. */
-export const DEFAULT_NATS_URL = 'https://github.com/nats-io/nats-server/releases/download/v{version}/nats-server-v{version}-linux-{arch}.tar.gz'
+export const DEFAULT_NATS_URL =
+  'https://github.com/nats-io/nats-server/releases/download/v{version}/nats-server-v{version}-linux-{arch}.tar.gz'
 
 const SIZE = /^\d+(\.\d+)?\s*[KMGT]?B?$/i
 const SHA256 = /^[0-9a-f]{64}$/i
@@ -89,7 +90,8 @@ function bad(key: string, message: string, hint: string): MorpheusError {
 function str(section: Record<string, unknown>, key: string, prefix: string, fallback = ''): string {
   const v = section[key]
   if (v === undefined || v === null) return fallback
-  if (typeof v !== 'string' && typeof v !== 'number') throw bad(`${prefix}.${key}`, 'must be a string', `Set it with: morpheus config set ${prefix}.${key} <value>`)
+  if (typeof v !== 'string' && typeof v !== 'number')
+    throw bad(`${prefix}.${key}`, 'must be a string', `Set it with: morpheus config set ${prefix}.${key} <value>`)
   return String(v)
 }
 
@@ -103,14 +105,20 @@ function bool(section: Record<string, unknown>, key: string, prefix: string, fal
 function sha(section: Record<string, unknown>, key: string): string | null {
   const v = str(section, key, 'integration').trim()
   if (v === '') return null
-  if (!SHA256.test(v)) throw bad(`integration.${key}`, 'must be 64 hexadecimal characters (a sha256 digest)', `Use the output of sha256sum, or set it to "" for no check.`)
+  if (!SHA256.test(v))
+    throw bad(
+      `integration.${key}`,
+      'must be 64 hexadecimal characters (a sha256 digest)',
+      `Use the output of sha256sum, or set it to "" for no check.`,
+    )
   return v.toLowerCase()
 }
 
 function size(section: Record<string, unknown>, key: string): string | null {
   const v = str(section, key, 'integration').trim()
   if (v === '') return null
-  if (!SIZE.test(v)) throw bad(`integration.${key}`, `must be a size like 512M or 10G, got "${v}"`, 'Use a number with K, M, G or T, or "" for no limit.')
+  if (!SIZE.test(v))
+    throw bad(`integration.${key}`, `must be a size like 512M or 10G, got "${v}"`, 'Use a number with K, M, G or T, or "" for no limit.')
   return v.replace(/\s+/g, '').toUpperCase()
 }
 
@@ -122,17 +130,24 @@ const UNIT_VALUE = /^[^\s\0]+$/
 function registryMount(access: BootstrapSources['nodeAccess']): RegistryMount | null {
   if (access instanceof Error) {
     if (access instanceof MorpheusError) throw access
-    throw new MorpheusError('REGISTRY', `what a node needs to reach the registry could not be read: ${access.message}`, {cause: access, hint: (access as {hint?: string}).hint})
+    throw new MorpheusError('REGISTRY', `what a node needs to reach the registry could not be read: ${access.message}`, {
+      cause: access,
+      hint: (access as {hint?: string}).hint,
+    })
   }
   if (!access) return null
-  const wrong = (what: string) => new MorpheusError('PLUGIN', `the registry backend's nodeAccess() gave ${what}`, {hint: 'Update or report the registry plugin; plant with a registry file meanwhile (another backend).'})
+  const wrong = (what: string) =>
+    new MorpheusError('PLUGIN', `the registry backend's nodeAccess() gave ${what}`, {
+      hint: 'Update or report the registry plugin; plant with a registry file meanwhile (another backend).',
+    })
   const m = access.mount
   if (!m || typeof m !== 'object') throw wrong('no mount')
   if (typeof m.what !== 'string' || !UNIT_VALUE.test(m.what)) throw wrong('a mount source (what) with white space or none')
   if (typeof m.options !== 'string' || !UNIT_VALUE.test(m.options)) throw wrong('mount options with white space or none')
   if (typeof m.type !== 'string' || !/^[a-z0-9.]+$/.test(m.type)) throw wrong(`a file system type that is not one ("${String(m.type)}")`)
   if (typeof m.description !== 'string' || /[\r\n\0]/.test(m.description)) throw wrong('a mount description over several lines')
-  if (typeof access.file !== 'string' || !SEGMENT.test(access.file) || access.file === '.' || access.file === '..') throw wrong('a document file name that is not a plain name')
+  if (typeof access.file !== 'string' || !SEGMENT.test(access.file) || access.file === '.' || access.file === '..')
+    throw wrong('a document file name that is not a plain name')
   const files = [...(access.files ?? [])]
   for (const f of files) {
     if (typeof f?.path !== 'string' || !FILE_PATH.test(f.path)) throw wrong(`a file outside /etc/morpheus/ ("${String(f?.path)}")`)
@@ -140,14 +155,24 @@ function registryMount(access: BootstrapSources['nodeAccess']): RegistryMount | 
   }
   const packages = [...(access.packages ?? [])]
   for (const p of packages) if (typeof p !== 'string' || !PACKAGE.test(p)) throw wrong(`a package name that is not one ("${String(p)}")`)
-  return {file: access.file, files: files.map((f) => ({content: f.content, path: f.path, secret: f.secret === true})), mount: {description: m.description, options: m.options, type: m.type, what: m.what}, packages}
+  return {
+    file: access.file,
+    files: files.map((f) => ({content: f.content, path: f.path, secret: f.secret === true})),
+    mount: {description: m.description, options: m.options, type: m.type, what: m.what},
+    packages,
+  }
 }
 
 function routeTls(section: Record<string, unknown>, io: BootstrapIo): RouteTls | null {
   if (!bool(section, 'route_tls', 'integration', false)) return null
   const read = (key: string): string => {
     const path = str(section, key, 'integration')
-    if (!path) throw bad(`integration.${key}`, 'must be set when integration.route_tls is true', `morpheus config set integration.${key} /path/to/file.pem`)
+    if (!path)
+      throw bad(
+        `integration.${key}`,
+        'must be set when integration.route_tls is true',
+        `morpheus config set integration.${key} /path/to/file.pem`,
+      )
     if (!io.readFile) throw new MorpheusError('UNEXPECTED', `integration.${key}: no file reader was given to read it`)
     const full = io.resolvePath ? io.resolvePath(path) : path
     let text: string
@@ -156,7 +181,8 @@ function routeTls(section: Record<string, unknown>, io: BootstrapIo): RouteTls |
     } catch (error) {
       throw bad(`integration.${key}`, `cannot be read (${full}): ${(error as Error).message}`, 'Point it at a PEM file.')
     }
-    if (!/^-----BEGIN [A-Z0-9 ]+-----/m.test(text)) throw bad(`integration.${key}`, `is not a PEM file (${full})`, 'Point it at a PEM file.')
+    if (!/^-----BEGIN [A-Z0-9 ]+-----/m.test(text))
+      throw bad(`integration.${key}`, `is not a PEM file (${full})`, 'Point it at a PEM file.')
     return text
   }
   return {ca: read('route_tls_ca_file'), cert: read('route_tls_cert_file'), key: read('route_tls_key_file')}
@@ -170,15 +196,28 @@ function routeTls(section: Record<string, unknown>, io: BootstrapIo): RouteTls |
 export function bootstrapSettings(sources: BootstrapSources = {}, io: BootstrapIo = {}): BootstrapSettings {
   const integration = sources.integration ?? {}
   const url = str(integration, 'nimsforest_download_url', 'integration', DEFAULT_NIMSFOREST_URL)
-  if (!/^https?:\/\/[^\s]+$/.test(url)) throw bad('integration.nimsforest_download_url', `must be an http(s) URL, got "${url}"`, `e.g. ${DEFAULT_NIMSFOREST_URL}`)
+  if (!/^https?:\/\/[^\s]+$/.test(url))
+    throw bad('integration.nimsforest_download_url', `must be an http(s) URL, got "${url}"`, `e.g. ${DEFAULT_NIMSFOREST_URL}`)
   const version = str(integration, 'nats_version', 'integration', DEFAULT_NATS_VERSION)
-  if (!/^\d+\.\d+\.\d+(-[A-Za-z0-9.]+)?$/.test(version)) throw bad('integration.nats_version', `must be a nats-server release like ${DEFAULT_NATS_VERSION}, got "${version}"`, `morpheus config set integration.nats_version ${DEFAULT_NATS_VERSION}`)
+  if (!/^\d+\.\d+\.\d+(-[A-Za-z0-9.]+)?$/.test(version))
+    throw bad(
+      'integration.nats_version',
+      `must be a nats-server release like ${DEFAULT_NATS_VERSION}, got "${version}"`,
+      `morpheus config set integration.nats_version ${DEFAULT_NATS_VERSION}`,
+    )
   const natsUrl = str(integration, 'nats_download_url', 'integration', DEFAULT_NATS_URL)
-  if (!/^https?:\/\/[^\s]+$/.test(natsUrl)) throw bad('integration.nats_download_url', `must be an http(s) URL, got "${natsUrl}"`, `e.g. ${DEFAULT_NATS_URL}`)
+  if (!/^https?:\/\/[^\s]+$/.test(natsUrl))
+    throw bad('integration.nats_download_url', `must be an http(s) URL, got "${natsUrl}"`, `e.g. ${DEFAULT_NATS_URL}`)
   return {
     clientLocalOnly: bool(integration, 'client_local_only', 'integration', true),
     jetstream: {max_file: size(integration, 'jetstream_max_file'), max_memory: size(integration, 'jetstream_max_memory')},
-    nats: {install: bool(integration, 'nats_install', 'integration', true), sha256: sha(integration, 'nats_sha256'), url: natsUrl.replaceAll('{version}', version), urlTemplate: natsUrl, version},
+    nats: {
+      install: bool(integration, 'nats_install', 'integration', true),
+      sha256: sha(integration, 'nats_sha256'),
+      url: natsUrl.replaceAll('{version}', version),
+      urlTemplate: natsUrl,
+      version,
+    },
     nimsforest: {sha256: sha(integration, 'nimsforest_sha256'), url},
     routeTls: routeTls(integration, io),
     registryMount: registryMount(sources.nodeAccess),
@@ -198,19 +237,28 @@ export function pinnedBootstrap(settings: BootstrapSettings, pinned: {nats?: str
   if (!pinned) return settings
   let nats = settings.nats
   if (pinned.nats && pinned.nats !== nats.version) {
-    if (!NATS_VERSION.test(pinned.nats)) throw bad('the nats version', `must be a nats-server release like ${DEFAULT_NATS_VERSION}, got "${pinned.nats}"`, 'Name a release of https://github.com/nats-io/nats-server/releases.')
+    if (!NATS_VERSION.test(pinned.nats))
+      throw bad(
+        'the nats version',
+        `must be a nats-server release like ${DEFAULT_NATS_VERSION}, got "${pinned.nats}"`,
+        'Name a release of https://github.com/nats-io/nats-server/releases.',
+      )
     nats = {...nats, sha256: null, url: nats.urlTemplate.replaceAll('{version}', pinned.nats), version: pinned.nats}
   }
   let nimsforest = settings.nimsforest
   if (pinned.nimsforest && pinned.nimsforest !== nimsforest.url) {
-    if (!/^https?:\/\/[^\s]+$/.test(pinned.nimsforest)) throw bad('the NimsForest build', `must be an http(s) URL, got "${pinned.nimsforest}"`, `e.g. ${DEFAULT_NIMSFOREST_URL}`)
+    if (!/^https?:\/\/[^\s]+$/.test(pinned.nimsforest))
+      throw bad('the NimsForest build', `must be an http(s) URL, got "${pinned.nimsforest}"`, `e.g. ${DEFAULT_NIMSFOREST_URL}`)
     nimsforest = {sha256: null, url: pinned.nimsforest}
   }
   return {...settings, nats, nimsforest}
 }
 
 /** The versions a node gets from these settings (what CreatedNode.versions reports). */
-export function bootstrapVersions(settings: BootstrapSettings, natsMode: 'system' | 'embedded'): {nats?: string; nats_source?: string; nimsforest: string} {
+export function bootstrapVersions(
+  settings: BootstrapSettings,
+  natsMode: 'system' | 'embedded',
+): {nats?: string; nats_source?: string; nimsforest: string} {
   return natsMode === 'system' && settings.nats.install
     ? {nats: settings.nats.version, nats_source: settings.nats.url, nimsforest: settings.nimsforest.url}
     : {nimsforest: settings.nimsforest.url}

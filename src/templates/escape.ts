@@ -51,7 +51,10 @@ export function yamlBlock(value: unknown, keyColumn: number): string {
   if (!BLOCK_SAFE.test(body) || trailing === body.length) return yamlQuote(body)
   const chomp = trailing === 0 ? '-' : trailing === 1 ? '' : '+'
   const pad = ' '.repeat(keyColumn + 2)
-  const lines = body.slice(0, body.length - trailing).split('\n').map((l) => (l === '' ? '' : pad + l))
+  const lines = body
+    .slice(0, body.length - trailing)
+    .split('\n')
+    .map((l) => (l === '' ? '' : pad + l))
   // No final line break: the template's own line break after the helper ends the last line.
   return `|2${chomp}\n${lines.join('\n')}${'\n'.repeat(Math.max(trailing - 1, 0))}`
 }
@@ -62,7 +65,8 @@ export function yamlBlock(value: unknown, keyColumn: number): string {
  */
 export function shQuote(value: unknown): string {
   const s = text(value, 'shell')
-  if (s.includes('\0')) throw new MorpheusError('CONFIG', 'a value for a shell script contains a NUL character', {hint: 'Remove it from the config value.'})
+  if (s.includes('\0'))
+    throw new MorpheusError('CONFIG', 'a value for a shell script contains a NUL character', {hint: 'Remove it from the config value.'})
   return `'${s.replace(/'/g, `'\\''`)}'`
 }
 

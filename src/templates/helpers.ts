@@ -28,5 +28,10 @@ export function registerHelpers(hb: typeof Handlebars): void {
   hb.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).map(String).join(''))
   hb.registerHelper('hostport', (host: string, port: number) => hostPort(host, port))
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b)
-  hb.registerHelper('indent', (spaces: number, text: string) => String(text).split('\n').map((l) => (l ? ' '.repeat(spaces) + l : l)).join('\n'))
+  hb.registerHelper('indent', (spaces: number, text: string) =>
+    String(text)
+      .split('\n')
+      .map((l) => (l ? ' '.repeat(spaces) + l : l))
+      .join('\n'),
+  )
 }

@@ -99,7 +99,10 @@ export async function createRenderer(options: RendererOptions = {}): Promise<Tem
     for (const dir of [...dirs].reverse()) {
       const partials = join(dir, 'partials')
       for (const name of walk(partials)) {
-        hb.registerPartial(name, hb.compile(strictAst(hb, readFileSync(join(partials, `${name}.hbs`), 'utf8')), {noEscape: true, strict: true}))
+        hb.registerPartial(
+          name,
+          hb.compile(strictAst(hb, readFileSync(join(partials, `${name}.hbs`), 'utf8')), {noEscape: true, strict: true}),
+        )
       }
     }
     handlebars = hb

@@ -48,20 +48,29 @@ export function registryFileFor(input: UserDataInput): {nodes: Record<string, Ar
   return {nodes: {[input.forest.id]: nodes.map(entry)}}
 }
 
-export function userDataView(input: UserDataInput, settings: BootstrapSettings, renderer: Pick<TemplateRenderer, 'render'>): Record<string, unknown> {
+export function userDataView(
+  input: UserDataInput,
+  settings: BootstrapSettings,
+  renderer: Pick<TemplateRenderer, 'render'>,
+): Record<string, unknown> {
   if (input.natsMode !== 'embedded' && input.natsMode !== 'system') {
     throw new MorpheusError('UNEXPECTED', `unknown NATS mode "${String(input.natsMode)}" (embedded or system)`)
   }
-  if (!input.node.ip) throw new MorpheusError('UNEXPECTED', `node ${input.node.id} has no route address yet: its user data needs one (prepare() or reserve() must allocate it)`)
+  if (!input.node.ip)
+    throw new MorpheusError(
+      'UNEXPECTED',
+      `node ${input.node.id} has no route address yet: its user data needs one (prepare() or reserve() must allocate it)`,
+    )
   const system = input.natsMode === 'system'
   const peers = input.peers.filter((p) => p.id !== input.node.id && p.ip)
   const forestAddresses = [...new Set([input.node, ...peers].flatMap((n) => addresses(n, input.ipv4)))]
   const operatorCidrs = input.operatorCidrs.map((c) => checkCidr(c))
   const mounted = settings.registryMount
   const registryPath = mounted ? `${NODE_PATHS.mount}/${mounted.file}` : `${NODE_PATHS.mount}/registry.json`
-  const tls = system && settings.routeTls
-    ? {ca_file: `${NODE_PATHS.natsTls}/ca.pem`, cert_file: `${NODE_PATHS.natsTls}/cert.pem`, key_file: `${NODE_PATHS.natsTls}/key.pem`}
-    : null
+  const tls =
+    system && settings.routeTls
+      ? {ca_file: `${NODE_PATHS.natsTls}/ca.pem`, cert_file: `${NODE_PATHS.natsTls}/cert.pem`, key_file: `${NODE_PATHS.natsTls}/key.pem`}
+      : null
 
   const nodeInfo: Record<string, unknown> = {forest_id: input.forest.id, node_id: input.node.id, ip: input.node.ip}
   if (input.node.ipv6) nodeInfo.ipv6 = input.node.ipv6
@@ -75,18 +84,21 @@ export function userDataView(input: UserDataInput, settings: BootstrapSettings, 
   let natsConf: string | null = null
   if (system) {
     const bindAll = '::'
-    const data = natsConfigData({
-      bind: {client: settings.clientLocalOnly ? '127.0.0.1' : bindAll, cluster: bindAll, monitor: bindAll},
-      cluster: input.cluster,
-      cluster_auth: input.clusterAuth,
-      files: {store_dir: NODE_PATHS.natsStore},
-      system_user: input.systemUser ?? null,
-      forest: input.forest,
-      jetstream: settings.jetstream,
-      node: input.node,
-      peers,
-      ports: input.ports,
-    }, {tls})
+    const data = natsConfigData(
+      {
+        bind: {client: settings.clientLocalOnly ? '127.0.0.1' : bindAll, cluster: bindAll, monitor: bindAll},
+        cluster: input.cluster,
+        cluster_auth: input.clusterAuth,
+        files: {store_dir: NODE_PATHS.natsStore},
+        system_user: input.systemUser ?? null,
+        forest: input.forest,
+        jetstream: settings.jetstream,
+        node: input.node,
+        peers,
+        ports: input.ports,
+      },
+      {tls},
+    )
     natsConf = renderer.render('nats.conf', data)
   }
 
@@ -102,11 +114,21 @@ export function userDataView(input: UserDataInput, settings: BootstrapSettings, 
   // nodes that grow adds later join whatever the registry backend. Embedded NATS has no route
   // authentication, so there only the forest's addresses may route.
   const routesOpen = system && Boolean(input.clusterAuth)
-  const firewallPorts: Array<[number, string]> = [...(routesOpen ? [] : [[input.ports.cluster, 'NATS routes'] as [number, string]]), [input.ports.monitor, 'NATS monitoring']]
+  const firewallPorts: Array<[number, string]> = [
+    ...(routesOpen ? [] : [[input.ports.cluster, 'NATS routes'] as [number, string]]),
+    [input.ports.monitor, 'NATS monitoring'],
+  ]
   if (clientOpen) firewallPorts.push([input.ports.client, 'NATS clients'])
   // With the registry mounted, the host firewall follows it (grow adds nodes after this one boots).
   const firewallSync = mounted
-    ? {boot_addresses: forestAddresses, forest: input.forest.id, ipv4: input.ipv4, ports: firewallPorts, registry: registryPath, state: NODE_PATHS.firewallSyncState}
+    ? {
+        boot_addresses: forestAddresses,
+        forest: input.forest.id,
+        ipv4: input.ipv4,
+        ports: firewallPorts,
+        registry: registryPath,
+        state: NODE_PATHS.firewallSyncState,
+      }
     : null
   const packages = [...new Set(['ca-certificates', 'curl', 'ufw', ...(mounted?.packages ?? [])])]
   return {
@@ -128,7 +150,10 @@ export function userDataView(input: UserDataInput, settings: BootstrapSettings, 
           install: settings.nats.install,
           url: settings.nats.url,
           sha256: settings.nats.sha256 ?? '',
-          tls: settings.routeTls && tls ? {...tls, ca_text: settings.routeTls.ca, cert_text: settings.routeTls.cert, key_text: settings.routeTls.key} : null,
+          tls:
+            settings.routeTls && tls
+              ? {...tls, ca_text: settings.routeTls.ca, cert_text: settings.routeTls.cert, key_text: settings.routeTls.key}
+              : null,
           version: settings.nats.version,
         }
       : null,
@@ -151,9 +176,13 @@ export function userDataView(input: UserDataInput, settings: BootstrapSettings, 
 export function checkUserDataSize(text: string, nodeId: string): string {
   const size = Buffer.byteLength(text, 'utf8')
   if (size > USER_DATA_LIMIT) {
-    throw new MorpheusError('CONFIG', `the user data of node ${nodeId} is ${size} bytes, more than the 32 KiB (${USER_DATA_LIMIT} bytes) a cloud accepts`, {
-      hint: 'Shorten what goes into it: fewer SSH keys, smaller route TLS certificates, or smaller templates in templates.dir.',
-    })
+    throw new MorpheusError(
+      'CONFIG',
+      `the user data of node ${nodeId} is ${size} bytes, more than the 32 KiB (${USER_DATA_LIMIT} bytes) a cloud accepts`,
+      {
+        hint: 'Shorten what goes into it: fewer SSH keys, smaller route TLS certificates, or smaller templates in templates.dir.',
+      },
+    )
   }
   return text
 }

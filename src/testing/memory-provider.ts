@@ -1,5 +1,21 @@
 import type {NodeHealth} from '../monitor/nats.js'
-import type {CreatedNode, CreateNodeRequest, ForestRecord, NatsPorts, NodeEndpoints, NodeRecord, NodeReservation, NodeVersions, PrepareRequest, PrepareResult, Provider, ProviderNode, ReconfigureRequest, ReplaceNodeRequest, ReserveRequest} from '../plugin-api/index.js'
+import type {
+  CreatedNode,
+  CreateNodeRequest,
+  ForestRecord,
+  NatsPorts,
+  NodeEndpoints,
+  NodeRecord,
+  NodeReservation,
+  NodeVersions,
+  PrepareRequest,
+  PrepareResult,
+  Provider,
+  ProviderNode,
+  ReconfigureRequest,
+  ReplaceNodeRequest,
+  ReserveRequest,
+} from '../plugin-api/index.js'
 
 export interface Machine {
   id: string
@@ -107,15 +123,26 @@ export class MemoryProvider implements Provider {
     this.calls.push(`create ${node.id} peers=${request.peers.map((p) => p.id).join(',')}`)
     if (this.options.leaveOnAbort) {
       // The machine exists from the first moment: whatever happens next, it is left behind.
-      this.machines.set(this.key(forest.id, node.id), {cluster: request.cluster, forest_id: forest.id, id: node.id, ip: node.ip || `10.2.0.${this.next++}`, peers: request.peers.map((p) => p.id), running: true})
+      this.machines.set(this.key(forest.id, node.id), {
+        cluster: request.cluster,
+        forest_id: forest.id,
+        id: node.id,
+        ip: node.ip || `10.2.0.${this.next++}`,
+        peers: request.peers.map((p) => p.id),
+        running: true,
+      })
     }
     if (this.options.createDelayMs) {
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(resolve, this.options.createDelayMs)
-        request.signal.addEventListener('abort', () => {
-          clearTimeout(t)
-          reject(failed('aborted'))
-        }, {once: true})
+        request.signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t)
+            reject(failed('aborted'))
+          },
+          {once: true},
+        )
       })
     }
     if (request.signal.aborted) throw failed('aborted')
@@ -123,7 +150,16 @@ export class MemoryProvider implements Provider {
     const ip = node.ip || this.machines.get(this.key(forest.id, node.id))?.ip || `10.2.0.${this.next++}`
     if (!node.ip) request.addressesKnown({ip})
     const versions = this.versionsFor(request.versions)
-    this.machines.set(this.key(forest.id, node.id), {cluster: request.cluster, forest_id: forest.id, generation: 1, id: node.id, ip, peers: request.peers.map((p) => p.id), running: true, versions})
+    this.machines.set(this.key(forest.id, node.id), {
+      cluster: request.cluster,
+      forest_id: forest.id,
+      generation: 1,
+      id: node.id,
+      ip,
+      peers: request.peers.map((p) => p.id),
+      running: true,
+      versions,
+    })
     return {ip, memory_bytes: 1 << 30, provider_ref: `mem:${forest.id}/${node.id}`, versions}
   }
 
@@ -136,12 +172,23 @@ export class MemoryProvider implements Provider {
     if (this.options.noReplace) return undefined
     return async (request) => {
       const {forest, node} = request
-      this.calls.push(`replace ${node.id}${request.graceful ? ' graceful' : ''}${request.versions?.nats ? ` nats=${request.versions.nats}` : ''}`)
+      this.calls.push(
+        `replace ${node.id}${request.graceful ? ' graceful' : ''}${request.versions?.nats ? ` nats=${request.versions.nats}` : ''}`,
+      )
       const old = this.machines.get(this.key(forest.id, node.id))
       this.machines.delete(this.key(forest.id, node.id))
       if (this.options.failReplace?.has(node.id)) throw failed(`cannot replace ${node.id}`)
       const versions = this.versionsFor(request.versions)
-      this.machines.set(this.key(forest.id, node.id), {cluster: request.cluster, forest_id: forest.id, generation: (old?.generation ?? 1) + 1, id: node.id, ip: node.ip, peers: request.peers.map((p) => p.id), running: true, versions})
+      this.machines.set(this.key(forest.id, node.id), {
+        cluster: request.cluster,
+        forest_id: forest.id,
+        generation: (old?.generation ?? 1) + 1,
+        id: node.id,
+        ip: node.ip,
+        peers: request.peers.map((p) => p.id),
+        running: true,
+        versions,
+      })
       return {ip: node.ip, memory_bytes: 1 << 30, provider_ref: `mem:${forest.id}/${node.id}`, versions}
     }
   }
@@ -160,7 +207,9 @@ export class MemoryProvider implements Provider {
 
   async listNodes(forestId: string): Promise<ProviderNode[]> {
     if (this.options.failList) throw Object.assign(new Error('listing failed'), {code: 'UNREACHABLE'})
-    return [...this.machines.values()].filter((m) => m.forest_id === forestId).map((m) => ({forest_id: forestId, id: m.id, provider_ref: `mem:${forestId}/${m.id}`, running: m.running}))
+    return [...this.machines.values()]
+      .filter((m) => m.forest_id === forestId)
+      .map((m) => ({forest_id: forestId, id: m.id, provider_ref: `mem:${forestId}/${m.id}`, running: m.running}))
   }
 
   endpoints(node: NodeRecord, ports: NatsPorts): NodeEndpoints {
@@ -183,7 +232,14 @@ export class MemoryProvider implements Provider {
       const connected = m.cluster && mates.every((o) => o.cluster) && this.connected(m, mates)
       const routes = this.options.noRoutes || !connected ? 0 : mates.length
       const all = [m, ...mates].map((o) => o.id).sort()
-      return {healthy: true, jetstream_leader: m.cluster ? (routes === mates.length ? all[0] : undefined) : m.id, reachable: true, routes, server_name: m.id, ...(m.versions?.nats ? {version: m.versions.nats} : {})}
+      return {
+        healthy: true,
+        jetstream_leader: m.cluster ? (routes === mates.length ? all[0] : undefined) : m.id,
+        reachable: true,
+        routes,
+        server_name: m.id,
+        ...(m.versions?.nats ? {version: m.versions.nats} : {}),
+      }
     })
   }
 
@@ -193,12 +249,13 @@ export class MemoryProvider implements Provider {
     let grew = true
     while (grew) {
       grew = false
-      for (const a of all) for (const b of all) {
-        if (seen.has(a.id) && !seen.has(b.id) && (a.peers.includes(b.id) || b.peers.includes(a.id))) {
-          seen.add(b.id)
-          grew = true
+      for (const a of all)
+        for (const b of all) {
+          if (seen.has(a.id) && !seen.has(b.id) && (a.peers.includes(b.id) || b.peers.includes(a.id))) {
+            seen.add(b.id)
+            grew = true
+          }
         }
-      }
     }
     return seen.size === all.length
   }

@@ -1,4 +1,12 @@
-import type {IoOptions, RegistryBackend, RegistryProbe, RevisionInfo, SecretStore, StoredDocument, WriteCondition} from '../plugin-api/index.js'
+import type {
+  IoOptions,
+  RegistryBackend,
+  RegistryProbe,
+  RevisionInfo,
+  SecretStore,
+  StoredDocument,
+  WriteCondition,
+} from '../plugin-api/index.js'
 
 type Fault = {code: string; message: string; transient?: boolean}
 
@@ -51,13 +59,18 @@ export class MemoryRegistry implements RegistryBackend {
   }
 
   private async delay(signal?: AbortSignal): Promise<void> {
-    if (this.latencyMs > 0) await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(resolve, this.latencyMs)
-      signal?.addEventListener('abort', () => {
-        clearTimeout(t)
-        reject(signal.reason)
-      }, {once: true})
-    })
+    if (this.latencyMs > 0)
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(resolve, this.latencyMs)
+        signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t)
+            reject(signal.reason)
+          },
+          {once: true},
+        )
+      })
   }
 
   private fault(on: 'read' | 'write'): void {

@@ -32,7 +32,17 @@ export interface ProviderKitOptions {
 let forests = 0
 function forest(ports: NatsPorts): ForestRecord {
   const id = `forest-kit${process.pid}-${++forests}`
-  return {created_at: new Date().toISOString(), id, last_expansion: null, node_count: 1, operation: null, ports, provider: 'kit', size: 'kit', status: 'planting'}
+  return {
+    created_at: new Date().toISOString(),
+    id,
+    last_expansion: null,
+    node_count: 1,
+    operation: null,
+    ports,
+    provider: 'kit',
+    size: 'kit',
+    status: 'planting',
+  }
 }
 
 function node(f: ForestRecord, reservation: Partial<NodeRecord> & {id: string}): NodeRecord {
@@ -50,15 +60,19 @@ export function providerConformance(options: ProviderKitOptions): void {
   const timeout = options.timeoutMs ?? 120_000
   const natsMode = options.natsMode ?? 'system'
   const each = (name: string, fn: (setup: ProviderKitSetup) => Promise<void>) =>
-    test(name, async () => {
-      const setup = await options.create()
-      try {
-        await setup.provider.preflight(new AbortController().signal)
-        await fn(setup)
-      } finally {
-        await setup.cleanup?.()
-      }
-    }, timeout)
+    test(
+      name,
+      async () => {
+        const setup = await options.create()
+        try {
+          await setup.provider.preflight(new AbortController().signal)
+          await fn(setup)
+        } finally {
+          await setup.cleanup?.()
+        }
+      },
+      timeout,
+    )
 
   async function createOne(setup: ProviderKitSetup, f: ForestRecord, signal = new AbortController().signal): Promise<NodeRecord> {
     const [r] = setup.provider.reserve({count: 1, existing: [], forest: f, ids: ['node-1']})
@@ -90,7 +104,10 @@ export function providerConformance(options: ProviderKitOptions): void {
       const b = provider.reserve(request)
       same(a, b)
       assert.equal(JSON.stringify(request), before)
-      same(a.map((r) => r.id), request.ids)
+      same(
+        a.map((r) => r.id),
+        request.ids,
+      )
       const addresses = a.filter((r) => r.ip).map((r) => `${r.ip}:${(r.ports ?? ports).cluster}`)
       assert.equal(new Set(addresses).size, addresses.length, 'two reservations share an address and port')
       assert.ok(!a.some((r) => r.ip && r.ip === existing[0].ip && !r.ports), 'a reservation takes an address that is in use')
@@ -104,7 +121,10 @@ export function providerConformance(options: ProviderKitOptions): void {
       const health = await probeNode(monitor, 3000)
       assert.ok(health.reachable, `the node does not answer at ${monitor}: ${health.error}`)
       const listed = await setup.provider.listNodes(f.id, new AbortController().signal)
-      same(listed.map((n) => n.id), ['node-1'])
+      same(
+        listed.map((n) => n.id),
+        ['node-1'],
+      )
       await setup.provider.destroyNode(created, f, new AbortController().signal)
       await setup.provider.destroyNode(created, f, new AbortController().signal)
       await setup.provider.destroyForest?.(f, new AbortController().signal)
@@ -132,37 +152,64 @@ export function providerConformance(options: ProviderKitOptions): void {
       same(await setup.provider.listNodes(f.id, new AbortController().signal), [])
     })
 
-    if (options.replaceNode) each('replaceNode: a new machine with the same id and addresses answers where the old one did; listed once; idempotent', async (setup) => {
-      const {provider} = setup
-      assert.equal(typeof provider.replaceNode, 'function', 'the kit was told the provider replaces nodes, but it has no replaceNode')
-      const f = forest(setup.ports)
-      const created = await createOne(setup, f)
-      const ports = created.ports ?? setup.ports
-      const monitor = provider.endpoints?.(created, ports).monitor ?? recordedEndpoints(created, ports).monitor
-      const request = {cluster: false, clusterAuth: null, forest: f, natsMode, node: created, peers: [], ports, progress: () => undefined, signal: new AbortController().signal}
-      const replaced = await provider.replaceNode!({...request, graceful: true, ...(created.versions ? {versions: created.versions} : {})})
-      for (const key of ['ip', 'ipv4', 'ipv6'] as const) {
-        if (created[key]) assert.equal(replaced[key] ?? created[key], created[key], `replaceNode changed the node's ${key}`)
-      }
-      const health = await probeNode(monitor, 3000)
-      assert.ok(health.reachable, `the replaced node does not answer at ${monitor}: ${health.error}`)
-      same((await provider.listNodes(f.id, new AbortController().signal)).map((n) => n.id), ['node-1'])
-      // Again, as after a Ctrl-C: it finishes the job, and the node still answers at the same place.
-      const again = await provider.replaceNode!({...request, graceful: false, node: {...created, ...replaced}})
-      if (created.ip) assert.equal(again.ip ?? created.ip, created.ip)
-      assert.ok((await probeNode(monitor, 3000)).reachable, 'the node does not answer after a second replaceNode')
-      same((await provider.listNodes(f.id, new AbortController().signal)).map((n) => n.id), ['node-1'])
-      await provider.destroyNode({...created, ...again}, f, new AbortController().signal)
-      await provider.destroyForest?.(f, new AbortController().signal)
-      same(await provider.listNodes(f.id, new AbortController().signal), [])
-    })
+    if (options.replaceNode)
+      each(
+        'replaceNode: a new machine with the same id and addresses answers where the old one did; listed once; idempotent',
+        async (setup) => {
+          const {provider} = setup
+          assert.equal(typeof provider.replaceNode, 'function', 'the kit was told the provider replaces nodes, but it has no replaceNode')
+          const f = forest(setup.ports)
+          const created = await createOne(setup, f)
+          const ports = created.ports ?? setup.ports
+          const monitor = provider.endpoints?.(created, ports).monitor ?? recordedEndpoints(created, ports).monitor
+          const request = {
+            cluster: false,
+            clusterAuth: null,
+            forest: f,
+            natsMode,
+            node: created,
+            peers: [],
+            ports,
+            progress: () => undefined,
+            signal: new AbortController().signal,
+          }
+          const replaced = await provider.replaceNode!({
+            ...request,
+            graceful: true,
+            ...(created.versions ? {versions: created.versions} : {}),
+          })
+          for (const key of ['ip', 'ipv4', 'ipv6'] as const) {
+            if (created[key]) assert.equal(replaced[key] ?? created[key], created[key], `replaceNode changed the node's ${key}`)
+          }
+          const health = await probeNode(monitor, 3000)
+          assert.ok(health.reachable, `the replaced node does not answer at ${monitor}: ${health.error}`)
+          same(
+            (await provider.listNodes(f.id, new AbortController().signal)).map((n) => n.id),
+            ['node-1'],
+          )
+          // Again, as after a Ctrl-C: it finishes the job, and the node still answers at the same place.
+          const again = await provider.replaceNode!({...request, graceful: false, node: {...created, ...replaced}})
+          if (created.ip) assert.equal(again.ip ?? created.ip, created.ip)
+          assert.ok((await probeNode(monitor, 3000)).reachable, 'the node does not answer after a second replaceNode')
+          same(
+            (await provider.listNodes(f.id, new AbortController().signal)).map((n) => n.id),
+            ['node-1'],
+          )
+          await provider.destroyNode({...created, ...again}, f, new AbortController().signal)
+          await provider.destroyForest?.(f, new AbortController().signal)
+          same(await provider.listNodes(f.id, new AbortController().signal), [])
+        },
+      )
 
     each('abort mid-create: createNode settles soon, and whatever it made is listed and removable', async (setup) => {
       const f = forest(setup.ports)
       const controller = new AbortController()
       setTimeout(() => controller.abort(), 20)
       const started = Date.now()
-      const outcome = await createOne(setup, f, controller.signal).then(() => 'created', () => 'rejected')
+      const outcome = await createOne(setup, f, controller.signal).then(
+        () => 'created',
+        () => 'rejected',
+      )
       assert.ok(Date.now() - started < 15_000, `createNode took ${Date.now() - started} ms after an abort`)
       assert.ok(['created', 'rejected'].includes(outcome))
       const left = await setup.provider.listNodes(f.id, new AbortController().signal)

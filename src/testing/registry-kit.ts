@@ -77,14 +77,18 @@ export function registryConformance(options: RegistryKitOptions): void {
   const {describe, test} = runner(options.runner)
   const timeout = options.timeoutMs ?? 60_000
   const each = (name: string, fn: (backend: RegistryBackend) => Promise<void>) =>
-    test(name, async () => {
-      const backend = await options.create()
-      try {
-        await fn(backend)
-      } finally {
-        await options.cleanup?.(backend)
-      }
-    }, timeout)
+    test(
+      name,
+      async () => {
+        const backend = await options.create()
+        try {
+          await fn(backend)
+        } finally {
+          await options.cleanup?.(backend)
+        }
+      },
+      timeout,
+    )
 
   describe(`registry conformance: ${options.name}`, () => {
     each('a missing document reads as null', async (backend) => {
@@ -118,7 +122,10 @@ export function registryConformance(options: RegistryKitOptions): void {
       // which is allowed; a revision that never works is not.
       const store = new RegistryStore(backend, {conflictBaseMs: 50})
       await store.update((d) => void (d.updated_at = 'x'), {now: true})
-      assert.ok(store.stats.conflicts <= 3, `the store conflicted ${store.stats.conflicts} times with itself (revision from write(): ${revision})`)
+      assert.ok(
+        store.stats.conflicts <= 3,
+        `the store conflicted ${store.stats.conflicts} times with itself (revision from write(): ${revision})`,
+      )
     })
 
     each('a corrupt body comes back as it is, and the core never writes over it', async (backend) => {
@@ -126,7 +133,10 @@ export function registryConformance(options: RegistryKitOptions): void {
       await backend.write(garbage, {ifAbsent: true})
       assert.equal((await backend.read())?.body, garbage)
       const store = new RegistryStore(backend)
-      await assert.rejects(store.update(() => true, {now: true}), /is corrupt: not valid JSON/)
+      await assert.rejects(
+        store.update(() => true, {now: true}),
+        /is corrupt: not valid JSON/,
+      )
       assert.equal((await backend.read())?.body, garbage)
     })
 
@@ -144,34 +154,39 @@ export function registryConformance(options: RegistryKitOptions): void {
       assert.equal(typeof backend.secrets === 'object' && backend.secrets !== null, features.secrets, 'secrets')
     })
 
-    if (features.history) each('history() and readRevision() give earlier bodies, newest first', async (backend) => {
-      const bodies = [1000, 2000, 3000].map((t) => serializeDocument(emptyDocument(new Date(t))))
-      let revision = (await backend.write(bodies[0], {ifAbsent: true})).revision
-      for (const body of bodies.slice(1)) {
-        const current = (await backend.read())!
-        revision = (await backend.write(body, {ifRevision: current.revision})).revision
-      }
-      assert.ok(revision)
-      const past = await backend.history!(10)
-      assert.ok(past.length >= 2, `history kept ${past.length} earlier revision(s) of 2`)
-      const older = await Promise.all(past.slice(0, 2).map((p) => backend.readRevision!(p.revision)))
-      same(older.map((o) => o?.body), [bodies[1], bodies[0]])
-      assert.ok(past.every((p) => !Number.isNaN(Date.parse(p.modified))))
-    })
+    if (features.history)
+      each('history() and readRevision() give earlier bodies, newest first', async (backend) => {
+        const bodies = [1000, 2000, 3000].map((t) => serializeDocument(emptyDocument(new Date(t))))
+        let revision = (await backend.write(bodies[0], {ifAbsent: true})).revision
+        for (const body of bodies.slice(1)) {
+          const current = (await backend.read())!
+          revision = (await backend.write(body, {ifRevision: current.revision})).revision
+        }
+        assert.ok(revision)
+        const past = await backend.history!(10)
+        assert.ok(past.length >= 2, `history kept ${past.length} earlier revision(s) of 2`)
+        const older = await Promise.all(past.slice(0, 2).map((p) => backend.readRevision!(p.revision)))
+        same(
+          older.map((o) => o?.body),
+          [bodies[1], bodies[0]],
+        )
+        assert.ok(past.every((p) => !Number.isNaN(Date.parse(p.modified))))
+      })
 
-    if (features.secrets) each('secrets: set, get, delete per forest; never in the document', async (backend) => {
-      const secrets = backend.secrets!
-      await backend.write(serializeDocument(emptyDocument()), {ifAbsent: true})
-      const value = `s3cr3t-${Math.random().toString(36).slice(2)}`
-      await secrets.set('forest-a', 'cluster_auth', value)
-      await secrets.set('forest-b', 'cluster_auth', 'other')
-      assert.equal(await secrets.get('forest-a', 'cluster_auth'), value)
-      assert.equal(await secrets.get('forest-a', 'missing'), undefined)
-      assert.ok(!(await backend.read())!.body.includes(value))
-      await secrets.delete('forest-a')
-      assert.equal(await secrets.get('forest-a', 'cluster_auth'), undefined)
-      assert.equal(await secrets.get('forest-b', 'cluster_auth'), 'other')
-    })
+    if (features.secrets)
+      each('secrets: set, get, delete per forest; never in the document', async (backend) => {
+        const secrets = backend.secrets!
+        await backend.write(serializeDocument(emptyDocument()), {ifAbsent: true})
+        const value = `s3cr3t-${Math.random().toString(36).slice(2)}`
+        await secrets.set('forest-a', 'cluster_auth', value)
+        await secrets.set('forest-b', 'cluster_auth', 'other')
+        assert.equal(await secrets.get('forest-a', 'cluster_auth'), value)
+        assert.equal(await secrets.get('forest-a', 'missing'), undefined)
+        assert.ok(!(await backend.read())!.body.includes(value))
+        await secrets.delete('forest-a')
+        assert.equal(await secrets.get('forest-a', 'cluster_auth'), undefined)
+        assert.equal(await secrets.get('forest-b', 'cluster_auth'), 'other')
+      })
 
     if (options.processes) {
       const spec = options.processes
@@ -181,7 +196,9 @@ export function registryConformance(options: RegistryKitOptions): void {
         const worker = compiled('./registry-worker.js', import.meta.url)
         const moduleUrl = spec.module.startsWith('file:') ? spec.module : pathToFileURL(spec.module).href
         const startAt = Date.now() + 500
-        const outputs = await Promise.all(Array.from({length: p}, (_, i) => run(worker, [moduleUrl, spec.argument(backend), String(i), String(m), String(startAt)])))
+        const outputs = await Promise.all(
+          Array.from({length: p}, (_, i) => run(worker, [moduleUrl, spec.argument(backend), String(i), String(m), String(startAt)])),
+        )
         const doc = JSON.parse((await backend.read())!.body)
         const ids = Object.keys(doc.forests).filter((id) => id.startsWith('kit-'))
         assert.equal(ids.length, p * m, `${p * m - ids.length} of ${p * m} updates were lost (workers: ${outputs.join(' ')})`)

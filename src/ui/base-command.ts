@@ -13,7 +13,10 @@ import type {ProgressRelay} from './progress.js'
  * the others were): with --json the error envelope carries the result's fields too.
  */
 export class FailedWithResult extends Error {
-  constructor(readonly error: MorpheusError, readonly result: object) {
+  constructor(
+    readonly error: MorpheusError,
+    readonly result: object,
+  ) {
     super(error.message)
   }
 }
@@ -34,7 +37,11 @@ export abstract class MorpheusCommand extends Command {
   private readonly jsonWarnings: JsonWarning[] = []
 
   protected get runtime(): Runtime {
-    this.runtimeInstance ??= new Runtime(this.config, () => loadConfig(), stderrLogger(this.jsonEnabled(), this.jsonEnabled() ? (w) => this.jsonWarnings.push(w) : undefined))
+    this.runtimeInstance ??= new Runtime(
+      this.config,
+      () => loadConfig(),
+      stderrLogger(this.jsonEnabled(), this.jsonEnabled() ? (w) => this.jsonWarnings.push(w) : undefined),
+    )
     return this.runtimeInstance
   }
 
@@ -59,9 +66,16 @@ export abstract class MorpheusCommand extends Command {
    * says "<refusal> without confirmation: stdin is not a terminal", with `hint`. Returns whether
    * the user said yes: the caller says what a "no" means (cancelled, nothing done).
    */
-  protected async confirmOrRefuse(options: {yes: boolean; question: string; refusal: string; hint: string; prompt?: (question: string) => Promise<boolean>}): Promise<boolean> {
+  protected async confirmOrRefuse(options: {
+    yes: boolean
+    question: string
+    refusal: string
+    hint: string
+    prompt?: (question: string) => Promise<boolean>
+  }): Promise<boolean> {
     if (options.yes) return true
-    if (!this.interactive) throw new MorpheusError('USAGE', `${options.refusal} without confirmation: stdin is not a terminal`, {hint: options.hint})
+    if (!this.interactive)
+      throw new MorpheusError('USAGE', `${options.refusal} without confirmation: stdin is not a terminal`, {hint: options.hint})
     if (options.prompt) return options.prompt(options.question)
     const {confirm} = await import('@inquirer/prompts')
     return confirm({default: false, message: options.question})

@@ -20,7 +20,8 @@ export function count(n: number): string {
 }
 
 /** 45%, 0.3% (small values keep a decimal, so a crossed 0% threshold does not read 0%). */
-export const pct = (v: number | null) => (v === null ? '-' : v > 0 && v < 0.1 ? '<0.1%' : v > 0 && v < 10 ? `${Math.round(v * 10) / 10}%` : `${Math.round(v)}%`)
+export const pct = (v: number | null) =>
+  v === null ? '-' : v > 0 && v < 0.1 ? '<0.1%' : v > 0 && v < 10 ? `${Math.round(v * 10) / 10}%` : `${Math.round(v)}%`
 
 const CURRENCY: Record<string, string> = {EUR: '€', GBP: '£', USD: '$'}
 
@@ -52,7 +53,9 @@ export function growScreen(forest: ForestRecord, r: GrowResult, now = Date.now()
   const connected = m.unreachable === 0 ? `${m.nodes} connected` : `${m.reachable} of ${m.nodes} answering, ${m.unreachable} unreachable`
   lines.push(`   Nodes: ${connected}`)
   const expected = Math.max(0, m.nodes - 1)
-  lines.push(`   Routes: ${m.routes_ok ? (m.nodes === 1 ? 'standalone (one node)' : `full mesh (each node sees ${expected} route${expected === 1 ? '' : 's'})`) : `incomplete${m.routes_missing.length > 0 ? `: ${m.routes_missing.join(', ')} see${m.routes_missing.length === 1 ? 's' : ''} fewer than ${expected}` : ''}`}`)
+  lines.push(
+    `   Routes: ${m.routes_ok ? (m.nodes === 1 ? 'standalone (one node)' : `full mesh (each node sees ${expected} route${expected === 1 ? '' : 's'})`) : `incomplete${m.routes_missing.length > 0 ? `: ${m.routes_missing.join(', ')} see${m.routes_missing.length === 1 ? 's' : ''} fewer than ${expected}` : ''}`}`,
+  )
   lines.push(`   Messages: ${count(m.in_msgs)} in / ${count(m.out_msgs)} out`)
   lines.push(`   Connections: ${m.connections}${m.slow_consumers > 0 ? ` (${m.slow_consumers} slow consumers)` : ''}`)
   lines.push('')
@@ -68,7 +71,11 @@ export function growScreen(forest: ForestRecord, r: GrowResult, now = Date.now()
     const hot = avg !== null && avg > t[key]
     if (hot) over.push(`${LABEL[key]} usage above ${t[key]}% threshold`)
     const peak = max !== null && avg !== null && max - avg >= 5 ? ` (max ${pct(max)})` : ''
-    lines.push(avg === null ? `   ${label}${'-'.padStart(4)} (no node reported it)` : `   ${label}${pct(avg).padStart(4)} ${bar(avg)}${hot ? ' ⚠️' : ''}${peak}`)
+    lines.push(
+      avg === null
+        ? `   ${label}${'-'.padStart(4)} (no node reported it)`
+        : `   ${label}${pct(avg).padStart(4)} ${bar(avg)}${hot ? ' ⚠️' : ''}${peak}`,
+    )
   }
   lines.push('')
   const nodeTable = table(
@@ -80,7 +87,11 @@ export function growScreen(forest: ForestRecord, r: GrowResult, now = Date.now()
       pct(n.memory_percent),
       pct(n.storage_percent),
       n.reachable ? `${n.routes}/${n.routes_expected}` : '-',
-      n.state === 'unreachable' ? `unreachable (${n.error ?? 'no answer'})` : n.state === 'warning' && n.error ? `warning (${n.error})` : n.state,
+      n.state === 'unreachable'
+        ? `unreachable (${n.error ?? 'no answer'})`
+        : n.state === 'warning' && n.error
+          ? `warning (${n.error})`
+          : n.state,
     ]),
   )
   for (const line of nodeTable.split('\n')) lines.push(`   ${line}`)

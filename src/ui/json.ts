@@ -39,7 +39,8 @@ const RESERVED = new Set(['ok', 'warnings', 'error'])
 
 function ownFields(result: object): Record<string, unknown> {
   const clash = Object.keys(result).filter((k) => RESERVED.has(k))
-  if (clash.length > 0) throw new MorpheusError('UNEXPECTED', `a command result uses the envelope's field${clash.length === 1 ? '' : 's'} ${clash.join(', ')}`)
+  if (clash.length > 0)
+    throw new MorpheusError('UNEXPECTED', `a command result uses the envelope's field${clash.length === 1 ? '' : 's'} ${clash.join(', ')}`)
   return result as Record<string, unknown>
 }
 
@@ -48,7 +49,13 @@ export function successEnvelope<T extends object>(result: T, warnings: readonly 
 }
 
 export function errorJson(e: MorpheusError): JsonError {
-  return {code: e.kind, exitCode: e.exitCode, message: e.message, ...(e.hint ? {hint: e.hint} : {}), ...(e.details ? {details: e.details} : {})}
+  return {
+    code: e.kind,
+    exitCode: e.exitCode,
+    message: e.message,
+    ...(e.hint ? {hint: e.hint} : {}),
+    ...(e.details ? {details: e.details} : {}),
+  }
 }
 
 /** The error envelope; `result` adds a command's own fields when it failed with a result (grow --auto). */
@@ -76,10 +83,14 @@ export function asMorpheusError(error: unknown, commandId?: string): MorpheusErr
   // Ctrl-C at an @inquirer prompt.
   if (e?.name === 'ExitPromptError') return new MorpheusError('INTERRUPTED', 'cancelled at the prompt; nothing was changed')
   const exit = e?.oclif?.exit
-  const message = String(e?.message ?? error).replace(/^Error: /, '').replace(/\n?See more help with --help\s*$/, '').replace(/ *\n\t/g, ': ')
+  const message = String(e?.message ?? error)
+    .replace(/^Error: /, '')
+    .replace(/\n?See more help with --help\s*$/, '')
+    .replace(/ *\n\t/g, ': ')
   const help = `See \`morpheus ${commandId?.replaceAll(':', ' ') ?? ''}${commandId ? ' ' : ''}--help\`.`
   // A file or directory that could not be used (not a bug): exit 10, with the path and a hint.
-  if (exit === undefined && e?.name !== 'CLIError') return toFsError(error) ?? new MorpheusError('UNEXPECTED', e?.message ?? String(error), {cause: error})
+  if (exit === undefined && e?.name !== 'CLIError')
+    return toFsError(error) ?? new MorpheusError('UNEXPECTED', e?.message ?? String(error), {cause: error})
   const kind = exit === undefined || exit === 2 ? 'USAGE' : kindOfExitCode(exit)
   return new MorpheusError(kind, message, {cause: error, ...(kind === 'USAGE' ? {hint: help} : {})})
 }

@@ -19,19 +19,29 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
  * when `interactive`, else refused with a USAGE error naming the flag. `env` is where a secret's
  * environment variable is looked up.
  */
-export function questions(options: {given: Record<string, string | undefined>; interactive: boolean; prompts: () => Promise<Prompts>; env?: NodeJS.ProcessEnv}): CoreQuestions {
+export function questions(options: {
+  given: Record<string, string | undefined>
+  interactive: boolean
+  prompts: () => Promise<Prompts>
+  env?: NodeJS.ProcessEnv
+}): CoreQuestions {
   const env = options.env ?? process.env
   const given = (name: string) => {
     const v = options.given[name]
     return v === undefined || v === '' ? undefined : v
   }
   const ask = async <T>(name: string, prompt: (p: Prompts) => Promise<T>): Promise<T> => {
-    if (!options.interactive) throw new MorpheusError('USAGE', `--${name} is required without a terminal`, {hint: `Pass --${name}, or run \`morpheus registry init\` in a terminal to be asked.`})
+    if (!options.interactive)
+      throw new MorpheusError('USAGE', `--${name} is required without a terminal`, {
+        hint: `Pass --${name}, or run \`morpheus registry init\` in a terminal to be asked.`,
+      })
     return prompt(await options.prompts())
   }
   return {
     async choose(q) {
-      return ask('setup', (p) => p.select({choices: q.choices.map((c) => ({name: c.title, value: c.value})), default: q.default, message: q.message}))
+      return ask('setup', (p) =>
+        p.select({choices: q.choices.map((c) => ({name: c.title, value: c.value})), default: q.default, message: q.message}),
+      )
     },
     given,
     interactive: options.interactive,
@@ -39,7 +49,10 @@ export function questions(options: {given: Record<string, string | undefined>; i
       const variable = given(name)
       if (variable !== undefined) {
         if (!ENV_NAME.test(variable)) throw new MorpheusError('USAGE', `--${name} must name an environment variable, not "${variable}"`)
-        if (!env[variable]) throw new MorpheusError('USAGE', `--${name} ${variable}: that variable is not set`, {hint: `export ${variable}=... first (the config keeps only the reference \${${variable}})`})
+        if (!env[variable])
+          throw new MorpheusError('USAGE', `--${name} ${variable}: that variable is not set`, {
+            hint: `export ${variable}=... first (the config keeps only the reference \${${variable}})`,
+          })
         return `\${${variable}}`
       }
       return ask(name, (p) => p.password({mask: '*', message: q.message}))

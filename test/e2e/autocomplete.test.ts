@@ -15,7 +15,15 @@ function registryDoc(ids: string[]): string {
   const forests: Record<string, unknown> = {}
   const nodes: Record<string, unknown[]> = {}
   ids.forEach((id, i) => {
-    forests[id] = {id, provider: 'local', size: 'small', status: 'active', created_at: `2026-01-0${i + 1}T00:00:00Z`, last_expansion: null, node_count: 1}
+    forests[id] = {
+      id,
+      provider: 'local',
+      size: 'small',
+      status: 'active',
+      created_at: `2026-01-0${i + 1}T00:00:00Z`,
+      last_expansion: null,
+      node_count: 1,
+    }
     nodes[id] = []
   })
   return JSON.stringify({version: 1, updated_at: '2026-01-01T00:00:00Z', forests, nodes})
@@ -31,7 +39,9 @@ function completionSandbox(): Sandbox {
 /** teardown's visible flags as its manifest declares them, and --help, in order: what `teardown <id> --<TAB>` must offer. */
 function teardownFlags(): string[] {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
-  const flags = Object.entries(manifest.commands.teardown.flags as Record<string, {hidden?: boolean}>).filter(([, f]) => !f.hidden).map(([name]) => `--${name}`)
+  const flags = Object.entries(manifest.commands.teardown.flags as Record<string, {hidden?: boolean}>)
+    .filter(([, f]) => !f.hidden)
+    .map(([name]) => `--${name}`)
   return [...flags, '--help'].sort()
 }
 
@@ -67,7 +77,11 @@ COMPREPLY=()
 "$fn" morpheus "\${COMP_WORDS[COMP_CWORD]}" "\${COMP_WORDS[COMP_CWORD-1]}"
 printf '%s\\n' "\${COMPREPLY[@]}"
 `
-  const child = spawn('bash', ['--norc', '--noprofile', '-c', program, 'bash', setup, line], {cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn('bash', ['--norc', '--noprofile', '-c', program, 'bash', setup, line], {
+    cwd: sb.dir,
+    env: sb.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   const r = await collect(child, 30000)
   if (r.code !== 0 || r.stderr !== '') throw new Error(`bash completion of "${line}" exited ${r.code}\n${r.stdout}\n${r.stderr}`)
   return lines(r.stdout)
@@ -109,11 +123,16 @@ async function zshComplete(sb: Sandbox, setup: string, line: string): Promise<st
   const script = join(sb.dir, 'capture.zsh')
   writeFileSync(script, ZSH_CAPTURE)
   const out = join(sb.dir, `zsh-${++zshRuns}.out`)
-  const r = await collect(spawn('zsh', ['-f', script, setup, out, line], {cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe']}), 30000)
+  const r = await collect(
+    spawn('zsh', ['-f', script, setup, out, line], {cwd: sb.dir, env: sb.env, stdio: ['ignore', 'pipe', 'pipe']}),
+    30000,
+  )
   const captured = readFileSync(out, 'utf8')
   if (r.code !== 0) throw new Error(`zsh completion of "${line}" exited ${r.code}\n${captured}\n${r.stderr}`)
   // zsh sorts what it shows; the order compadd was called in is not meant for the user.
-  return lines(captured).filter((l) => l !== '<ready>' && l !== '<done>').sort()
+  return lines(captured)
+    .filter((l) => l !== '<ready>' && l !== '<done>')
+    .sort()
 }
 
 describe('completion in bash and zsh, without morpheus on PATH', () => {
@@ -130,13 +149,22 @@ describe('completion in bash and zsh, without morpheus on PATH', () => {
   afterAll(async () => sb.cleanup())
 
   test('the setup is one line that sources a script of the package', async () => {
-    for (const [shell, setup] of [['bash', bashSetup], ['zsh', zshSetup]]) {
+    for (const [shell, setup] of [
+      ['bash', bashSetup],
+      ['zsh', zshSetup],
+    ]) {
       const script = join(ROOT, 'dist', 'completion', `morpheus.${shell}`)
       expect(setup).toBe(`[ -f '${script}' ] && . '${script}'\n`)
       expect(statSync(script).isFile()).toBe(true)
     }
     const json = await sb.json(['autocomplete', 'bash'])
-    expect(json).toEqual({ok: true, script: join(ROOT, 'dist', 'completion', 'morpheus.bash'), setup: bashSetup.trimEnd(), shell: 'bash', warnings: []})
+    expect(json).toEqual({
+      ok: true,
+      script: join(ROOT, 'dist', 'completion', 'morpheus.bash'),
+      setup: bashSetup.trimEnd(),
+      shell: 'bash',
+      warnings: [],
+    })
     // Nothing is written: the cache dir is not even created.
     expect(() => readdirSync(sb.env.MORPHEUS_CACHE_DIR!)).toThrow()
     const fish = await sb.run(['autocomplete'], {env: {SHELL: '/usr/bin/fish'}})
@@ -149,7 +177,9 @@ describe('completion in bash and zsh, without morpheus on PATH', () => {
 
   test('bash: commands and topics, each once', async () => {
     const top = await bashComplete(sb, bashSetup, 'morpheus ')
-    expect(top).toEqual(expect.arrayContaining(['config', 'list', 'plant', 'plugins', 'registry', 'status', 'teardown', 'version', 'autocomplete']))
+    expect(top).toEqual(
+      expect.arrayContaining(['config', 'list', 'plant', 'plugins', 'registry', 'status', 'teardown', 'version', 'autocomplete']),
+    )
     expect(top.length).toBe(new Set(top).size)
     expect(top).not.toContain('help-me')
     expect(top.filter((w) => w.includes(':') || w.includes(' '))).toEqual([])
@@ -162,7 +192,7 @@ describe('completion in bash and zsh, without morpheus on PATH', () => {
     expect(await bashComplete(sb, bashSetup, 'morpheus registry i')).toEqual(['info', 'init'])
   })
 
-  test('bash: forest ids, providers and sizes (the config\'s and the defaults)', async () => {
+  test("bash: forest ids, providers and sizes (the config's and the defaults)", async () => {
     expect(await bashComplete(sb, bashSetup, 'morpheus status ')).toEqual(['forest-123', 'forest-456'])
     expect(await bashComplete(sb, bashSetup, 'morpheus status forest-4')).toEqual(['forest-456'])
     expect(await bashComplete(sb, bashSetup, 'morpheus teardown --yes ')).toEqual(['forest-123', 'forest-456'])
@@ -314,7 +344,11 @@ describe('the hidden autocomplete:forests command', () => {
 
   test('autocomplete:complete never prints an error either', async () => {
     sb.writeRawConfig('registry: [unclosed\n')
-    for (const words of [['status', ''], ['plant', 'local', ''], ['plant', '']]) {
+    for (const words of [
+      ['status', ''],
+      ['plant', 'local', ''],
+      ['plant', ''],
+    ]) {
       const r = await sb.run(['autocomplete:complete', '--', ...words])
       expect({code: r.code, stderr: r.stderr}).toEqual({code: 0, stderr: ''})
     }

@@ -27,7 +27,6 @@ interface Server {
   log: string
 }
 
-
 async function server(name: string, ip: string): Promise<Server> {
   return {ip, log: '', name, ports: {client: await freePort(ip), cluster: await freePort(ip), monitor: await freePort(ip)}}
 }
@@ -51,16 +50,22 @@ afterAll(() => {
  * the data userData uses in system mode) and start nats-server on it.
  */
 function start(s: Server, peers: Server[], auth: ClusterAuth | null, tls: RouteTlsFiles | null = null): string {
-  const conf = renderer.render('nats.conf', natsConfigData({
-    bind: {client: s.ip, cluster: s.ip, monitor: s.ip},
-    cluster: true,
-    cluster_auth: auth,
-    files: {store_dir: join(dir, s.name)},
-    forest: {id: FOREST},
-    node: {id: s.name, ip: s.ip},
-    peers: peers.map((p) => ({id: p.name, ip: p.ip, ports: p.ports})),
-    ports: s.ports,
-  }, {tls}))
+  const conf = renderer.render(
+    'nats.conf',
+    natsConfigData(
+      {
+        bind: {client: s.ip, cluster: s.ip, monitor: s.ip},
+        cluster: true,
+        cluster_auth: auth,
+        files: {store_dir: join(dir, s.name)},
+        forest: {id: FOREST},
+        node: {id: s.name, ip: s.ip},
+        peers: peers.map((p) => ({id: p.name, ip: p.ip, ports: p.ports})),
+        ports: s.ports,
+      },
+      {tls},
+    ),
+  )
   const file = join(dir, `${s.name}.conf`)
   writeFileSync(file, conf, {mode: 0o600})
   s.child = spawn('nats-server', ['-c', file], {stdio: ['ignore', 'ignore', 'pipe']})
@@ -123,7 +128,10 @@ test('members with the route credentials form a cluster; strangers without them,
   const strangerConf = start(stranger, [a, b], null)
   expect(strangerConf).not.toContain('authorization')
   start(wrong, [a, b], {password: 'not-the-password', user: AUTH.user})
-  await until('both strangers to answer on monitoring', async () => (await routes(stranger)) !== undefined && (await routes(wrong)) !== undefined)
+  await until(
+    'both strangers to answer on monitoring',
+    async () => (await routes(stranger)) !== undefined && (await routes(wrong)) !== undefined,
+  )
 
   const seen = await observe([a, b, stranger, wrong], 5000)
   expect(seen['member-a']).toMatchObject({max: 1, min: 1})
@@ -137,7 +145,10 @@ test('members with the route credentials form a cluster; strangers without them,
   // Positive control: a third member with the right credentials, routing to one member only, joins
   // the whole cluster (gossip with advertised addresses, authorised on every route).
   start(c, [a], AUTH)
-  await until('the new member to route to both members', async () => (await routes(c)) === 2 && (await routes(a)) === 2 && (await routes(b)) === 2)
+  await until(
+    'the new member to route to both members',
+    async () => (await routes(c)) === 2 && (await routes(a)) === 2 && (await routes(b)) === 2,
+  )
   const after = await observe([a, b, c, stranger, wrong], 2000)
   expect(after['member-c']).toMatchObject({max: 2, min: 2})
   expect(after.stranger.max).toBe(0)
@@ -154,14 +165,38 @@ test('members with the route credentials form a cluster; strangers without them,
 function pki(name: string, ips: string[]): RouteTlsFiles {
   const base = join(dir, name)
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
-  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', `${base}-ca.key`, '-out', `${base}-ca.pem`, '-days', '1', '-subj', `/CN=${name} CA`], {stdio: 'ignore'})
+  execFileSync(
+    'openssl',
+    ['req', '-x509', ...ec, '-keyout', `${base}-ca.key`, '-out', `${base}-ca.pem`, '-days', '1', '-subj', `/CN=${name} CA`],
+    {stdio: 'ignore'},
+  )
   execFileSync('openssl', ['req', ...ec, '-keyout', `${base}-key.pem`, '-out', `${base}.csr`, '-subj', `/CN=${name}`], {stdio: 'ignore'})
   writeFileSync(`${base}.ext`, `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`)
-  execFileSync('openssl', ['x509', '-req', '-in', `${base}.csr`, '-CA', `${base}-ca.pem`, '-CAkey', `${base}-ca.key`, '-CAcreateserial', '-out', `${base}-cert.pem`, '-days', '1', '-extfile', `${base}.ext`], {stdio: 'ignore'})
+  execFileSync(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${base}.csr`,
+      '-CA',
+      `${base}-ca.pem`,
+      '-CAkey',
+      `${base}-ca.key`,
+      '-CAcreateserial',
+      '-out',
+      `${base}-cert.pem`,
+      '-days',
+      '1',
+      '-extfile',
+      `${base}.ext`,
+    ],
+    {stdio: 'ignore'},
+  )
   return {ca_file: `${base}-ca.pem`, cert_file: `${base}-cert.pem`, key_file: `${base}-key.pem`}
 }
 
-test('route TLS: members with the forest CA\'s certificate form a cluster; the right password without TLS, or with another CA\'s certificate, cannot join', async () => {
+test("route TLS: members with the forest CA's certificate form a cluster; the right password without TLS, or with another CA's certificate, cannot join", async () => {
   const a = await server('tls-a', '127.0.60.21')
   const b = await server('tls-b', '127.0.60.22')
   const plain = await server('tls-plain', '127.0.60.23')
@@ -171,16 +206,23 @@ test('route TLS: members with the forest CA\'s certificate form a cluster; the r
   const rogueTls = pki('rogue', [a.ip, b.ip, c.ip, plain.ip, rogue.ip])
 
   const conf = start(a, [b], AUTH, forestTls)
-  expect(conf).toMatch(/tls \{\n\s+ca_file: "[^"]+forest-ca.pem"\n\s+cert_file: "[^"]+forest-cert.pem"\n\s+key_file: "[^"]+forest-key.pem"\n\s+verify: true/)
+  expect(conf).toMatch(
+    /tls \{\n\s+ca_file: "[^"]+forest-ca.pem"\n\s+cert_file: "[^"]+forest-cert.pem"\n\s+key_file: "[^"]+forest-key.pem"\n\s+verify: true/,
+  )
   start(b, [a], AUTH, forestTls)
   await until('the two TLS members to route to each other', async () => (await routes(a)) === 1 && (await routes(b)) === 1)
-  const varz = (await (await fetch(`http://${a.ip}:${a.ports.monitor}/varz`)).json()) as {cluster: {tls_required?: boolean; tls_verify?: boolean}}
+  const varz = (await (await fetch(`http://${a.ip}:${a.ports.monitor}/varz`)).json()) as {
+    cluster: {tls_required?: boolean; tls_verify?: boolean}
+  }
   expect(varz.cluster).toMatchObject({tls_required: true, tls_verify: true})
 
   // Both know the route password; one speaks no TLS, the other shows a certificate of another CA.
   start(plain, [a, b], AUTH)
   start(rogue, [a, b], AUTH, rogueTls)
-  await until('both strangers to answer on monitoring', async () => (await routes(plain)) !== undefined && (await routes(rogue)) !== undefined)
+  await until(
+    'both strangers to answer on monitoring',
+    async () => (await routes(plain)) !== undefined && (await routes(rogue)) !== undefined,
+  )
   const seen = await observe([a, b, plain, rogue], 5000)
   expect(seen['tls-a']).toMatchObject({max: 1, min: 1})
   expect(seen['tls-b']).toMatchObject({max: 1, min: 1})
@@ -190,5 +232,8 @@ test('route TLS: members with the forest CA\'s certificate form a cluster; the r
 
   // Positive control: a member with the forest's certificate joins.
   start(c, [a], AUTH, forestTls)
-  await until('the new TLS member to route to both members', async () => (await routes(c)) === 2 && (await routes(a)) === 2 && (await routes(b)) === 2)
+  await until(
+    'the new TLS member to route to both members',
+    async () => (await routes(c)) === 2 && (await routes(a)) === 2 && (await routes(b)) === 2,
+  )
 }, 60_000)

@@ -46,7 +46,11 @@ describe('config commands and config.example.yaml', () => {
     expect((await sb.json(['config', 'get', 'forest.sizes.medium'])).value).toBe(7)
 
     await sb.json(['config', 'set', 'secrets.hetzner_api_token', 'hunter2-very-secret'])
-    for (const args of [['config', 'get', 'secrets.hetzner_api_token'], ['config', 'list'], ['config', 'get', 'secrets']]) {
+    for (const args of [
+      ['config', 'get', 'secrets.hetzner_api_token'],
+      ['config', 'list'],
+      ['config', 'get', 'secrets'],
+    ]) {
       const r = await sb.run(args)
       expect(r.code).toBe(0)
       expect(r.stdout + r.stderr).not.toContain('hunter2')
@@ -56,7 +60,9 @@ describe('config commands and config.example.yaml', () => {
 
     const s3 = await sb.run(['config', 'set', 'registry.type', 's3'])
     expect(s3.code).toBe(0)
-    expect(s3.stderr).toContain('no registry backend "s3" is installed yet (installed: none, storagebox); install its plugin with `morpheus plugins install @morpheus/registry-s3`')
+    expect(s3.stderr).toContain(
+      'no registry backend "s3" is installed yet (installed: none, storagebox); install its plugin with `morpheus plugins install @morpheus/registry-s3`',
+    )
     expect((await sb.run(['list'])).code).toBe(8)
     await sb.json(['config', 'unset', 'registry.type'])
     expect((await sb.run(['config', 'set', 'registry.type', 'none'])).stderr).toBe('')

@@ -30,7 +30,9 @@ describe('contract 2 end to end', () => {
   async function linked(): Promise<Sandbox> {
     const sb = sandbox()
     const first = sb.firstAddress
-    sb.writeRawConfig(`providers:\n  local:\n    first_address: ${first}\n  ports:\n    first_address: ${first}\n    first_port: ${20000 + Math.floor(Math.random() * 9000)}\n  late:\n    first_address: ${first}\n`)
+    sb.writeRawConfig(
+      `providers:\n  local:\n    first_address: ${first}\n  ports:\n    first_address: ${first}\n    first_port: ${20000 + Math.floor(Math.random() * 9000)}\n  late:\n    first_address: ${first}\n`,
+    )
     const r = await sb.run(['plugins', 'link', join(FIXTURES, 'variants'), '--no-install'])
     if (r.code !== 0) throw new Error(`plugins link exited ${r.code}\n${r.stdout}\n${r.stderr}`)
     return sb
@@ -66,7 +68,7 @@ describe('contract 2 end to end', () => {
     expect(nodeProcesses(sb.dir)).toEqual([])
   })
 
-  test("another device sees a local forest but does not touch it; --force drops only the entry", async () => {
+  test('another device sees a local forest but does not touch it; --force drops only the entry', async () => {
     const sb = sandbox()
     const planted = await sb.json(['plant', 'local', 'small'])
     const id = planted.forest.id

@@ -24,7 +24,10 @@ describe('plant --dry-run prints exactly the user data plant sends', () => {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator@dry-run', '-f', join(keyDir, 'id')])
     const base = 20000 + Math.floor(Math.random() * 400) * 100
     const ports = {client: base + 22, cluster: base + 62, monitor: base + 82}
-    sb = new Sandbox(hetznerConfig({forest: {ports}, hetzner: {ssh_public_key_path: join(keyDir, 'id.pub')}}), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+    sb = new Sandbox(hetznerConfig({forest: {ports}, hetzner: {ssh_public_key_path: join(keyDir, 'id.pub')}}), {
+      HCLOUD_ENDPOINT: sim.url,
+      HCLOUD_TOKEN: TOKEN,
+    })
   })
   afterAll(async () => {
     await sim.stop()
@@ -32,7 +35,7 @@ describe('plant --dry-run prints exactly the user data plant sends', () => {
     rmSync(keyDir, {force: true, recursive: true})
   })
 
-  test('three nodes: each node\'s user data, peers and SSH key included, is what plant sends', async () => {
+  test("three nodes: each node's user data, peers and SSH key included, is what plant sends", async () => {
     const dry = await sb.runJson(['plant', 'cloud', '--nodes', '3', '--dry-run'], {timeoutMs: 60_000})
     expect(dry.code).toBe(0)
     expect(sim.requests.filter((q) => q.method !== 'GET')).toEqual([])
@@ -62,7 +65,11 @@ describe('plant --dry-run prints exactly the user data plant sends', () => {
       let normal = text.split(forestId).join(dry.out.forest.id).split(password).join('********').split(admin).join('********')
       for (const n of real.out.nodes) {
         const k = Number(/(\d+)$/.exec(n.id)![1])
-        normal = normal.split(n.ipv6).join(`2001:db8::${k.toString(16)}`).split(n.ipv4).join(`192.0.2.${k}`)
+        normal = normal
+          .split(n.ipv6)
+          .join(`2001:db8::${k.toString(16)}`)
+          .split(n.ipv4)
+          .join(`192.0.2.${k}`)
       }
       expect(normal).toBe(plan)
     }

@@ -15,7 +15,9 @@ function withNatsWrapper(sb: Sandbox, script: string, forest = ''): void {
   mkdirSync(bin)
   writeFileSync(join(bin, 'nats-server'), script)
   chmodSync(join(bin, 'nats-server'), 0o755)
-  sb.writeConfig(`${forest ? `forest:\n${forest}` : ''}providers:\n  local:\n    first_address: ${sb.firstAddress}\n    nats_server: ${join(bin, 'nats-server')}\n`)
+  sb.writeConfig(
+    `${forest ? `forest:\n${forest}` : ''}providers:\n  local:\n    first_address: ${sb.firstAddress}\n    nats_server: ${join(bin, 'nats-server')}\n`,
+  )
 }
 
 describe('bad input and faults: clear errors, stable exit codes, nothing lost', () => {
@@ -62,7 +64,10 @@ describe('bad input and faults: clear errors, stable exit codes, nothing lost', 
 
   test('unknown forest id: exit 6 for status and teardown, known ids suggested', async () => {
     const sb = sandbox()
-    for (const args of [['status', 'forest-nope'], ['teardown', 'forest-nope', '--yes']]) {
+    for (const args of [
+      ['status', 'forest-nope'],
+      ['teardown', 'forest-nope', '--yes'],
+    ]) {
       const r = await sb.run(args)
       expect(r.code).toBe(6)
       expect(r.stderr).toContain('no forest "forest-nope"')
@@ -151,35 +156,38 @@ describe('bad input and faults: clear errors, stable exit codes, nothing lost', 
   test.each([
     ['one SIGINT', 0],
     ['two SIGINTs 10 ms apart', 10],
-  ])('%s while nodes start: exit 130, nothing printed as progress after the stop message, the registry lists exactly the running nodes, none as creating or planting', async (_name, gap) => {
-    const sb = sandbox()
-    const child = sb.spawn(['plant', 'local', 'large'])
-    let stderr = ''
-    child.stderr!.on('data', (d) => (stderr += d))
-    await waitFor(() => stderr.includes('node-3: creating'), 30000, 10)
-    child.kill('SIGINT')
-    if (gap) {
-      await new Promise((r) => setTimeout(r, gap as number))
+  ])(
+    '%s while nodes start: exit 130, nothing printed as progress after the stop message, the registry lists exactly the running nodes, none as creating or planting',
+    async (_name, gap) => {
+      const sb = sandbox()
+      const child = sb.spawn(['plant', 'local', 'large'])
+      let stderr = ''
+      child.stderr!.on('data', (d) => (stderr += d))
+      await waitFor(() => stderr.includes('node-3: creating'), 30000, 10)
       child.kill('SIGINT')
-    }
-    const r = await collect(child)
-    expect(r.code).toBe(130)
-    const after = stderr.split('SIGINT: stopping')[1]
-    expect(after).toBeDefined()
-    expect(after).not.toMatch(/^\s+node-\d: /m)
-    expect(after).not.toMatch(/Waiting for routes/)
-    const doc = sb.registry()
-    const [forestId] = Object.keys(doc.forests)
-    expect(doc.forests[forestId]).toMatchObject({operation: null, status: 'interrupted'})
-    const running = nodeProcesses(sb.dir)
-    const listed = doc.nodes[forestId]
-    expect(listed.map((n: any) => n.status).filter((st: string) => st === 'creating' || st === 'reserved')).toEqual([])
-    expect(listed).toHaveLength(running.length)
-    const list = await sb.json(['list'])
-    expect(list.forests[0]).toMatchObject({stale: false, status: 'interrupted'})
-    expect((await sb.run(['teardown', forestId, '--yes'])).code).toBe(0)
-    expect(nodeProcesses(sb.dir)).toEqual([])
-  })
+      if (gap) {
+        await new Promise((r) => setTimeout(r, gap as number))
+        child.kill('SIGINT')
+      }
+      const r = await collect(child)
+      expect(r.code).toBe(130)
+      const after = stderr.split('SIGINT: stopping')[1]
+      expect(after).toBeDefined()
+      expect(after).not.toMatch(/^\s+node-\d: /m)
+      expect(after).not.toMatch(/Waiting for routes/)
+      const doc = sb.registry()
+      const [forestId] = Object.keys(doc.forests)
+      expect(doc.forests[forestId]).toMatchObject({operation: null, status: 'interrupted'})
+      const running = nodeProcesses(sb.dir)
+      const listed = doc.nodes[forestId]
+      expect(listed.map((n: any) => n.status).filter((st: string) => st === 'creating' || st === 'reserved')).toEqual([])
+      expect(listed).toHaveLength(running.length)
+      const list = await sb.json(['list'])
+      expect(list.forests[0]).toMatchObject({stale: false, status: 'interrupted'})
+      expect((await sb.run(['teardown', forestId, '--yes'])).code).toBe(0)
+      expect(nodeProcesses(sb.dir)).toEqual([])
+    },
+  )
 
   test('Ctrl-C during teardown: exit 130, the forest stays listed as tearing_down, a second teardown finishes', async () => {
     const sb = sandbox()

@@ -38,7 +38,11 @@ async function expectFullMesh(sb: Sandbox, forestId: string, n: number): Promise
       const looks = await Promise.all(monitors.map(async (m: string) => ({r: await routez(m), v: await varz(m)})))
       seen = looks.map(({r, v}) => ({cluster: v.cluster.name, leader: v.jetstream.meta?.leader, routes: v.routes, routez: r.num_routes}))
       const leaders = new Set(looks.map(({v}) => v.jetstream.meta?.leader))
-      if (looks.every(({r, v}) => v.routes === n - 1 && r.num_routes === n - 1 && v.cluster.name === forestId && v.jetstream.meta?.leader) && leaders.size === 1) return
+      if (
+        looks.every(({r, v}) => v.routes === n - 1 && r.num_routes === n - 1 && v.cluster.name === forestId && v.jetstream.meta?.leader) &&
+        leaders.size === 1
+      )
+        return
     } catch (error) {
       seen = (error as Error).message
     }
@@ -67,12 +71,19 @@ describe('grow --auto adds a node to a real forest under real load', () => {
     const planted = await sb.json(['plant', 'local', 'medium'])
     const forestId = planted.forest.id
     for (const n of planted.nodes) load.start(n.ip)
-    await waitLoaded(planted.nodes.map((n: any) => n.monitor), 4)
+    await waitLoaded(
+      planted.nodes.map((n: any) => n.monitor),
+      4,
+    )
 
     const started = Date.now()
     const out = await sb.json(['grow', forestId, '--auto', '--threshold', '2', ...SLOW])
     // (the node CPU figures travel with a failure, to tell a quiet machine from a wrong decision)
-    expect({...out, cpu: out.nodes.map((n: any) => n.cpu_percent)}).toMatchObject({forest_id: forestId, reason: 'cpu_above_threshold', status: 'expanded'})
+    expect({...out, cpu: out.nodes.map((n: any) => n.cpu_percent)}).toMatchObject({
+      forest_id: forestId,
+      reason: 'cpu_above_threshold',
+      status: 'expanded',
+    })
     expect(out.metrics.cpu_percent).toBeGreaterThan(2)
     expect(out.action).toMatchObject({count: 1, node_id: 'node-4', node_ids: ['node-4'], nodes_after: 4, type: 'provision_node'})
     // The registry recorded the expansion (the claim), and the forest is a full mesh of four.

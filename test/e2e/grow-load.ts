@@ -13,7 +13,11 @@ export class Load {
 
   /** 50,000 messages a second on a local nats-server measured 7-9 % CPU (of two cores) here, 80,000 more; idle is under 1.5 %. */
   start(host: string, port = 4222, rate = 80_000, seconds = 300): void {
-    const child = spawn(process.execPath, [join(ROOT, 'test', 'e2e', 'grow-publisher.mjs'), host, String(port), String(rate), String(seconds)], {stdio: 'ignore'})
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'test', 'e2e', 'grow-publisher.mjs'), host, String(port), String(rate), String(seconds)],
+      {stdio: 'ignore'},
+    )
     this.children.push(child)
   }
 

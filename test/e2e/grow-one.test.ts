@@ -62,7 +62,9 @@ describe('grow of a one-node forest keeps its JetStream data', () => {
   test('an embedded-mode (NimsForest) forest of one node: grow refuses with exit 5 and says why; nothing is created', async () => {
     const other = new Sandbox()
     try {
-      other.writeConfig(`providers:\n  local:\n    first_address: ${other.firstAddress}\n    nimsforest_binary: ${join(ROOT, 'test', 'fixtures', 'nimsforest', 'forest')}\n`)
+      other.writeConfig(
+        `providers:\n  local:\n    first_address: ${other.firstAddress}\n    nimsforest_binary: ${join(ROOT, 'test', 'fixtures', 'nimsforest', 'forest')}\n`,
+      )
       const planted = await other.json(['plant', 'local', 'small'])
       const id = planted.forest.id
       const processes = nodeProcesses(`${other.dir}/local/${id}/`)

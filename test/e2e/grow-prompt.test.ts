@@ -19,7 +19,14 @@ describe('grow on a terminal', () => {
   test('several forests: grow asks which one; answering N at "Add 1 node? [y/N]" adds nothing', async () => {
     const before = JSON.stringify(sb.registry())
     // Threshold 0: resident memory alone is above it, so grow recommends a node.
-    const r = await onTerminal(sb, ['grow', '--threshold', '0'], [{type: '\r', when: 'Which forest?'}, {type: 'n\r', when: 'Add 1 node? [y/N]'}])
+    const r = await onTerminal(
+      sb,
+      ['grow', '--threshold', '0'],
+      [
+        {type: '\r', when: 'Which forest?'},
+        {type: 'n\r', when: 'Add 1 node? [y/N]'},
+      ],
+    )
     expect(r.out).toContain('Which forest?')
     expect(r.out).toContain(`🌲 Forest: ${first}`)
     expect(r.out).toContain('Recommendation: Add 1 node (no extra cost)')
@@ -35,7 +42,10 @@ describe('grow on a terminal', () => {
     expect(r.out).toContain('✅ Node added (node-2). Cluster now has 2 nodes.')
     expect(r.code).toBe(0)
     const doc = sb.registry()
-    expect(doc.nodes[second].map((n: any) => [n.id, n.status])).toEqual([['node-1', 'active'], ['node-2', 'active']])
+    expect(doc.nodes[second].map((n: any) => [n.id, n.status])).toEqual([
+      ['node-1', 'active'],
+      ['node-2', 'active'],
+    ])
     expect(doc.nodes[first]).toHaveLength(1)
     expect(nodeProcesses(`${sb.dir}/local/${second}/`)).toHaveLength(2)
   }, 180_000)

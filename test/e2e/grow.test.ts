@@ -35,7 +35,10 @@ describe('grow reads a real local forest and decides from its real load', () => 
   }
 
   test('idle: the grow screen shows the cluster, every node healthy with 2/2 routes, and no recommendation', async () => {
-    await waitIdle(nodes.map((n) => n.monitor), 1.5)
+    await waitIdle(
+      nodes.map((n) => n.monitor),
+      1.5,
+    )
     const r = await sb.run(['grow', '--threshold', '3', ...SLOW])
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
@@ -60,12 +63,19 @@ describe('grow reads a real local forest and decides from its real load', () => 
     expect(out.metrics.memory_percent).toBeGreaterThan(0)
     expect(out.metrics.memory_percent).toBeLessThan(5)
     expect(out.metrics.storage_percent).toBe(0)
-    expect(out.nodes.map((n: any) => [n.id, n.state, n.routes])).toEqual([['node-1', 'healthy', 2], ['node-2', 'healthy', 2], ['node-3', 'healthy', 2]])
+    expect(out.nodes.map((n: any) => [n.id, n.state, n.routes])).toEqual([
+      ['node-1', 'healthy', 2],
+      ['node-2', 'healthy', 2],
+      ['node-3', 'healthy', 2],
+    ])
   }, 180_000)
 
   test('under real load (publishers on every node), --auto --dry-run decides to add node-4 and changes nothing', async () => {
     for (const n of nodes) load.start(n.ip)
-    const cpu = await waitLoaded(nodes.map((n) => n.monitor), 4)
+    const cpu = await waitLoaded(
+      nodes.map((n) => n.monitor),
+      4,
+    )
     expect(cpu.every((c) => c > 4)).toBe(true)
     const before = readFileSync(sb.registryPath, 'utf8')
     const out = await sb.json(['grow', '--auto', '--dry-run', '--threshold', '2', ...SLOW])
@@ -145,7 +155,11 @@ describe('grow reads a real local forest and decides from its real load', () => 
       expect(atMax).toMatchObject({action: null, reason: 'at_max_nodes', status: 'at_max_nodes'})
       expect(atMax.message).toContain('growth.max_nodes is 3')
       sb.writeConfig('growth:\n  enabled: false\n')
-      expect(await sb.json(['grow', forestId, '--auto', '--threshold', '0', ...SLOW])).toMatchObject({action: null, reason: 'growth_disabled', status: 'no_action'})
+      expect(await sb.json(['grow', forestId, '--auto', '--threshold', '0', ...SLOW])).toMatchObject({
+        action: null,
+        reason: 'growth_disabled',
+        status: 'no_action',
+      })
       sb.writeConfig('growth:\n  threshold_cpu: 101\n')
       const bad = await sb.run(['grow', forestId, '--auto'])
       expect(bad.code).toBe(3)

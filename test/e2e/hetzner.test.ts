@@ -38,7 +38,11 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     const r = await sb.run(['plant', 'cloud', 'medium', '--dry-run', '--json'], {timeoutMs: 60_000})
     expect(r.code).toBe(0)
     // The simulator's price list: cpx22 in fsn1 7.70 + Primary IPv4 0.60 + IPv6 0.00 a month.
-    expect(JSON.parse(r.stdout).estimate).toEqual({breakdown: ['cpx22 in fsn1: 7.70 EUR', 'Primary IPv4: 0.60 EUR', 'Primary IPv6: 0.00 EUR', 'firewall: free'], monthly: {amount: 24.9, currency: 'EUR'}, per_node: {amount: 8.3, currency: 'EUR'}})
+    expect(JSON.parse(r.stdout).estimate).toEqual({
+      breakdown: ['cpx22 in fsn1: 7.70 EUR', 'Primary IPv4: 0.60 EUR', 'Primary IPv6: 0.00 EUR', 'firewall: free'],
+      monthly: {amount: 24.9, currency: 'EUR'},
+      per_node: {amount: 8.3, currency: 'EUR'},
+    })
     expect(r.stdout).toContain('#cloud-config')
     expect(r.stdout).toContain('"server_type": "cpx22"')
     expect(sim.requests.filter((q) => q.method !== 'GET')).toEqual([])
@@ -132,7 +136,12 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     await stray('not-ours', {team: 'web'})
     // The gone forest's firewall, applied by its label selector as plant makes it: it can only be deleted once the selector is removed.
     const fw = await fetch(`${sim.url}/firewalls`, {
-      body: JSON.stringify({apply_to: [{label_selector: {selector: 'managed-by=morpheus,forest=forest-gone'}, type: 'label_selector'}], labels: {'managed-by': 'morpheus', forest: 'forest-gone'}, name: 'morpheus-forest-gone', rules: []}),
+      body: JSON.stringify({
+        apply_to: [{label_selector: {selector: 'managed-by=morpheus,forest=forest-gone'}, type: 'label_selector'}],
+        labels: {'managed-by': 'morpheus', forest: 'forest-gone'},
+        name: 'morpheus-forest-gone',
+        rules: [],
+      }),
       headers: {Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json'},
       method: 'POST',
     })
@@ -182,7 +191,13 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
   test('teardown deletes every server with the forest label (also one the registry does not know), the firewall and the Primary IPs', async () => {
     // A server the registry does not know, carrying the forest's labels (as after a crash between create and record).
     const res = await fetch(`${sim.url}/servers`, {
-      body: JSON.stringify({image: 'ubuntu-24.04', labels: {'managed-by': 'morpheus', forest: forestId, node: 'node-9', role: 'edge'}, location: 'fsn1', name: `${forestId}-stray`, server_type: 'cpx22'}),
+      body: JSON.stringify({
+        image: 'ubuntu-24.04',
+        labels: {'managed-by': 'morpheus', forest: forestId, node: 'node-9', role: 'edge'},
+        location: 'fsn1',
+        name: `${forestId}-stray`,
+        server_type: 'cpx22',
+      }),
       headers: {Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json'},
       method: 'POST',
     })
@@ -198,12 +213,31 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
   test('a server of the forest that the registry does not list (a crash between create and record) is removed at teardown as a node, and reported', async () => {
     const planted = await sb.json(['plant', 'cloud', 'small', '--yes'])
     const id = planted.forest.id
-    const post = (path: string, body: unknown) => fetch(`${sim.url}${path}`, {body: JSON.stringify(body), headers: {Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json'}, method: 'POST'})
+    const post = (path: string, body: unknown) =>
+      fetch(`${sim.url}${path}`, {
+        body: JSON.stringify(body),
+        headers: {Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json'},
+        method: 'POST',
+      })
     // What such a crash leaves: the node's Primary IP, and its server on it, both labelled for the forest.
     const labels = {'managed-by': 'morpheus', forest: id, node: 'node-2', role: 'edge'}
-    const ip = await post('/primary_ips', {assignee_type: 'server', auto_delete: true, labels, location: 'fsn1', name: `${id}-node-2-v6`, type: 'ipv6'})
+    const ip = await post('/primary_ips', {
+      assignee_type: 'server',
+      auto_delete: true,
+      labels,
+      location: 'fsn1',
+      name: `${id}-node-2-v6`,
+      type: 'ipv6',
+    })
     expect(ip.status).toBe(201)
-    const made = await post('/servers', {image: 'ubuntu-24.04', labels, location: 'fsn1', name: `${id}-node-2`, public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ((await ip.json()) as any).primary_ip.id}, server_type: 'cpx22'})
+    const made = await post('/servers', {
+      image: 'ubuntu-24.04',
+      labels,
+      location: 'fsn1',
+      name: `${id}-node-2`,
+      public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ((await ip.json()) as any).primary_ip.id},
+      server_type: 'cpx22',
+    })
     expect(made.status).toBe(201)
     const strayId = ((await made.json()) as any).server.id
     expect(sb.registry().nodes[id].map((n: any) => n.id)).toEqual(['node-1'])
@@ -214,7 +248,9 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(r.stderr).toContain('1 machine the registry did not list: node-2')
     // Removed as a node of its own (the provider asked for node-2's server and addresses), before the forest-wide sweep.
     const during = sim.requests.slice(from)
-    const asNode = during.findIndex((q) => q.method === 'GET' && q.path === '/servers' && decodeURIComponent(q.query).includes('node=node-2'))
+    const asNode = during.findIndex(
+      (q) => q.method === 'GET' && q.path === '/servers' && decodeURIComponent(q.query).includes('node=node-2'),
+    )
     const deleted = during.findIndex((q) => q.method === 'DELETE' && q.path === `/servers/${strayId}`)
     const sweep = during.findIndex((q) => q.method === 'GET' && q.path === '/firewalls')
     expect(asNode).toBeGreaterThan(-1)
@@ -241,7 +277,7 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
   }, 150_000)
 
-  test('a cloud plant boots its servers in one round (the provider\'s bound, 10) with the defaults; a forest.parallel in the config still bounds it', async () => {
+  test("a cloud plant boots its servers in one round (the provider's bound, 10) with the defaults; a forest.parallel in the config still bounds it", async () => {
     /** The create_server actions of a forest's servers: when each started and finished (ms). */
     const creates = (forest: string) => {
       const ids = new Set([...sim.servers.values()].filter((s: any) => s.labels.forest === forest).map((s: any) => s.id))
@@ -278,11 +314,16 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
   })
 
-  test('the token\'s one precedence: secrets.hetzner_api_token in the config, else HCLOUD_TOKEN, else HETZNER_API_TOKEN', async () => {
+  test("the token's one precedence: secrets.hetzner_api_token in the config, else HCLOUD_TOKEN, else HETZNER_API_TOKEN", async () => {
     const plain = new Sandbox(config(randomPorts(), {token: null}), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: '', HETZNER_API_TOKEN: ''})
-    const named = new Sandbox(config(randomPorts(), {token: '${MY_HETZNER_TOKEN}'}), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: '', HETZNER_API_TOKEN: ''})
+    const named = new Sandbox(config(randomPorts(), {token: '${MY_HETZNER_TOKEN}'}), {
+      HCLOUD_ENDPOINT: sim.url,
+      HCLOUD_TOKEN: '',
+      HETZNER_API_TOKEN: '',
+    })
     const wrong = 'wrong-token-1a2b3c4d5e'
-    const dryRun = (s: Sandbox, env: NodeJS.ProcessEnv) => s.run(['plant', 'cloud', 'small', '--dry-run', '--json'], {env, timeoutMs: 60_000})
+    const dryRun = (s: Sandbox, env: NodeJS.ProcessEnv) =>
+      s.run(['plant', 'cloud', 'small', '--dry-run', '--json'], {env, timeoutMs: 60_000})
     try {
       // No secrets: in the config: the environment, HCLOUD_TOKEN first.
       expect((await dryRun(plain, {HCLOUD_TOKEN: TOKEN})).code).toBe(0)
@@ -290,7 +331,9 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
       expect((await dryRun(plain, {HCLOUD_TOKEN: wrong, HETZNER_API_TOKEN: TOKEN})).code).toBe(5)
       const none = await dryRun(plain, {})
       expect(none.code).toBe(5)
-      expect(JSON.parse(none.stdout).error).toEqual(expect.objectContaining({code: 'PROVIDER', message: expect.stringMatching(/no Hetzner API token/)}))
+      expect(JSON.parse(none.stdout).error).toEqual(
+        expect.objectContaining({code: 'PROVIDER', message: expect.stringMatching(/no Hetzner API token/)}),
+      )
       // The config names its own variable: that one wins over both.
       expect((await dryRun(named, {HCLOUD_TOKEN: wrong, HETZNER_API_TOKEN: wrong, MY_HETZNER_TOKEN: TOKEN})).code).toBe(0)
       const configWins = await dryRun(named, {HCLOUD_TOKEN: TOKEN, HETZNER_API_TOKEN: TOKEN, MY_HETZNER_TOKEN: wrong})

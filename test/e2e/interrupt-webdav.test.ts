@@ -38,10 +38,21 @@ describe.each(WEBDAV_SERVERS)('Ctrl-C during a plant with the registry on $name'
     server = await kind.start({folder: 'morpheus'})
     sb = new Sandbox(undefined, {SB_PASSWORD: server.password})
     sandboxes.push(sb)
-    sb.writeRawConfig([
-      'registry:', '  type: storagebox', `  url: ${server.url}registry.json`, `  username: ${server.username}`, '  password: ${SB_PASSWORD}', `  storagebox_host: ${server.host}`,
-      'providers:', '  local:', `    first_address: ${sb.firstAddress}`, `    data_dir: ${join(sb.dir, 'local')}`, '',
-    ].join('\n'))
+    sb.writeRawConfig(
+      [
+        'registry:',
+        '  type: storagebox',
+        `  url: ${server.url}registry.json`,
+        `  username: ${server.username}`,
+        '  password: ${SB_PASSWORD}',
+        `  storagebox_host: ${server.host}`,
+        'providers:',
+        '  local:',
+        `    first_address: ${sb.firstAddress}`,
+        `    data_dir: ${join(sb.dir, 'local')}`,
+        '',
+      ].join('\n'),
+    )
     expect((await sb.run(['registry', 'init', '--yes', '--json'])).code).toBe(0)
   }, 60_000)
   afterAll(async () => {
@@ -61,50 +72,58 @@ describe.each(WEBDAV_SERVERS)('Ctrl-C during a plant with the registry on $name'
     ['Waiting for routes', 0, 1],
     ['Waiting for routes', 100, 1],
     ['starting nats-server', 0, 2],
-  ])('SIGINT at "%s" + %i ms (%i×): exit 130, no unexpected error, the registry says what exists, teardown removes it', async (line, delay, times) => {
-    const child = sb.spawn(['plant', 'local', '--nodes', '3'])
-    let stderr = ''
-    child.stderr!.on('data', (d) => (stderr += d))
-    const done = collect(child, 40_000)
-    await waitFor(() => stderr.includes(line), 20_000, 2)
-    await new Promise((r) => setTimeout(r, delay))
-    child.kill('SIGINT')
-    if (times === 2) {
-      await new Promise((r) => setTimeout(r, 10))
+  ])(
+    'SIGINT at "%s" + %i ms (%i×): exit 130, no unexpected error, the registry says what exists, teardown removes it',
+    async (line, delay, times) => {
+      const child = sb.spawn(['plant', 'local', '--nodes', '3'])
+      let stderr = ''
+      child.stderr!.on('data', (d) => (stderr += d))
+      const done = collect(child, 40_000)
+      await waitFor(() => stderr.includes(line), 20_000, 2)
+      await new Promise((r) => setTimeout(r, delay))
       child.kill('SIGINT')
-    }
-    const r = await done
-    const context = `at ${line} + ${delay} ms (${times}×), exit ${r.code}\nstderr:\n${stderr}`
-    // On a loaded machine a plant can finish (its last registry write under way) before a late signal
-    // lands: then it is a finished plant, exit 0 and an active forest, which is also what exists. Only
-    // the runs that were interrupted count for the phases test below, which needs claim, create and wait.
-    const finished = r.code === 0
-    if (!finished) phases.add(phaseOf(stderr))
-    expect({code: r.code, context}).toEqual({code: finished ? 0 : 130, context})
-    expect(stderr).not.toMatch(/UNEXPECTED|unexpected error|could not record|AbortError|^\s+at .+:\d+:\d+\)?$/m)
-
-    // The stored document parses and passes the CLI's own reading of it (list is schema-checked).
-    const doc = JSON.parse(readFileSync(join(server.root, 'morpheus', 'registry.json'), 'utf8'))
-    const listed = await sb.json(['list'])
-    expect(listed.forests.map((f: {id: string}) => f.id).sort()).toEqual(Object.keys(doc.forests).sort())
-    for (const [id, forest] of Object.entries<any>(doc.forests)) {
-      expect({id, status: forest.status, operation: forest.operation}).toEqual({id, operation: null, status: finished ? 'active' : 'interrupted'})
-      // Every running node of the forest is recorded (none as reserved/creating).
-      const nodes = doc.nodes[id] as Array<{provider_ref?: string; status: string}>
-      for (const n of nodes) expect(['reserved', 'creating']).not.toContain(n.status)
-      const refs = nodes.map((n) => n.provider_ref)
-      for (const {file, pid} of pidFiles(join(sb.dir, 'local', id))) {
-        if (running(pid)) expect(refs).toContain(join(file, '..'))
+      if (times === 2) {
+        await new Promise((r) => setTimeout(r, 10))
+        child.kill('SIGINT')
       }
-    }
-    for (const id of Object.keys(doc.forests)) {
-      const down = await sb.run(['teardown', id, '--yes'], {timeoutMs: 30_000})
-      expect({code: down.code, stderr: down.stderr}).toEqual({code: 0, stderr: expect.any(String)})
-    }
-    expect((await sb.json(['list'])).forests).toEqual([])
-    expect(pidFiles(join(sb.dir, 'local')).filter((p) => running(p.pid))).toEqual([])
-    expect(nodeProcesses(sb.dir)).toEqual([])
-  }, 60_000)
+      const r = await done
+      const context = `at ${line} + ${delay} ms (${times}×), exit ${r.code}\nstderr:\n${stderr}`
+      // On a loaded machine a plant can finish (its last registry write under way) before a late signal
+      // lands: then it is a finished plant, exit 0 and an active forest, which is also what exists. Only
+      // the runs that were interrupted count for the phases test below, which needs claim, create and wait.
+      const finished = r.code === 0
+      if (!finished) phases.add(phaseOf(stderr))
+      expect({code: r.code, context}).toEqual({code: finished ? 0 : 130, context})
+      expect(stderr).not.toMatch(/UNEXPECTED|unexpected error|could not record|AbortError|^\s+at .+:\d+:\d+\)?$/m)
+
+      // The stored document parses and passes the CLI's own reading of it (list is schema-checked).
+      const doc = JSON.parse(readFileSync(join(server.root, 'morpheus', 'registry.json'), 'utf8'))
+      const listed = await sb.json(['list'])
+      expect(listed.forests.map((f: {id: string}) => f.id).sort()).toEqual(Object.keys(doc.forests).sort())
+      for (const [id, forest] of Object.entries<any>(doc.forests)) {
+        expect({id, status: forest.status, operation: forest.operation}).toEqual({
+          id,
+          operation: null,
+          status: finished ? 'active' : 'interrupted',
+        })
+        // Every running node of the forest is recorded (none as reserved/creating).
+        const nodes = doc.nodes[id] as Array<{provider_ref?: string; status: string}>
+        for (const n of nodes) expect(['reserved', 'creating']).not.toContain(n.status)
+        const refs = nodes.map((n) => n.provider_ref)
+        for (const {file, pid} of pidFiles(join(sb.dir, 'local', id))) {
+          if (running(pid)) expect(refs).toContain(join(file, '..'))
+        }
+      }
+      for (const id of Object.keys(doc.forests)) {
+        const down = await sb.run(['teardown', id, '--yes'], {timeoutMs: 30_000})
+        expect({code: down.code, stderr: down.stderr}).toEqual({code: 0, stderr: expect.any(String)})
+      }
+      expect((await sb.json(['list'])).forests).toEqual([])
+      expect(pidFiles(join(sb.dir, 'local')).filter((p) => running(p.pid))).toEqual([])
+      expect(nodeProcesses(sb.dir)).toEqual([])
+    },
+    60_000,
+  )
 
   test('the delays hit the claim, create and wait phases', () => {
     expect([...phases].sort()).toEqual(['claim', 'create', 'wait'])

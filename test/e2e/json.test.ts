@@ -33,7 +33,9 @@ function sandbox(config?: string, env: NodeJS.ProcessEnv = {}): Sandbox {
 async function check(s: Sandbox, args: string[], code = 0): Promise<any> {
   const r = await s.runJson(args, {timeoutMs: 120_000})
   if (r.code !== code) throw new Error(`morpheus ${args.join(' ')} --json exited ${r.code}, expected ${code}\n${r.stdout}\n${r.stderr}`)
-  const id = schemaFor(args).replace(/\.json$/, '').replaceAll('-', ':')
+  const id = schemaFor(args)
+    .replace(/\.json$/, '')
+    .replaceAll('-', ':')
   const counts = seen.get(id) ?? {error: 0, ok: 0}
   if (r.out.ok) counts.ok++
   else counts.error++
@@ -43,18 +45,50 @@ async function check(s: Sandbox, args: string[], code = 0): Promise<any> {
   return r.out
 }
 
-const forestRecord = (id: string, provider = 'local') => ({created_at: '2026-01-01T00:00:00.000Z', id, last_expansion: null, node_count: 1, provider, size: 'small', status: 'active'})
-const nodeRecord = (id: string, forestId: string, ip: string) => ({created_at: '2026-01-01T00:00:00.000Z', forest_id: forestId, id, ip, role: 'edge', status: 'active'})
-const docText = (doc: Record<string, unknown>) => JSON.stringify({forests: {}, nodes: {}, updated_at: '2026-01-01T00:00:00.000Z', version: 1, ...doc}, null, 2) + '\n'
+const forestRecord = (id: string, provider = 'local') => ({
+  created_at: '2026-01-01T00:00:00.000Z',
+  id,
+  last_expansion: null,
+  node_count: 1,
+  provider,
+  size: 'small',
+  status: 'active',
+})
+const nodeRecord = (id: string, forestId: string, ip: string) => ({
+  created_at: '2026-01-01T00:00:00.000Z',
+  forest_id: forestId,
+  id,
+  ip,
+  role: 'edge',
+  status: 'active',
+})
+const docText = (doc: Record<string, unknown>) =>
+  JSON.stringify({forests: {}, nodes: {}, updated_at: '2026-01-01T00:00:00.000Z', version: 1, ...doc}, null, 2) + '\n'
 
 test('every command has a schema, and every schema a command', () => {
-  const files = readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.json')).sort()
+  const files = readdirSync(SCHEMA_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
   const expected = [...manifestCommands().map((id) => schemaFile(id)), 'common.json', 'oclif.json'].sort()
   expect(files).toEqual(expected)
 })
 
 test('the schemas are strict: wrong shapes fail', () => {
-  const forest = {created_at: '2026-01-01T00:00:00.000Z', device: null, id: 'f', last_expansion: null, location: null, nats_mode: 'system', node_count: 1, note: null, operation: null, ports: null, provider: 'local', size: 'small', status: 'active'}
+  const forest = {
+    created_at: '2026-01-01T00:00:00.000Z',
+    device: null,
+    id: 'f',
+    last_expansion: null,
+    location: null,
+    nats_mode: 'system',
+    node_count: 1,
+    note: null,
+    operation: null,
+    ports: null,
+    provider: 'local',
+    size: 'small',
+    status: 'active',
+  }
   const listed = {...forest, active_nodes: 0, nodes: [], stale: false}
   expect(schemaProblems('list.json', {forests: [listed], ok: true, warnings: []})).toEqual([])
   // A count where a node array belongs, a field the forest object does not have, no warnings, ok with an error.
@@ -64,10 +98,14 @@ test('the schemas are strict: wrong shapes fail', () => {
   expect(schemaProblems('list.json', {error: {code: 'USAGE', exitCode: 2, message: 'x'}, ok: true, warnings: []})).not.toEqual([])
   // An error whose code and exit code disagree; a warning without a message.
   expect(schemaProblems('list.json', {error: {code: 'NOT_FOUND', exitCode: 2, message: 'x'}, ok: false, warnings: []})).not.toEqual([])
-  expect(schemaProblems('list.json', {error: {code: 'NOT_FOUND', exitCode: 6, message: 'x'}, ok: false, warnings: [{code: 'X'}]})).not.toEqual([])
+  expect(
+    schemaProblems('list.json', {error: {code: 'NOT_FOUND', exitCode: 6, message: 'x'}, ok: false, warnings: [{code: 'X'}]}),
+  ).not.toEqual([])
   expect(schemaProblems('list.json', {error: {code: 'NOT_FOUND', exitCode: 6, message: 'x'}, ok: false, warnings: []})).toEqual([])
   // teardown names its forest with the forest object, not an id.
-  expect(schemaProblems('teardown.json', {entry_only: false, forest_id: 'f', ok: true, orphans_removed: [], removed: [], warnings: []})).not.toEqual([])
+  expect(
+    schemaProblems('teardown.json', {entry_only: false, forest_id: 'f', ok: true, orphans_removed: [], removed: [], warnings: []}),
+  ).not.toEqual([])
 })
 
 test('a local forest: plant, list, status, grow, teardown and the other commands answer in their schema, with one forest object everywhere', async () => {
@@ -137,7 +175,13 @@ test('a local forest: plant, list, status, grow, teardown and the other commands
   expect(await check(s, ['registry', 'verify'])).toMatchObject({forest_count: 1, node_count: 2, problems: []})
 
   // repair and upgrade of a healthy forest: nothing to do; refusals in the error envelope.
-  expect(await check(s, ['repair', id, '--yes'])).toMatchObject({dead: [], forest_id: id, reason: 'nothing_to_repair', replaced: [], status: 'healthy'})
+  expect(await check(s, ['repair', id, '--yes'])).toMatchObject({
+    dead: [],
+    forest_id: id,
+    reason: 'nothing_to_repair',
+    replaced: [],
+    status: 'healthy',
+  })
   expect((await check(s, ['repair', id, '--auto', '--dry-run'])).status).toBe('healthy')
   await check(s, ['repair', 'forest-nope', '--yes'], 6)
   await check(s, ['repair', id, '--bogus'], 2)
@@ -171,7 +215,10 @@ test('a local forest: plant, list, status, grow, teardown and the other commands
 
 test('grow --auto on a forest it cannot grow: the error envelope carries the result, and the exit code is its error', async () => {
   const s = sandbox()
-  writeFileSync(s.registryPath, docText({forests: {ghost: forestRecord('ghost', 'nosuch')}, nodes: {ghost: [nodeRecord('node-1', 'ghost', '127.0.0.9')]}}))
+  writeFileSync(
+    s.registryPath,
+    docText({forests: {ghost: forestRecord('ghost', 'nosuch')}, nodes: {ghost: [nodeRecord('node-1', 'ghost', '127.0.0.9')]}}),
+  )
   const one = await check(s, ['grow', 'ghost', '--auto'], 2)
   expect(one).toMatchObject({error: {code: 'USAGE'}, forest: {id: 'ghost'}, forest_id: 'ghost', status: 'error'})
   const all = await check(s, ['grow', '--auto'], 2)
@@ -182,7 +229,14 @@ test('grow --auto on a forest it cannot grow: the error envelope carries the res
 test('a broken config, a corrupt registry: error envelopes with their exit codes', async () => {
   const broken = sandbox()
   broken.writeRawConfig('forest: [unclosed\n')
-  for (const args of [['list'], ['status', 'x'], ['config', 'list'], ['autocomplete:forests'], ['autocomplete:complete', '--json', '--', 'status', '']]) await check(broken, args, 3)
+  for (const args of [
+    ['list'],
+    ['status', 'x'],
+    ['config', 'list'],
+    ['autocomplete:forests'],
+    ['autocomplete:complete', '--json', '--', 'status', ''],
+  ])
+    await check(broken, args, 3)
 
   const corrupt = sandbox()
   writeFileSync(corrupt.registryPath, '{"version": 1, "forests": {')
@@ -200,7 +254,9 @@ test('registry migrate, history and restore on a real WebDAV server (Apache mod_
   chownSync(folder, uid, gid)
   const url = `${apache.origin}/json/registry.json`
   const sets = ['--set', `url=${url}`, '--set', `username=${apache.username}`, '--set', 'password=${SB_PASSWORD}']
-  const dav = sandbox(`registry:\n  type: storagebox\n  url: ${url}\n  username: ${apache.username}\n  password: \${SB_PASSWORD}\n`, {SB_PASSWORD: apache.password})
+  const dav = sandbox(`registry:\n  type: storagebox\n  url: ${url}\n  username: ${apache.username}\n  password: \${SB_PASSWORD}\n`, {
+    SB_PASSWORD: apache.password,
+  })
   expect((await check(dav, ['registry', 'init', '--yes'])).created).toBe(true)
 
   const local = sandbox('registry:\n  type: none\n', {SB_PASSWORD: apache.password})
@@ -220,7 +276,12 @@ test("oclif's own commands and unknown commands answer in JSON too", async () =>
   const s = sandbox()
   const plugins = await check(s, ['plugins'])
   expect(plugins.command).toBe('plugins')
-  expect(plugins.plugins).toEqual(expect.arrayContaining([{name: '@oclif/plugin-plugins', type: 'core', version: expect.any(String)}, {name: '@morpheus/provider-local', type: 'core', version: '0.1.0'}]))
+  expect(plugins.plugins).toEqual(
+    expect.arrayContaining([
+      {name: '@oclif/plugin-plugins', type: 'core', version: expect.any(String)},
+      {name: '@morpheus/provider-local', type: 'core', version: '0.1.0'},
+    ]),
+  )
   const uninstall = await check(s, ['plugins', 'uninstall', 'morpheus-no-such-plugin'], 2)
   expect(uninstall.error.message).toContain('morpheus-no-such-plugin')
   await check(s, ['plugins', 'install'], 2)

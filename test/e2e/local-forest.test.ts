@@ -40,7 +40,16 @@ describe('a local forest, end to end through the built CLI', () => {
     expect(doc.version).toBe(1)
     expect(doc.forests[forestId]).toMatchObject({id: forestId, provider: 'local', size: 'medium', status: 'active', last_expansion: null})
     for (const n of doc.nodes[forestId]) {
-      expect(n).toEqual(expect.objectContaining({forest_id: forestId, id: expect.stringMatching(/^node-\d$/), ip: expect.any(String), ipv4: n.ip, role: 'edge', status: 'active'}))
+      expect(n).toEqual(
+        expect.objectContaining({
+          forest_id: forestId,
+          id: expect.stringMatching(/^node-\d$/),
+          ip: expect.any(String),
+          ipv4: n.ip,
+          role: 'edge',
+          status: 'active',
+        }),
+      )
     }
     expect(statSync(sb.registryPath).mode & 0o777).toBe(0o600)
   })

@@ -38,7 +38,9 @@ describe('exit codes and messages', () => {
       expect(denied.stderr).toMatch(/Hint: Make \/sys writable for .+, or point MORPHEUS_CONFIG at a file in a writable directory\./)
       expect(denied.stderr).not.toMatch(/\.tmp|UNEXPECTED/)
 
-      const json = await sb.run(['config', 'set', 'forest.parallel', '3', '--json'], {env: {MORPHEUS_CONFIG: `/sys/morpheus-test-${process.pid}/config.yaml`}})
+      const json = await sb.run(['config', 'set', 'forest.parallel', '3', '--json'], {
+        env: {MORPHEUS_CONFIG: `/sys/morpheus-test-${process.pid}/config.yaml`},
+      })
       expect(json.code).toBe(10)
       const error = JSON.parse(json.stdout).error
       expect(error).toMatchObject({code: 'FILESYSTEM', exitCode: 10})
@@ -53,7 +55,9 @@ describe('exit codes and messages', () => {
       const set = await sb.run(['config', 'set', 'forest.parallel', '3'], {env})
       expect(set.code).toBe(10)
       expect(set.stderr).toContain(`cannot create the directory of the config file ${join(home, '.morpheus', 'config.yaml')}`)
-      expect(set.stderr).toContain(`Hint: ${home} is a file where a directory is expected: move it away, or point MORPHEUS_CONFIG at a file in a writable directory.`)
+      expect(set.stderr).toContain(
+        `Hint: ${home} is a file where a directory is expected: move it away, or point MORPHEUS_CONFIG at a file in a writable directory.`,
+      )
       expect(readFileSync(home, 'utf8')).toBe('in the way\n')
     })
 
@@ -63,7 +67,9 @@ describe('exit codes and messages', () => {
       sb.writeConfig(`registry:\n  path: ${join(blocker, 'registry.json')}\n`)
       const registry = await sb.run(['plant', 'local', 'small'])
       expect(registry.code).toBe(10)
-      expect(registry.stderr).toContain(`registry ${join(blocker, 'registry.json')}: cannot create the directory ${blocker} for the registry: a file is there, not a directory (EEXIST)`)
+      expect(registry.stderr).toContain(
+        `registry ${join(blocker, 'registry.json')}: cannot create the directory ${blocker} for the registry: a file is there, not a directory (EEXIST)`,
+      )
       expect(registry.stderr).toContain('morpheus config set registry.path')
       expect(nodeProcesses(sb.dir)).toEqual([])
 
@@ -75,7 +81,9 @@ describe('exit codes and messages', () => {
       sb.writeConfig(`providers:\n  local:\n    first_address: ${sb.firstAddress}\n    data_dir: ${join(blocker, 'local')}\n`)
       const data = await sb.run(['plant', 'local', 'small', '--json'])
       expect(data.code).toBe(10)
-      expect(JSON.parse(data.stdout).error.message).toBe(`provider local: cannot create the local nodes' directory ${join(blocker, 'local')} (providers.local.data_dir): a part of the path is not a directory (ENOTDIR)`)
+      expect(JSON.parse(data.stdout).error.message).toBe(
+        `provider local: cannot create the local nodes' directory ${join(blocker, 'local')} (providers.local.data_dir): a part of the path is not a directory (ENOTDIR)`,
+      )
       expect(JSON.parse(data.stdout).error.hint).toContain('providers.local.data_dir')
       expect(existsSync(sb.registryPath)).toBe(false)
       expect(nodeProcesses(sb.dir)).toEqual([])
@@ -88,7 +96,9 @@ describe('exit codes and messages', () => {
       expect(completion.code).toBe(0)
       expect(completion.stdout.trim().split('\n')).toHaveLength(1)
       expect(completion.stderr).toBe('')
-      const plugins = await sb.run(['plugins', 'install', `file:${join(sb.dir, 'none.tgz')}`], {env: {...NPM_ENV, MORPHEUS_DATA_DIR: join(blocker, 'data')}})
+      const plugins = await sb.run(['plugins', 'install', `file:${join(sb.dir, 'none.tgz')}`], {
+        env: {...NPM_ENV, MORPHEUS_DATA_DIR: join(blocker, 'data')},
+      })
       expect(plugins.code).toBe(10)
       expect(plugins.stderr).toContain('or set MORPHEUS_DATA_DIR to a writable directory.')
     }, 120_000)
@@ -97,7 +107,11 @@ describe('exit codes and messages', () => {
   describe('config', () => {
     test('get/unset/set of an unknown key: exit 2 with a did-you-mean; a bad value does not blame the untouched file', async () => {
       const sb = sandbox()
-      for (const args of [['config', 'get', 'forest.size'], ['config', 'unset', 'forest.size'], ['config', 'set', 'forest.size', '3']]) {
+      for (const args of [
+        ['config', 'get', 'forest.size'],
+        ['config', 'unset', 'forest.size'],
+        ['config', 'set', 'forest.size', '3'],
+      ]) {
         const r = await sb.run(args)
         expect(r.code).toBe(2)
         expect(r.stderr).toContain('forest.size is not a known key (did you mean "forest.sizes"?)')
@@ -143,7 +157,9 @@ describe('exit codes and messages', () => {
         const r = await sb.run(args)
         expect(r.code).toBe(3)
         expect(r.stderr.split(path).length - 1).toBe(3) // once in the message, twice in the hint's `mv <path> <path>.broken`
-        expect(r.stderr).toMatch(new RegExp(`^Error: ${path.replaceAll('.', '\\.')}: not valid YAML: .+ \\(line \\d+, column \\d+\\)\nHint: Fix line \\d+ `))
+        expect(r.stderr).toMatch(
+          new RegExp(`^Error: ${path.replaceAll('.', '\\.')}: not valid YAML: .+ \\(line \\d+, column \\d+\\)\nHint: Fix line \\d+ `),
+        )
         expect(r.stderr).not.toContain('config list')
       }
     }, 60_000)
@@ -169,7 +185,9 @@ describe('exit codes and messages', () => {
     sb.writeConfig(`providers:\n  local:\n    first_address: ${sb.firstAddress}\n    nats_server: ${join(sb.dir, 'bin', 'nats-server')}\n`)
     const r = await sb.run(['plant', 'local', 'small'])
     expect(r.code).toBe(5)
-    expect(r.stderr).toContain(`nats-server was not found: ${join(sb.dir, 'bin', 'nats-server')} does not exist (providers.local.nats_server)`)
+    expect(r.stderr).toContain(
+      `nats-server was not found: ${join(sb.dir, 'bin', 'nats-server')} does not exist (providers.local.nats_server)`,
+    )
     expect(r.stderr).not.toContain('not on PATH')
     const notExecutable = aFile(sb)
     sb.writeConfig(`providers:\n  local:\n    first_address: ${sb.firstAddress}\n    nats_server: ${notExecutable}\n`)
@@ -202,7 +220,9 @@ describe('exit codes and messages', () => {
     const sb = sandbox()
     const r = await sb.run(['plant', 'local', '--nodes', '2'])
     expect(r.code).toBe(0)
-    expect(r.stderr).toContain('warning: 2 nodes: JetStream needs a majority (2), so this forest survives no failed node, no more than 1 node would')
+    expect(r.stderr).toContain(
+      'warning: 2 nodes: JetStream needs a majority (2), so this forest survives no failed node, no more than 1 node would',
+    )
     const id = /Forest (forest-\d+) planted/.exec(r.stdout)![1]
     expect((await sb.run(['teardown', id, '--yes'])).code).toBe(0)
   }, 180_000)
@@ -213,7 +233,9 @@ describe('exit codes and messages', () => {
     expect(plain.stdout).toMatch(/Plant one: morpheus plant local small\n$/)
     sb.writeConfig('infrastructure:\n  provider: hetzner\n')
     const cloud = await sb.run(['list'])
-    expect(cloud.stdout).toContain('Plant one: morpheus plant cloud small (on hetzner, your infrastructure.provider), or on this machine: morpheus plant local small')
+    expect(cloud.stdout).toContain(
+      'Plant one: morpheus plant cloud small (on hetzner, your infrastructure.provider), or on this machine: morpheus plant local small',
+    )
   })
 
   test('help: --nodes gives its range', async () => {

@@ -36,27 +36,31 @@ const COMMANDS: string[][] = [
   ['registry', 'init', '--yes'],
 ]
 
-test.each(COMMANDS.map((c) => [c.join(' '), c]))('%s: exit 8 naming the backend and the command that installs it, in text and --json', async (_name, args) => {
-  const json = await s3.runJson(args as string[])
-  expect(json.code).toBe(8)
-  expect(json.out.error).toMatchObject({
-    code: 'PLUGIN',
-    details: {backend: 's3', install: INSTALL, installed: ['none', 'storagebox'], setting: 'registry.type'},
-    exitCode: 8,
-    message: 'the registry backend "s3" (registry.type) is not installed; installed: none, storagebox',
-  })
-  expect(json.out.error.hint).toContain(`\`${INSTALL}\``)
-  const text = await s3.run(args as string[])
-  expect(text.code).toBe(8)
-  expect(text.stderr).toContain('the registry backend "s3" (registry.type) is not installed')
-  expect(text.stderr).toContain(`Hint: Install it: \`${INSTALL}\``)
-  // Nothing was made: no registry file, no node.
-  expect(existsSync(s3.registryPath)).toBe(false)
-  expect(existsSync(join(s3.dir, 'elsewhere.json'))).toBe(false)
-  expect(nodeProcesses(s3.dir)).toEqual([])
-}, 120_000)
+test.each(COMMANDS.map((c) => [c.join(' '), c]))(
+  '%s: exit 8 naming the backend and the command that installs it, in text and --json',
+  async (_name, args) => {
+    const json = await s3.runJson(args as string[])
+    expect(json.code).toBe(8)
+    expect(json.out.error).toMatchObject({
+      code: 'PLUGIN',
+      details: {backend: 's3', install: INSTALL, installed: ['none', 'storagebox'], setting: 'registry.type'},
+      exitCode: 8,
+      message: 'the registry backend "s3" (registry.type) is not installed; installed: none, storagebox',
+    })
+    expect(json.out.error.hint).toContain(`\`${INSTALL}\``)
+    const text = await s3.run(args as string[])
+    expect(text.code).toBe(8)
+    expect(text.stderr).toContain('the registry backend "s3" (registry.type) is not installed')
+    expect(text.stderr).toContain(`Hint: Install it: \`${INSTALL}\``)
+    // Nothing was made: no registry file, no node.
+    expect(existsSync(s3.registryPath)).toBe(false)
+    expect(existsSync(join(s3.dir, 'elsewhere.json'))).toBe(false)
+    expect(nodeProcesses(s3.dir)).toEqual([])
+  },
+  120_000,
+)
 
-test('a name that is none of Morpheus\'s own plugins: the same error with a generic install line', async () => {
+test("a name that is none of Morpheus's own plugins: the same error with a generic install line", async () => {
   const json = await unknown.runJson(['list'])
   expect(json.code).toBe(8)
   expect(json.out.error.details).toMatchObject({backend: 's4', install: null})

@@ -30,7 +30,8 @@ describe('local nodes running a NimsForest binary (embedded NATS)', () => {
       const peers = JSON.parse(readFileSync(join(dir, 'registry.json'), 'utf8'))
       expect(Object.keys(peers.nodes)).toEqual([id])
       expect(peers.nodes[id].map((e: any) => e.id).sort()).toEqual(['node-1', 'node-2', 'node-3'])
-      for (const e of peers.nodes[id]) expect(e).toEqual(expect.objectContaining({forest_id: id, id: expect.any(String), ip: expect.stringMatching(/^127\./)}))
+      for (const e of peers.nodes[id])
+        expect(e).toEqual(expect.objectContaining({forest_id: id, id: expect.any(String), ip: expect.stringMatching(/^127\./)}))
       const varz: any = await (await fetch(`${n.monitor}/varz`)).json()
       expect(varz.server_name).toBe(n.id)
       expect(varz.cluster.name).toBe(id)
@@ -44,7 +45,9 @@ describe('local nodes running a NimsForest binary (embedded NATS)', () => {
   })
 
   test('a NimsForest binary that is not there: exit 5 naming the key, nothing recorded', async () => {
-    sb.writeConfig(`providers:\n  local:\n    first_address: ${sb.firstAddress}\n    nimsforest_binary: ${join(sb.dir, 'no-such-forest')}\n`)
+    sb.writeConfig(
+      `providers:\n  local:\n    first_address: ${sb.firstAddress}\n    nimsforest_binary: ${join(sb.dir, 'no-such-forest')}\n`,
+    )
     const r = await sb.run(['plant', 'local', 'small'])
     expect(r.code).toBe(5)
     expect(r.stderr).toContain('providers.local.nimsforest_binary')

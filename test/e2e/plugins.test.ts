@@ -13,7 +13,6 @@ const run = promisify(execFile)
 const EXAMPLE = join(ROOT, 'examples', 'provider-example')
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'plugins')
 
-
 /** The npm that @oclif/plugin-plugins itself runs (its pinned dependency). */
 function npmCli(): string {
   const require = createRequire(join(ROOT, 'node_modules', '@oclif', 'plugin-plugins', 'package.json'))
@@ -49,7 +48,12 @@ describe('a third-party provider plugin, packed and installed from a tarball', (
     const {stdout} = await run(process.execPath, [npmCli(), 'pack', '--json', '--pack-destination', packDir], {cwd: EXAMPLE, env: sb.env})
     const [packed] = JSON.parse(stdout)
     expect(packed.name).toBe('morpheus-provider-example')
-    expect(packed.files.map((f: {path: string}) => f.path).sort()).toEqual(['README.md', 'package.json', 'src/hooks/providers.js', 'src/provider.js'])
+    expect(packed.files.map((f: {path: string}) => f.path).sort()).toEqual([
+      'README.md',
+      'package.json',
+      'src/hooks/providers.js',
+      'src/provider.js',
+    ])
     tarball = join(packDir, packed.filename)
     expect(existsSync(tarball)).toBe(true)
   })
@@ -89,7 +93,11 @@ describe('a third-party provider plugin, packed and installed from a tarball', (
   test('a key its schema marks secret is masked by config get and list (its name alone would not be)', async () => {
     expect(isSecretKey('providers.example.cluster_passphrase')).toBe(false)
     await sb.json(['config', 'set', 'providers.example.cluster_passphrase', 'sw0rdfish-literal'])
-    for (const args of [['config', 'get', 'providers.example.cluster_passphrase'], ['config', 'list'], ['config', 'get', 'providers.example']]) {
+    for (const args of [
+      ['config', 'get', 'providers.example.cluster_passphrase'],
+      ['config', 'list'],
+      ['config', 'get', 'providers.example'],
+    ]) {
       const r = await sb.run(args)
       expect(r.code).toBe(0)
       expect(r.stdout + r.stderr).not.toContain('sw0rdfish')
@@ -102,7 +110,11 @@ describe('a third-party provider plugin, packed and installed from a tarball', (
     const planted = await sb.json(['plant', 'example-nats', 'medium'])
     const id = planted.forest.id
     expect(planted.forest.provider).toBe('example')
-    expect(planted.nodes.map((n: any) => n.ip)).toEqual([firstAddress, firstAddress.replace(/\.1$/, '.2'), firstAddress.replace(/\.1$/, '.3')])
+    expect(planted.nodes.map((n: any) => n.ip)).toEqual([
+      firstAddress,
+      firstAddress.replace(/\.1$/, '.2'),
+      firstAddress.replace(/\.1$/, '.3'),
+    ])
     for (const n of planted.nodes) {
       const varz: any = await (await fetch(`${n.monitor}/varz`)).json()
       expect(varz.routes).toBe(2)
@@ -117,7 +129,7 @@ describe('a third-party provider plugin, packed and installed from a tarball', (
     expect(existsSync(join(sb.env.MORPHEUS_DATA_DIR!, 'provider-example', id))).toBe(false)
   })
 
-  test('plugins --json lists it as a user plugin (oclif\'s own command, answered in the JSON envelope)', async () => {
+  test("plugins --json lists it as a user plugin (oclif's own command, answered in the JSON envelope)", async () => {
     const out = await sb.json(['plugins'])
     expect(out.plugins).toEqual(expect.arrayContaining([{name: 'morpheus-provider-example', type: 'user', version: '0.1.0'}]))
     expect(out.output).toContain('morpheus-provider-example')
@@ -142,15 +154,29 @@ describe('the example type-checks against morpheus/plugin-api', () => {
     const dir = mkdtempSync(join(tmpdir(), 'morpheus-tsc-'))
     try {
       const tsconfig = join(dir, 'tsconfig.json')
-      writeFileSync(tsconfig, JSON.stringify({
-        compilerOptions: {
-          allowJs: true, checkJs: true, lib: ['ES2023'], module: 'NodeNext', moduleResolution: 'NodeNext', noEmit: true, skipLibCheck: true, strict: true, target: 'ES2022',
-          paths: {'morpheus/plugin-api': [join(ROOT, 'src', 'plugin-api', 'index.ts')]},
-          typeRoots: [join(ROOT, 'node_modules', '@types')], types: ['node'],
-        },
-        files: [join(EXAMPLE, 'src', 'hooks', 'providers.js'), join(EXAMPLE, 'src', 'provider.js')],
-      }))
-      const result = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig]).catch((error) => error)
+      writeFileSync(
+        tsconfig,
+        JSON.stringify({
+          compilerOptions: {
+            allowJs: true,
+            checkJs: true,
+            lib: ['ES2023'],
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            noEmit: true,
+            skipLibCheck: true,
+            strict: true,
+            target: 'ES2022',
+            paths: {'morpheus/plugin-api': [join(ROOT, 'src', 'plugin-api', 'index.ts')]},
+            typeRoots: [join(ROOT, 'node_modules', '@types')],
+            types: ['node'],
+          },
+          files: [join(EXAMPLE, 'src', 'hooks', 'providers.js'), join(EXAMPLE, 'src', 'provider.js')],
+        }),
+      )
+      const result = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig]).catch(
+        (error) => error,
+      )
       expect(result.stdout).toBe('')
       expect(result.code ?? 0).toBe(0)
     } finally {
@@ -188,7 +214,10 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
 
     expect((await sb.run(['plugins', 'uninstall', 'morpheus-fixture-duplicate-local'])).code).toBe(0)
     const after = await sb.json(['providers'])
-    expect(after.providers.map((p: any) => [p.name, p.plugin, p.plugin_type])).toEqual([['hetzner', '@morpheus/provider-hetzner', 'core'], ['local', '@morpheus/provider-local', 'core']])
+    expect(after.providers.map((p: any) => [p.name, p.plugin, p.plugin_type])).toEqual([
+      ['hetzner', '@morpheus/provider-hetzner', 'core'],
+      ['local', '@morpheus/provider-local', 'core'],
+    ])
   })
 
   test('two installed plugins offering "local": providers and plant local exit 8 naming both, other providers still work; uninstalling one fixes it', async () => {
@@ -253,11 +282,15 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
     expect(Date.now() - started).toBeLessThan(10000)
     const out = r.out
     expect(out.providers.map((p: any) => p.name)).toEqual(['hetzner', 'local'])
-    expect(out.warnings).toEqual([{code: 'PLUGIN', message: 'plugin morpheus-fixture-hanging-hook@0.0.1 could not list its providers: Timed out after 500 ms.'}])
+    expect(out.warnings).toEqual([
+      {code: 'PLUGIN', message: 'plugin morpheus-fixture-hanging-hook@0.0.1 could not list its providers: Timed out after 500 ms.'},
+    ])
 
     const planted = await sb.runJson(['plant', 'local', 'small'], {timeoutMs: 30000})
     expect(planted.code).toBe(0)
-    expect(planted.out.warnings).toEqual([{code: 'PLUGIN', message: 'plugin morpheus-fixture-hanging-hook@0.0.1 could not list its providers: Timed out after 500 ms.'}])
+    expect(planted.out.warnings).toEqual([
+      {code: 'PLUGIN', message: 'plugin morpheus-fixture-hanging-hook@0.0.1 could not list its providers: Timed out after 500 ms.'},
+    ])
     const forest = planted.out.forest
     expect(forest.status).toBe('active')
     const down = await sb.run(['teardown', forest.id, '--yes'], {timeoutMs: 30000})
@@ -294,7 +327,9 @@ describe('discovery faults, through plugins linked with `plugins link <dir> --no
     const text = await sb.run(['providers'])
     expect(text.code).toBe(0)
     expect(text.stdout).toMatch(/^local\s+@morpheus\/provider-local/m)
-    expect(text.stderr).toContain('warning: plugin morpheus-fixture-malformed-descriptor@0.0.1 offers a provider that "malformed" has no capabilities; ignored')
+    expect(text.stderr).toContain(
+      'warning: plugin morpheus-fixture-malformed-descriptor@0.0.1 offers a provider that "malformed" has no capabilities; ignored',
+    )
     const out = await sb.json(['providers'])
     expect(out.providers.map((p: any) => p.name)).toEqual(['hetzner', 'local'])
   })

@@ -66,16 +66,20 @@ async function routez(monitor: string): Promise<any> {
 
 /** Until every node reports `routes` routes (or the time is up). */
 async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_000): Promise<void> {
-  await waitFor(async () => {
-    try {
-      return (await Promise.all(monitors.map(varz))).every((v) => v.routes === routes)
-    } catch {
-      return false
-    }
-  }, timeoutMs, 1000)
+  await waitFor(
+    async () => {
+      try {
+        return (await Promise.all(monitors.map(varz))).every((v) => v.routes === routes)
+      } catch {
+        return false
+      }
+    },
+    timeoutMs,
+    1000,
+  )
 }
 
-(ENABLED ? describe : describe.skip)('real nodes: the user data boots Debian 12 machines that form, grow and keep strangers out', () => {
+;(ENABLED ? describe : describe.skip)('real nodes: the user data boots Debian 12 machines that form, grow and keep strangers out', () => {
   let work: string
   let booter: NspawnBooter
   let sim: HetznerSim
@@ -107,9 +111,13 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
         // The NimsForest stand-in is a Node.js script running nats-server in embedded mode: its interpreter and
         // that binary come from this machine (a real NimsForest is one static binary with NATS inside).
         {container: '/usr/local/bin/node', host: process.execPath, readOnly: true},
-        ...(r.userData.includes('"nats_mode": "embedded"') ? [{container: '/usr/local/bin/nats-server', host: natsServerBinary(), readOnly: true}] : []),
+        ...(r.userData.includes('"nats_mode": "embedded"')
+          ? [{container: '/usr/local/bin/nats-server', host: natsServerBinary(), readOnly: true}]
+          : []),
         // No CIFS in this kernel: the Storage Box registry's folder, read-only, where the mount unit would put it.
-        ...(r.userData.includes('mnt-forest.mount') && storageBoxFolder ? [{container: '/mnt/forest', host: storageBoxFolder, readOnly: true}] : []),
+        ...(r.userData.includes('mnt-forest.mount') && storageBoxFolder
+          ? [{container: '/mnt/forest', host: storageBoxFolder, readOnly: true}]
+          : []),
       ],
       dir: join(work, 'machines'),
       rootfs: join(CACHE, 'rootfs'),
@@ -131,7 +139,8 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     destroyNetwork()
     await sb?.cleanup()
     if (work) rmSync(work, {force: true, recursive: true})
-    if (Object.keys(timings).length > 0) process.stderr.write(`real-node timings (s): ${JSON.stringify(timings)}, whole file ${Math.round((Date.now() - t0) / 1000)}\n`)
+    if (Object.keys(timings).length > 0)
+      process.stderr.write(`real-node timings (s): ${JSON.stringify(timings)}, whole file ${Math.round((Date.now() - t0) / 1000)}\n`)
   }, 180_000)
 
   afterEach(() => {
@@ -156,7 +165,9 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     const done = state === 'status: done' || (state === 'status: error' && errors.length > 0 && unexpected.length === 0)
     if (!done || unexpected.length > 0) {
       const log = await booter.exec(name, ['tail', '-n', '60', '/var/log/cloud-init-output.log'])
-      throw new Error(`${name}: cloud-init ${status.stdout.trim()} (exit ${status.code}), errors ${JSON.stringify(unexpected)}\n${log.stdout}\n${await booter.diagnose(name)}`)
+      throw new Error(
+        `${name}: cloud-init ${status.stdout.trim()} (exit ${status.code}), errors ${JSON.stringify(unexpected)}\n${log.stdout}\n${await booter.diagnose(name)}`,
+      )
     }
   }
 
@@ -213,7 +224,15 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     const text = server('node-4').userData
     const password = /password: "([^"]+)"/.exec(text)![1]
     const stranger = {ipv4: '192.0.2.240', ipv6: '2001:db8:50:5555::1'}
-    const userData = text.split(password).join('not-the-forest-password').split(node4.ipv4).join(stranger.ipv4).split(node4.ipv6).join(stranger.ipv6).split('node-4').join('stranger')
+    const userData = text
+      .split(password)
+      .join('not-the-forest-password')
+      .split(node4.ipv4)
+      .join(stranger.ipv4)
+      .split(node4.ipv6)
+      .join(stranger.ipv6)
+      .split('node-4')
+      .join('stranger')
     expect(userData).toContain('stranger')
     booter.boot({id: 99_001, ipv4: stranger.ipv4, ipv6: '2001:db8:50:5555::/64', name: 'stranger', userData})
     try {
@@ -277,12 +296,34 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
   }, 400_000)
 
   test('grow adds node-5 with the registry on S3 (the S3 simulator): it joins', async () => {
-    s3 = new FakeS3({buckets: {forests: {versioning: true}}, credentials: [{accessKeyId: 'REALNODESKEY', secretAccessKey: 'real-nodes-s3-secret'}]})
+    s3 = new FakeS3({
+      buckets: {forests: {versioning: true}},
+      credentials: [{accessKeyId: 'REALNODESKEY', secretAccessKey: 'real-nodes-s3-secret'}],
+    })
     const endpoint = await s3.start()
     const link = await sb.run(['plugins', 'link', join(ROOT, 'plugins', 'registry-s3'), '--no-install'], {timeoutMs: 120_000})
     expect(link.code).toBe(0)
-    const moved = await sb.runJson(['registry', 'migrate', '--to', 's3', '--set', `endpoint=${endpoint}`, '--set', 'bucket=forests', '--set', 'key=team/registry.json',
-      '--set', 'force_path_style=true', '--set', 'access_key_id=${S3_KEY}', '--set', 'secret_access_key=${S3_SECRET}'], {env: {S3_KEY: 'REALNODESKEY', S3_SECRET: 'real-nodes-s3-secret'}, timeoutMs: 120_000})
+    const moved = await sb.runJson(
+      [
+        'registry',
+        'migrate',
+        '--to',
+        's3',
+        '--set',
+        `endpoint=${endpoint}`,
+        '--set',
+        'bucket=forests',
+        '--set',
+        'key=team/registry.json',
+        '--set',
+        'force_path_style=true',
+        '--set',
+        'access_key_id=${S3_KEY}',
+        '--set',
+        'secret_access_key=${S3_SECRET}',
+      ],
+      {env: {S3_KEY: 'REALNODESKEY', S3_SECRET: 'real-nodes-s3-secret'}, timeoutMs: 120_000},
+    )
     if (moved.code !== 0) throw new Error(`migrate to s3 failed: ${moved.stdout}\n${moved.stderr}`)
     sb.env.S3_KEY = 'REALNODESKEY'
     sb.env.S3_SECRET = 'real-nodes-s3-secret'
@@ -293,9 +334,25 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     apache = await startApache()
     const folder = 'forests'
     storageBoxFolder = join(apache.root, folder)
-    const moved = await sb.runJson(['registry', 'migrate', '--to', 'storagebox', '--set', `url=${apache.origin}/${folder}/registry.json`, '--set', `username=${apache.username}`,
-      '--set', 'password=${SB_PASSWORD}', '--set', 'node_username=forests-ro', '--set', 'node_password=${SB_NODE_PASSWORD}'],
-      {env: {SB_NODE_PASSWORD: 'read-only-node-pass', SB_PASSWORD: apache.password}, timeoutMs: 120_000})
+    const moved = await sb.runJson(
+      [
+        'registry',
+        'migrate',
+        '--to',
+        'storagebox',
+        '--set',
+        `url=${apache.origin}/${folder}/registry.json`,
+        '--set',
+        `username=${apache.username}`,
+        '--set',
+        'password=${SB_PASSWORD}',
+        '--set',
+        'node_username=forests-ro',
+        '--set',
+        'node_password=${SB_NODE_PASSWORD}',
+      ],
+      {env: {SB_NODE_PASSWORD: 'read-only-node-pass', SB_PASSWORD: apache.password}, timeoutMs: 120_000},
+    )
     if (moved.code !== 0) throw new Error(`migrate to storagebox failed: ${moved.stdout}\n${moved.stderr}`)
     // Nodes mount with a read-only account (set by hand here: `registry migrate` does not carry one made by
     // `registry init`), never with the registry's own password.
@@ -325,7 +382,9 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     await waitFor(async () => (status = await sb.json(['status', forestId])).health === 'healthy', 120_000, 2000).catch(() => undefined)
     expect(status.health).toBe('healthy')
     expect(status.nodes.every((n: any) => n.health.healthy && n.health.routes === monitors.length - 1)).toBe(true)
-    expect((await booter.exec(name, ['systemctl', 'is-active', 'nats.service', 'nimsforest.service', 'ufw.service'])).stdout.trim().split('\n')).toEqual(['active', 'active', 'active'])
+    expect(
+      (await booter.exec(name, ['systemctl', 'is-active', 'nats.service', 'nimsforest.service', 'ufw.service'])).stdout.trim().split('\n'),
+    ).toEqual(['active', 'active', 'active'])
   }, 400_000)
 
   test('repair: a node whose machine died gets a new server with the same name and Primary IPs, booted as a fresh machine; the forest is healthy again', async () => {
@@ -334,7 +393,11 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     // The machine dies at once (no clean shutdown): the simulator still lists its server as running.
     await booter.exec(victim.name, ['systemctl', 'poweroff', '--force', '--force'], 10_000).catch(() => undefined)
     let down: any
-    await waitFor(async () => (down = await sb.json(['status', forestId])).nodes.find((n: any) => n.id === 'node-2').health.reachable === false, 120_000, 1000)
+    await waitFor(
+      async () => (down = await sb.json(['status', forestId])).nodes.find((n: any) => n.id === 'node-2').health.reachable === false,
+      120_000,
+      1000,
+    )
     expect(down.health).toBe('degraded')
     const started = Date.now()
     const r = await sb.runJson(['repair', forestId, '--yes'], {timeoutMs: 900_000})
@@ -365,7 +428,10 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
   }, 400_000)
 
   test('embedded mode, IPv6-only nodes: the NimsForest stand-in forms a forest from the user data', async () => {
-    const embedded = new Sandbox(hetznerConfig({...integrationFor(site, files.url6)}, {forest: {nats_mode: 'embedded'}, hetzner: {ipv4: false}}), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+    const embedded = new Sandbox(
+      hetznerConfig({...integrationFor(site, files.url6)}, {forest: {nats_mode: 'embedded'}, hetzner: {ipv4: false}}),
+      {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN},
+    )
     try {
       const r = await embedded.runJson(['plant', 'cloud', '--nodes', '2', '--yes'], {timeoutMs: 600_000})
       if (r.code !== 0) throw new Error(`embedded plant failed: ${r.stdout}\n${r.stderr}`)

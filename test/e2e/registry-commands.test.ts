@@ -18,16 +18,35 @@ afterAll(async () => {
   apache?.stop()
 })
 
-const forest = (id: string, extra: Record<string, unknown> = {}) => ({created_at: '2026-01-01T00:00:00.000Z', id, last_expansion: null, node_count: 1, provider: 'local', size: 'small', status: 'active', ...extra})
-const node = (id: string, forestId: string, ip: string) => ({created_at: '2026-01-01T00:00:00.000Z', forest_id: forestId, id, ip, role: 'node', status: 'active'})
-const docText = (doc: Record<string, unknown>) => JSON.stringify({forests: {}, nodes: {}, updated_at: '2026-01-01T00:00:00.000Z', version: 1, ...doc}, null, 2) + '\n'
+const forest = (id: string, extra: Record<string, unknown> = {}) => ({
+  created_at: '2026-01-01T00:00:00.000Z',
+  id,
+  last_expansion: null,
+  node_count: 1,
+  provider: 'local',
+  size: 'small',
+  status: 'active',
+  ...extra,
+})
+const node = (id: string, forestId: string, ip: string) => ({
+  created_at: '2026-01-01T00:00:00.000Z',
+  forest_id: forestId,
+  id,
+  ip,
+  role: 'node',
+  status: 'active',
+})
+const docText = (doc: Record<string, unknown>) =>
+  JSON.stringify({forests: {}, nodes: {}, updated_at: '2026-01-01T00:00:00.000Z', version: 1, ...doc}, null, 2) + '\n'
 
 /** A sandbox whose registry is a fresh folder on Apache; `put` writes the document on disk. */
 function davSandbox(url?: string) {
   folders += 1
   const folder = `c${folders}`
   const docUrl = url ?? `${apache.origin}/${folder}/registry.json`
-  const s = new Sandbox(`registry:\n  type: storagebox\n  url: ${docUrl}\n  username: ${apache.username}\n  password: \${SB_PASSWORD}\n`, {SB_PASSWORD: apache.password})
+  const s = new Sandbox(`registry:\n  type: storagebox\n  url: ${docUrl}\n  username: ${apache.username}\n  password: \${SB_PASSWORD}\n`, {
+    SB_PASSWORD: apache.password,
+  })
   sandboxes.push(s)
   const dir = join(apache.root, folder)
   const put = (text: string) => {
@@ -55,21 +74,30 @@ test('show masks anything secret-looking; verify passes a sound document and lis
   const ok = await s.json(['registry', 'verify'])
   expect(ok).toEqual(expect.objectContaining({forest_count: 1, node_count: 1, ok: true, problems: []}))
 
-  put(docText({
-    forests: {a: forest('a'), b: forest('b'), c: forest('c')},
-    nodes: {a: [node('n1', 'a', '127.0.0.9')], b: [node('n2', 'b', '127.0.0.9')], ghost: [node('n3', 'ghost', '127.0.0.10')]},
-  }))
+  put(
+    docText({
+      forests: {a: forest('a'), b: forest('b'), c: forest('c')},
+      nodes: {a: [node('n1', 'a', '127.0.0.9')], b: [node('n2', 'b', '127.0.0.9')], ghost: [node('n3', 'ghost', '127.0.0.10')]},
+    }),
+  )
   const bad = await s.runJson(['registry', 'verify'])
   expect(bad.code).toBe(4)
   const problems: string[] = bad.out.error.details.problems
   expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(/nodes.ghost has no forest entry/)]))
-  put(docText({forests: {a: forest('a'), b: forest('b'), c: forest('c')}, nodes: {a: [node('n1', 'a', '127.0.0.9')], b: [node('n2', 'b', '127.0.0.9')]}}))
+  put(
+    docText({
+      forests: {a: forest('a'), b: forest('b'), c: forest('c')},
+      nodes: {a: [node('n1', 'a', '127.0.0.9')], b: [node('n2', 'b', '127.0.0.9')]},
+    }),
+  )
   const dup = await s.runJson(['registry', 'verify'])
   expect(dup.code).toBe(4)
-  expect(dup.out.error.details.problems).toEqual(expect.arrayContaining([
-    expect.stringMatching(/address 127.0.0.9 is used by both a\/n1 and b\/n2/),
-    expect.stringMatching(/forest c is active but has no nodes/),
-  ]))
+  expect(dup.out.error.details.problems).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/address 127.0.0.9 is used by both a\/n1 and b\/n2/),
+      expect.stringMatching(/forest c is active but has no nodes/),
+    ]),
+  )
 }, 240_000) // many CLI runs: generous for a loaded machine
 
 test('a document that is not JSON, or fails the schema: exit 4 naming the URL, never overwritten', async () => {
@@ -117,14 +145,30 @@ test('migrate from a local file: copied, read back, config switched (keeping ${E
   const url = `${apache.origin}/m${folders}/registry.json`
   const s = new Sandbox('registry:\n  type: none\n', {SB_PASSWORD: apache.password})
   sandboxes.push(s)
-  writeFileSync(s.registryPath, docText({forests: {a: forest('a'), b: forest('b')}, nodes: {a: [node('n1', 'a', '127.0.0.9')], b: [node('n2', 'b', '127.0.0.8')]}}))
+  writeFileSync(
+    s.registryPath,
+    docText({forests: {a: forest('a'), b: forest('b')}, nodes: {a: [node('n1', 'a', '127.0.0.9')], b: [node('n2', 'b', '127.0.0.8')]}}),
+  )
   // Forest a has route credentials and a system-account user in the local registry's secrets file; they must travel with it.
   const auth = JSON.stringify({password: 'route-pw-a-5d1c9e', user: 'morpheus-route'})
   const admin = JSON.stringify({password: 'admin-pw-a-7e2f0b', user: 'morpheus-admin'})
-  writeFileSync(s.registryPath.replace(/\.json$/, '.secrets.json'), JSON.stringify({a: {cluster_auth: auth, system_user: admin}}), {mode: 0o600})
+  writeFileSync(s.registryPath.replace(/\.json$/, '.secrets.json'), JSON.stringify({a: {cluster_auth: auth, system_user: admin}}), {
+    mode: 0o600,
+  })
   const sets = ['--set', `url=${url}`, '--set', `username=${apache.username}`, '--set', 'password=${SB_PASSWORD}']
   const moved = await s.json(['registry', 'migrate', '--to', 'storagebox', ...sets])
-  expect(moved).toEqual(expect.objectContaining({backend: 'storagebox', forest_count: 2, from: s.registryPath, node_count: 2, overwrote: false, secret_count: 2, switched: true, to: url}))
+  expect(moved).toEqual(
+    expect.objectContaining({
+      backend: 'storagebox',
+      forest_count: 2,
+      from: s.registryPath,
+      node_count: 2,
+      overwrote: false,
+      secret_count: 2,
+      switched: true,
+      to: url,
+    }),
+  )
   const copiedSecrets = JSON.parse(readFileSync(join(apache.root, `m${folders}`, 'registry.secrets.json'), 'utf8'))
   expect(copiedSecrets.forests).toEqual({a: {cluster_auth: auth, system_user: admin}})
   expect(readFileSync(join(apache.root, `m${folders}`, 'registry.json'), 'utf8')).not.toContain('route-pw-a-5d1c9e')
@@ -150,7 +194,9 @@ test('migrate from a local file: copied, read back, config switched (keeping ${E
   expect(history.revisions.length).toBeGreaterThanOrEqual(1)
   const refusedRestore = await s.run(['registry', 'restore', history.revisions[0].revision])
   expect(refusedRestore.code).toBe(2)
-  expect(refusedRestore.stderr).toMatch(/refusing to replace the registry at \S+ without confirmation: stdin is not a terminal\nHint: Pass --yes to confirm\./)
+  expect(refusedRestore.stderr).toMatch(
+    /refusing to replace the registry at \S+ without confirmation: stdin is not a terminal\nHint: Pass --yes to confirm\./,
+  )
   const restored = await s.json(['registry', 'restore', history.revisions[0].revision, '--yes'])
   expect(restored).toEqual(expect.objectContaining({forest_count: 2, node_count: 2}))
   expect((await s.json(['list'])).forests.map((f: {id: string}) => f.id)).toEqual(['a', 'b'])

@@ -51,7 +51,10 @@ class LoopbackRegistry {
   private server?: Server
   url = ''
 
-  constructor(private readonly name: string, private readonly tarball: string) {}
+  constructor(
+    private readonly name: string,
+    private readonly tarball: string,
+  ) {}
 
   async start(): Promise<void> {
     const data = readFileSync(this.tarball)
@@ -61,9 +64,19 @@ class LoopbackRegistry {
       this.requests.push(`${req.method} ${req.url}`)
       const path = decodeURIComponent(req.url ?? '')
       if (path === `/${this.name}`) {
-        const dist = {integrity: `sha512-${createHash('sha512').update(data).digest('base64')}`, shasum: createHash('sha1').update(data).digest('hex'), tarball: `${this.url}tarballs/${file}`}
+        const dist = {
+          integrity: `sha512-${createHash('sha512').update(data).digest('base64')}`,
+          shasum: createHash('sha1').update(data).digest('hex'),
+          tarball: `${this.url}tarballs/${file}`,
+        }
         res.writeHead(200, {'content-type': 'application/json'})
-        res.end(JSON.stringify({'dist-tags': {latest: manifest.version}, name: this.name, versions: {[manifest.version]: {...manifest, _id: `${this.name}@${manifest.version}`, dist}}}))
+        res.end(
+          JSON.stringify({
+            'dist-tags': {latest: manifest.version},
+            name: this.name,
+            versions: {[manifest.version]: {...manifest, _id: `${this.name}@${manifest.version}`, dist}},
+          }),
+        )
       } else if (path === `/tarballs/${file}`) {
         res.writeHead(200, {'content-length': data.length, 'content-type': 'application/octet-stream'})
         res.end(data)
@@ -108,7 +121,11 @@ describe(`the release artefact, installed offline into a clean prefix (morpheus 
   })
 
   test('scripts/install.sh packs the CLI and one tarball per plugin, and installs morpheus into the prefix with no registry', async () => {
-    const {stdout} = await run('bash', [join(ROOT, 'scripts', 'install.sh'), '--skip-build', '--out', out, '--prefix', prefix], {env: {...sb.env, ...npmEnv, PATH: process.env.PATH}, maxBuffer: 64 * 1024 * 1024, timeout: 600_000})
+    const {stdout} = await run('bash', [join(ROOT, 'scripts', 'install.sh'), '--skip-build', '--out', out, '--prefix', prefix], {
+      env: {...sb.env, ...npmEnv, PATH: process.env.PATH},
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 600_000,
+    })
     // The last line is the installed binary.
     expect(stdout.trim().split('\n').at(-1)).toBe(join(prefix, 'bin', 'morpheus'))
     expect(readdirSync(out).sort()).toEqual([`morpheus-${VERSION}.tgz`, ...PLUGIN_TARBALLS].sort())
@@ -116,11 +133,18 @@ describe(`the release artefact, installed offline into a clean prefix (morpheus 
     // The CLI tarball: the built CLI, the bundled plugins as real packages, the runtime dependencies; no sources or tests.
     const {stdout: listing} = await run('tar', ['tzf', join(out, `morpheus-${VERSION}.tgz`)], {maxBuffer: 64 * 1024 * 1024})
     const files = listing.split('\n').filter(Boolean)
-    expect(files).toEqual(expect.arrayContaining([
-      'package/bin/run.js', 'package/oclif.manifest.json', 'package/dist/commands/plant.js', 'package/templates/nats.conf.hbs',
-      ...BUNDLED.map((n) => `package/node_modules/${n}/dist/hooks/${n.includes('provider') ? 'providers' : 'registries'}.js`),
-      'package/node_modules/@oclif/core/package.json', 'package/node_modules/webdav/package.json', 'package/node_modules/npm/package.json',
-    ]))
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package/bin/run.js',
+        'package/oclif.manifest.json',
+        'package/dist/commands/plant.js',
+        'package/templates/nats.conf.hbs',
+        ...BUNDLED.map((n) => `package/node_modules/${n}/dist/hooks/${n.includes('provider') ? 'providers' : 'registries'}.js`),
+        'package/node_modules/@oclif/core/package.json',
+        'package/node_modules/webdav/package.json',
+        'package/node_modules/npm/package.json',
+      ]),
+    )
     expect(files.filter((f) => /^package\/(src|test|plugins|scripts|bench)\//.test(f))).toEqual([])
     const manifest = JSON.parse(execFileSync('tar', ['xzf', join(out, `morpheus-${VERSION}.tgz`), '-O', 'package/package.json']).toString())
     expect(manifest.private).toBeUndefined()
@@ -173,7 +197,7 @@ describe(`the release artefact, installed offline into a clean prefix (morpheus 
 
   const userVersion = `${VERSION.replace(/-.*/, '')}-user.1`
 
-  test('plugins install file:<the plugin tarball> (the user\'s copy, another version) replaces the bundled provider-local, offline', async () => {
+  test("plugins install file:<the plugin tarball> (the user's copy, another version) replaces the bundled provider-local, offline", async () => {
     const copy = repack(join(out, `morpheus-provider-local-${VERSION}.tgz`), userVersion, work)
     const r = await sb.run(['plugins', 'install', `file:${copy}`], {env: npmEnv, timeoutMs: 120_000})
     expect(r.stderr).not.toMatch(/ERR|ENOTCACHED|ECONNREFUSED/)
@@ -185,7 +209,11 @@ describe(`the release artefact, installed offline into a clean prefix (morpheus 
     expect(plain(plugins.stdout)).toContain(`@morpheus/provider-local ${userVersion}`)
     const listed = await sb.json(['providers'])
     expect(listed.warnings).toEqual([])
-    expect(listed.providers.find((p: any) => p.name === 'local')).toMatchObject({plugin: '@morpheus/provider-local', plugin_type: 'user', version: userVersion})
+    expect(listed.providers.find((p: any) => p.name === 'local')).toMatchObject({
+      plugin: '@morpheus/provider-local',
+      plugin_type: 'user',
+      version: userVersion,
+    })
     // The user's copy works: it plants and tears down a forest.
     const planted = await sb.json(['plant', 'local', 'small'])
     expect(planted.nodes).toHaveLength(1)
@@ -199,12 +227,19 @@ describe(`the release artefact, installed offline into a clean prefix (morpheus 
     expect(r.code).toBe(0)
     expect(plain((await sb.run(['plugins'])).stdout)).toContain('No plugins installed.')
     const listed = await sb.json(['providers'])
-    expect(listed.providers.find((p: any) => p.name === 'local')).toMatchObject({plugin: '@morpheus/provider-local', plugin_type: 'core', version: VERSION})
+    expect(listed.providers.find((p: any) => p.name === 'local')).toMatchObject({
+      plugin: '@morpheus/provider-local',
+      plugin_type: 'core',
+      version: VERSION,
+    })
   }, 180_000)
 
-  test('the design card\'s line, `morpheus plugins install @morpheus/provider-local`, installs from the configured registry (here on loopback) and wins over the bundled copy', async () => {
+  test("the design card's line, `morpheus plugins install @morpheus/provider-local`, installs from the configured registry (here on loopback) and wins over the bundled copy", async () => {
     const registryVersion = `${VERSION.replace(/-.*/, '')}-registry.1`
-    const registry = new LoopbackRegistry('@morpheus/provider-local', repack(join(out, `morpheus-provider-local-${VERSION}.tgz`), registryVersion, work))
+    const registry = new LoopbackRegistry(
+      '@morpheus/provider-local',
+      repack(join(out, `morpheus-provider-local-${VERSION}.tgz`), registryVersion, work),
+    )
     await registry.start()
     try {
       const env = {...npmEnv, MORPHEUS_NPM_REGISTRY: registry.url, npm_config_offline: 'false', npm_config_registry: registry.url}
@@ -212,7 +247,9 @@ describe(`the release artefact, installed offline into a clean prefix (morpheus 
       expect(r.code).toBe(0)
       // npm asked this registry for that package and its tarball, and for nothing else.
       expect(registry.requests.length).toBeGreaterThan(0)
-      expect(registry.requests.filter((q) => !/^GET \/(@morpheus%2fprovider-local|tarballs\/morpheus-provider-local-.*\.tgz)$/i.test(q))).toEqual([])
+      expect(
+        registry.requests.filter((q) => !/^GET \/(@morpheus%2fprovider-local|tarballs\/morpheus-provider-local-.*\.tgz)$/i.test(q)),
+      ).toEqual([])
       const listed = await sb.json(['providers'])
       expect(listed.providers.find((p: any) => p.name === 'local')).toMatchObject({plugin_type: 'user', version: registryVersion})
       expect(plain((await sb.run(['plugins'])).stdout)).toContain(`@morpheus/provider-local ${registryVersion}`)
@@ -232,12 +269,21 @@ describe(`the release artefact, installed offline into a clean prefix (morpheus 
       // Not on PATH: the script prints the commands with the binary's full path, and the line that puts it on PATH.
       const env = {...forest.env, ...npmEnv, PATH: `${dirname(process.execPath)}:${process.env.PATH}`}
       const script = join(ROOT, 'scripts', 'local-forest.sh')
-      const {stdout} = await run('bash', [script, 'small', '--prefix', where, '--tarball', join(out, `morpheus-${VERSION}.tgz`)], {cwd: forest.dir, env, maxBuffer: 16 * 1024 * 1024, timeout: 300_000})
+      const {stdout} = await run('bash', [script, 'small', '--prefix', where, '--tarball', join(out, `morpheus-${VERSION}.tgz`)], {
+        cwd: forest.dir,
+        env,
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: 300_000,
+      })
       expect(nodeProcesses(forest.dir)).toHaveLength(1)
       const lines = stdout.trim().split('\n')
       const commands = lines.slice(lines.lastIndexOf('Try:') + 1).map((l) => l.trim())
       const bin = join(where, 'bin', 'morpheus')
-      expect(commands).toEqual([`${bin} list`, expect.stringMatching(new RegExp(`^${bin} status forest-\\d+$`)), expect.stringMatching(new RegExp(`^${bin} teardown forest-\\d+ --yes$`))])
+      expect(commands).toEqual([
+        `${bin} list`,
+        expect.stringMatching(new RegExp(`^${bin} status forest-\\d+$`)),
+        expect.stringMatching(new RegExp(`^${bin} teardown forest-\\d+ --yes$`)),
+      ])
       const id = commands[1].split(' ').at(-1)
       expect(Object.keys(forest.registry().forests)).toEqual([id])
 

@@ -8,7 +8,10 @@ import {join} from 'node:path'
 import {AckedWriter} from '../helpers/acked-writer.js'
 import {Sandbox, running, waitFor} from '../helpers/cli.js'
 
-const STREAMS = [{name: 'R3', replicas: 3}, {name: 'R1', replicas: 1}]
+const STREAMS = [
+  {name: 'R3', replicas: 3},
+  {name: 'R1', replicas: 1},
+]
 
 function nodePid(sb: Sandbox, forestId: string, nodeId: string): number {
   return JSON.parse(readFileSync(join(sb.dir, 'local', forestId, nodeId, 'node.json'), 'utf8')).pid
@@ -24,7 +27,8 @@ async function r3Current(nodes: Array<{id: string; monitor: string}>): Promise<b
     const body = await jsz(n.monitor).catch(() => ({}))
     for (const a of body.account_details ?? []) {
       for (const s of a.stream_detail ?? []) {
-        if (s.name === 'R3' && s.cluster?.leader === n.id) return (s.cluster.replicas ?? []).length === 2 && s.cluster.replicas.every((r: any) => r.current)
+        if (s.name === 'R3' && s.cluster?.leader === n.id)
+          return (s.cluster.replicas ?? []).length === 2 && s.cluster.replicas.every((r: any) => r.current)
       }
     }
   }
@@ -100,7 +104,13 @@ describe('repair and upgrade of a local forest under acked writes, through the b
     const {chmodSync} = await import('node:fs')
     chmodSync(copy, 0o755)
     // New streams for this phase, written all the time; the repair phase's streams must survive too.
-    writer2 = await AckedWriter.start({servers: nodes.map((n) => n.client), streams: [{name: 'U3', replicas: 3}, {name: 'U1', replicas: 1}]})
+    writer2 = await AckedWriter.start({
+      servers: nodes.map((n) => n.client),
+      streams: [
+        {name: 'U3', replicas: 3},
+        {name: 'U1', replicas: 1},
+      ],
+    })
     await writer2.waitForAcks(50)
 
     const dry = await sb.json(['upgrade', forestId, '--nats', copy, '--dry-run'])
@@ -113,8 +123,10 @@ describe('repair and upgrade of a local forest under acked writes, through the b
     expect(doc.forests[forestId]).toMatchObject({operation: null, versions: {nats: before.nats, nats_source: copy}})
     expect(doc.nodes[forestId].map((n: any) => n.versions.nats_source)).toEqual([copy, copy, copy])
     // The processes run the new binary.
-    for (const n of doc.nodes[forestId]) expect(readFileSync(`/proc/${nodePid(sb, forestId, n.id)}/cmdline`, 'utf8').split('\0')[0]).toBe(copy)
-    for (const n of doc.nodes[forestId]) expect(readFileSync(join(sb.dir, 'local', forestId, n.id, 'nats.conf'), 'utf8')).toMatch(/system_account: "SYS"/)
+    for (const n of doc.nodes[forestId])
+      expect(readFileSync(`/proc/${nodePid(sb, forestId, n.id)}/cmdline`, 'utf8').split('\0')[0]).toBe(copy)
+    for (const n of doc.nodes[forestId])
+      expect(readFileSync(join(sb.dir, 'local', forestId, n.id, 'nats.conf'), 'utf8')).toMatch(/system_account: "SYS"/)
 
     expect((await sb.run(['status', forestId])).stdout).toContain(`Versions: nats-server ${before.nats} (${copy})`)
     // Again: nothing to do.

@@ -27,7 +27,6 @@ const NODE = process.env.MORPHEUS_TEST_NODE || process.execPath
 const PLUGIN_DIR = join(ROOT, 'plugins', 'registry-s3')
 const PLUGIN = '@morpheus/registry-s3'
 
-
 /** Distinctive so that any leak is found; s3rver accepts this pair besides its built-in one. */
 const ACCESS = 'MORPHEUSS3TESTKEYID7'
 const SECRET = 'mRph-S3cret/Key+xQ9z7Vw2'
@@ -48,7 +47,8 @@ describe(`@morpheus/registry-s3 under Node ${execFileSync(NODE, ['--version']).t
   /** Every command's output, checked for the keys at the end. */
   const outputs: string[] = []
 
-  const config = (extra = '') => sb.writeRawConfig(`registry:
+  const config = (extra = '') =>
+    sb.writeRawConfig(`registry:
   type: s3
   endpoint: ${server.endpoint}
   bucket: forests
@@ -76,9 +76,17 @@ ${extra}providers:
   }
 
   /** The plugin's own backend from the source tree, on the same bucket, to look at what s3rver holds. */
-  const direct = () => createS3Registry(pluginContext({
-    access_key_id: ACCESS, bucket: 'forests', endpoint: server.endpoint, force_path_style: true, key: 'team/registry.json', secret_access_key: SECRET,
-  }))
+  const direct = () =>
+    createS3Registry(
+      pluginContext({
+        access_key_id: ACCESS,
+        bucket: 'forests',
+        endpoint: server.endpoint,
+        force_path_style: true,
+        key: 'team/registry.json',
+        secret_access_key: SECRET,
+      }),
+    )
   const stored = () => direct().read()
   const secretsOf = () => direct().secrets!
   /** Route passwords seen: they must not appear in any output either. */
@@ -97,21 +105,27 @@ ${extra}providers:
   })
 
   test('scripts/pack.js packs it with npm pack, offline, the AWS SDK bundled and nothing of the sources or tests', async () => {
-    const {stdout} = await run(process.execPath, [join(PLUGIN_DIR, 'scripts', 'pack.js'), '--pack-destination', packDir, '--npm', npmCli()], {env: sb.env})
+    const {stdout} = await run(
+      process.execPath,
+      [join(PLUGIN_DIR, 'scripts', 'pack.js'), '--pack-destination', packDir, '--npm', npmCli()],
+      {env: sb.env},
+    )
     const packed = JSON.parse(stdout.trim().split('\n').at(-1)!)
     tarball = packed.tarball
     expect(tarball).toBe(join(packDir, 'morpheus-registry-s3-0.1.0.tgz'))
     expect(packed.bundled).toBeGreaterThan(10)
     const {stdout: listing} = await run('tar', ['tzf', tarball], {maxBuffer: 10 * 1024 * 1024})
     const files = listing.split('\n').filter(Boolean)
-    expect(files).toEqual(expect.arrayContaining([
-      'package/package.json',
-      'package/README.md',
-      'package/dist/hooks/registries.js',
-      'package/dist/s3-registry.js',
-      'package/node_modules/@aws-sdk/client-s3/package.json',
-      'package/node_modules/@aws-sdk/client-s3/dist-cjs/index.js',
-    ]))
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package/package.json',
+        'package/README.md',
+        'package/dist/hooks/registries.js',
+        'package/dist/s3-registry.js',
+        'package/node_modules/@aws-sdk/client-s3/package.json',
+        'package/node_modules/@aws-sdk/client-s3/dist-cjs/index.js',
+      ]),
+    )
     expect(files.filter((f) => /^package\/(src|test|scripts)\//.test(f) || f.includes('/dist-types/') || f.endsWith('.ts'))).toEqual([])
     const {stdout: manifest} = await run('tar', ['xzf', tarball, '-O', 'package/package.json'])
     const pkg = JSON.parse(manifest)
@@ -129,7 +143,13 @@ ${extra}providers:
     expect(existsSync(join(sb.env.MORPHEUS_DATA_DIR!, 'node_modules', 'morpheus'))).toBe(false)
     const out = await ok(['registry', 'backends'])
     expect(out.warnings).toEqual([])
-    expect(out.backends.find((b: any) => b.name === 's3')).toMatchObject({capabilities: {remote: true}, plugin: PLUGIN, plugin_type: 'user', selected: true, version: '0.1.0'})
+    expect(out.backends.find((b: any) => b.name === 's3')).toMatchObject({
+      capabilities: {remote: true},
+      plugin: PLUGIN,
+      plugin_type: 'user',
+      selected: true,
+      version: '0.1.0',
+    })
   })
 
   test('the AWS SDK stays off the start-up path: with the plugin installed no other command loads it; a command using the s3 registry does', async () => {
@@ -143,7 +163,14 @@ ${extra}providers:
       return Number(readFileSync(out, 'utf8'))
     }
     sb.writeRawConfig(`providers:\n  local:\n    first_address: ${sb.firstAddress}\n`)
-    for (const args of [['--help'], ['--version'], ['registry', 'backends', '--json'], ['providers', '--json'], ['list', '--json'], ['registry', 'info', '--json']]) {
+    for (const args of [
+      ['--help'],
+      ['--version'],
+      ['registry', 'backends', '--json'],
+      ['providers', '--json'],
+      ['list', '--json'],
+      ['registry', 'info', '--json'],
+    ]) {
       expect([args.join(' '), await loaded(args)]).toEqual([args.join(' '), 0])
     }
     config('  unsafe_writes: true\n')
@@ -152,9 +179,13 @@ ${extra}providers:
     config()
   })
 
-  test('a literal secret_access_key is masked by config get and list: the plugin\'s schema declares it secret', async () => {
+  test("a literal secret_access_key is masked by config get and list: the plugin's schema declares it secret", async () => {
     await ok(['config', 'set', 'registry.secret_access_key', 'literal-Secret-Value-42'])
-    for (const args of [['config', 'get', 'registry.secret_access_key'], ['config', 'list'], ['config', 'get', 'registry']]) {
+    for (const args of [
+      ['config', 'get', 'registry.secret_access_key'],
+      ['config', 'list'],
+      ['config', 'get', 'registry'],
+    ]) {
       const r = await cli(args)
       expect(r.code).toBe(0)
       expect(r.stdout + r.stderr).not.toContain('literal-Secret-Value-42')
@@ -231,7 +262,9 @@ ${extra}providers:
   })
 
   test('no keys in the config: the standard AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) is used', async () => {
-    sb.writeRawConfig(`registry:\n  type: s3\n  endpoint: ${server.endpoint}\n  bucket: forests\n  key: team/registry.json\n  force_path_style: true\n  unsafe_writes: true\nproviders:\n  local:\n    first_address: ${sb.firstAddress}\n`)
+    sb.writeRawConfig(
+      `registry:\n  type: s3\n  endpoint: ${server.endpoint}\n  bucket: forests\n  key: team/registry.json\n  force_path_style: true\n  unsafe_writes: true\nproviders:\n  local:\n    first_address: ${sb.firstAddress}\n`,
+    )
     const env = {AWS_ACCESS_KEY_ID: ACCESS, AWS_EC2_METADATA_DISABLED: 'true', AWS_SECRET_ACCESS_KEY: SECRET}
     expect((await ok(['registry', 'info'], env)).exists).toBe(true)
     const refused = await cli(['registry', 'info'], {...env, AWS_ACCESS_KEY_ID: 'NOSUCHKEYID'})
@@ -257,10 +290,16 @@ ${extra}providers:
   })
 
   test('against the S3 simulator (conditional writes enforced, versioned bucket): init finds compare-and-swap; two plants at once both land; teardown; registry history and restore on object versions', async () => {
-    const fake = new FakeS3({buckets: {cas: {versioning: true}}, credentials: [{accessKeyId: ACCESS, secretAccessKey: SECRET}], region: 'eu-north-1'})
+    const fake = new FakeS3({
+      buckets: {cas: {versioning: true}},
+      credentials: [{accessKeyId: ACCESS, secretAccessKey: SECRET}],
+      region: 'eu-north-1',
+    })
     await fake.start()
     try {
-      sb.writeRawConfig(`registry:\n  type: s3\n  endpoint: ${fake.endpoint}\n  region: eu-north-1\n  bucket: cas\n  force_path_style: true\n  access_key_id: \${TEST_S3_KEY}\n  secret_access_key: \${TEST_S3_SECRET}\nproviders:\n  local:\n    first_address: ${sb.firstAddress}\n`)
+      sb.writeRawConfig(
+        `registry:\n  type: s3\n  endpoint: ${fake.endpoint}\n  region: eu-north-1\n  bucket: cas\n  force_path_style: true\n  access_key_id: \${TEST_S3_KEY}\n  secret_access_key: \${TEST_S3_SECRET}\nproviders:\n  local:\n    first_address: ${sb.firstAddress}\n`,
+      )
       const init = await ok(['registry', 'init'])
       expect(init.created).toBe(true)
       expect(init.probe.concurrency).toBe('compare-and-swap')

@@ -22,7 +22,7 @@ describe('secrets never leak', () => {
   })
   afterAll(async () => sb.cleanup())
 
-  test('not in any output, the registry, the node files or the node processes\' environment', async () => {
+  test("not in any output, the registry, the node files or the node processes' environment", async () => {
     const outputs: string[] = []
     const run = async (args: string[]) => {
       const r = await sb.run(args)
@@ -32,7 +32,17 @@ describe('secrets never leak', () => {
     const planted = await run(['plant', 'local', 'medium', '--json'])
     expect(planted.code).toBe(0)
     const id = JSON.parse(planted.stdout).forest.id
-    for (const args of [['list'], ['list', '--json'], ['status', id], ['status', id, '--json'], ['config', 'list'], ['config', 'list', '--json'], ['config', 'get', 'secrets'], ['registry', 'show'], ['registry', 'info', '--json']]) {
+    for (const args of [
+      ['list'],
+      ['list', '--json'],
+      ['status', id],
+      ['status', id, '--json'],
+      ['config', 'list'],
+      ['config', 'list', '--json'],
+      ['config', 'get', 'secrets'],
+      ['registry', 'show'],
+      ['registry', 'info', '--json'],
+    ]) {
       expect((await run(args)).code).toBe(0)
     }
     // A failing command's error output too.

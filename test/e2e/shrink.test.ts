@@ -18,7 +18,8 @@ async function placements(servers: string[]): Promise<Record<string, string[]>> 
   try {
     const jsm = await jetstreamManager(nc)
     const out: Record<string, string[]> = {}
-    for await (const s of jsm.streams.list()) out[s.config.name] = [s.cluster?.leader ?? '', ...(s.cluster?.replicas ?? []).map((r) => r.name)].filter(Boolean).sort()
+    for await (const s of jsm.streams.list())
+      out[s.config.name] = [s.cluster?.leader ?? '', ...(s.cluster?.replicas ?? []).map((r) => r.name)].filter(Boolean).sort()
     return out
   } finally {
     await nc.close()
@@ -35,7 +36,14 @@ describe('morpheus shrink', () => {
   test('4 → 3 nodes while an R3 and an R1 stream are written all the time: every acked message is kept, the forest ends healthy', async () => {
     const planted = await sb.json(['plant', 'local', '--nodes', '4'])
     const id = planted.forest.id
-    const writer = await AckedWriter.start({intervalMs: 10, servers: clientsOf(sb, id).slice(0, 3), streams: [{name: 'R3', replicas: 3}, {name: 'R1', replicas: 1}]})
+    const writer = await AckedWriter.start({
+      intervalMs: 10,
+      servers: clientsOf(sb, id).slice(0, 3),
+      streams: [
+        {name: 'R3', replicas: 3},
+        {name: 'R1', replicas: 1},
+      ],
+    })
     try {
       await writer.waitForAcks(150)
       // Remove the node that holds the R1 stream, so its only replica has to move.
@@ -53,7 +61,10 @@ describe('morpheus shrink', () => {
       const rest = clientsOf(sb, id)
       expect(rest).toHaveLength(3)
       const report = await writer.verify(rest)
-      expect(report.map((x) => [x.stream, x.missing])).toEqual([['R3', []], ['R1', []]])
+      expect(report.map((x) => [x.stream, x.missing])).toEqual([
+        ['R3', []],
+        ['R1', []],
+      ])
       expect(report.every((x) => x.acked >= 125)).toBe(true)
       const after = await placements(rest)
       expect(after.R3).toHaveLength(3)
@@ -67,7 +78,12 @@ describe('morpheus shrink', () => {
       const leader = status.jetstream_leader
       const monitor = sb.registry().nodes[id].find((n: any) => n.id === leader)
       const meta = ((await (await fetch(`http://${monitor.ip}:8222/jsz`)).json()) as any).meta_cluster
-      expect([meta.leader, ...meta.replicas.map((x: any) => x.name)].sort()).toEqual(sb.registry().nodes[id].map((n: any) => n.id).sort())
+      expect([meta.leader, ...meta.replicas.map((x: any) => x.name)].sort()).toEqual(
+        sb
+          .registry()
+          .nodes[id].map((n: any) => n.id)
+          .sort(),
+      )
     } finally {
       await writer.close()
     }
@@ -139,10 +155,12 @@ describe('morpheus shrink', () => {
       let stderr = ''
       child.stderr!.on('data', (d) => (stderr += d))
       let exited = false
-      const closed = new Promise<number | null>((resolve) => child.on('close', (c) => {
-        exited = true
-        resolve(c)
-      }))
+      const closed = new Promise<number | null>((resolve) =>
+        child.on('close', (c) => {
+          exited = true
+          resolve(c)
+        }),
+      )
       // Interrupt once it is stopping the node (lame duck takes a few seconds).
       await waitFor(() => exited || stderr.includes('lame duck mode'), 180_000, 50)
       expect({exited, stderr}).toEqual({exited: false, stderr: expect.stringContaining('lame duck mode')})

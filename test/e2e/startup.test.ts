@@ -46,7 +46,15 @@ describe(`start-up paths on Node ${NODE_VERSION}`, () => {
 
   /** oclif's own answer: its execute() on the same CLI root, with none of bin/run.js. */
   const oclif = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    finish(['--input-type=module', '-e', `import {execute} from '@oclif/core'\nawait execute({args: ${JSON.stringify(args)}, dir: ${JSON.stringify(pathToFileURL(BIN).href)}})`], ROOT, env)
+    finish(
+      [
+        '--input-type=module',
+        '-e',
+        `import {execute} from '@oclif/core'\nawait execute({args: ${JSON.stringify(args)}, dir: ${JSON.stringify(pathToFileURL(BIN).href)}})`,
+      ],
+      ROOT,
+      env,
+    )
 
   const same = (a: Run, b: Run) => {
     expect({code: a.code, stderr: a.stderr, stdout: a.stdout}).toEqual({code: b.code, stderr: b.stderr, stdout: b.stdout})
@@ -94,7 +102,9 @@ console.log(JSON.stringify(config.getPluginsList().map((p) => [p.name, Object.ke
     const r = await collect(child, 30000)
     expect(r.code).toBe(0)
     const plugins: Array<[string, string[]]> = JSON.parse(r.stdout)
-    expect(plugins.map(([name]) => name)).toEqual(expect.arrayContaining(['morpheus', '@morpheus/provider-local', '@morpheus/registry-none', '@oclif/plugin-help']))
+    expect(plugins.map(([name]) => name)).toEqual(
+      expect.arrayContaining(['morpheus', '@morpheus/provider-local', '@morpheus/registry-none', '@oclif/plugin-help']),
+    )
     expect(plugins.filter(([, hooks]) => hooks.includes('init') || hooks.includes('finally'))).toEqual([])
   })
 })

@@ -44,7 +44,15 @@ export interface StreamReport {
 
 /** Connect with the settings the writer uses: reconnect for ever, quickly. */
 export async function connectClient(servers: string[], auth: {user?: string; pass?: string} = {}): Promise<NatsConnection> {
-  return connect({servers, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 200, timeout: 5000, user: auth.user, pass: auth.pass})
+  return connect({
+    servers,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 200,
+    timeout: 5000,
+    user: auth.user,
+    pass: auth.pass,
+  })
 }
 
 /** Create a stream (or leave it as it is when it exists). */
@@ -118,7 +126,8 @@ export class AckedWriter {
     const target = this.ackedCount + count
     const deadline = Date.now() + timeoutMs
     while (this.ackedCount < target) {
-      if (Date.now() > deadline) throw new Error(`writer: only ${this.ackedCount} of ${target} acks after ${timeoutMs} ms (${this.errors} errors)`)
+      if (Date.now() > deadline)
+        throw new Error(`writer: only ${this.ackedCount} of ${target} acks after ${timeoutMs} ms (${this.errors} errors)`)
       await sleep(50)
     }
   }

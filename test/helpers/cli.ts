@@ -89,11 +89,15 @@ export class Sandbox {
     try {
       out = JSON.parse(r.stdout)
     } catch {
-      throw new Error(`morpheus ${args.join(' ')} --json (exit ${r.code}) did not print one JSON document\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)
+      throw new Error(
+        `morpheus ${args.join(' ')} --json (exit ${r.code}) did not print one JSON document\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+      )
     }
     assertMatchesSchema(args, out)
     if (out.ok !== (r.code === 0) || (!out.ok && out.error.exitCode !== r.code)) {
-      throw new Error(`morpheus ${args.join(' ')} --json: exit ${r.code} but ok ${out.ok}${out.ok ? '' : `, error.exitCode ${out.error.exitCode}`}\n${r.stdout}\n${r.stderr}`)
+      throw new Error(
+        `morpheus ${args.join(' ')} --json: exit ${r.code} but ok ${out.ok}${out.ok ? '' : `, error.exitCode ${out.error.exitCode}`}\n${r.stdout}\n${r.stderr}`,
+      )
     }
     return {...r, out}
   }
@@ -187,9 +191,18 @@ export const NPM_ENV = {
  * Run the CLI on a terminal: `script` (util-linux) gives it a real pseudo-terminal, so the prompts run
  * as a person sees them. Answers are typed once the question is on the screen.
  */
-export function onTerminal(sb: Sandbox, args: string[], answers: Array<{when: string; type: string}>, timeoutMs = 90_000): Promise<{code: number | null; out: string}> {
+export function onTerminal(
+  sb: Sandbox,
+  args: string[],
+  answers: Array<{when: string; type: string}>,
+  timeoutMs = 90_000,
+): Promise<{code: number | null; out: string}> {
   const command = `stty cols 120 rows 40; exec ${[process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ')}`
-  const child = spawn('script', ['-qec', command, '/dev/null'], {cwd: sb.dir, env: {...sb.env, TERM: 'dumb'}, stdio: ['pipe', 'pipe', 'pipe']})
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd: sb.dir,
+    env: {...sb.env, TERM: 'dumb'},
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
   let out = ''
   const pending = [...answers]
   const onData = (d: Buffer) => {

@@ -17,13 +17,28 @@ export interface Engine {
 }
 
 /** The forest engine on an in-memory provider and registry, with a fake NATS monitor. */
-export function engine(options: {provider?: MemoryProviderOptions; capabilities?: Partial<ProviderCapabilities>; settings?: Partial<ForestSettings>; store?: StoreOptions; backend?: MemoryRegistry; device?: string} = {}): Engine {
+export function engine(
+  options: {
+    provider?: MemoryProviderOptions
+    capabilities?: Partial<ProviderCapabilities>
+    settings?: Partial<ForestSettings>
+    store?: StoreOptions
+    backend?: MemoryRegistry
+    device?: string
+  } = {},
+): Engine {
   const backend = options.backend ?? new MemoryRegistry()
   const provider = new MemoryProvider(options.provider)
   const controller = new AbortController()
   const warnings: string[] = []
   const lines: string[] = []
-  const capabilities: ProviderCapabilities = {cloud: false, machineLocal: false, maxParallel: 4, natsModes: ['system'], ...options.capabilities}
+  const capabilities: ProviderCapabilities = {
+    cloud: false,
+    machineLocal: false,
+    maxParallel: 4,
+    natsModes: ['system'],
+    ...options.capabilities,
+  }
   const deps: ForestDeps = {
     device: options.device ?? 'device-a',
     log: {debug() {}, info() {}, warn: (m) => warnings.push(m)},
@@ -35,7 +50,14 @@ export function engine(options: {provider?: MemoryProviderOptions; capabilities?
       return {capabilities, name: 'memory', provider}
     },
     secrets: backend.secrets,
-    settings: {form_timeout_seconds: 2, nats_mode: 'system', parallel: 5, ports: {client: 4222, cluster: 6222, monitor: 8222}, sizes: {large: 5, medium: 3, small: 1}, ...options.settings},
+    settings: {
+      form_timeout_seconds: 2,
+      nats_mode: 'system',
+      parallel: 5,
+      ports: {client: 4222, cluster: 6222, monitor: 8222},
+      sizes: {large: 5, medium: 3, small: 1},
+      ...options.settings,
+    },
     signal: controller.signal,
     store: new RegistryStore(backend, options.store),
   }

@@ -56,7 +56,10 @@ export function schemaProblems(schema: string, output: unknown): string[] {
   const validate = validator().getSchema(schema)
   if (!validate) throw new Error(`no schema ${schema} in ${SCHEMA_DIR}`)
   if (validate(output)) return []
-  return (validate.errors ?? []).map((e: {instancePath: string; message?: string; params?: unknown}) => `${e.instancePath || '/'} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`)
+  return (validate.errors ?? []).map(
+    (e: {instancePath: string; message?: string; params?: unknown}) =>
+      `${e.instancePath || '/'} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`,
+  )
 }
 
 /** Throw, naming the invocation and every problem, unless `output` matches the schema for `args`. */
@@ -64,6 +67,8 @@ export function assertMatchesSchema(args: readonly string[], output: unknown): v
   const schema = schemaFor(args)
   const problems = schemaProblems(schema, output)
   if (problems.length > 0) {
-    throw new Error(`morpheus ${args.join(' ')} --json does not match schemas/${schema}:\n  ${problems.slice(0, 15).join('\n  ')}\n${JSON.stringify(output, null, 2).slice(0, 3000)}`)
+    throw new Error(
+      `morpheus ${args.join(' ')} --json does not match schemas/${schema}:\n  ${problems.slice(0, 15).join('\n  ')}\n${JSON.stringify(output, null, 2).slice(0, 3000)}`,
+    )
   }
 }

@@ -50,14 +50,18 @@ export async function waitHealthy(monitor: string, timeoutMs = 20_000, query = '
 export async function waitMetaLeader(servers: readonly TestServer[], timeoutMs = 30_000): Promise<string> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const leaders = await Promise.all(servers.map(async (s) => {
-      try {
-        const jsz = (await (await fetch(`${s.monitor}/jsz`, {signal: AbortSignal.timeout(1000)})).json()) as {meta_cluster?: {leader?: string}}
-        return jsz.meta_cluster?.leader ?? ''
-      } catch {
-        return ''
-      }
-    }))
+    const leaders = await Promise.all(
+      servers.map(async (s) => {
+        try {
+          const jsz = (await (await fetch(`${s.monitor}/jsz`, {signal: AbortSignal.timeout(1000)})).json()) as {
+            meta_cluster?: {leader?: string}
+          }
+          return jsz.meta_cluster?.leader ?? ''
+        } catch {
+          return ''
+        }
+      }),
+    )
     if (leaders[0] && leaders.every((l) => l === leaders[0])) return leaders[0]
     if (Date.now() > deadline) throw new Error(`no meta leader agreed on: ${leaders.join(',')}`)
     await sleep(200)
@@ -68,14 +72,24 @@ export async function waitMetaLeader(servers: readonly TestServer[], timeoutMs =
  * `count` servers node-1..node-N on <base>.1..N with the forest's ports, JetStream under `dir`,
  * clustered (count > 1) with route credentials; with `systemUser`, the system account too.
  */
-export async function startCluster(dir: string, count: number, options: {systemUser?: ClusterAuth | null; base?: string; forest?: string} = {}): Promise<TestCluster> {
+export async function startCluster(
+  dir: string,
+  count: number,
+  options: {systemUser?: ClusterAuth | null; base?: string; forest?: string} = {},
+): Promise<TestCluster> {
   const renderer = await createRenderer()
   const base = options.base ?? loopbackBase()
   const forest = {id: options.forest ?? 'forest-test'}
   const auth = {password: 'route-secret', user: 'morpheus-route'}
   const servers: TestServer[] = Array.from({length: count}, (_, i) => {
     const ip = `${base}.${i + 1}`
-    return {client: `nats://${ip}:${PORTS.client}`, conf: join(dir, `node-${i + 1}`, 'nats.conf'), ip, monitor: `http://${ip}:${PORTS.monitor}`, name: `node-${i + 1}`}
+    return {
+      client: `nats://${ip}:${PORTS.client}`,
+      conf: join(dir, `node-${i + 1}`, 'nats.conf'),
+      ip,
+      monitor: `http://${ip}:${PORTS.monitor}`,
+      name: `node-${i + 1}`,
+    }
   })
   const cluster: TestCluster = {
     clients: servers.map((s) => s.client),

@@ -17,7 +17,9 @@ export async function startNats(host: string, dir: string, name: string): Promis
   const client = await freePort(host)
   const port = await freePort(host)
   const monitor = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
-  const child = spawn('nats-server', ['-a', host, '-p', String(client), '-m', String(port), '-n', name, '-js', '-sd', join(dir, name)], {stdio: 'ignore'})
+  const child = spawn('nats-server', ['-a', host, '-p', String(client), '-m', String(port), '-n', name, '-js', '-sd', join(dir, name)], {
+    stdio: 'ignore',
+  })
   const deadline = Date.now() + 15_000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}`)

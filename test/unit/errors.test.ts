@@ -19,7 +19,20 @@ describe('MorpheusError', () => {
   })
 
   test('exit codes are stable', () => {
-    expect(ExitCode).toEqual({CONFIG: 3, FILESYSTEM: 10, INTERRUPTED: 130, NOT_FORMED: 7, NOT_FOUND: 6, OK: 0, OTHER_DEVICE: 9, PLUGIN: 8, PROVIDER: 5, REGISTRY: 4, UNEXPECTED: 1, USAGE: 2})
+    expect(ExitCode).toEqual({
+      CONFIG: 3,
+      FILESYSTEM: 10,
+      INTERRUPTED: 130,
+      NOT_FORMED: 7,
+      NOT_FOUND: 6,
+      OK: 0,
+      OTHER_DEVICE: 9,
+      PLUGIN: 8,
+      PROVIDER: 5,
+      REGISTRY: 4,
+      UNEXPECTED: 1,
+      USAGE: 2,
+    })
   })
 })
 

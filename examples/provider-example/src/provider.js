@@ -35,7 +35,12 @@ function intToIp(n) {
 
 /** @param {string} name */
 function findOnPath(name) {
-  const candidates = name.includes('/') ? [resolve(name)] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name))
+  const candidates = name.includes('/')
+    ? [resolve(name)]
+    : (process.env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, name))
   return candidates.find((file) => {
     try {
       accessSync(file, constants.X_OK)
@@ -55,7 +60,11 @@ export function createExampleProvider(context) {
   const root = join(context.dataDir, 'provider-example')
   const start = ipToInt(config.first_address)
   if (start >>> 24 !== 127) {
-    throw context.error('FAILED', `providers.example.first_address ${config.first_address} is not a loopback address`, 'Pick an address in 127.0.0.0/8, e.g. 127.0.100.1.')
+    throw context.error(
+      'FAILED',
+      `providers.example.first_address ${config.first_address} is not a loopback address`,
+      'Pick an address in 127.0.0.0/8, e.g. 127.0.100.1.',
+    )
   }
   const {helpers} = context
   const alive = (/** @type {number} */ pid) => helpers.processAlive(pid)
@@ -68,7 +77,11 @@ export function createExampleProvider(context) {
   async function preflight() {
     binary = findOnPath(config.nats_server)
     if (!binary) {
-      throw context.error('PREREQUISITE', `nats-server was not found ("${config.nats_server}" is not on PATH)`, 'Install nats-server, or set providers.example.nats_server to its path.')
+      throw context.error(
+        'PREREQUISITE',
+        `nats-server was not found ("${config.nats_server}" is not on PATH)`,
+        'Install nats-server, or set providers.example.nats_server to its path.',
+      )
     }
   }
 
@@ -108,7 +121,9 @@ export function createExampleProvider(context) {
         peers,
         ports,
         // The forest's generated route credentials, unless the user chose a passphrase of their own.
-        cluster_auth: context.config.cluster_passphrase ? {user: 'morpheus', password: String(context.config.cluster_passphrase)} : clusterAuth,
+        cluster_auth: context.config.cluster_passphrase
+          ? {user: 'morpheus', password: String(context.config.cluster_passphrase)}
+          : clusterAuth,
       })
       writeFileSync(join(dir, 'nats.conf'), conf, {mode: 0o600})
       progress(`starting nats-server on ${node.ip}`)
@@ -129,8 +144,14 @@ export function createExampleProvider(context) {
       // When the user interrupts, stop waiting: the process exists, so report it and let the core record it.
       while (!signal.aborted) {
         if (!alive(pid)) {
-          const log = existsSync(join(dir, 'nats.log')) ? readFileSync(join(dir, 'nats.log'), 'utf8') : readFileSync(join(dir, 'stderr.log'), 'utf8')
-          throw context.error('FAILED', `nats-server exited at start: ${log.trim().split('\n').slice(-2).join(' | ')}`, `Its files are in ${dir}.`)
+          const log = existsSync(join(dir, 'nats.log'))
+            ? readFileSync(join(dir, 'nats.log'), 'utf8')
+            : readFileSync(join(dir, 'stderr.log'), 'utf8')
+          throw context.error(
+            'FAILED',
+            `nats-server exited at start: ${log.trim().split('\n').slice(-2).join(' | ')}`,
+            `Its files are in ${dir}.`,
+          )
         }
         try {
           const response = await fetch(`http://${helpers.hostPort(node.ip, ports.monitor)}/varz`, {signal: AbortSignal.timeout(500)})
@@ -139,7 +160,12 @@ export function createExampleProvider(context) {
         } catch {
           // not listening yet
         }
-        if (Date.now() > deadline) throw context.error('FAILED', `the node did not answer on ${node.ip}:${ports.monitor} within ${config.start_timeout_seconds}s`, `Its files are in ${dir}.`)
+        if (Date.now() > deadline)
+          throw context.error(
+            'FAILED',
+            `the node did not answer on ${node.ip}:${ports.monitor} within ${config.start_timeout_seconds}s`,
+            `Its files are in ${dir}.`,
+          )
         await helpers.sleep(50)
       }
       return {ip: node.ip, ipv4: node.ip, provider_ref: dir}

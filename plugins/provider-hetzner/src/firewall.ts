@@ -18,7 +18,12 @@ function rule(port: number, sources: readonly string[], description: string): Fi
  * The forest's cloud firewall: routes (cluster port) only between the forest's nodes; monitoring and clients
  * from the nodes and the operator's networks; SSH from the SSH networks. Everything else inbound is dropped.
  */
-export function firewallRules(nodeCidrs: readonly string[], operatorCidrs: readonly string[], sshCidrs: readonly string[], ports: NatsPorts): FirewallRule[] {
+export function firewallRules(
+  nodeCidrs: readonly string[],
+  operatorCidrs: readonly string[],
+  sshCidrs: readonly string[],
+  ports: NatsPorts,
+): FirewallRule[] {
   return [
     ...rule(ports.cluster, nodeCidrs, 'NATS routes between the forest nodes'),
     ...rule(ports.monitor, [...nodeCidrs, ...operatorCidrs], 'NATS monitoring from the nodes and the operator'),

@@ -129,10 +129,17 @@ export class HetznerProvider implements Provider, Cloud {
         else ips.v4 = ip
       })
       const addresses: Record<string, NodeAddresses> = {}
-      for (const node of request.nodes) addresses[node.id] = addressesOf(this.ips.get(this.key(forest.id, node.id))!, this.settings.route_via)
+      for (const node of request.nodes)
+        addresses[node.id] = addressesOf(this.ips.get(this.key(forest.id, node.id))!, this.settings.route_via)
       const all = [...request.existing.flatMap((n) => [n.ipv4, n.ipv6]), ...Object.values(addresses).flatMap((a) => [a.ipv4, a.ipv6])]
       request.progress('setting up the forest firewall')
-      await syncFirewall(this, forest, all.filter((a): a is string => Boolean(a)), this.operator, signal)
+      await syncFirewall(
+        this,
+        forest,
+        all.filter((a): a is string => Boolean(a)),
+        this.operator,
+        signal,
+      )
       return {addresses}
     } catch (error) {
       await deletePrimaryIps(this, madeHere)
@@ -154,15 +161,19 @@ export class HetznerProvider implements Provider, Cloud {
       ips = (await forestPrimaryIps(this, forest.id, signal)).get(request.node.id) ?? {}
       this.ips.set(key, ips)
     }
-    return createServer(this, {
-      ips,
-      ipsMoved: (moved) => this.ips.set(key, moved),
-      plan,
-      refreshFirewall: (sig) => refreshFirewall(this, forest, this.operator, sig),
-      sshKeyNames: this.sshKeys.names,
-      unavailable: this.unavailable,
-      userData: (r, node) => this.userData(r, node),
-    }, request)
+    return createServer(
+      this,
+      {
+        ips,
+        ipsMoved: (moved) => this.ips.set(key, moved),
+        plan,
+        refreshFirewall: (sig) => refreshFirewall(this, forest, this.operator, sig),
+        sshKeyNames: this.sshKeys.names,
+        unavailable: this.unavailable,
+        userData: (r, node) => this.userData(r, node),
+      },
+      request,
+    )
   }
 
   /** repair and upgrade: a new server for the node, with its name, labels and Primary IPs (resources/replace.ts). */
@@ -170,23 +181,40 @@ export class HetznerProvider implements Provider, Cloud {
     const plan = await this.ensurePlan(request.signal)
     await this.sshKeys.ensure(request.signal)
     const {forest} = request
-    const made = await replaceServer(this, {
-      ipsMoved: () => undefined,
-      plan,
-      refreshFirewall: (sig) => refreshFirewall(this, forest, this.operator, sig),
-      sshKeyNames: this.sshKeys.names,
-      unavailable: this.unavailable,
-      userData: (r, node) => this.userData(r, node),
-    }, request)
+    const made = await replaceServer(
+      this,
+      {
+        ipsMoved: () => undefined,
+        plan,
+        refreshFirewall: (sig) => refreshFirewall(this, forest, this.operator, sig),
+        sshKeyNames: this.sshKeys.names,
+        unavailable: this.unavailable,
+        userData: (r, node) => this.userData(r, node),
+      },
+      request,
+    )
     this.ips.delete(this.key(forest.id, request.node.id))
     return made
   }
 
   /** upgrade: a nats-server release as given (the node downloads it), a NimsForest build as an http(s) URL. */
-  async resolveVersions(request: {natsMode: 'system' | 'embedded'; wanted: {nats?: string; nimsforest?: string}}): Promise<{nats?: string; nimsforest?: string}> {
+  async resolveVersions(request: {
+    natsMode: 'system' | 'embedded'
+    wanted: {nats?: string; nimsforest?: string}
+  }): Promise<{nats?: string; nimsforest?: string}> {
     const {wanted} = request
-    if (wanted.nats && !/^\d+\.\d+\.\d+(-[A-Za-z0-9.]+)?$/.test(wanted.nats)) throw this.context.error('PREREQUISITE', `"${wanted.nats}" is not a nats-server release (like 2.11.4)`, 'Name a release of https://github.com/nats-io/nats-server/releases.')
-    if (wanted.nimsforest && !/^https?:\/\/\S+$/.test(wanted.nimsforest)) throw this.context.error('PREREQUISITE', `a NimsForest build for cloud nodes is a download URL, not "${wanted.nimsforest}"`, 'e.g. https://nimsforest.io/bin/nimsforest-1.4.0 ({arch} becomes amd64 or arm64 on the node).')
+    if (wanted.nats && !/^\d+\.\d+\.\d+(-[A-Za-z0-9.]+)?$/.test(wanted.nats))
+      throw this.context.error(
+        'PREREQUISITE',
+        `"${wanted.nats}" is not a nats-server release (like 2.11.4)`,
+        'Name a release of https://github.com/nats-io/nats-server/releases.',
+      )
+    if (wanted.nimsforest && !/^https?:\/\/\S+$/.test(wanted.nimsforest))
+      throw this.context.error(
+        'PREREQUISITE',
+        `a NimsForest build for cloud nodes is a download URL, not "${wanted.nimsforest}"`,
+        'e.g. https://nimsforest.io/bin/nimsforest-1.4.0 ({arch} becomes amd64 or arm64 on the node).',
+      )
     return {...wanted}
   }
 
@@ -199,7 +227,12 @@ export class HetznerProvider implements Provider, Cloud {
       const k = Number(/(\d+)$/.exec(n.id)?.[1] ?? 1) % 250 || 1
       const ipv4 = this.settings.ipv4 ? `192.0.2.${k}` : undefined
       const ipv6 = `2001:db8::${k.toString(16)}`
-      return {...n, ip: this.settings.route_via === 'ipv4' && ipv4 ? ipv4 : ipv6, ipv6, ...(ipv4 ? {ipv4, probe_address: ipv4} : {probe_address: ipv6})}
+      return {
+        ...n,
+        ip: this.settings.route_via === 'ipv4' && ipv4 ? ipv4 : ipv6,
+        ipv6,
+        ...(ipv4 ? {ipv4, probe_address: ipv4} : {probe_address: ipv6}),
+      }
     }
     const node = placeholder(request.node)
     const keys = await this.sshKeys.planned()
@@ -212,7 +245,9 @@ export class HetznerProvider implements Provider, Cloud {
         location: choice?.location ?? this.settings.location,
         name: resourceName(request.forest.id, request.node.id),
         server_type: choice?.type.name ?? this.settings.server_type,
-        ...(request.node.ip ? {} : {addresses: 'placeholders (192.0.2.0/24, 2001:db8::/32): the real ones are Primary IPs allocated at plant'}),
+        ...(request.node.ip
+          ? {}
+          : {addresses: 'placeholders (192.0.2.0/24, 2001:db8::/32): the real ones are Primary IPs allocated at plant'}),
       },
       user_data: userData,
     }
@@ -229,7 +264,10 @@ export class HetznerProvider implements Provider, Cloud {
     for (const s of await nodeServers(this, forest.id, node.id, signal)) ids.add(s.id)
     await Promise.all([...ids].map((id) => deleteServer(this, id, signal)))
     const left = await nodePrimaryIps(this, forest.id, node.id, signal)
-    await deletePrimaryIps(this, left.map((p) => p.id))
+    await deletePrimaryIps(
+      this,
+      left.map((p) => p.id),
+    )
     this.ips.delete(this.key(forest.id, node.id))
     // A node leaving a live forest leaves the firewall too; teardown removes the whole firewall instead.
     if (forest.status !== 'tearing_down') await refreshFirewall(this, forest, this.operator, signal)
@@ -237,7 +275,12 @@ export class HetznerProvider implements Provider, Cloud {
 
   async listNodes(forestId: string, signal: AbortSignal): Promise<ProviderNode[]> {
     const servers = await listServers(this, forestSelector(forestId), signal)
-    return servers.map((s) => ({forest_id: forestId, id: s.labels?.node ?? s.name, provider_ref: String(s.id), running: s.status === 'running'}))
+    return servers.map((s) => ({
+      forest_id: forestId,
+      id: s.labels?.node ?? s.name,
+      provider_ref: String(s.id),
+      running: s.status === 'running',
+    }))
   }
 
   /** Every server with the forest's label (known to the registry or not), then the firewall, then the Primary IPs. */
@@ -246,7 +289,10 @@ export class HetznerProvider implements Provider, Cloud {
     await Promise.all(servers.map((s) => deleteServer(this, s.id, signal)))
     for (const fw of await findFirewalls(this, forest.id, signal)) await deleteFirewall(this, fw.id, signal, fw)
     const ips = await listForestPrimaryIps(this, forest.id, signal)
-    await deletePrimaryIps(this, ips.map((p) => p.id))
+    await deletePrimaryIps(
+      this,
+      ips.map((p) => p.id),
+    )
   }
 
   /** Monthly price of one node (server type in its location, plus its Primary IPs), from /pricing. */

@@ -2,19 +2,43 @@ import type {ConfigSchema} from 'morpheus/plugin-api'
 
 /** `providers.hetzner` in the config file. The API token is `secrets.hetzner_api_token` (or HCLOUD_TOKEN / HETZNER_API_TOKEN). */
 export const configSchema: ConfigSchema = {
-  endpoint: {default: '', description: 'API base URL; empty means Hetzner\'s (https://api.hetzner.cloud/v1), or HCLOUD_ENDPOINT when set', type: 'string'},
+  endpoint: {
+    default: '',
+    description: "API base URL; empty means Hetzner's (https://api.hetzner.cloud/v1), or HCLOUD_ENDPOINT when set",
+    type: 'string',
+  },
   server_type: {default: 'cpx22', description: 'Server type of each node (`hcloud server-type list`)', type: 'string'},
-  server_types: {default: [], description: 'Fallback server types, tried in order when the first cannot be ordered or placed', type: 'string[]'},
+  server_types: {
+    default: [],
+    description: 'Fallback server types, tried in order when the first cannot be ordered or placed',
+    type: 'string[]',
+  },
   location: {default: 'fsn1', description: 'Location of the nodes (fsn1, nbg1, hel1, ash, hil, sin)', type: 'string'},
-  locations: {default: [], description: 'Fallback locations, tried in order when the server type is unavailable in the first', type: 'string[]'},
+  locations: {
+    default: [],
+    description: 'Fallback locations, tried in order when the server type is unavailable in the first',
+    type: 'string[]',
+  },
   image: {default: 'ubuntu-24.04', description: 'Operating system image', type: 'string'},
   ssh_key: {default: '', description: 'Name of an SSH key already in the Hetzner project, put on every node', type: 'string'},
-  ssh_public_key_path: {default: '', description: 'A public key file to put on every node; uploaded once (found by fingerprint first)', type: 'string'},
+  ssh_public_key_path: {
+    default: '',
+    description: 'A public key file to put on every node; uploaded once (found by fingerprint first)',
+    type: 'string',
+  },
   ipv4: {default: true, description: 'Give each node a public IPv4 address too (IPv6 is always on)', type: 'boolean'},
   route_via: {default: 'ipv6', description: 'Which address the nodes route to each other over', enum: ['ipv6', 'ipv4'], type: 'string'},
-  operator_cidrs: {default: [], description: 'Networks allowed to reach monitoring (8222) besides the nodes; empty: the address this machine is seen from', type: 'string[]'},
+  operator_cidrs: {
+    default: [],
+    description: 'Networks allowed to reach monitoring (8222) besides the nodes; empty: the address this machine is seen from',
+    type: 'string[]',
+  },
   ssh_cidrs: {default: [], description: 'Networks allowed to reach SSH (22); empty: operator_cidrs', type: 'string[]'},
-  public_address_url: {default: 'https://ipv4.icanhazip.com', description: 'Where to find out the address this machine is seen from, when operator_cidrs is empty', type: 'string'},
+  public_address_url: {
+    default: 'https://ipv4.icanhazip.com',
+    description: 'Where to find out the address this machine is seen from, when operator_cidrs is empty',
+    type: 'string',
+  },
   poll_interval_seconds: {default: 1, description: 'Time between checks of pending actions', minimum: 0.01, type: 'number'},
   boot_timeout_seconds: {default: 300, description: 'How long a server may take to be created and started', minimum: 1, type: 'integer'},
   parallel: {default: 10, description: 'At most this many API creations at once', maximum: 50, minimum: 1, type: 'integer'},

@@ -14,13 +14,17 @@ const spec = JSON.parse(readFileSync(new URL('../../../test/fixtures/hetzner-sim
 
 /** A raw API request to the simulator (what another tool, or the user in the Console, does beside Morpheus). */
 async function api(sim: HetznerSim, method: string, path: string, body?: unknown): Promise<{status: number; body: any; headers: Headers}> {
-  const res = await fetch(`${sim.url}${path}`, {body: body === undefined ? undefined : JSON.stringify(body), headers: {Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json'}, method})
+  const res = await fetch(`${sim.url}${path}`, {
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: {Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json'},
+    method,
+  })
   const text = await res.text()
   return {body: text ? JSON.parse(text) : undefined, headers: res.headers, status: res.status}
 }
 
 async function until(check: () => boolean, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !check(); ) {
+  for (const end = Date.now() + ms; !check();) {
     if (Date.now() > end) throw new Error('condition not reached in time')
     await new Promise((r) => setTimeout(r, 20))
   }
@@ -33,14 +37,14 @@ function answered(sim: HetznerSim, status: number): string[] {
   return sim.requests.filter((r) => r.status === status).map((r) => `${r.method} ${r.path.replace(/\/\d+/g, '/{id}')}`)
 }
 
-test('every error code the simulator can answer is in the spec, with that status (generic table, and each operation\'s own table)', () => {
+test("every error code the simulator can answer is in the spec, with that status (generic table, and each operation's own table)", () => {
   const generic = spec.info.description as string
-    for (const [code, status] of Object.entries(GENERIC)) expect(generic).toContain(`| \`${status}\` | \`${code}\` |`)
-    for (const [operation, codes] of Object.entries(OPERATION_SPECIFIC)) {
-      const [method, path] = operation.split(' ')
-      const text = spec.paths[path][method.toLowerCase()].description as string
-      for (const [code, status] of Object.entries(codes)) expect(text).toContain(`| \`${status}\` | \`${code}\` |`)
-    }
+  for (const [code, status] of Object.entries(GENERIC)) expect(generic).toContain(`| \`${status}\` | \`${code}\` |`)
+  for (const [operation, codes] of Object.entries(OPERATION_SPECIFIC)) {
+    const [method, path] = operation.split(' ')
+    const text = spec.paths[path][method.toLowerCase()].description as string
+    for (const [code, status] of Object.entries(codes)) expect(text).toContain(`| \`${status}\` | \`${code}\` |`)
+  }
 })
 
 describe('the simulator says no as the spec says', () => {
@@ -59,10 +63,20 @@ describe('the simulator says no as the spec says', () => {
     // No server carries the labels, and still:
     const refused = await api(h.sim, 'DELETE', `/firewalls/${id}`)
     expect([refused.status, refused.body.error.code]).toEqual([422, 'resource_in_use'])
-    const server = await api(h.sim, 'POST', '/servers', {image: 'ubuntu-24.04', labels: {'managed-by': 'morpheus', forest: 'f1'}, location: 'fsn1', name: 's1', server_type: 'cpx22'})
-    const alone = await api(h.sim, 'POST', `/firewalls/${id}/actions/remove_from_resources`, {remove_from: [{server: {id: server.body.server.id}, type: 'server'}]})
+    const server = await api(h.sim, 'POST', '/servers', {
+      image: 'ubuntu-24.04',
+      labels: {'managed-by': 'morpheus', forest: 'f1'},
+      location: 'fsn1',
+      name: 's1',
+      server_type: 'cpx22',
+    })
+    const alone = await api(h.sim, 'POST', `/firewalls/${id}/actions/remove_from_resources`, {
+      remove_from: [{server: {id: server.body.server.id}, type: 'server'}],
+    })
     expect([alone.status, alone.body.error.code]).toEqual([422, 'firewall_managed_by_label_selector'])
-    const missing = await api(h.sim, 'POST', `/firewalls/${id}/actions/remove_from_resources`, {remove_from: [{label_selector: {selector: 'other=1'}, type: 'label_selector'}]})
+    const missing = await api(h.sim, 'POST', `/firewalls/${id}/actions/remove_from_resources`, {
+      remove_from: [{label_selector: {selector: 'other=1'}, type: 'label_selector'}],
+    })
     expect([missing.status, missing.body.error.code]).toEqual([404, 'firewall_resource_not_found'])
     const removing = await api(h.sim, 'POST', `/firewalls/${id}/actions/remove_from_resources`, {remove_from: [selectorOf('f1')]})
     expect(removing.status).toBe(201)
@@ -76,31 +90,59 @@ describe('the simulator says no as the spec says', () => {
 
   test('Primary IPs: must_be_unassigned on delete while assigned; primary_ip_assigned when a server is created with one already assigned; server_not_stopped, server_has_ipv6', async () => {
     h = await harness({sim: {bootMs: 100}})
-    const ip = (await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, location: 'fsn1', name: 'ip1', type: 'ipv6'})).body.primary_ip
+    const ip = (
+      await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, location: 'fsn1', name: 'ip1', type: 'ipv6'})
+    ).body.primary_ip
     const server = {image: 'ubuntu-24.04', location: 'fsn1', server_type: 'cpx22'}
-    expect((await api(h.sim, 'POST', '/servers', {...server, name: 'a', public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id}})).status).toBe(201)
-    const taken = await api(h.sim, 'POST', '/servers', {...server, name: 'b', public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id}})
+    expect(
+      (await api(h.sim, 'POST', '/servers', {...server, name: 'a', public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id}}))
+        .status,
+    ).toBe(201)
+    const taken = await api(h.sim, 'POST', '/servers', {
+      ...server,
+      name: 'b',
+      public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id},
+    })
     expect([taken.status, taken.body.error.code]).toEqual([422, 'primary_ip_assigned'])
     const held = await api(h.sim, 'DELETE', `/primary_ips/${ip.id}`)
     expect([held.status, held.body.error.code]).toEqual([422, 'must_be_unassigned'])
-    const wrongFamily = await api(h.sim, 'POST', '/servers', {...server, name: 'c', public_net: {enable_ipv4: true, enable_ipv6: false, ipv4: ip.id}})
+    const wrongFamily = await api(h.sim, 'POST', '/servers', {
+      ...server,
+      name: 'c',
+      public_net: {enable_ipv4: true, enable_ipv6: false, ipv4: ip.id},
+    })
     expect([wrongFamily.status, wrongFamily.body.error.code]).toEqual([412, 'primary_ip_version_mismatch'])
     // Creating one assigned to a server: it must be off (server_not_stopped) and have no address of that family (server_has_ipv6).
     const running = await api(h.sim, 'POST', '/servers', {...server, name: 'd', public_net: {enable_ipv4: false, enable_ipv6: true}})
     await until(() => h.sim.servers.get(running.body.server.id)?.status === 'running')
-    const notStopped = await api(h.sim, 'POST', '/primary_ips', {assignee_id: running.body.server.id, assignee_type: 'server', name: 'ip2', type: 'ipv4'})
+    const notStopped = await api(h.sim, 'POST', '/primary_ips', {
+      assignee_id: running.body.server.id,
+      assignee_type: 'server',
+      name: 'ip2',
+      type: 'ipv4',
+    })
     expect([notStopped.status, notStopped.body.error.code]).toEqual([422, 'server_not_stopped'])
     const booting = await api(h.sim, 'POST', '/servers', {...server, name: 'e', public_net: {enable_ipv4: false, enable_ipv6: true}})
-    const hasV6 = await api(h.sim, 'POST', '/primary_ips', {assignee_id: booting.body.server.id, assignee_type: 'server', name: 'ip3', type: 'ipv6'})
+    const hasV6 = await api(h.sim, 'POST', '/primary_ips', {
+      assignee_id: booting.body.server.id,
+      assignee_type: 'server',
+      name: 'ip3',
+      type: 'ipv6',
+    })
     expect([hasV6.status, hasV6.body.error.code]).toEqual([422, 'server_has_ipv6'])
   })
 
   test('Primary IP assign and unassign as the spec has them: server_not_stopped while the server runs; primary_ip_already_assigned to another server; server_has_ipv6; a server off takes and gives them', async () => {
     h = await harness({sim: {bootMs: 50}})
     const server = {image: 'ubuntu-24.04', location: 'fsn1', server_type: 'cpx22'}
-    const ip = (await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, location: 'fsn1', name: 'ipa', type: 'ipv6'})).body.primary_ip
-    const a = (await api(h.sim, 'POST', '/servers', {...server, name: 'a', public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id}})).body.server
-    const b = (await api(h.sim, 'POST', '/servers', {...server, name: 'b', public_net: {enable_ipv4: false, enable_ipv6: false}})).body.server
+    const ip = (
+      await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, location: 'fsn1', name: 'ipa', type: 'ipv6'})
+    ).body.primary_ip
+    const a = (
+      await api(h.sim, 'POST', '/servers', {...server, name: 'a', public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id}})
+    ).body.server
+    const b = (await api(h.sim, 'POST', '/servers', {...server, name: 'b', public_net: {enable_ipv4: false, enable_ipv6: false}})).body
+      .server
     await until(() => h.sim.servers.get(a.id)?.status === 'running' && h.sim.servers.get(b.id)?.status === 'running')
     // unassign: only from a server that is off
     const running = await api(h.sim, 'POST', `/primary_ips/${ip.id}/actions/unassign`)
@@ -112,11 +154,17 @@ describe('the simulator says no as the spec says', () => {
     await until(() => h.sim.servers.get(b.id)?.status === 'off')
     const held = await api(h.sim, 'POST', `/primary_ips/${ip.id}/actions/assign`, {assignee_id: b.id, assignee_type: 'server'})
     expect([held.status, held.body.error.code]).toEqual([422, 'primary_ip_already_assigned'])
-    const free = (await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, location: 'fsn1', name: 'ipb', type: 'ipv6'})).body.primary_ip
-    const other = (await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, location: 'fsn1', name: 'ipc', type: 'ipv6'})).body.primary_ip
+    const free = (
+      await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, location: 'fsn1', name: 'ipb', type: 'ipv6'})
+    ).body.primary_ip
+    const other = (
+      await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, location: 'fsn1', name: 'ipc', type: 'ipv6'})
+    ).body.primary_ip
     const stillRunning = await api(h.sim, 'POST', `/primary_ips/${free.id}/actions/assign`, {assignee_id: a.id, assignee_type: 'server'})
     expect([stillRunning.status, stillRunning.body.error.code]).toEqual([422, 'server_not_stopped'])
-    expect((await api(h.sim, 'POST', `/primary_ips/${free.id}/actions/assign`, {assignee_id: b.id, assignee_type: 'server'})).status).toBe(201)
+    expect((await api(h.sim, 'POST', `/primary_ips/${free.id}/actions/assign`, {assignee_id: b.id, assignee_type: 'server'})).status).toBe(
+      201,
+    )
     await until(() => h.sim.primaryIps.get(free.id)?.assignee_id === b.id)
     const second = await api(h.sim, 'POST', `/primary_ips/${other.id}/actions/assign`, {assignee_id: b.id, assignee_type: 'server'})
     expect([second.status, second.body.error.code]).toEqual([422, 'server_has_ipv6'])
@@ -124,7 +172,10 @@ describe('the simulator says no as the spec says', () => {
     await until(() => !h.sim.actions.size || [...h.sim.actions.values()].every((x) => x.status !== 'running'))
     expect((await api(h.sim, 'POST', `/primary_ips/${free.id}/actions/unassign`)).status).toBe(201)
     await until(() => h.sim.primaryIps.get(free.id)?.assignee_id === null)
-    expect((await api(h.sim, 'POST', '/servers', {...server, name: 'c', public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: free.id}})).status).toBe(201)
+    expect(
+      (await api(h.sim, 'POST', '/servers', {...server, name: 'c', public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: free.id}}))
+        .status,
+    ).toBe(201)
     // PUT auto_delete: off, deleting the server leaves the address, unassigned.
     expect((await api(h.sim, 'PUT', `/primary_ips/${ip.id}`, {auto_delete: false})).body.primary_ip.auto_delete).toBe(false)
     expect((await api(h.sim, 'PUT', '/primary_ips/999999', {auto_delete: false})).status).toBe(404)
@@ -139,7 +190,17 @@ describe('the simulator says no as the spec says', () => {
     const oldServer = h.sim.servers.get(Number(node.provider_ref))!
     const ips = [oldServer.ipv4, oldServer.ipv6].filter((x) => x !== undefined).sort()
     const from = h.sim.requests.length
-    const request = {cluster: true, clusterAuth: null, forest: planted.forest, natsMode: 'system' as const, node, peers: planted.nodes.filter((n) => n.id !== node.id), ports: h.context.ports, progress: () => undefined, signal: never()}
+    const request = {
+      cluster: true,
+      clusterAuth: null,
+      forest: planted.forest,
+      natsMode: 'system' as const,
+      node,
+      peers: planted.nodes.filter((n) => n.id !== node.id),
+      ports: h.context.ports,
+      progress: () => undefined,
+      signal: never(),
+    }
     const made = await h.provider.replaceNode!({...request, graceful: true})
     expect([made.ip, made.ipv4, made.ipv6]).toEqual([node.ip, node.ipv4, node.ipv6])
     expect(h.sim.servers.has(oldServer.id)).toBe(false)
@@ -147,13 +208,18 @@ describe('the simulator says no as the spec says', () => {
     expect(server).toMatchObject({labels: oldServer.labels, name: oldServer.name, status: 'running'})
     expect([server.ipv4, server.ipv6].filter((x) => x !== undefined).sort()).toEqual(ips)
     for (const id of ips) expect(h.sim.primaryIps.get(id!)).toMatchObject({assignee_id: server.id, auto_delete: true})
-    const calls = h.sim.requests.slice(from).filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path.replace(/\/\d+/g, '/{id}')} ${r.status}`)
+    const calls = h.sim.requests
+      .slice(from)
+      .filter((r) => r.method !== 'GET')
+      .map((r) => `${r.method} ${r.path.replace(/\/\d+/g, '/{id}')} ${r.status}`)
     expect(calls).toEqual([
-      'PUT /primary_ips/{id} 200', 'PUT /primary_ips/{id} 200',
+      'PUT /primary_ips/{id} 200',
+      'PUT /primary_ips/{id} 200',
       'POST /servers/{id}/actions/shutdown 201',
       'DELETE /servers/{id} 200',
       'POST /servers 201',
-      'PUT /primary_ips/{id} 200', 'PUT /primary_ips/{id} 200',
+      'PUT /primary_ips/{id} 200',
+      'PUT /primary_ips/{id} 200',
     ])
     // Again (a re-run after Ctrl-C), not graceful: the same addresses on yet another server.
     const again = await h.provider.replaceNode!({...request, graceful: false, node: {...node, ...made}})
@@ -212,14 +278,23 @@ describe('what Morpheus does with each error', () => {
     const forest = forestRecord('forest-again', 0, h.context.ports)
     const tearing = {...forest, status: 'tearing_down' as const}
     // Already emptied by an earlier run that stopped before the delete:
-    const a = (await api(h.sim, 'POST', '/firewalls', {apply_to: [], labels: {'managed-by': 'morpheus', forest: forest.id}, name: 'a', rules: []})).body.firewall
+    const a = (
+      await api(h.sim, 'POST', '/firewalls', {apply_to: [], labels: {'managed-by': 'morpheus', forest: forest.id}, name: 'a', rules: []})
+    ).body.firewall
     await h.provider.destroyForest(tearing, never())
     expect(h.sim.firewalls.has(a.id)).toBe(false)
     expect(h.sim.count('POST', /remove_from_resources$/)).toBe(0)
     // Gone already (an orphan removed by someone else): fine.
     await h.provider.destroyOrphan({id: String(a.id), kind: 'firewall', name: 'a'}, never())
     // The selector removed by another run between our read and our removal: 404 firewall_resource_not_found, then resource_in_use is read again.
-    const b = (await api(h.sim, 'POST', '/firewalls', {apply_to: [selectorOf(forest.id)], labels: {'managed-by': 'morpheus', forest: forest.id}, name: 'b', rules: []})).body.firewall
+    const b = (
+      await api(h.sim, 'POST', '/firewalls', {
+        apply_to: [selectorOf(forest.id)],
+        labels: {'managed-by': 'morpheus', forest: forest.id},
+        name: 'b',
+        rules: [],
+      })
+    ).body.firewall
     await new Promise((r) => setTimeout(r, 100))
     h.sim.faults.errors = [{code: 'firewall_resource_not_found', count: 1, match: /remove_from_resources$/}]
     await h.provider.destroyForest(tearing, never())
@@ -231,13 +306,26 @@ describe('what Morpheus does with each error', () => {
   test('firewall_managed_by_label_selector: an orphaned firewall whose selector still reaches a server loses the selector, not the server, and is deleted', async () => {
     h = await harness()
     const labels = {'managed-by': 'morpheus', forest: 'forest-gone'}
-    const server = (await api(h.sim, 'POST', '/servers', {image: 'ubuntu-24.04', labels: {...labels, node: 'node-1'}, location: 'fsn1', name: 'forest-gone-node-1', server_type: 'cpx22'})).body.server
-    const fw = (await api(h.sim, 'POST', '/firewalls', {apply_to: [selectorOf('forest-gone')], labels, name: 'morpheus-forest-gone', rules: []})).body.firewall
+    const server = (
+      await api(h.sim, 'POST', '/servers', {
+        image: 'ubuntu-24.04',
+        labels: {...labels, node: 'node-1'},
+        location: 'fsn1',
+        name: 'forest-gone-node-1',
+        server_type: 'cpx22',
+      })
+    ).body.server
+    const fw = (
+      await api(h.sim, 'POST', '/firewalls', {apply_to: [selectorOf('forest-gone')], labels, name: 'morpheus-forest-gone', rules: []})
+    ).body.firewall
     await until(() => h.sim.appliedTo(h.sim.firewalls.get(fw.id)!).length === 1)
     const found = await h.provider.orphans([], never())
     expect(found.map((o) => o.kind)).toEqual(['server', 'firewall'])
     // Only the firewall (as if the server's own removal had failed): the firewall must still go.
-    await h.provider.destroyOrphan(found.find((o) => o.kind === 'firewall')!, never())
+    await h.provider.destroyOrphan(
+      found.find((o) => o.kind === 'firewall')!,
+      never(),
+    )
     expect(h.sim.firewalls.size).toBe(0)
     expect(h.sim.servers.has(server.id)).toBe(true)
     expect(answered(h.sim, 422)).toEqual([])
@@ -254,7 +342,7 @@ describe('what Morpheus does with each error', () => {
     // (destroyNode's own rule refresh may still be running on a loaded machine: that one is locked too, so wait it out first.)
     const [fw] = [...h.sim.firewalls.values()]
     let setRules = await api(h.sim, 'POST', `/firewalls/${fw.id}/actions/set_rules`, {rules: []})
-    for (const deadline = Date.now() + 20_000; setRules.status === 423 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 20_000; setRules.status === 423 && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 200))
       setRules = await api(h.sim, 'POST', `/firewalls/${fw.id}/actions/set_rules`, {rules: []})
     }
@@ -311,7 +399,7 @@ describe('what Morpheus does with each error', () => {
     expect(h.sim.count('GET', /^\/server_types$/)).toBe(5)
   }, 90_000)
 
-  test('an error that is not Hetzner\'s to retry fails at once, clearly: maintenance (403)', async () => {
+  test("an error that is not Hetzner's to retry fails at once, clearly: maintenance (403)", async () => {
     h = await harness()
     h.sim.faults.errors = [{code: 'maintenance', count: 1, match: /^GET \/server_types$/}]
     const error = await rejection(h.provider.preflight(never()))
@@ -333,8 +421,25 @@ describe('what Morpheus does with each error', () => {
   test('primary_ip_assigned: a node whose address another server holds fails clearly; that address is not taken from it (must_be_unassigned is reported, not fatal)', async () => {
     h = await harness()
     const forestId = 'forest-held'
-    const ip = (await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, labels: {'managed-by': 'morpheus', forest: forestId, node: 'node-1', role: 'edge'}, location: 'fsn1', name: 'held-v6', type: 'ipv6'})).body.primary_ip
-    const holder = (await api(h.sim, 'POST', '/servers', {image: 'ubuntu-24.04', location: 'fsn1', name: 'someone-else', public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id}, server_type: 'cpx22'})).body.server
+    const ip = (
+      await api(h.sim, 'POST', '/primary_ips', {
+        assignee_type: 'server',
+        auto_delete: false,
+        labels: {'managed-by': 'morpheus', forest: forestId, node: 'node-1', role: 'edge'},
+        location: 'fsn1',
+        name: 'held-v6',
+        type: 'ipv6',
+      })
+    ).body.primary_ip
+    const holder = (
+      await api(h.sim, 'POST', '/servers', {
+        image: 'ubuntu-24.04',
+        location: 'fsn1',
+        name: 'someone-else',
+        public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id},
+        server_type: 'cpx22',
+      })
+    ).body.server
     const result = await drivePlant(h.provider, {count: 1, forestId, ports: h.context.ports})
     const error = result.errors.get('node-1') as any
     expect(error.code).toBe('FAILED')
@@ -344,11 +449,20 @@ describe('what Morpheus does with each error', () => {
     expect(h.logs.join('\n')).toMatch(/node-1: could not remove everything this run made for it \(.*must_be_unassigned/)
   })
 
-  test('primary_ip_datacenter_mismatch never happens: a node\'s addresses left in another location by an earlier run are replaced by new ones in the server\'s location first', async () => {
+  test("primary_ip_datacenter_mismatch never happens: a node's addresses left in another location by an earlier run are replaced by new ones in the server's location first", async () => {
     h = await harness()
     const forestId = 'forest-moved'
     const labels = {'managed-by': 'morpheus', forest: forestId, node: 'node-1', role: 'edge'}
-    const old = (await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: true, labels, location: 'nbg1', name: `${forestId}-node-1-v6`, type: 'ipv6'})).body.primary_ip
+    const old = (
+      await api(h.sim, 'POST', '/primary_ips', {
+        assignee_type: 'server',
+        auto_delete: true,
+        labels,
+        location: 'nbg1',
+        name: `${forestId}-node-1-v6`,
+        type: 'ipv6',
+      })
+    ).body.primary_ip
     const result = await drivePlant(h.provider, {count: 1, forestId, ports: h.context.ports})
     expect([...result.errors.values()]).toEqual([])
     expect(answered(h.sim, 422)).toEqual([])
@@ -363,10 +477,29 @@ describe('what Morpheus does with each error', () => {
     const result = await drivePlant(h.provider, {count: 1, forestId: 'forest-unassign', ports: h.context.ports})
     expect([...result.errors.values()]).toEqual([])
     // An address of the forest that a server outside the forest holds (put there by hand).
-    const ip = (await api(h.sim, 'POST', '/primary_ips', {assignee_type: 'server', auto_delete: false, labels: {'managed-by': 'morpheus', forest: 'forest-unassign'}, location: 'fsn1', name: 'by-hand', type: 'ipv6'})).body.primary_ip
-    const other = (await api(h.sim, 'POST', '/servers', {image: 'ubuntu-24.04', location: 'fsn1', name: 'outside', public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id}, server_type: 'cpx22'})).body.server
+    const ip = (
+      await api(h.sim, 'POST', '/primary_ips', {
+        assignee_type: 'server',
+        auto_delete: false,
+        labels: {'managed-by': 'morpheus', forest: 'forest-unassign'},
+        location: 'fsn1',
+        name: 'by-hand',
+        type: 'ipv6',
+      })
+    ).body.primary_ip
+    const other = (
+      await api(h.sim, 'POST', '/servers', {
+        image: 'ubuntu-24.04',
+        location: 'fsn1',
+        name: 'outside',
+        public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id},
+        server_type: 'cpx22',
+      })
+    ).body.server
     const error = await rejection(driveTeardown(h.provider, result.forest, result.nodes))
-    expect(error.message).toMatch(/DELETE \/primary_ips\/\d+: must_be_unassigned \(HTTP 422\): Primary IP with ID \d+ is still assigned to server \d+/)
+    expect(error.message).toMatch(
+      /DELETE \/primary_ips\/\d+: must_be_unassigned \(HTTP 422\): Primary IP with ID \d+ is still assigned to server \d+/,
+    )
     expect(error.hint).toMatch(/Unassign/)
     expect(h.sim.servers.has(other.id)).toBe(true)
     await api(h.sim, 'DELETE', `/servers/${other.id}`)

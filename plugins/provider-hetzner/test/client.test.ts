@@ -19,11 +19,35 @@ const PUBLIC_KEY = `ssh-ed25519 ${Buffer.concat([Buffer.from('\0\0\0\x0bssh-ed25
 describe('the simulator holds requests to the spec', () => {
   const v = new SpecValidator()
   test('a valid request passes; a wrong type, an unknown field, an unknown query parameter and an unknown path fail', () => {
-    expect(v.validate('POST', '/primary_ips', new URLSearchParams(), JSON.stringify({assignee_type: 'server', auto_delete: true, location: 'fsn1', name: 'a', type: 'ipv6'})).errors).toEqual([])
-    expect(v.validate('POST', '/primary_ips', new URLSearchParams(), JSON.stringify({assignee_type: 'server', name: 'a', type: 'ipv5'})).errors.join()).toMatch(/body\/type: must be equal to one of the allowed values/)
-    expect(v.validate('POST', '/primary_ips', new URLSearchParams(), JSON.stringify({assignee_type: 'server', autodelete: true, name: 'a', type: 'ipv6'})).errors.join()).toMatch(/must NOT have additional properties \(autodelete\)/)
-    expect(v.validate('POST', '/servers', new URLSearchParams(), JSON.stringify({image: 'x', name: 'n'})).errors.join()).toMatch(/must have required property 'server_type'/)
-    expect(v.validate('GET', '/servers', new URLSearchParams('labelselector=a'), '').errors.join()).toMatch(/query.labelselector: not a parameter/)
+    expect(
+      v.validate(
+        'POST',
+        '/primary_ips',
+        new URLSearchParams(),
+        JSON.stringify({assignee_type: 'server', auto_delete: true, location: 'fsn1', name: 'a', type: 'ipv6'}),
+      ).errors,
+    ).toEqual([])
+    expect(
+      v
+        .validate('POST', '/primary_ips', new URLSearchParams(), JSON.stringify({assignee_type: 'server', name: 'a', type: 'ipv5'}))
+        .errors.join(),
+    ).toMatch(/body\/type: must be equal to one of the allowed values/)
+    expect(
+      v
+        .validate(
+          'POST',
+          '/primary_ips',
+          new URLSearchParams(),
+          JSON.stringify({assignee_type: 'server', autodelete: true, name: 'a', type: 'ipv6'}),
+        )
+        .errors.join(),
+    ).toMatch(/must NOT have additional properties \(autodelete\)/)
+    expect(v.validate('POST', '/servers', new URLSearchParams(), JSON.stringify({image: 'x', name: 'n'})).errors.join()).toMatch(
+      /must have required property 'server_type'/,
+    )
+    expect(v.validate('GET', '/servers', new URLSearchParams('labelselector=a'), '').errors.join()).toMatch(
+      /query.labelselector: not a parameter/,
+    )
     expect(v.validate('GET', '/servers', new URLSearchParams('page=x'), '').errors.join()).toMatch(/query.page: must be integer/)
     expect(v.validate('GET', '/actions', new URLSearchParams(), '').errors).toEqual(['query.id: required'])
     expect(v.validate('GET', '/actions', new URLSearchParams('id=1&id=2'), '').query).toEqual({id: [1, 2]})
@@ -42,7 +66,8 @@ describe('the simulator holds requests to the spec', () => {
   })
 
   test('booting: the nats.conf from the user data, bound to the node address, files moved into the sandbox', () => {
-    const conf = 'listen: "[::]:4222"\nhttp: "0.0.0.0:8222"\njetstream {\n  store_dir: "/var/lib/nats/jetstream"\n}\ncluster {\n  listen: "[::]:6222"\n  tls { ca_file: "/etc/nats/ca.pem" }\n}\n'
+    const conf =
+      'listen: "[::]:4222"\nhttp: "0.0.0.0:8222"\njetstream {\n  store_dir: "/var/lib/nats/jetstream"\n}\ncluster {\n  listen: "[::]:6222"\n  tls { ca_file: "/etc/nats/ca.pem" }\n}\n'
     const userData = `#cloud-config\nwrite_files:\n  - path: /etc/nats/nats.conf\n    content: ${JSON.stringify(conf)}\n`
     expect(natsConfFromUserData(userData)).toBe(conf)
     const out = localise(conf, '127.0.50.9', '/tmp/x', new Map([['/etc/nats/ca.pem', '/tmp/x/files/etc/nats/ca.pem']]))
@@ -65,7 +90,11 @@ describe('provider pieces', () => {
       ['22', ['198.51.100.0/24']],
     ])
     const many = Array.from({length: 150}, (_, i) => `10.0.${Math.floor(i / 200)}.${i}/32`)
-    expect(firewallRules(many, [], ['0.0.0.0/0'], ports).filter((r) => r.port === '6222').map((r) => r.source_ips!.length)).toEqual([100, 50])
+    expect(
+      firewallRules(many, [], ['0.0.0.0/0'], ports)
+        .filter((r) => r.port === '6222')
+        .map((r) => r.source_ips!.length),
+    ).toEqual([100, 50])
     expect(sameRules(rules, [...rules].reverse())).toBe(true)
     expect(sameRules(rules, rules.slice(1))).toBe(false)
   })
@@ -89,7 +118,17 @@ describe('provider against the simulator: lists, prices, SSH keys, orphans', () 
     h = await harness()
     for (let i = 1; i <= 60; i++) {
       const id = 5000 + i
-      h.sim.servers.set(id, {created: new Date().toISOString(), id, image: 'ubuntu-24.04', labels: {'managed-by': 'morpheus', forest: 'forest-many', node: `node-${i}`, role: 'edge'}, location: 'fsn1', name: `forest-many-node-${i}`, status: 'running', type: 'cpx22', userData: ''})
+      h.sim.servers.set(id, {
+        created: new Date().toISOString(),
+        id,
+        image: 'ubuntu-24.04',
+        labels: {'managed-by': 'morpheus', forest: 'forest-many', node: `node-${i}`, role: 'edge'},
+        location: 'fsn1',
+        name: `forest-many-node-${i}`,
+        status: 'running',
+        type: 'cpx22',
+        userData: '',
+      })
     }
     const nodes = await h.provider.listNodes('forest-many', never())
     expect(nodes).toHaveLength(60)
@@ -145,7 +184,12 @@ describe('provider against the simulator: lists, prices, SSH keys, orphans', () 
     await drivePlant(h.provider, {count: 1, forestId: 'forest-known', ports: h.context.ports})
     await drivePlant(h.provider, {count: 1, forestId: 'forest-lost', ports: h.context.ports})
     const orphans = await h.provider.orphans(['forest-known'], never())
-    expect(orphans.map((o) => `${o.kind}:${o.name}`).sort()).toEqual(['firewall:morpheus-forest-lost', 'primary_ip:forest-lost-node-1-v4', 'primary_ip:forest-lost-node-1-v6', 'server:forest-lost-node-1'])
+    expect(orphans.map((o) => `${o.kind}:${o.name}`).sort()).toEqual([
+      'firewall:morpheus-forest-lost',
+      'primary_ip:forest-lost-node-1-v4',
+      'primary_ip:forest-lost-node-1-v6',
+      'server:forest-lost-node-1',
+    ])
     // In deletion order: the server first (it holds the addresses), then its firewall, then the addresses.
     expect(orphans.map((o) => o.kind)).toEqual(['server', 'firewall', 'primary_ip', 'primary_ip'])
     expect(orphans.every((o) => o.forest === 'forest-lost')).toBe(true)

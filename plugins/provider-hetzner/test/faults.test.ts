@@ -20,7 +20,11 @@ function firstError(result: DriveResult): any {
 
 describe('hetzner provider: bad input and faults', () => {
   let h: Harness
-  const saved = {HCLOUD_TOKEN: process.env.HCLOUD_TOKEN, HETZNER_API_TOKEN: process.env.HETZNER_API_TOKEN, HCLOUD_ENDPOINT: process.env.HCLOUD_ENDPOINT}
+  const saved = {
+    HCLOUD_TOKEN: process.env.HCLOUD_TOKEN,
+    HETZNER_API_TOKEN: process.env.HETZNER_API_TOKEN,
+    HCLOUD_ENDPOINT: process.env.HCLOUD_ENDPOINT,
+  }
   beforeEach(() => {
     delete process.env.HCLOUD_TOKEN
     delete process.env.HETZNER_API_TOKEN
@@ -41,7 +45,7 @@ describe('hetzner provider: bad input and faults', () => {
     expect(h.sim.requests).toHaveLength(0)
   })
 
-  test('the token from the context\'s secrets only (the core resolves HCLOUD_TOKEN / HETZNER_API_TOKEN into them)', async () => {
+  test("the token from the context's secrets only (the core resolves HCLOUD_TOKEN / HETZNER_API_TOKEN into them)", async () => {
     h = await harness({secrets: {}})
     process.env.HCLOUD_TOKEN = TOKEN
     process.env.HETZNER_API_TOKEN = TOKEN
@@ -140,7 +144,7 @@ describe('hetzner provider: bad input and faults', () => {
     expect(h.sim.paid().servers).toEqual(['forest-rate-node-1'])
   })
 
-  test('502 and 504 are retried (Hetzner\'s rule) and the plant succeeds; 503 and 500 are not retried', async () => {
+  test("502 and 504 are retried (Hetzner's rule) and the plant succeeds; 503 and 500 are not retried", async () => {
     h = await harness()
     h.sim.faults.serverErrors = [{count: 2, match: /^POST \/servers$/, status: 502}]
     const result = await drivePlant(h.provider, {count: 1, ports: h.context.ports, forestId: 'forest-502'})
@@ -214,7 +218,8 @@ describe('hetzner provider: bad input and faults', () => {
     const [fw] = [...h.sim.firewalls.values()]
     const cidrs = result.nodes.flatMap((n) => [`${n.ipv4}/32`, `${n.ipv6}/128`]).sort()
     expect(fw.rules.find((r) => r.port === String(h.context.ports.cluster))?.source_ips).toEqual(cidrs)
-    for (const n of result.nodes) expect(h.sim.primaryIps.get([...h.sim.servers.values()].find((s) => s.labels.node === n.id)!.ipv4!)?.ip).toBe(n.ipv4)
+    for (const n of result.nodes)
+      expect(h.sim.primaryIps.get([...h.sim.servers.values()].find((s) => s.labels.node === n.id)!.ipv4!)?.ip).toBe(n.ipv4)
   })
 
   test('user data over 32 KiB is refused before any server is created', async () => {

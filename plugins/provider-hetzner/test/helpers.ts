@@ -15,9 +15,17 @@ export interface Harness {
 }
 
 /** A simulator on loopback and a provider pointed at it (config endpoint), with a log that tests can read. */
-export async function harness(options: {sim?: SimOptions; config?: Record<string, unknown>; secrets?: Record<string, string>; ports?: PluginContext['ports']} = {}): Promise<Harness> {
+export async function harness(
+  options: {sim?: SimOptions; config?: Record<string, unknown>; secrets?: Record<string, string>; ports?: PluginContext['ports']} = {},
+): Promise<Harness> {
   const block = 100 + Math.floor(Math.random() * 15) * 10
-  const sim = new HetznerSim({bootMs: 100, bootNats: true, ipv4Pool: [block, block + 9], tokens: {ro: ['read-only-token'], rw: [TOKEN]}, ...options.sim})
+  const sim = new HetznerSim({
+    bootMs: 100,
+    bootNats: true,
+    ipv4Pool: [block, block + 9],
+    tokens: {ro: ['read-only-token'], rw: [TOKEN]},
+    ...options.sim,
+  })
   await sim.start()
   const renderer = await createRenderer()
   const logs: string[] = []

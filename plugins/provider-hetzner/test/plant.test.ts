@@ -34,7 +34,9 @@ describe('hetzner provider against the simulator: plant and teardown', () => {
     }
     // Labels, IPv6 on, Primary IPs assigned with auto_delete.
     const servers = [...h.sim.servers.values()]
-    expect(servers.map((s) => s.labels)).toEqual(result.nodes.map((n) => ({'managed-by': 'morpheus', forest: 'forest-1700000001', node: n.id, role: 'edge'})))
+    expect(servers.map((s) => s.labels)).toEqual(
+      result.nodes.map((n) => ({'managed-by': 'morpheus', forest: 'forest-1700000001', node: n.id, role: 'edge'})),
+    )
     for (const s of servers) expect(h.sim.primaryIps.get(s.ipv6!)?.auto_delete).toBe(true)
     // One firewall, by label selector, routes only between nodes, monitoring from nodes + operator.
     const [fw] = [...h.sim.firewalls.values()]

@@ -10,9 +10,19 @@ import {harness, type Harness} from './helpers.js'
 // The resource modules on their own, in hetzner-k3s's manner: each finds before it creates, and each
 // delete accepts what is gone already, so running a step again converges instead of duplicating.
 const never = () => new AbortController().signal
-const nodeRecord = (forestId: string, id: string): NodeRecord => ({created_at: new Date().toISOString(), forest_id: forestId, id, ip: '', role: 'edge', status: 'creating'})
+const nodeRecord = (forestId: string, id: string): NodeRecord => ({
+  created_at: new Date().toISOString(),
+  forest_id: forestId,
+  id,
+  ip: '',
+  role: 'edge',
+  status: 'creating',
+})
 // Writes the simulator took (a 423 `locked` while a firewall action runs is retried, and not counted).
-const writes = (h: Harness) => h.sim.requests.filter((r) => r.method !== 'GET' && r.status !== 423).map((r) => `${r.method} ${r.path.replace(/\d+/g, '{id}')} ${r.status}`)
+const writes = (h: Harness) =>
+  h.sim.requests
+    .filter((r) => r.method !== 'GET' && r.status !== 423)
+    .map((r) => `${r.method} ${r.path.replace(/\d+/g, '{id}')} ${r.status}`)
 
 describe('hetzner resources: find before create, delete what is there', () => {
   let h: Harness
@@ -66,6 +76,9 @@ describe('hetzner resources: find before create, delete what is there', () => {
     expect(h.sim.firewalls.size).toBe(0)
     expect(h.sim.primaryIps.size).toBe(0)
     expect(h.provider.created).toEqual({firewalls: new Set(), primaryIps: new Set(), servers: new Set()})
-    expect(h.sim.requests.filter((r) => r.method === 'DELETE' && r.status === 404).map((r) => r.path.replace(/\d+/g, '{id}'))).toEqual(['/primary_ips/{id}', '/servers/{id}'])
+    expect(h.sim.requests.filter((r) => r.method === 'DELETE' && r.status === 404).map((r) => r.path.replace(/\d+/g, '{id}'))).toEqual([
+      '/primary_ips/{id}',
+      '/servers/{id}',
+    ])
   })
 })

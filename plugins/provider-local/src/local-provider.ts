@@ -1,10 +1,41 @@
 import {execFileSync, spawn} from 'node:child_process'
-import {accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync} from 'node:fs'
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import {createServer} from 'node:net'
 import {totalmem} from 'node:os'
 import {delimiter, dirname, join, resolve} from 'node:path'
 
-import type {ClusterAuth, CreatedNode, CreateNodeRequest, ForestRecord, NatsMode, NatsPorts, NodePlan, NodeRecord, NodeReservation, NodeVersions, PlanRequest, PluginContext, Provider, ProviderNode, ReconfigureRequest, ReplaceNodeRequest, ReserveRequest} from 'morpheus/plugin-api'
+import type {
+  ClusterAuth,
+  CreatedNode,
+  CreateNodeRequest,
+  ForestRecord,
+  NatsMode,
+  NatsPorts,
+  NodePlan,
+  NodeRecord,
+  NodeReservation,
+  NodeVersions,
+  PlanRequest,
+  PluginContext,
+  Provider,
+  ProviderNode,
+  ReconfigureRequest,
+  ReplaceNodeRequest,
+  ReserveRequest,
+} from 'morpheus/plugin-api'
 
 import {pickAddresses} from './addresses.js'
 
@@ -105,21 +136,36 @@ export class LocalProvider implements Provider {
   }
 
   private get config() {
-    return this.context.config as {first_address: string; nats_server: string; nimsforest_binary: string; start_timeout_seconds: number; stop_timeout_seconds: number}
+    return this.context.config as {
+      first_address: string
+      nats_server: string
+      nimsforest_binary: string
+      start_timeout_seconds: number
+      stop_timeout_seconds: number
+    }
   }
 
   async preflight(): Promise<void> {
     if (this.natsMode === 'embedded') {
       const found = findProgram(this.config.nimsforest_binary)
-      if ('problem' in found) throw this.context.error('PREREQUISITE', `the NimsForest binary was not found: ${found.problem} (providers.local.nimsforest_binary)`, 'Point providers.local.nimsforest_binary at the binary, or unset it to run nats-server.')
+      if ('problem' in found)
+        throw this.context.error(
+          'PREREQUISITE',
+          `the NimsForest binary was not found: ${found.problem} (providers.local.nimsforest_binary)`,
+          'Point providers.local.nimsforest_binary at the binary, or unset it to run nats-server.',
+        )
       this.binary = found.path
     } else {
       const bin = this.config.nats_server
       const found = findProgram(bin)
       if ('problem' in found) {
-        throw this.context.error('PREREQUISITE', `nats-server was not found: ${found.problem}${bin === 'nats-server' ? '' : ' (providers.local.nats_server)'}`, bin.includes('/')
-          ? 'Point providers.local.nats_server at the nats-server binary (`morpheus config set providers.local.nats_server <path>`), or unset it to use the one on PATH.'
-          : 'Install it: `sudo apt-get install nats-server` on Debian/Ubuntu (or download it from the NATS releases), or set providers.local.nats_server to its path.')
+        throw this.context.error(
+          'PREREQUISITE',
+          `nats-server was not found: ${found.problem}${bin === 'nats-server' ? '' : ' (providers.local.nats_server)'}`,
+          bin.includes('/')
+            ? 'Point providers.local.nats_server at the nats-server binary (`morpheus config set providers.local.nats_server <path>`), or unset it to use the one on PATH.'
+            : 'Install it: `sudo apt-get install nats-server` on Debian/Ubuntu (or download it from the NATS releases), or set providers.local.nats_server to its path.',
+        )
       }
       this.binary = found.path
     }
@@ -127,7 +173,12 @@ export class LocalProvider implements Provider {
     try {
       assertCanHold(this.dataDir)
     } catch (error) {
-      throw this.context.error('PREREQUISITE', `cannot create the local nodes' directory ${this.dataDir} (providers.local.data_dir)`, 'Or set providers.local.data_dir to a writable directory.', {cause: error})
+      throw this.context.error(
+        'PREREQUISITE',
+        `cannot create the local nodes' directory ${this.dataDir} (providers.local.data_dir)`,
+        'Or set providers.local.data_dir to a writable directory.',
+        {cause: error},
+      )
     }
     // Addresses held by node directories on disk count as taken, even if the registry forgot them,
     // and so do the next addresses where something else already listens on one of the ports.
@@ -175,12 +226,19 @@ export class LocalProvider implements Provider {
     if (!this.binary) await this.preflight()
     const ip = node.ip
     for (const port of [ports.client, ports.cluster, ports.monitor]) {
-      if (!(await portFree(ip, port))) throw this.context.error('FAILED', `${ip}:${port} is already in use by another process`, 'Stop that process, or move local nodes elsewhere with providers.local.first_address.')
+      if (!(await portFree(ip, port)))
+        throw this.context.error(
+          'FAILED',
+          `${ip}:${port} is already in use by another process`,
+          'Stop that process, or move local nodes elsewhere with providers.local.first_address.',
+        )
     }
     const program = this.program(request.versions)
     const dir = this.nodeDir(forest.id, node.id)
     mkdirSync(join(dir, 'jetstream'), {mode: 0o700, recursive: true})
-    request.progress(`starting ${this.natsMode === 'embedded' ? 'NimsForest' : `nats-server ${program.versions.nats ?? ''}`.trim()} on ${ip}`)
+    request.progress(
+      `starting ${this.natsMode === 'embedded' ? 'NimsForest' : `nats-server ${program.versions.nats ?? ''}`.trim()} on ${ip}`,
+    )
     await this.start(dir, forest, node, request, program.path)
     return {ip, ipv4: ip, memory_bytes: totalmem(), provider_ref: dir, versions: program.versions}
   }
@@ -196,7 +254,12 @@ export class LocalProvider implements Provider {
       const wanted = versions?.nimsforest
       if (wanted && wanted !== this.binary) {
         const found = findProgram(wanted)
-        if ('problem' in found) throw this.context.error('PREREQUISITE', `the forest's NimsForest build ${wanted} is not here: ${found.problem}`, 'Put that binary back, or upgrade the forest to one that is here (`morpheus upgrade <forest> --nimsforest <path>`).')
+        if ('problem' in found)
+          throw this.context.error(
+            'PREREQUISITE',
+            `the forest's NimsForest build ${wanted} is not here: ${found.problem}`,
+            'Put that binary back, or upgrade the forest to one that is here (`morpheus upgrade <forest> --nimsforest <path>`).',
+          )
         return {path: found.path, versions: {nimsforest: found.path}}
       }
       return {path: this.binary!, versions: {nimsforest: this.binary!}}
@@ -204,7 +267,9 @@ export class LocalProvider implements Provider {
     const wanted = versions?.nats
     const own = (path: string) => ({path, versions: {nats: natsVersionOf(path) ?? 'unknown', nats_source: path}})
     if (!wanted) return own(this.binary!)
-    const candidates = [versions?.nats_source, this.binary, ...this.dirBinaries(), ...this.onPath(`nats-server-${wanted}`)].filter((p): p is string => Boolean(p && p.startsWith('/')))
+    const candidates = [versions?.nats_source, this.binary, ...this.dirBinaries(), ...this.onPath(`nats-server-${wanted}`)].filter(
+      (p): p is string => Boolean(p && p.startsWith('/')),
+    )
     for (const path of [...new Set(candidates)]) {
       try {
         accessSync(path, constants.X_OK)
@@ -213,8 +278,11 @@ export class LocalProvider implements Provider {
       }
       if (natsVersionOf(path) === wanted) return {path, versions: {nats: wanted, nats_source: path}}
     }
-    throw this.context.error('PREREQUISITE', `nats-server ${wanted} was not found on this machine (looked at ${[...new Set(candidates)].join(', ') || 'nothing'})`,
-      `Put a nats-server ${wanted} binary on PATH as nats-server-${wanted}, or in providers.local.nats_server_dir, or name its path (\`morpheus upgrade <forest> --nats /path/to/nats-server\`).`)
+    throw this.context.error(
+      'PREREQUISITE',
+      `nats-server ${wanted} was not found on this machine (looked at ${[...new Set(candidates)].join(', ') || 'nothing'})`,
+      `Put a nats-server ${wanted} binary on PATH as nats-server-${wanted}, or in providers.local.nats_server_dir, or name its path (\`morpheus upgrade <forest> --nats /path/to/nats-server\`).`,
+    )
   }
 
   /** Files of providers.local.nats_server_dir (further nats-server builds, found by their --version). */
@@ -223,7 +291,9 @@ export class LocalProvider implements Provider {
     if (!dir) return []
     const full = this.context.resolvePath(dir)
     try {
-      return readdirSync(full).map((f) => join(full, f)).filter((p) => statSync(p).isFile())
+      return readdirSync(full)
+        .map((f) => join(full, f))
+        .filter((p) => statSync(p).isFile())
     } catch {
       return []
     }
@@ -239,16 +309,26 @@ export class LocalProvider implements Provider {
     if (!this.binary) await this.preflight()
     const {wanted} = request
     if (this.natsMode === 'embedded') {
-      if (wanted.nats) throw this.context.error('PREREQUISITE', 'this forest runs NimsForest with NATS embedded: upgrade it with --nimsforest <path>, not --nats')
+      if (wanted.nats)
+        throw this.context.error(
+          'PREREQUISITE',
+          'this forest runs NimsForest with NATS embedded: upgrade it with --nimsforest <path>, not --nats',
+        )
       return this.program({nimsforest: wanted.nimsforest}).versions
     }
-    if (wanted.nimsforest) throw this.context.error('PREREQUISITE', 'a local system-mode node runs nats-server only: upgrade it with --nats <version or path>')
+    if (wanted.nimsforest)
+      throw this.context.error('PREREQUISITE', 'a local system-mode node runs nats-server only: upgrade it with --nats <version or path>')
     const name = wanted.nats ?? ''
     if (name.includes('/')) {
       const found = findProgram(name)
       if ('problem' in found) throw this.context.error('PREREQUISITE', `nats-server ${name}: ${found.problem}`)
       const version = natsVersionOf(found.path)
-      if (!version) throw this.context.error('PREREQUISITE', `${found.path} does not say which nats-server it is (\`${found.path} --version\` printed no version)`, 'Name a nats-server binary.')
+      if (!version)
+        throw this.context.error(
+          'PREREQUISITE',
+          `${found.path} does not say which nats-server it is (\`${found.path} --version\` printed no version)`,
+          'Name a nats-server binary.',
+        )
       return {nats: version, nats_source: found.path}
     }
     return this.program({nats: name}).versions
@@ -273,12 +353,19 @@ export class LocalProvider implements Provider {
     const until = Date.now() + this.config.start_timeout_seconds * 1000
     for (const port of [ports.client, ports.cluster, ports.monitor]) {
       while (!(await portFree(node.ip, port))) {
-        if (Date.now() > until) throw this.context.error('FAILED', `${node.ip}:${port} is in use by another process, so ${node.id} cannot start there again`, 'Stop that process, then run the command again.')
+        if (Date.now() > until)
+          throw this.context.error(
+            'FAILED',
+            `${node.ip}:${port} is in use by another process, so ${node.id} cannot start there again`,
+            'Stop that process, then run the command again.',
+          )
         await this.context.helpers.sleep(100)
       }
     }
     mkdirSync(join(dir, 'jetstream'), {mode: 0o700, recursive: true})
-    request.progress(`starting ${this.natsMode === 'embedded' ? 'NimsForest' : `nats-server ${program.versions.nats ?? ''}`.trim()} on ${node.ip} again`)
+    request.progress(
+      `starting ${this.natsMode === 'embedded' ? 'NimsForest' : `nats-server ${program.versions.nats ?? ''}`.trim()} on ${node.ip} again`,
+    )
     await this.start(dir, forest, node, request, program.path)
     return {ip: node.ip, ipv4: node.ipv4 ?? node.ip, memory_bytes: totalmem(), provider_ref: dir, versions: program.versions}
   }
@@ -287,12 +374,31 @@ export class LocalProvider implements Provider {
   async plan(request: PlanRequest): Promise<NodePlan> {
     const dir = this.nodeDir(request.forest.id, request.node.id)
     if (this.natsMode === 'embedded') {
-      return {details: {binary: this.config.nimsforest_binary, directory: dir}, files: {[join(dir, 'node-info.json')]: JSON.stringify({forest_id: request.forest.id, node_id: request.node.id}, null, 2)}, user_data: null}
+      return {
+        details: {binary: this.config.nimsforest_binary, directory: dir},
+        files: {[join(dir, 'node-info.json')]: JSON.stringify({forest_id: request.forest.id, node_id: request.node.id}, null, 2)},
+        user_data: null,
+      }
     }
-    return {details: {binary: this.config.nats_server, directory: dir}, files: {[join(dir, 'nats.conf')]: this.natsConf(dir, request.forest, request.node, request)}, user_data: null}
+    return {
+      details: {binary: this.config.nats_server, directory: dir},
+      files: {[join(dir, 'nats.conf')]: this.natsConf(dir, request.forest, request.node, request)},
+      user_data: null,
+    }
   }
 
-  private natsConf(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null; systemUser?: ClusterAuth | null}): string {
+  private natsConf(
+    dir: string,
+    forest: ForestRecord,
+    node: NodeRecord,
+    request: {
+      peers: readonly NodeRecord[]
+      cluster: boolean
+      ports: NatsPorts
+      clusterAuth: ClusterAuth | null
+      systemUser?: ClusterAuth | null
+    },
+  ): string {
     const ip = node.ip
     return this.context.templates.natsConfig({
       bind: {client: ip, cluster: ip, monitor: ip},
@@ -308,7 +414,21 @@ export class LocalProvider implements Provider {
   }
 
   /** Write the node's files for its current peers and start its process; returns once it answers. */
-  private async start(dir: string, forest: ForestRecord, node: NodeRecord, request: {peers: readonly NodeRecord[]; cluster: boolean; ports: NatsPorts; clusterAuth: ClusterAuth | null; systemUser?: ClusterAuth | null; signal: AbortSignal; natsMode: NatsMode}, binary = this.binary!): Promise<void> {
+  private async start(
+    dir: string,
+    forest: ForestRecord,
+    node: NodeRecord,
+    request: {
+      peers: readonly NodeRecord[]
+      cluster: boolean
+      ports: NatsPorts
+      clusterAuth: ClusterAuth | null
+      systemUser?: ClusterAuth | null
+      signal: AbortSignal
+      natsMode: NatsMode
+    },
+    binary = this.binary!,
+  ): Promise<void> {
     const ip = node.ip
     const {peers, ports} = request
     const env: Record<string, string> = {HOME: process.env.HOME ?? '/', PATH: process.env.PATH ?? '/usr/bin:/bin', [MARKER]: dir}
@@ -316,9 +436,15 @@ export class LocalProvider implements Provider {
     if (this.natsMode === 'embedded') {
       // NimsForest reads its identity and its peers from files (see NimsForest's contract).
       writeFileSync(join(dir, 'node-info.json'), JSON.stringify({forest_id: forest.id, node_id: node.id}, null, 2), {mode: 0o600})
-      const registry = {nodes: {[forest.id]: [node, ...peers].map((n) => ({forest_id: forest.id, id: n.id, ip: n.ip, ipv4: n.ipv4 ?? n.ip}))}}
+      const registry = {
+        nodes: {[forest.id]: [node, ...peers].map((n) => ({forest_id: forest.id, id: n.id, ip: n.ip, ipv4: n.ipv4 ?? n.ip}))},
+      }
       writeFileSync(join(dir, 'registry.json'), JSON.stringify(registry, null, 2), {mode: 0o600})
-      Object.assign(env, {JETSTREAM_DIR: join(dir, 'jetstream'), NATS_CLUSTER_NODE_INFO: join(dir, 'node-info.json'), NATS_CLUSTER_REGISTRY: join(dir, 'registry.json')})
+      Object.assign(env, {
+        JETSTREAM_DIR: join(dir, 'jetstream'),
+        NATS_CLUSTER_NODE_INFO: join(dir, 'node-info.json'),
+        NATS_CLUSTER_REGISTRY: join(dir, 'registry.json'),
+      })
       args = []
     } else {
       const conf = this.natsConf(dir, forest, node, request)
@@ -361,7 +487,8 @@ export class LocalProvider implements Provider {
         let why = ''
         try {
           why = readFileSync(join(dir, 'stderr.log'), 'utf8').trim().split('\n').slice(-3).join(' | ')
-          if (!why && existsSync(join(dir, 'nats.log'))) why = readFileSync(join(dir, 'nats.log'), 'utf8').trim().split('\n').slice(-3).join(' | ')
+          if (!why && existsSync(join(dir, 'nats.log')))
+            why = readFileSync(join(dir, 'nats.log'), 'utf8').trim().split('\n').slice(-3).join(' | ')
         } catch {
           // no log yet
         }
@@ -376,7 +503,11 @@ export class LocalProvider implements Provider {
       }
       await this.context.helpers.sleep(50)
     }
-    throw this.context.error('FAILED', `the node did not answer on ${ip}:${port} within ${this.config.start_timeout_seconds}s`, `Its files are in ${dir}.`)
+    throw this.context.error(
+      'FAILED',
+      `the node did not answer on ${ip}:${port} within ${this.config.start_timeout_seconds}s`,
+      `Its files are in ${dir}.`,
+    )
   }
 
   /**
@@ -496,7 +627,12 @@ export class LocalProvider implements Provider {
     return names.map((id) => {
       const dir = this.nodeDir(forestId, id)
       const record = this.readNodeFile(dir)
-      return {forest_id: forestId, id, provider_ref: dir, running: Boolean(record && this.alive(record.pid) && this.isNodeProcess(record.pid, dir))}
+      return {
+        forest_id: forestId,
+        id,
+        provider_ref: dir,
+        running: Boolean(record && this.alive(record.pid) && this.isNodeProcess(record.pid, dir)),
+      }
     })
   }
 

@@ -36,16 +36,46 @@ test('the provider skips an address where another process listens on a node port
   const dir = mkdtempSync(join(tmpdir(), 'morpheus-local-busy-'))
   // first: the client port is taken; first+1: the monitoring port. The node must get first+2.
   const listeners = [await listen(first, 4222), await listen(next(first), 8222)]
-  const context = testContext({data_dir: join(dir, 'local'), first_address: first, nats_server: 'nats-server', nimsforest_binary: '', start_timeout_seconds: 10, stop_timeout_seconds: 5}, {resolvePath: (v) => v, templates: await testTemplates()})
+  const context = testContext(
+    {
+      data_dir: join(dir, 'local'),
+      first_address: first,
+      nats_server: 'nats-server',
+      nimsforest_binary: '',
+      start_timeout_seconds: 10,
+      stop_timeout_seconds: 5,
+    },
+    {resolvePath: (v) => v, templates: await testTemplates()},
+  )
   const provider = new LocalProvider(context)
-  const forest: ForestRecord = {created_at: new Date().toISOString(), id: `forest-busy${process.pid}`, last_expansion: null, node_count: 1, operation: null, provider: 'local', size: 'small', status: 'planting'}
+  const forest: ForestRecord = {
+    created_at: new Date().toISOString(),
+    id: `forest-busy${process.pid}`,
+    last_expansion: null,
+    node_count: 1,
+    operation: null,
+    provider: 'local',
+    size: 'small',
+    status: 'planting',
+  }
   let node: NodeRecord | undefined
   try {
     await provider.preflight()
     const [reserved] = provider.reserve({count: 1, existing: [], forest, ids: ['node-1']})
     expect(reserved.ip).toBe(next(first, 2))
     node = {created_at: forest.created_at, forest_id: forest.id, role: 'edge', status: 'creating', ...reserved}
-    const created = await provider.createNode({addressesKnown: () => undefined, cluster: false, clusterAuth: null, forest, natsMode: 'system', node, peers: [], ports: context.ports, progress: () => undefined, signal: new AbortController().signal})
+    const created = await provider.createNode({
+      addressesKnown: () => undefined,
+      cluster: false,
+      clusterAuth: null,
+      forest,
+      natsMode: 'system',
+      node,
+      peers: [],
+      ports: context.ports,
+      progress: () => undefined,
+      signal: new AbortController().signal,
+    })
     expect(created.ip).toBe(next(first, 2))
     const varz: any = await (await fetch(`http://${next(first, 2)}:8222/varz`)).json()
     expect(varz.port).toBe(4222)

@@ -23,7 +23,11 @@ export class FileRegistry implements RegistryBackend {
   private readonly lockPath: string
   readonly secrets: SecretStore
 
-  constructor(readonly path: string, private readonly context: PluginContext, private readonly lockTimeoutMs: number) {
+  constructor(
+    readonly path: string,
+    private readonly context: PluginContext,
+    private readonly lockTimeoutMs: number,
+  ) {
     this.location = path
     this.lockPath = `${path}.lock`
     this.secrets = new FileSecrets(`${path.replace(/\.json$/, '')}.secrets.json`, this, context)
@@ -86,7 +90,8 @@ export class FileRegistry implements RegistryBackend {
         writeFileSync(this.lockPath, stamp, {flag: 'wx', mode: 0o600})
         return
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw this.context.error('FAILED', `cannot create the lock file ${this.lockPath}`, MOVE_HINT, {cause: error})
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw this.context.error('FAILED', `cannot create the lock file ${this.lockPath}`, MOVE_HINT, {cause: error})
       }
       const stale = this.staleLock()
       if (stale !== undefined) {
@@ -99,7 +104,11 @@ export class FileRegistry implements RegistryBackend {
         continue
       }
       if (Date.now() > deadline) {
-        throw this.context.error('LOCKED', `${this.lockPath} is held by another process`, `If no other morpheus is running, delete ${this.lockPath}.`)
+        throw this.context.error(
+          'LOCKED',
+          `${this.lockPath} is held by another process`,
+          `If no other morpheus is running, delete ${this.lockPath}.`,
+        )
       }
       await this.context.helpers.sleep(delay * (0.5 + Math.random()))
     }
@@ -114,7 +123,8 @@ export class FileRegistry implements RegistryBackend {
     try {
       const content = readFileSync(this.lockPath, 'utf8')
       const holder = JSON.parse(content) as {host?: string; pid?: number}
-      if (holder.host === hostname() && typeof holder.pid === 'number') return this.context.helpers.processAlive(holder.pid) ? undefined : content
+      if (holder.host === hostname() && typeof holder.pid === 'number')
+        return this.context.helpers.processAlive(holder.pid) ? undefined : content
       return Date.now() - statSync(this.lockPath).mtimeMs > Math.max(STALE_FOREIGN_MS, this.lockTimeoutMs) ? content : undefined
     } catch {
       // Being written right now, or just removed: not stale.
@@ -166,7 +176,11 @@ function syncDir(path: string): void {
  * never in the document; changed under the registry's lock and replaced by an atomic rename.
  */
 class FileSecrets implements SecretStore {
-  constructor(private readonly path: string, private readonly registry: FileRegistry, private readonly context: PluginContext) {}
+  constructor(
+    private readonly path: string,
+    private readonly registry: FileRegistry,
+    private readonly context: PluginContext,
+  ) {}
 
   private readAll(): Record<string, Record<string, string>> {
     try {

@@ -20,5 +20,10 @@ registryConformance({
   },
   features: {history: false, secrets: true},
   name: 'none (local file)',
-  processes: {argument: (backend) => (backend as FileRegistry).path, count: 6, increments: 15, module: fileURLToPath(new URL('./kit-backend.mjs', import.meta.url))},
+  processes: {
+    argument: (backend) => (backend as FileRegistry).path,
+    count: 6,
+    increments: 15,
+    module: fileURLToPath(new URL('./kit-backend.mjs', import.meta.url)),
+  },
 })

@@ -97,8 +97,12 @@ describe('FileRegistry', () => {
     expect(await r.read()).toBeNull()
     const e = fromPluginError(await rejection(r.write('x', {ifAbsent: true})), 'registry r', 'REGISTRY')
     expect(e.kind).toBe('FILESYSTEM')
-    expect(e.message).toBe(`registry r: cannot create the directory ${join(blocker, 'sub')} for the registry: a part of the path is not a directory (ENOTDIR)`)
-    expect(e.hint).toBe(`${blocker} is a file where a directory is expected: move it away. Or keep the registry elsewhere: \`morpheus config set registry.path <file in a writable directory>\`.`)
+    expect(e.message).toBe(
+      `registry r: cannot create the directory ${join(blocker, 'sub')} for the registry: a part of the path is not a directory (ENOTDIR)`,
+    )
+    expect(e.hint).toBe(
+      `${blocker} is a file where a directory is expected: move it away. Or keep the registry elsewhere: \`morpheus config set registry.path <file in a writable directory>\`.`,
+    )
     expect(readFileSync(blocker, 'utf8')).toBe('x')
   })
 

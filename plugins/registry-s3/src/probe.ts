@@ -40,9 +40,11 @@ export async function probeEndpoint(ops: S3Ops, documentKey: string, options?: I
     const first = await attempt(() => ops.put(key, body(1), {ifAbsent: true}, options))
     if (!first.ok) {
       missing.push('conditional create (If-None-Match: *)')
-      notes.push(first.code === 'CONFLICT'
-        ? 'the server refused If-None-Match: * on a key that did not exist, so a first write can never succeed'
-        : `the server does not implement If-None-Match on PUT (${first.message})`)
+      notes.push(
+        first.code === 'CONFLICT'
+          ? 'the server refused If-None-Match: * on a key that did not exist, so a first write can never succeed'
+          : `the server does not implement If-None-Match on PUT (${first.message})`,
+      )
       return verdict(notes, missing, await versioningNote(ops, options))
     }
     created = true
@@ -63,9 +65,11 @@ export async function probeEndpoint(ops: S3Ops, documentKey: string, options?: I
     const third = await attempt(() => ops.put(key, body(3), {ifEtag: current}, options))
     if (!third.ok) {
       missing.push('conditional update (If-Match)')
-      notes.push(third.code === 'CONFLICT'
-        ? 'the server refused If-Match with the object\'s current ETag, so no update can succeed'
-        : `the server does not implement If-Match on PUT (${third.message})`)
+      notes.push(
+        third.code === 'CONFLICT'
+          ? "the server refused If-Match with the object's current ETag, so no update can succeed"
+          : `the server does not implement If-Match on PUT (${third.message})`,
+      )
       return verdict(notes, missing, await versioningNote(ops, options))
     }
     if (third.etag === current) notes.push('warning: the ETag did not change when the content did')
@@ -91,7 +95,11 @@ function verdict(notes: string[], missing: string[], versioning: string): Regist
   const what = [...new Set(missing)].join(' and ')
   return {
     concurrency: 'none',
-    notes: [`missing: ${what}; two devices writing at once could silently lose a change (AWS S3, Cloudflare R2 and MinIO enforce both)`, ...notes, versioning],
+    notes: [
+      `missing: ${what}; two devices writing at once could silently lose a change (AWS S3, Cloudflare R2 and MinIO enforce both)`,
+      ...notes,
+      versioning,
+    ],
   }
 }
 

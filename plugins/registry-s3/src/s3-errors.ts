@@ -12,7 +12,15 @@ export interface S3Failure {
 }
 
 export function failure(error: unknown): S3Failure {
-  const e = error as {name?: string; Code?: string; code?: string; message?: string; $metadata?: {httpStatusCode?: number}; $response?: {statusCode?: number}; cause?: unknown}
+  const e = error as {
+    name?: string
+    Code?: string
+    code?: string
+    message?: string
+    $metadata?: {httpStatusCode?: number}
+    $response?: {statusCode?: number}
+    cause?: unknown
+  }
   const status = e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode
   let name = String(e?.Code ?? e?.name ?? 'Error')
   let message = String(e?.message ?? error)
@@ -20,9 +28,12 @@ export function failure(error: unknown): S3Failure {
   // instanceof checks and reaches us flattened into a message: recover its name and code from it.
   const wrapped = /^AWS SDK error wrapper for (\w+): (.*)$/s.exec(message)
   if (wrapped) [, name, message] = wrapped
-  const errno = (typeof e?.code === 'string' && /^E[A-Z_]+$/.test(e.code) ? e.code : undefined)
-    ?? (e?.cause as {code?: string} | undefined)?.code
-    ?? (status === undefined ? /\b(E[A-Z]{4,}|ERR_[A-Z_]+)\b/.exec(message)?.[1] ?? (/socket hang up/i.test(message) ? 'ECONNRESET' : undefined) : undefined)
+  const errno =
+    (typeof e?.code === 'string' && /^E[A-Z_]+$/.test(e.code) ? e.code : undefined) ??
+    (e?.cause as {code?: string} | undefined)?.code ??
+    (status === undefined
+      ? (/\b(E[A-Z]{4,}|ERR_[A-Z_]+)\b/.exec(message)?.[1] ?? (/socket hang up/i.test(message) ? 'ECONNRESET' : undefined))
+      : undefined)
   return {errno, message, name, status}
 }
 
@@ -39,10 +50,36 @@ export function isMissingKey(f: S3Failure): boolean {
   return f.name === 'NoSuchKey' || f.name === 'NotFound' || (f.status === 404 && f.name !== 'NoSuchBucket')
 }
 
-const AUTH_NAMES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired', 'CredentialsProviderError'])
-const TRANSIENT_NAMES = new Set(['InternalError', 'ServiceUnavailable', 'SlowDown', 'RequestTimeout', 'TimeoutError', 'OperationAborted', 'ThrottlingException', 'RequestLimitExceeded'])
+const AUTH_NAMES = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'CredentialsProviderError',
+])
+const TRANSIENT_NAMES = new Set([
+  'InternalError',
+  'ServiceUnavailable',
+  'SlowDown',
+  'RequestTimeout',
+  'TimeoutError',
+  'OperationAborted',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+])
 /** No answer, but the next try may well get one. */
-const TRANSIENT_ERRNO = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'ESOCKETTIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'])
+const TRANSIENT_ERRNO = new Set([
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'ESOCKETTIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+])
 /** No answer, and none is coming soon: the address is wrong or the server is down. */
 const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EADDRNOTAVAIL', 'ERR_INVALID_URL'])
 
@@ -69,36 +106,79 @@ export function s3Error(scope: ErrorScope, action: string, error: unknown): Erro
   if (isAbort(error)) return error as Error
   const f = failure(error)
   const {context, location} = scope
-  const said = scrub(`${f.status ? `${f.status} ` : ''}${f.name}${f.message && f.message !== f.name ? `: ${f.message}` : ''}`, scope.secrets)
+  const said = scrub(
+    `${f.status ? `${f.status} ` : ''}${f.name}${f.message && f.message !== f.name ? `: ${f.message}` : ''}`,
+    scope.secrets,
+  )
   const what = `${action} ${location}`
   const options = {cause: error}
   if (isConflict(f)) return context.error('CONFLICT', `${what}: the object changed since it was read (${said})`, undefined, options)
   if (f.name === 'CredentialsProviderError' || /Could not load credentials/i.test(f.message)) {
-    return context.error('AUTH', `${what}: no credentials: set registry.access_key_id and registry.secret_access_key, or configure the AWS credential chain`, 'e.g. morpheus config set registry.access_key_id \'${S3_ACCESS_KEY_ID}\' (and secret_access_key), or export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE', options)
+    return context.error(
+      'AUTH',
+      `${what}: no credentials: set registry.access_key_id and registry.secret_access_key, or configure the AWS credential chain`,
+      "e.g. morpheus config set registry.access_key_id '${S3_ACCESS_KEY_ID}' (and secret_access_key), or export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE",
+      options,
+    )
   }
   if (/Region is missing/i.test(f.message)) {
-    return context.error('PREREQUISITE', `${what}: no region`, 'morpheus config set registry.region <region> (R2: auto; MinIO: us-east-1)', options)
+    return context.error(
+      'PREREQUISITE',
+      `${what}: no region`,
+      'morpheus config set registry.region <region> (R2: auto; MinIO: us-east-1)',
+      options,
+    )
   }
   if (f.status === 401 || f.status === 403 || AUTH_NAMES.has(f.name)) {
-    return context.error('AUTH', `${what}: the server refused the credentials (${said})`, 'Check registry.access_key_id / registry.secret_access_key (or the AWS credential chain) and that they may read and write this bucket.', options)
+    return context.error(
+      'AUTH',
+      `${what}: the server refused the credentials (${said})`,
+      'Check registry.access_key_id / registry.secret_access_key (or the AWS credential chain) and that they may read and write this bucket.',
+      options,
+    )
   }
   if (f.name === 'NoSuchBucket') {
-    return context.error('PREREQUISITE', `${what}: the bucket does not exist`, 'Create the bucket first (Morpheus does not create buckets), or fix registry.bucket / registry.endpoint.', options)
+    return context.error(
+      'PREREQUISITE',
+      `${what}: the bucket does not exist`,
+      'Create the bucket first (Morpheus does not create buckets), or fix registry.bucket / registry.endpoint.',
+      options,
+    )
   }
-  if (f.status === 301 || f.name === 'PermanentRedirect' || f.name === 'AuthorizationHeaderMalformed' || f.name === 'IllegalLocationConstraintException') {
-    return context.error('PREREQUISITE', `${what}: wrong region or endpoint for this bucket (${said})`, 'Set registry.region to the bucket\'s region (or registry.endpoint; registry.force_path_style for self-hosted servers).', options)
+  if (
+    f.status === 301 ||
+    f.name === 'PermanentRedirect' ||
+    f.name === 'AuthorizationHeaderMalformed' ||
+    f.name === 'IllegalLocationConstraintException'
+  ) {
+    return context.error(
+      'PREREQUISITE',
+      `${what}: wrong region or endpoint for this bucket (${said})`,
+      "Set registry.region to the bucket's region (or registry.endpoint; registry.force_path_style for self-hosted servers).",
+      options,
+    )
   }
   if (f.status === 501 || f.name === 'NotImplemented') {
     return context.error('UNSUPPORTED', `${what}: the server does not implement this (${said})`, undefined, options)
   }
   if (f.status === undefined && ((f.errno && TRANSIENT_ERRNO.has(f.errno)) || f.name === 'TimeoutError')) {
-    return context.error('UNREACHABLE', `${what}: no answer (${f.errno ?? f.name}: ${scrub(f.message, scope.secrets)})`, 'The connection broke or timed out; try again.', {...options, transient: true})
+    return context.error(
+      'UNREACHABLE',
+      `${what}: no answer (${f.errno ?? f.name}: ${scrub(f.message, scope.secrets)})`,
+      'The connection broke or timed out; try again.',
+      {...options, transient: true},
+    )
   }
   if ((f.status !== undefined && (f.status >= 500 || f.status === 429)) || TRANSIENT_NAMES.has(f.name)) {
     return context.error('FAILED', `${what}: ${said}`, 'The server had a passing problem; try again.', {...options, transient: true})
   }
   if (f.errno && UNREACHABLE_ERRNO.has(f.errno)) {
-    return context.error('UNREACHABLE', `${what}: cannot reach the endpoint (${f.errno})`, 'Check registry.endpoint and that the server is running.', options)
+    return context.error(
+      'UNREACHABLE',
+      `${what}: cannot reach the endpoint (${f.errno})`,
+      'Check registry.endpoint and that the server is running.',
+      options,
+    )
   }
   return context.error('FAILED', `${what}: ${said}`, undefined, options)
 }

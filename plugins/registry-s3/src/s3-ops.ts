@@ -65,7 +65,12 @@ export class S3Ops {
   /** The object, or null when it does not exist. */
   async get(key: string, options?: IoOptions & {versionId?: string}): Promise<ObjectBody | null> {
     try {
-      const out = await this.send<{Body?: {transformToString(encoding?: string): Promise<string>}; ETag?: string; VersionId?: string; LastModified?: Date}>(
+      const out = await this.send<{
+        Body?: {transformToString(encoding?: string): Promise<string>}
+        ETag?: string
+        VersionId?: string
+        LastModified?: Date
+      }>(
         new GetObjectCommand({Bucket: this.settings.bucket, Key: key, ...(options?.versionId ? {VersionId: options.versionId} : {})}),
         options,
       )
@@ -73,7 +78,8 @@ export class S3Ops {
       return {body, etag: this.etagOf(out.ETag, 'GET'), modified: out.LastModified, versionId: out.VersionId}
     } catch (error) {
       const f = failure(error)
-      if (isMissingKey(f) || f.name === 'NoSuchVersion' || (options?.versionId && (f.name === 'InvalidArgument' || f.status === 400))) return null
+      if (isMissingKey(f) || f.name === 'NoSuchVersion' || (options?.versionId && (f.name === 'InvalidArgument' || f.status === 400)))
+        return null
       throw s3Error(this.scope, options?.versionId ? `reading version ${options.versionId} of` : 'reading', error)
     }
   }
@@ -93,7 +99,9 @@ export class S3Ops {
     } catch (error) {
       // If-Match on a key that is gone (404 NoSuchKey on AWS): the expected revision does not hold either.
       if (condition !== null && 'ifEtag' in condition && isMissingKey(failure(error))) {
-        throw this.context.error('CONFLICT', `writing ${this.settings.location}: the object was deleted since it was read`, undefined, {cause: error})
+        throw this.context.error('CONFLICT', `writing ${this.settings.location}: the object was deleted since it was read`, undefined, {
+          cause: error,
+        })
       }
       throw s3Error(this.scope, 'writing', error)
     }
@@ -101,7 +109,10 @@ export class S3Ops {
 
   async delete(key: string, options?: IoOptions & {versionId?: string}): Promise<void> {
     try {
-      await this.send(new DeleteObjectCommand({Bucket: this.settings.bucket, Key: key, ...(options?.versionId ? {VersionId: options.versionId} : {})}), options)
+      await this.send(
+        new DeleteObjectCommand({Bucket: this.settings.bucket, Key: key, ...(options?.versionId ? {VersionId: options.versionId} : {})}),
+        options,
+      )
     } catch (error) {
       if (isMissingKey(failure(error))) return
       throw s3Error(this.scope, 'deleting', error)
@@ -138,12 +149,31 @@ export class S3Ops {
           NextKeyMarker?: string
           NextVersionIdMarker?: string
         }>(
-          new ListObjectVersionsCommand({Bucket: this.settings.bucket, KeyMarker: keyMarker, MaxKeys: Math.min(1000, Math.max(limit + 1, 10)), Prefix: key, VersionIdMarker: versionIdMarker}),
+          new ListObjectVersionsCommand({
+            Bucket: this.settings.bucket,
+            KeyMarker: keyMarker,
+            MaxKeys: Math.min(1000, Math.max(limit + 1, 10)),
+            Prefix: key,
+            VersionIdMarker: versionIdMarker,
+          }),
           options,
         )
         const entries: ObjectVersion[] = [
-          ...(page.Versions ?? []).map((v) => ({deleted: false, etag: bareEtag(v.ETag) ?? '', key: v.Key ?? '', modified: v.LastModified ?? new Date(0), size: v.Size, versionId: v.VersionId ?? 'null'})),
-          ...(page.DeleteMarkers ?? []).map((d) => ({deleted: true, etag: '', key: d.Key ?? '', modified: d.LastModified ?? new Date(0), versionId: d.VersionId ?? 'null'})),
+          ...(page.Versions ?? []).map((v) => ({
+            deleted: false,
+            etag: bareEtag(v.ETag) ?? '',
+            key: v.Key ?? '',
+            modified: v.LastModified ?? new Date(0),
+            size: v.Size,
+            versionId: v.VersionId ?? 'null',
+          })),
+          ...(page.DeleteMarkers ?? []).map((d) => ({
+            deleted: true,
+            etag: '',
+            key: d.Key ?? '',
+            modified: d.LastModified ?? new Date(0),
+            versionId: d.VersionId ?? 'null',
+          })),
         ]
         let pastKey = false
         for (const e of entries) {
@@ -164,7 +194,11 @@ export class S3Ops {
   private etagOf(raw: string | undefined, verb: string): string {
     const etag = bareEtag(raw)
     if (etag === undefined) {
-      throw this.context.error('UNSUPPORTED', `${this.settings.location}: the server answered ${verb} without an ETag, so conditional writes cannot work`, 'Use an S3 server that returns ETags (AWS S3, Cloudflare R2, MinIO).')
+      throw this.context.error(
+        'UNSUPPORTED',
+        `${this.settings.location}: the server answered ${verb} without an ETag, so conditional writes cannot work`,
+        'Use an S3 server that returns ETags (AWS S3, Cloudflare R2, MinIO).',
+      )
     }
     return etag
   }
@@ -184,7 +218,11 @@ export function createClient(settings: S3Settings): S3Client {
     region: settings.region,
     // Checksums only where the API requires them: several S3-compatible servers reject the newer default ones.
     requestChecksumCalculation: 'WHEN_REQUIRED',
-    requestHandler: {connectionTimeout: Math.min(settings.timeoutMs, 10_000), requestTimeout: settings.timeoutMs, throwOnRequestTimeout: true},
+    requestHandler: {
+      connectionTimeout: Math.min(settings.timeoutMs, 10_000),
+      requestTimeout: settings.timeoutMs,
+      throwOnRequestTimeout: true,
+    },
     responseChecksumValidation: 'WHEN_REQUIRED',
   })
 }

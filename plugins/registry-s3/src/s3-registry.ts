@@ -1,4 +1,12 @@
-import type {IoOptions, PluginContext, RegistryBackend, RegistryProbe, RevisionInfo, StoredDocument, WriteCondition} from 'morpheus/plugin-api'
+import type {
+  IoOptions,
+  PluginContext,
+  RegistryBackend,
+  RegistryProbe,
+  RevisionInfo,
+  StoredDocument,
+  WriteCondition,
+} from 'morpheus/plugin-api'
 
 import {probeEndpoint} from './probe.js'
 import {formatRevision, parseRevision} from './revision.js'
@@ -16,7 +24,10 @@ export class S3Registry implements RegistryBackend {
   readonly location: string
   readonly secrets: S3SecretStore
 
-  constructor(private readonly ops: S3Ops, context: Pick<PluginContext, 'error' | 'helpers' | 'log' | 'signal'>) {
+  constructor(
+    private readonly ops: S3Ops,
+    context: Pick<PluginContext, 'error' | 'helpers' | 'log' | 'signal'>,
+  ) {
     this.location = ops.settings.location
     this.secrets = new S3SecretStore(ops, ops.settings.key, context)
   }
@@ -53,7 +64,11 @@ export class S3Registry implements RegistryBackend {
     return earlier
       .filter((v) => !v.deleted)
       .slice(0, limit)
-      .map((v) => ({modified: v.modified.toISOString(), revision: formatRevision(v.etag, v.versionId), ...(v.size === undefined ? {} : {size: v.size})}))
+      .map((v) => ({
+        modified: v.modified.toISOString(),
+        revision: formatRevision(v.etag, v.versionId),
+        ...(v.size === undefined ? {} : {size: v.size}),
+      }))
   }
 
   /**
@@ -70,7 +85,9 @@ export class S3Registry implements RegistryBackend {
     const current = await this.ops.get(this.key, options)
     if (current && current.etag === etag) return {body: current.body, revision: formatRevision(current.etag, current.versionId)}
     if (!(await this.ops.versioning(options))) return null
-    const match = (await this.ops.versions(this.key, 1000, options)).find((v) => !v.deleted && (v.etag === etag || v.versionId === revision))
+    const match = (await this.ops.versions(this.key, 1000, options)).find(
+      (v) => !v.deleted && (v.etag === etag || v.versionId === revision),
+    )
     if (!match) return null
     const object = await this.ops.get(this.key, {...options, versionId: match.versionId})
     return object && {body: object.body, revision: formatRevision(object.etag, object.versionId ?? match.versionId)}

@@ -35,7 +35,11 @@ export class S3SecretStore implements SecretStore {
       parsed = JSON.parse(object.body) as SecretObject
     } catch {
       // Never quote the body: it holds secrets.
-      throw this.context.error('FAILED', `the secrets object s3://${this.ops.settings.bucket}/${key} is not valid JSON`, 'Delete it (its forest\'s route credentials are lost; tear the forest down and plant it again).')
+      throw this.context.error(
+        'FAILED',
+        `the secrets object s3://${this.ops.settings.bucket}/${key} is not valid JSON`,
+        "Delete it (its forest's route credentials are lost; tear the forest down and plant it again).",
+      )
     }
     const secrets = parsed && typeof parsed.secrets === 'object' && parsed.secrets !== null ? parsed.secrets : {}
     return {etag: object.etag, secrets}
@@ -67,7 +71,9 @@ export class S3SecretStore implements SecretStore {
         for (const v of versions) await this.ops.delete(key, {versionId: v.versionId})
       } catch (error) {
         if ((error as {code?: string}).code !== 'AUTH') throw error
-        this.context.log.warn(`not allowed to delete old versions of s3://${this.ops.settings.bucket}/${key}: they keep the forest's former route credentials until the bucket's lifecycle rules expire them`)
+        this.context.log.warn(
+          `not allowed to delete old versions of s3://${this.ops.settings.bucket}/${key}: they keep the forest's former route credentials until the bucket's lifecycle rules expire them`,
+        )
         await this.ops.delete(key)
       }
       if (versions.length > 0) return

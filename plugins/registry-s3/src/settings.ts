@@ -24,10 +24,25 @@ function text(value: unknown): string | undefined {
 export function readSettings(context: Pick<PluginContext, 'config' | 'error'>): S3Settings {
   const c = context.config
   const bucket = text(c.bucket)
-  if (!bucket) throw context.error('PREREQUISITE', 'registry.bucket is not set', 'morpheus config set registry.bucket <bucket> (the bucket must exist)')
-  if (!BUCKET.test(bucket)) throw context.error('PREREQUISITE', `registry.bucket "${bucket}" is not a bucket name`, 'A bucket name has letters, digits, dots and dashes only (no slash: the object\'s path goes in registry.key).')
+  if (!bucket)
+    throw context.error(
+      'PREREQUISITE',
+      'registry.bucket is not set',
+      'morpheus config set registry.bucket <bucket> (the bucket must exist)',
+    )
+  if (!BUCKET.test(bucket))
+    throw context.error(
+      'PREREQUISITE',
+      `registry.bucket "${bucket}" is not a bucket name`,
+      "A bucket name has letters, digits, dots and dashes only (no slash: the object's path goes in registry.key).",
+    )
   const key = text(c.key) ?? 'morpheus/registry.json'
-  if (key.startsWith('/') || key.endsWith('/')) throw context.error('PREREQUISITE', `registry.key "${key}" must not start or end with "/"`, 'e.g. morpheus config set registry.key morpheus/registry.json')
+  if (key.startsWith('/') || key.endsWith('/'))
+    throw context.error(
+      'PREREQUISITE',
+      `registry.key "${key}" must not start or end with "/"`,
+      'e.g. morpheus config set registry.key morpheus/registry.json',
+    )
 
   let endpoint = text(c.endpoint)
   let host: string | undefined
@@ -36,12 +51,21 @@ export function readSettings(context: Pick<PluginContext, 'config' | 'error'>): 
     try {
       url = new URL(endpoint)
     } catch {
-      throw context.error('PREREQUISITE', 'registry.endpoint is not a URL', 'e.g. https://<account>.r2.cloudflarestorage.com or http://127.0.0.1:9000')
+      throw context.error(
+        'PREREQUISITE',
+        'registry.endpoint is not a URL',
+        'e.g. https://<account>.r2.cloudflarestorage.com or http://127.0.0.1:9000',
+      )
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw context.error('PREREQUISITE', `registry.endpoint must be an http:// or https:// URL, not ${url.protocol}`)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw context.error('PREREQUISITE', `registry.endpoint must be an http:// or https:// URL, not ${url.protocol}`)
     if (url.username || url.password) {
       // The message does not repeat the URL: it holds a credential.
-      throw context.error('PREREQUISITE', 'registry.endpoint must not hold credentials', 'Put them in registry.access_key_id and registry.secret_access_key (best as ${ENV} references).')
+      throw context.error(
+        'PREREQUISITE',
+        'registry.endpoint must not hold credentials',
+        'Put them in registry.access_key_id and registry.secret_access_key (best as ${ENV} references).',
+      )
     }
     endpoint = url.href.replace(/\/$/, '')
     host = url.host
@@ -52,10 +76,15 @@ export function readSettings(context: Pick<PluginContext, 'config' | 'error'>): 
   const sessionToken = text(c.session_token)
   if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
     const missing = accessKeyId ? 'secret_access_key' : 'access_key_id'
-    throw context.error('PREREQUISITE', `registry.${missing} is not set (registry.access_key_id and registry.secret_access_key go together)`, `morpheus config set registry.${missing} '\${ENV_NAME}', or remove both to use the AWS credential chain`)
+    throw context.error(
+      'PREREQUISITE',
+      `registry.${missing} is not set (registry.access_key_id and registry.secret_access_key go together)`,
+      `morpheus config set registry.${missing} '\${ENV_NAME}', or remove both to use the AWS credential chain`,
+    )
   }
 
-  const region = text(c.region) ?? text(process.env.AWS_REGION) ?? text(process.env.AWS_DEFAULT_REGION) ?? (endpoint ? 'us-east-1' : undefined)
+  const region =
+    text(c.region) ?? text(process.env.AWS_REGION) ?? text(process.env.AWS_DEFAULT_REGION) ?? (endpoint ? 'us-east-1' : undefined)
   const timeout = Number(c.timeout_seconds ?? 30)
   return {
     bucket,

@@ -12,7 +12,11 @@ import {FakeS3} from './fixtures/fake-s3.js'
 
 const ACCESS = 'AKIAKITKIT'
 const SECRET = 'kit-secret-key-0123456789'
-const fake = new FakeS3({buckets: {kit: {versioning: true}}, credentials: [{accessKeyId: ACCESS, secretAccessKey: SECRET}], region: 'eu-west-1'})
+const fake = new FakeS3({
+  buckets: {kit: {versioning: true}},
+  credentials: [{accessKeyId: ACCESS, secretAccessKey: SECRET}],
+  region: 'eu-west-1',
+})
 let n = 0
 let lastConfig: Record<string, unknown> = {}
 
@@ -26,7 +30,15 @@ afterAll(async () => {
 
 registryConformance({
   create() {
-    lastConfig = {access_key_id: ACCESS, bucket: 'kit', endpoint: fake.endpoint, force_path_style: true, key: `kit/${++n}/registry.json`, region: 'eu-west-1', secret_access_key: SECRET}
+    lastConfig = {
+      access_key_id: ACCESS,
+      bucket: 'kit',
+      endpoint: fake.endpoint,
+      force_path_style: true,
+      key: `kit/${++n}/registry.json`,
+      region: 'eu-west-1',
+      secret_access_key: SECRET,
+    }
     return createS3Registry(testContext(lastConfig))
   },
   features: {history: true, secrets: true},

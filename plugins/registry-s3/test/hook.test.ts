@@ -17,7 +17,12 @@ test('one descriptor: s3, plugin API 2, remote, a load() function', async () => 
   expect(rest).toEqual([])
   expect(d).toMatchObject({apiVersion: 2, capabilities: {remote: true}, name: 's3'})
   expect(typeof d.load).toBe('function')
-  expect(Object.entries(d.configSchema!).filter(([, v]) => v.secret).map(([k]) => k).sort()).toEqual(['access_key_id', 'secret_access_key', 'session_token'])
+  expect(
+    Object.entries(d.configSchema!)
+      .filter(([, v]) => v.secret)
+      .map(([k]) => k)
+      .sort(),
+  ).toEqual(['access_key_id', 'secret_access_key', 'session_token'])
 })
 
 test('the hook module imports nothing at run time: only `import type`, and the implementation through load()', () => {
@@ -29,8 +34,26 @@ test('the hook module imports nothing at run time: only `import type`, and the i
 
 test('the core validates a registry section against the schema: defaults filled, ${ENV} expanded, a misspelt key named', async () => {
   const [d] = await registries()
-  const section = pluginSection(config, 'registry', d.configSchema, {access_key_id: '${K}', bucket: 'b1', secret_access_key: '${S}', type: 's3'}, ['type', 'unsafe_writes'], {K: 'key-from-env', S: 'secret-from-env'})
-  expect(section).toMatchObject({access_key_id: 'key-from-env', bucket: 'b1', force_path_style: false, key: 'morpheus/registry.json', secret_access_key: 'secret-from-env', timeout_seconds: 30})
-  expect(() => pluginSection(config, 'registry', d.configSchema, {bucket: 'b1', force_path_stlye: true}, ['type'])).toThrow(/registry\.force_path_stlye is not a known key/)
-  expect(() => pluginSection(config, 'registry', d.configSchema, {bucket: 'b1', timeout_seconds: 0}, ['type'])).toThrow(/registry\.timeout_seconds/)
+  const section = pluginSection(
+    config,
+    'registry',
+    d.configSchema,
+    {access_key_id: '${K}', bucket: 'b1', secret_access_key: '${S}', type: 's3'},
+    ['type', 'unsafe_writes'],
+    {K: 'key-from-env', S: 'secret-from-env'},
+  )
+  expect(section).toMatchObject({
+    access_key_id: 'key-from-env',
+    bucket: 'b1',
+    force_path_style: false,
+    key: 'morpheus/registry.json',
+    secret_access_key: 'secret-from-env',
+    timeout_seconds: 30,
+  })
+  expect(() => pluginSection(config, 'registry', d.configSchema, {bucket: 'b1', force_path_stlye: true}, ['type'])).toThrow(
+    /registry\.force_path_stlye is not a known key/,
+  )
+  expect(() => pluginSection(config, 'registry', d.configSchema, {bucket: 'b1', timeout_seconds: 0}, ['type'])).toThrow(
+    /registry\.timeout_seconds/,
+  )
 })

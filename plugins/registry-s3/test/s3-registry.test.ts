@@ -15,21 +15,31 @@ const SECRET = 'fake-Secret/Key+0123456789abcdefXYZ'
 let fake: FakeS3
 
 function backend(config: Record<string, unknown> = {}, extra: Partial<PluginContext> = {}): S3Registry {
-  return createS3Registry(pluginContext({
-    access_key_id: ACCESS,
-    bucket: 'morpheus',
-    endpoint: fake.endpoint,
-    force_path_style: true,
-    key: 'forests/registry.json',
-    region: 'eu-central-1',
-    secret_access_key: SECRET,
-    timeout_seconds: 5,
-    ...config,
-  }, '/', extra)) as S3Registry
+  return createS3Registry(
+    pluginContext(
+      {
+        access_key_id: ACCESS,
+        bucket: 'morpheus',
+        endpoint: fake.endpoint,
+        force_path_style: true,
+        key: 'forests/registry.json',
+        region: 'eu-central-1',
+        secret_access_key: SECRET,
+        timeout_seconds: 5,
+        ...config,
+      },
+      '/',
+      extra,
+    ),
+  ) as S3Registry
 }
 
 beforeEach(async () => {
-  fake = new FakeS3({buckets: {morpheus: {}, versioned: {versioning: true}}, credentials: [{accessKeyId: ACCESS, secretAccessKey: SECRET}], region: 'eu-central-1'})
+  fake = new FakeS3({
+    buckets: {morpheus: {}, versioned: {versioning: true}},
+    credentials: [{accessKeyId: ACCESS, secretAccessKey: SECRET}],
+    region: 'eu-central-1',
+  })
   await fake.start()
 })
 afterEach(async () => {
@@ -81,7 +91,11 @@ describe('read and conditional write', () => {
 
   test('409 ConditionalRequestConflict counts as a CONFLICT', async () => {
     const b = backend()
-    fake.failNext({code: 'ConditionalRequestConflict', message: 'A conflicting conditional operation is currently in progress', status: 409})
+    fake.failNext({
+      code: 'ConditionalRequestConflict',
+      message: 'A conflicting conditional operation is currently in progress',
+      status: 409,
+    })
     const error = await rejection(b.write('x', {ifAbsent: true}))
     expect(error.code).toBe('CONFLICT')
     expect(error.message).toContain('409 ConditionalRequestConflict')
@@ -93,12 +107,20 @@ describe('read and conditional write', () => {
     // A slow upload: headers now, body later (the simulator holds the key until the body is in).
     const {request} = await import('node:http')
     const url = new URL(`${fake.endpoint}/morpheus/forests/registry.json`)
-    const slow = request({headers: {'content-length': '4', 'if-match': `"${r1}"`}, host: url.hostname, method: 'PUT', path: url.pathname, port: url.port})
+    const slow = request({
+      headers: {'content-length': '4', 'if-match': `"${r1}"`},
+      host: url.hostname,
+      method: 'PUT',
+      path: url.pathname,
+      port: url.port,
+    })
     slow.on('error', () => {})
-    const slowDone = new Promise((resolve) => slow.on('response', (res) => {
-      res.resume()
-      resolve(res.statusCode)
-    }))
+    const slowDone = new Promise((resolve) =>
+      slow.on('response', (res) => {
+        res.resume()
+        resolve(res.statusCode)
+      }),
+    )
     slow.write('ab')
     await new Promise((r) => setTimeout(r, 100))
     const error = await rejection(b.write('two', {ifRevision: r1}))
@@ -114,20 +136,22 @@ describe('read and conditional write', () => {
     const writers = Array.from({length: 8}, () => backend())
     await writers[0].write(JSON.stringify({n: []}), {ifAbsent: true})
     let conflicts = 0
-    await Promise.all(writers.map(async (b, i) => {
-      for (;;) {
-        const current = (await b.read())!
-        const doc = JSON.parse(current.body) as {n: number[]}
-        doc.n.push(i)
-        try {
-          await b.write(JSON.stringify(doc), {ifRevision: current.revision})
-          return
-        } catch (error) {
-          if ((error as {code?: string}).code !== 'CONFLICT') throw error
-          conflicts++
+    await Promise.all(
+      writers.map(async (b, i) => {
+        for (;;) {
+          const current = (await b.read())!
+          const doc = JSON.parse(current.body) as {n: number[]}
+          doc.n.push(i)
+          try {
+            await b.write(JSON.stringify(doc), {ifRevision: current.revision})
+            return
+          } catch (error) {
+            if ((error as {code?: string}).code !== 'CONFLICT') throw error
+            conflicts++
+          }
         }
-      }
-    }))
+      }),
+    )
     const final = JSON.parse(fake.object('morpheus', 'forests/registry.json')!) as {n: number[]}
     expect(final.n.sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
     // The race really happened: some writes lost and were retried.
@@ -214,7 +238,7 @@ describe('errors: codes, transient flags, hints, and never a secret', () => {
     expect(Date.now() - started).toBeLessThan(2000)
   })
 
-  test('the command\'s interrupt (context.signal) does not stop a registry call: after a Ctrl-C the core still records how the operation ended', async () => {
+  test("the command's interrupt (context.signal) does not stop a registry call: after a Ctrl-C the core still records how the operation ended", async () => {
     fake.failNext({delayMs: 400})
     const controller = new AbortController()
     const b = backend({key: 'interrupt/registry.json'}, {signal: controller.signal})
@@ -273,7 +297,10 @@ describe('configuration', () => {
       process.env.AWS_SECRET_ACCESS_KEY = 'not-the-secret'
       expect((await rejection(backend({access_key_id: undefined, secret_access_key: undefined}).read())).code).toBe('AUTH')
     } finally {
-      for (const [name, value] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
+      for (const [name, value] of [
+        ['AWS_ACCESS_KEY_ID', saved.id],
+        ['AWS_SECRET_ACCESS_KEY', saved.secret],
+      ] as const) {
         if (value === undefined) delete process.env[name]
         else process.env[name] = value
       }
@@ -326,7 +353,9 @@ describe('probe', () => {
     const b = backend()
     const probe = await b.probe()
     expect(probe.concurrency).toBe('none')
-    expect(probe.notes[0]).toBe('missing: conditional update (If-Match); two devices writing at once could silently lose a change (AWS S3, Cloudflare R2 and MinIO enforce both)')
+    expect(probe.notes[0]).toBe(
+      'missing: conditional update (If-Match); two devices writing at once could silently lose a change (AWS S3, Cloudflare R2 and MinIO enforce both)',
+    )
   })
 
   test('a server that answers 501 to If-None-Match: none, and says so', async () => {
@@ -376,7 +405,12 @@ describe('history and readRevision', () => {
 
   test('history pages through ListObjectVersions when the server answers in small pages', async () => {
     await fake.stop()
-    fake = new FakeS3({buckets: {versioned: {versioning: true}}, credentials: [{accessKeyId: ACCESS, secretAccessKey: SECRET}], maxKeysCap: 7, region: 'eu-central-1'})
+    fake = new FakeS3({
+      buckets: {versioned: {versioning: true}},
+      credentials: [{accessKeyId: ACCESS, secretAccessKey: SECRET}],
+      maxKeysCap: 7,
+      region: 'eu-central-1',
+    })
     await fake.start()
     const b = backend({bucket: 'versioned'})
     const revs = [(await b.write('0', {ifAbsent: true})).revision]
@@ -410,10 +444,18 @@ describe('secrets', () => {
     expect(await b.secrets!.get('forest-1', 'missing')).toBeUndefined()
     expect(await b.secrets!.get('forest-9', 'route_password')).toBeUndefined()
     expect(fake.object('morpheus', 'forests/registry.json')).toBe('{"forests":{}}')
-    expect(fake.keys('morpheus')).toEqual(['forests/registry.json', 'forests/registry.json.secrets/forest-1.json', 'forests/registry.json.secrets/forest-2.json'])
+    expect(fake.keys('morpheus')).toEqual([
+      'forests/registry.json',
+      'forests/registry.json.secrets/forest-1.json',
+      'forests/registry.json.secrets/forest-2.json',
+    ])
     // Written conditionally, like the document.
     const secretPuts = fake.requests.filter((r) => r.method === 'PUT' && r.path.includes('.secrets/'))
-    expect(secretPuts.map((r) => r.headers['if-none-match'] ?? r.headers['if-match'])).toEqual(['*', expect.stringMatching(/^"[0-9a-f]{32}"$/), '*'])
+    expect(secretPuts.map((r) => r.headers['if-none-match'] ?? r.headers['if-match'])).toEqual([
+      '*',
+      expect.stringMatching(/^"[0-9a-f]{32}"$/),
+      '*',
+    ])
     await b.secrets!.delete('forest-1')
     expect(await b.secrets!.get('forest-1', 'route_password')).toBeUndefined()
     expect(await b.secrets!.get('forest-2', 'route_password')).toBe('pw-secret-2')

@@ -11,7 +11,17 @@ const SECRET = 's3rver-Secret+Key/0987654321'
 const server = new S3rverProcess('forests', ACCESS, SECRET)
 
 function backend(config: Record<string, unknown> = {}): S3Registry {
-  return createS3Registry(pluginContext({access_key_id: ACCESS, bucket: 'forests', endpoint: server.endpoint, force_path_style: true, key: 'morpheus/registry.json', secret_access_key: SECRET, ...config})) as S3Registry
+  return createS3Registry(
+    pluginContext({
+      access_key_id: ACCESS,
+      bucket: 'forests',
+      endpoint: server.endpoint,
+      force_path_style: true,
+      key: 'morpheus/registry.json',
+      secret_access_key: SECRET,
+      ...config,
+    }),
+  ) as S3Registry
 }
 
 beforeAll(async () => {
@@ -30,7 +40,12 @@ test('probe: none, naming conditional create and conditional update as missing; 
   expect(probe.notes.at(-1)).toContain('bucket versioning is off (or not supported)')
   // s3rver has no versioning: the plain delete removed the scratch object.
   const {S3Client, ListObjectsV2Command} = await import('@aws-sdk/client-s3')
-  const client = new S3Client({credentials: {accessKeyId: ACCESS, secretAccessKey: SECRET}, endpoint: server.endpoint, forcePathStyle: true, region: 'us-east-1'})
+  const client = new S3Client({
+    credentials: {accessKeyId: ACCESS, secretAccessKey: SECRET},
+    endpoint: server.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+  })
   const listed = await client.send(new ListObjectsV2Command({Bucket: 'forests'}))
   expect(listed.Contents ?? []).toEqual([])
 })

@@ -10,10 +10,27 @@ import {FakeS3} from './fixtures/fake-s3.js'
 
 let fake: FakeS3
 
-const backend = () => createS3Registry(pluginContext({access_key_id: 'AKSTORE', bucket: 'morpheus', endpoint: fake.endpoint, force_path_style: true, secret_access_key: 'store-secret-key'}))
+const backend = () =>
+  createS3Registry(
+    pluginContext({
+      access_key_id: 'AKSTORE',
+      bucket: 'morpheus',
+      endpoint: fake.endpoint,
+      force_path_style: true,
+      secret_access_key: 'store-secret-key',
+    }),
+  )
 const quiet = {debug() {}, warn() {}}
 
-const forest = (id: string) => ({created_at: new Date().toISOString(), id, last_expansion: null, node_count: 1, provider: 'local', size: 'small', status: 'active' as const})
+const forest = (id: string) => ({
+  created_at: new Date().toISOString(),
+  id,
+  last_expansion: null,
+  node_count: 1,
+  provider: 'local',
+  size: 'small',
+  status: 'active' as const,
+})
 
 beforeEach(async () => {
   fake = new FakeS3({credentials: [{accessKeyId: 'AKSTORE', secretAccessKey: 'store-secret-key'}]})

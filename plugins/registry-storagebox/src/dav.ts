@@ -29,7 +29,21 @@ export interface DavOptions {
 
 /** What the server says when a request fails, for messages: never the credentials. */
 export function describeStatus(status: number): string {
-  const names: Record<number, string> = {400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 412: 'Precondition Failed', 423: 'Locked', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 507: 'Insufficient Storage'}
+  const names: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    405: 'Method Not Allowed',
+    409: 'Conflict',
+    412: 'Precondition Failed',
+    423: 'Locked',
+    500: 'Internal Server Error',
+    502: 'Bad Gateway',
+    503: 'Service Unavailable',
+    504: 'Gateway Timeout',
+    507: 'Insufficient Storage',
+  }
   return `${status}${names[status] ? ` ${names[status]}` : ''}`
 }
 
@@ -42,7 +56,10 @@ export class Dav {
   readonly origin: string
   private readonly client: WebDAVClient
 
-  constructor(private readonly options: DavOptions, private readonly context: PluginContext) {
+  constructor(
+    private readonly options: DavOptions,
+    private readonly context: PluginContext,
+  ) {
     this.origin = options.url.origin
     const agentOptions = {keepAlive: true, maxSockets: 8}
     this.client = createClient(this.origin, {
@@ -79,7 +96,12 @@ export class Dav {
     try {
       let response: {status: number; headers: Headers; body?: unknown; text(): Promise<string>}
       try {
-        response = (await this.client.customRequest(path, {data: request.body, headers: request.headers, method, signal: controller.signal})) as unknown as typeof response
+        response = (await this.client.customRequest(path, {
+          data: request.body,
+          headers: request.headers,
+          method,
+          signal: controller.signal,
+        })) as unknown as typeof response
       } catch (error) {
         const status = (error as {status?: number}).status
         const res = (error as {response?: {headers: Headers; body?: unknown; text(): Promise<string>}}).response
@@ -108,17 +130,34 @@ export class Dav {
     const e = this.context.error
     const what = `${method} ${url} answered ${describeStatus(status)}`
     if (status === 401 || status === 403) {
-      return e('AUTH', `${what}: the server refused the credentials of user "${this.options.username}"`, status === 401
-        ? 'Check registry.username and registry.password in the config (a ${ENV} reference must be exported); on a Storage Box, reset the password in the Hetzner console if unsure.'
-        : 'The user may not write there: check the folder\'s permissions, or that WebDAV is switched on for this Storage Box (sub-accounts see only their own folder).')
+      return e(
+        'AUTH',
+        `${what}: the server refused the credentials of user "${this.options.username}"`,
+        status === 401
+          ? 'Check registry.username and registry.password in the config (a ${ENV} reference must be exported); on a Storage Box, reset the password in the Hetzner console if unsure.'
+          : "The user may not write there: check the folder's permissions, or that WebDAV is switched on for this Storage Box (sub-accounts see only their own folder).",
+      )
     }
     if (status === 507) {
-      return e('FAILED', `${what}: the server is out of space; nothing was changed`, 'Free space on the server (on a Storage Box: delete snapshots or files, or choose a larger box), then run the command again.')
+      return e(
+        'FAILED',
+        `${what}: the server is out of space; nothing was changed`,
+        'Free space on the server (on a Storage Box: delete snapshots or files, or choose a larger box), then run the command again.',
+      )
     }
     if (status === 423) return e('LOCKED', `${what}: another writer holds a lock on it`, 'Wait a moment and run the command again.')
-    if (status >= 500) return e('UNREACHABLE', `${what}`, 'The server had a problem; try again in a moment. If it persists, check the server.', {transient: true})
-    if (status === 404 || status === 409) return e('NOT_FOUND', `${what}: the folder does not exist`, 'Run `morpheus registry init --yes` to create it, or fix registry.url.')
-    if (status === 405) return e('UNSUPPORTED', `${what}: the server does not allow ${method} there`, 'Is registry.url a WebDAV URL (https://<user>.your-storagebox.de/...) and WebDAV switched on?')
+    if (status >= 500)
+      return e('UNREACHABLE', `${what}`, 'The server had a problem; try again in a moment. If it persists, check the server.', {
+        transient: true,
+      })
+    if (status === 404 || status === 409)
+      return e('NOT_FOUND', `${what}: the folder does not exist`, 'Run `morpheus registry init --yes` to create it, or fix registry.url.')
+    if (status === 405)
+      return e(
+        'UNSUPPORTED',
+        `${what}: the server does not allow ${method} there`,
+        'Is registry.url a WebDAV URL (https://<user>.your-storagebox.de/...) and WebDAV switched on?',
+      )
     return e('FAILED', what, 'Check registry.url and the server.')
   }
 
@@ -130,15 +169,47 @@ export class Dav {
       return Object.assign(abort, {code: 'FAILED' as const})
     }
     if (timeout.aborted) {
-      return e('UNREACHABLE', `${method} ${url}: no answer within ${Math.round(this.options.timeoutMs / 1000)} s`, 'Check your network and the server; raise registry.timeout_seconds if the link is slow.', {transient: true})
+      return e(
+        'UNREACHABLE',
+        `${method} ${url}: no answer within ${Math.round(this.options.timeoutMs / 1000)} s`,
+        'Check your network and the server; raise registry.timeout_seconds if the link is slow.',
+        {transient: true},
+      )
     }
     const code = errorCode(error)
-    if (code === 'ECONNREFUSED') return e('UNREACHABLE', `cannot reach ${url}: connection refused`, 'Is the server up, and registry.url right? On a Storage Box, WebDAV and external reachability must be on (`morpheus registry init` switches them on).', {transient: true})
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return e('UNREACHABLE', `cannot reach ${url}: host not found`, 'Check the host name in registry.url and your DNS.', {transient: code === 'EAI_AGAIN'})
-    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
-      return e('UNREACHABLE', `${method} ${url}: the connection failed (${code})`, 'A network problem; try again. If it persists, check the server.', {transient: true})
+    if (code === 'ECONNREFUSED')
+      return e(
+        'UNREACHABLE',
+        `cannot reach ${url}: connection refused`,
+        'Is the server up, and registry.url right? On a Storage Box, WebDAV and external reachability must be on (`morpheus registry init` switches them on).',
+        {transient: true},
+      )
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      return e('UNREACHABLE', `cannot reach ${url}: host not found`, 'Check the host name in registry.url and your DNS.', {
+        transient: code === 'EAI_AGAIN',
+      })
+    if (
+      code === 'ECONNRESET' ||
+      code === 'EPIPE' ||
+      code === 'UND_ERR_SOCKET' ||
+      code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+      code === 'ETIMEDOUT' ||
+      code === 'EHOSTUNREACH' ||
+      code === 'ENETUNREACH'
+    ) {
+      return e(
+        'UNREACHABLE',
+        `${method} ${url}: the connection failed (${code})`,
+        'A network problem; try again. If it persists, check the server.',
+        {transient: true},
+      )
     }
-    return e('UNREACHABLE', `${method} ${url} failed: ${redactMessage((error as Error)?.message ?? String(error))}`, 'Check registry.url and your network.', {transient: true})
+    return e(
+      'UNREACHABLE',
+      `${method} ${url} failed: ${redactMessage((error as Error)?.message ?? String(error))}`,
+      'Check registry.url and your network.',
+      {transient: true},
+    )
   }
 }
 

@@ -21,7 +21,10 @@ export interface LockOptions {
 
 /** The answer to a LOCK was not what a server with working exclusive locks gives. */
 export class LockUnsupported extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -59,7 +62,11 @@ export async function acquireLock(dav: Dav, context: PluginContext, path: string
     // none is starved by writers that come back quickly (there is no queue on the server).
     const delay = 50 + Math.random() * 150
     if (Date.now() + delay > deadline) {
-      throw context.error('LOCKED', `${dav.href(path)} stayed locked by another writer for ${Math.round(options.waitMs / 1000)} s`, `Another morpheus is writing the registry. If none is running, the server drops the lock by itself within ${options.expirySeconds} s; then run the command again.`)
+      throw context.error(
+        'LOCKED',
+        `${dav.href(path)} stayed locked by another writer for ${Math.round(options.waitMs / 1000)} s`,
+        `Another morpheus is writing the registry. If none is running, the server drops the lock by itself within ${options.expirySeconds} s; then run the command again.`,
+      )
     }
     await context.helpers.sleep(delay, options.signal)
   }

@@ -22,8 +22,17 @@ export function parseNodeMount(text: string): NodeMountSecret {
   } catch {
     // below
   }
-  if (!value || typeof value.username !== 'string' || typeof value.password !== 'string' || typeof value.server !== 'string' || !value.username || !value.password) {
-    throw new Error(`the nodes' mount account kept in the registry's secret storage (${REGISTRY_SECRETS}/${NODE_MOUNT_SECRET}) is not what \`registry init\` writes`)
+  if (
+    !value ||
+    typeof value.username !== 'string' ||
+    typeof value.password !== 'string' ||
+    typeof value.server !== 'string' ||
+    !value.username ||
+    !value.password
+  ) {
+    throw new Error(
+      `the nodes' mount account kept in the registry's secret storage (${REGISTRY_SECRETS}/${NODE_MOUNT_SECRET}) is not what \`registry init\` writes`,
+    )
   }
   return {password: value.password, server: value.server, username: value.username}
 }

@@ -19,13 +19,25 @@ export function davPaths(raw: string, context: PluginContext): DavPaths {
   try {
     url = new URL(raw)
   } catch {
-    throw context.error('PREREQUISITE', `registry.url "${raw.replace(/\/\/[^/@]*@/, '//')}" is not a URL`, 'Set it to the document\'s WebDAV URL, e.g. https://u123456.your-storagebox.de/morpheus/registry.json')
+    throw context.error(
+      'PREREQUISITE',
+      `registry.url "${raw.replace(/\/\/[^/@]*@/, '//')}" is not a URL`,
+      "Set it to the document's WebDAV URL, e.g. https://u123456.your-storagebox.de/morpheus/registry.json",
+    )
   }
   if (url.username || url.password) {
-    throw context.error('PREREQUISITE', `registry.url must not carry credentials (${url.protocol}//${url.host}${url.pathname})`, 'Put the user in registry.username and the password in registry.password (best as ${ENV}).')
+    throw context.error(
+      'PREREQUISITE',
+      `registry.url must not carry credentials (${url.protocol}//${url.host}${url.pathname})`,
+      'Put the user in registry.username and the password in registry.password (best as ${ENV}).',
+    )
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw context.error('PREREQUISITE', `registry.url must be an http(s) URL, not ${url.protocol}`, 'e.g. https://u123456.your-storagebox.de/morpheus/registry.json')
+    throw context.error(
+      'PREREQUISITE',
+      `registry.url must be an http(s) URL, not ${url.protocol}`,
+      'e.g. https://u123456.your-storagebox.de/morpheus/registry.json',
+    )
   }
   url.hash = ''
   url.search = ''

@@ -31,7 +31,12 @@ const ok = (s: number) => s >= 200 && s < 300 && s !== 207
 const SCRATCH_WAIT_MS = 15_000
 
 /** Write a scratch file that no lock of ours covers, waiting out a folder lock held by another writer (207 / 423). */
-async function scratchPut(dav: Dav, context: PluginContext, path: string, request: {body: string; headers?: Record<string, string>; signal?: AbortSignal}) {
+async function scratchPut(
+  dav: Dav,
+  context: PluginContext,
+  path: string,
+  request: {body: string; headers?: Record<string, string>; signal?: AbortSignal},
+) {
   const deadline = Date.now() + SCRATCH_WAIT_MS
   for (;;) {
     const r = await dav.request('PUT', path, {...request, expect: [207, 412, 423]})
@@ -45,11 +50,21 @@ async function scratchPut(dav: Dav, context: PluginContext, path: string, reques
  * the second LOCK and the token-less PUT refused, the PUT with the token accepted. Vanished: the
  * second LOCK granted and our own token refused, i.e. our lock was lost, not shared.
  */
-async function checkLock(dav: Dav, context: PluginContext, path: string, signal?: AbortSignal): Promise<{enforced: boolean; vanished: boolean; note: string}> {
+async function checkLock(
+  dav: Dav,
+  context: PluginContext,
+  path: string,
+  signal?: AbortSignal,
+): Promise<{enforced: boolean; vanished: boolean; note: string}> {
   const io = {signal}
   const lock = await acquireLock(dav, context, path, {expirySeconds: 30, signal, waitMs: SCRATCH_WAIT_MS})
   try {
-    const again = await dav.request('LOCK', path, {...io, body: '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>', expect: [400, 405, 409, 412, 423, 501], headers: {'content-type': 'application/xml', depth: '0', timeout: 'Second-10'}})
+    const again = await dav.request('LOCK', path, {
+      ...io,
+      body: '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>',
+      expect: [400, 405, 409, 412, 423, 501],
+      headers: {'content-type': 'application/xml', depth: '0', timeout: 'Second-10'},
+    })
     const without = await dav.request('PUT', path, {...io, body: '{"without":true}', expect: [400, 409, 412, 423]})
     const withToken = await dav.request('PUT', path, {...io, body: '{"with":true}', expect: [400, 409, 412, 423], headers: ifToken(lock)})
     if (again.status < 300) await releaseLock(dav, context, {path, token: again.headers.get('lock-token')?.replace(/^<|>$/g, '') ?? ''})
@@ -61,7 +76,8 @@ async function checkLock(dav: Dav, context: PluginContext, path: string, signal?
         : `WebDAV LOCK not enforced (second LOCK ${again.status}, PUT without token ${without.status}, with token ${withToken.status})`,
       // Lost (Apache's lock database under load), or our own token refused because another writer
       // held the folder's lock for a create at that moment (nginx): inconclusive, look again.
-      vanished: (ok(again.status) && withToken.status === 412) || (again.status === 423 && (withToken.status === 423 || withToken.status === 207)),
+      vanished:
+        (ok(again.status) && withToken.status === 412) || (again.status === 423 && (withToken.status === 423 || withToken.status === 207)),
     }
   } finally {
     await releaseLock(dav, context, lock)
@@ -82,13 +98,26 @@ export async function probeServer(dav: Dav, context: PluginContext, folder: stri
   const c = `${scratch}-null.json`
   const d = `${scratch}-dir/`
   const io = {signal}
-  const findings: ProbeFindings = {concurrency: 'none', folderLock: false, ifMatch: false, ifNoneMatch: false, lock: false, lockNullInvisible: false, notes, weakEtagAfterWrite: false}
+  const findings: ProbeFindings = {
+    concurrency: 'none',
+    folderLock: false,
+    ifMatch: false,
+    ifNoneMatch: false,
+    lock: false,
+    lockNullInvisible: false,
+    notes,
+    weakEtagAfterWrite: false,
+  }
   try {
     // Conditional create.
     const first = await scratchPut(dav, context, a, {...io, body: '{"probe":1}', headers: {'if-none-match': '*'}})
     const second = await scratchPut(dav, context, a, {...io, body: '{"probe":2}', headers: {'if-none-match': '*'}})
     findings.ifNoneMatch = ok(first.status) && second.status === 412
-    notes.push(findings.ifNoneMatch ? 'If-None-Match: * enforced (a second create got 412)' : `If-None-Match: * ignored (a second create got ${second.status})`)
+    notes.push(
+      findings.ifNoneMatch
+        ? 'If-None-Match: * enforced (a second create got 412)'
+        : `If-None-Match: * ignored (a second create got ${second.status})`,
+    )
 
     // ETags: on GET? weak right after a write? If-Match honoured?
     const got = await dav.request('GET', a, io)
@@ -121,14 +150,17 @@ export async function probeServer(dav: Dav, context: PluginContext, folder: stri
         try {
           const seen = await dav.request('GET', c, {...io, expect: [404]})
           findings.lockNullInvisible = seen.status === 404
-          if (!findings.lockNullInvisible) notes.push('LOCK on a missing name creates an empty file (documents are created with If-None-Match instead)')
+          if (!findings.lockNullInvisible)
+            notes.push('LOCK on a missing name creates an empty file (documents are created with If-None-Match instead)')
         } finally {
           await releaseLock(dav, context, nl)
         }
         findings.folderLock = await checkFolderLock(dav, context, d, signal)
-        notes.push(findings.folderLock
-          ? 'a lock on a folder is enforced: a file is created in it only with the folder\'s token'
-          : 'a lock on a folder does not stop others creating files in it')
+        notes.push(
+          findings.folderLock
+            ? "a lock on a folder is enforced: a file is created in it only with the folder's token"
+            : 'a lock on a folder does not stop others creating files in it',
+        )
       }
     } catch (error) {
       if (!(error instanceof LockUnsupported) && (error as {code?: string}).code !== 'LOCKED') throw error
@@ -187,7 +219,12 @@ async function checkFolderLock(dav: Dav, context: PluginContext, folder: string,
   try {
     const refused = [207, 400, 403, 409, 412, 423]
     const without = await dav.request('PUT', `${folder}without.json`, {body: '{}', expect: refused, signal})
-    const withToken = await dav.request('PUT', `${folder}with.json`, {body: '{}', expect: refused, headers: ifFolderToken(dav, lock), signal})
+    const withToken = await dav.request('PUT', `${folder}with.json`, {
+      body: '{}',
+      expect: refused,
+      headers: ifFolderToken(dav, lock),
+      signal,
+    })
     const plain = (s: number) => s === 200 || s === 201 || s === 204
     return !plain(without.status) && plain(withToken.status)
   } finally {
@@ -214,7 +251,11 @@ async function raceIfMatch(dav: Dav, context: PluginContext, path: string, notes
     }
     const now = await strongEtag(dav, context, path, signal)
     if (!now) return false
-    const answers = await Promise.all(Array.from({length: 12}, (_, i) => dav.request('PUT', path, {body: `{"racer":${i}${' '.repeat(i)}}`, expect: [412, 423], headers: {'if-match': now}, signal})))
+    const answers = await Promise.all(
+      Array.from({length: 12}, (_, i) =>
+        dav.request('PUT', path, {body: `{"racer":${i}${' '.repeat(i)}}`, expect: [412, 423], headers: {'if-match': now}, signal}),
+      ),
+    )
     const won = answers.filter((r) => ok(r.status)).length
     if (won !== 1) {
       notes.push(`If-Match is not atomic: ${won} of 12 simultaneous updates with the same ETag succeeded`)
@@ -225,7 +266,13 @@ async function raceIfMatch(dav: Dav, context: PluginContext, path: string, notes
   return true
 }
 
-export async function strongEtag(dav: Dav, context: PluginContext, path: string, signal?: AbortSignal, waitMs = 3000): Promise<string | undefined> {
+export async function strongEtag(
+  dav: Dav,
+  context: PluginContext,
+  path: string,
+  signal?: AbortSignal,
+  waitMs = 3000,
+): Promise<string | undefined> {
   const deadline = Date.now() + waitMs
   for (;;) {
     const r = await dav.request('HEAD', path, {expect: [404], signal})

@@ -41,12 +41,17 @@ export class DavSecretStore implements SecretStore {
     if (r.body === '') return {forests: {}, version: 1}
     try {
       const parsed = JSON.parse(r.body) as SecretsFile
-      if (parsed && typeof parsed === 'object' && parsed.forests && typeof parsed.forests === 'object' && !Array.isArray(parsed.forests)) return parsed
+      if (parsed && typeof parsed === 'object' && parsed.forests && typeof parsed.forests === 'object' && !Array.isArray(parsed.forests))
+        return parsed
     } catch {
       // fall through
     }
     // Never quote the body: it holds secrets.
-    throw this.context.error('FAILED', `the secrets file ${this.dav.href(this.path)} is corrupt (not the expected JSON)`, 'Morpheus will not overwrite it. Fix or remove it by hand (forests planted with it will need new route credentials; nodes need their mount credentials set again with `morpheus registry init`).')
+    throw this.context.error(
+      'FAILED',
+      `the secrets file ${this.dav.href(this.path)} is corrupt (not the expected JSON)`,
+      'Morpheus will not overwrite it. Fix or remove it by hand (forests planted with it will need new route credentials; nodes need their mount credentials set again with `morpheus registry init`).',
+    )
   }
 
   async get(forestId: string, name: string): Promise<string | undefined> {
@@ -79,8 +84,18 @@ export class DavSecretStore implements SecretStore {
     try {
       const file = (await this.load()) ?? {forests: {}, version: 1}
       if (mutate(file) === false) return
-      const r = await this.dav.request('PUT', this.path, {body: serialize(file), expect: [207, 412, 423], headers: {'content-type': 'application/json', ...ifToken(lock)}})
-      if (r.status === 207 || r.status === 412 || r.status === 423) throw this.context.error('LOCKED', `${this.dav.href(this.path)}: the lock expired before the write; nothing was written`, 'Run the command again.', {transient: true})
+      const r = await this.dav.request('PUT', this.path, {
+        body: serialize(file),
+        expect: [207, 412, 423],
+        headers: {'content-type': 'application/json', ...ifToken(lock)},
+      })
+      if (r.status === 207 || r.status === 412 || r.status === 423)
+        throw this.context.error(
+          'LOCKED',
+          `${this.dav.href(this.path)}: the lock expired before the write; nothing was written`,
+          'Run the command again.',
+          {transient: true},
+        )
     } finally {
       await releaseLock(this.dav, this.context, lock)
     }

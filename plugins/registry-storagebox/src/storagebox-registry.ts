@@ -1,6 +1,16 @@
 import {createHash} from 'node:crypto'
 
-import type {IoOptions, NodeAccess, PluginContext, RegistryBackend, RegistryProbe, RevisionInfo, SecretStore, StoredDocument, WriteCondition} from 'morpheus/plugin-api'
+import type {
+  IoOptions,
+  NodeAccess,
+  PluginContext,
+  RegistryBackend,
+  RegistryProbe,
+  RevisionInfo,
+  SecretStore,
+  StoredDocument,
+  WriteCondition,
+} from 'morpheus/plugin-api'
 
 import {Dav} from './dav.js'
 import {acquireLock, ifFolderToken, ifToken, LockUnsupported, releaseLock, type HeldLock} from './lock.js'
@@ -49,10 +59,16 @@ export class StorageBoxRegistry implements RegistryBackend {
   private readonly etags = new Map<string, string>()
   private writes = 0
 
-  constructor(private readonly settings: StorageBoxSettings, private readonly context: PluginContext) {
+  constructor(
+    private readonly settings: StorageBoxSettings,
+    private readonly context: PluginContext,
+  ) {
     this.paths = davPaths(settings.url, context)
     this.location = this.paths.url.href
-    this.dav = new Dav({password: settings.password, timeoutMs: settings.timeoutMs, url: this.paths.url, username: settings.username}, context)
+    this.dav = new Dav(
+      {password: settings.password, timeoutMs: settings.timeoutMs, url: this.paths.url, username: settings.username},
+      context,
+    )
     this.secrets = new DavSecretStore(this.dav, context, this.paths.secrets, {
       create: (p, body, signal) => this.createFile(p, body, signal),
       lock: (p, signal) => this.lock(p, signal),
@@ -75,7 +91,12 @@ export class StorageBoxRegistry implements RegistryBackend {
         stored = text ? parseNodeMount(text) : null
       } catch (error) {
         const e = error as {message?: string; hint?: string; transient?: boolean}
-        throw this.context.error('FAILED', `the nodes' read-only account could not be read from the registry's secret storage: ${e.message ?? String(error)}`, e.hint ?? 'Run the command again; if it persists, set registry.node_username and registry.node_password.', {cause: error, transient: e.transient})
+        throw this.context.error(
+          'FAILED',
+          `the nodes' read-only account could not be read from the registry's secret storage: ${e.message ?? String(error)}`,
+          e.hint ?? 'Run the command again; if it persists, set registry.node_username and registry.node_password.',
+          {cause: error, transient: e.transient},
+        )
       }
     }
     return storageBoxNodeAccess(config, stored, this.context.error)
@@ -126,7 +147,11 @@ export class StorageBoxRegistry implements RegistryBackend {
     }
     if (this.mode === 'lock') return this.lockedWrite(body, condition, options.signal)
     if (this.mode === 'compare-and-swap') return this.casWrite(body, condition, options.signal)
-    throw this.context.error('UNSUPPORTED', `the WebDAV server at ${this.location} cannot keep concurrent writes safe: ${this.findings?.notes.at(-1) ?? 'no verifiable lock and no compare-and-swap'}`, 'Use a server that enforces WebDAV LOCK or If-Match (a Hetzner Storage Box, Apache mod_dav), or another registry backend; Morpheus will not write last-writer-wins.')
+    throw this.context.error(
+      'UNSUPPORTED',
+      `the WebDAV server at ${this.location} cannot keep concurrent writes safe: ${this.findings?.notes.at(-1) ?? 'no verifiable lock and no compare-and-swap'}`,
+      'Use a server that enforces WebDAV LOCK or If-Match (a Hetzner Storage Box, Apache mod_dav), or another registry backend; Morpheus will not write last-writer-wins.',
+    )
   }
 
   private async lockedWrite(body: string, condition: WriteCondition, signal?: AbortSignal): Promise<{revision: string}> {
@@ -195,10 +220,18 @@ export class StorageBoxRegistry implements RegistryBackend {
     try {
       const seen = await this.dav.request('HEAD', path, {expect: [404], signal})
       if (seen.status !== 404) return false
-      const put = await this.dav.request('PUT', path, {body, expect: [207, 412, 423], headers: {'content-type': 'application/json', 'if-none-match': '*', ...ifFolderToken(this.dav, lock)}, signal})
+      const put = await this.dav.request('PUT', path, {
+        body,
+        expect: [207, 412, 423],
+        headers: {'content-type': 'application/json', 'if-none-match': '*', ...ifFolderToken(this.dav, lock)},
+        signal,
+      })
       if (put.status === 412) return false
       if (put.status === 207 || put.status === 423) {
-        throw this.context.error('CONFLICT', `${this.dav.href(path)}: the folder's lock ended before the file was created (${put.status}); nothing was written`)
+        throw this.context.error(
+          'CONFLICT',
+          `${this.dav.href(path)}: the folder's lock ended before the file was created (${put.status}); nothing was written`,
+        )
       }
       return true
     } finally {
@@ -210,7 +243,12 @@ export class StorageBoxRegistry implements RegistryBackend {
   private async putUnderLock(lock: HeldLock, body: string, previous: string | null, signal?: AbortSignal): Promise<{revision: string}> {
     try {
       if (previous !== null) await this.keep(previous, signal)
-      const put = await this.dav.request('PUT', this.paths.doc, {body, expect: [207, 412, 423], headers: {'content-type': 'application/json', ...ifToken(lock)}, signal})
+      const put = await this.dav.request('PUT', this.paths.doc, {
+        body,
+        expect: [207, 412, 423],
+        headers: {'content-type': 'application/json', ...ifToken(lock)},
+        signal,
+      })
       if (put.status === 207 || put.status === 412 || put.status === 423) {
         // Our lock ended before the write (it expired): nothing was written; read again and retry.
         throw this.context.error('CONFLICT', `${this.location}: the lock expired before the write (${put.status}); nothing was written`)
@@ -252,9 +290,15 @@ export class StorageBoxRegistry implements RegistryBackend {
 
   private async createWithIfNoneMatch(body: string, signal?: AbortSignal): Promise<{revision: string}> {
     await this.ensureFolder(this.paths.folder, signal)
-    const put = await this.dav.request('PUT', this.paths.doc, {body, expect: [207, 412, 423], headers: {'content-type': 'application/json', 'if-none-match': '*'}, signal})
+    const put = await this.dav.request('PUT', this.paths.doc, {
+      body,
+      expect: [207, 412, 423],
+      headers: {'content-type': 'application/json', 'if-none-match': '*'},
+      signal,
+    })
     // 207 / 423: another writer holds the folder's lock to create a file in it; read again and retry.
-    if (put.status === 207 || put.status === 423) throw this.context.error('CONFLICT', `${this.location} is being created by another writer`)
+    if (put.status === 207 || put.status === 423)
+      throw this.context.error('CONFLICT', `${this.location} is being created by another writer`)
     if (put.status === 412) throw this.context.error('CONFLICT', `${this.location} already exists`)
     return {revision: revisionOf(body)}
   }
@@ -270,9 +314,15 @@ export class StorageBoxRegistry implements RegistryBackend {
       etag = strong
     }
     const current = await this.dav.request('GET', this.paths.doc, {expect: [404], signal})
-    if (current.status === 404 || revisionOf(current.body) !== condition.ifRevision) throw this.context.error('CONFLICT', `${this.location} changed since it was read`)
+    if (current.status === 404 || revisionOf(current.body) !== condition.ifRevision)
+      throw this.context.error('CONFLICT', `${this.location} changed since it was read`)
     await this.keep(current.body, signal)
-    const put = await this.dav.request('PUT', this.paths.doc, {body, expect: [412], headers: {'content-type': 'application/json', 'if-match': etag}, signal})
+    const put = await this.dav.request('PUT', this.paths.doc, {
+      body,
+      expect: [412],
+      headers: {'content-type': 'application/json', 'if-match': etag},
+      signal,
+    })
     if (put.status === 412) throw this.context.error('CONFLICT', `${this.location} changed since it was read`)
     this.afterWrite()
     return {revision: revisionOf(body)}
@@ -297,7 +347,12 @@ export class StorageBoxRegistry implements RegistryBackend {
       for (;;) {
         // 207 / 423: a writer creating a file holds the folder's lock for a moment (nginx extends
         // it to everything below the folder); wait for it like for any other lock.
-        const r = await this.dav.request('PUT', path, {body, expect: [207, 404, 409, 412, 423, ...missingFolder], headers: {'content-type': 'application/json', 'if-none-match': '*'}, signal})
+        const r = await this.dav.request('PUT', path, {
+          body,
+          expect: [207, 404, 409, 412, 423, ...missingFolder],
+          headers: {'content-type': 'application/json', 'if-none-match': '*'},
+          signal,
+        })
         if ((r.status !== 207 && r.status !== 423) || Date.now() > deadline) return r
         await this.context.helpers.sleep(50 + Math.random() * 150, signal)
       }
@@ -308,7 +363,8 @@ export class StorageBoxRegistry implements RegistryBackend {
       await this.ensureFolder(this.paths.history, signal)
       r = await put([])
     }
-    if (r.status === 404 || r.status === 409 || r.status === 207 || r.status === 423) throw this.dav.statusError('PUT', this.dav.href(path), r.status === 207 ? 423 : r.status)
+    if (r.status === 404 || r.status === 409 || r.status === 207 || r.status === 423)
+      throw this.dav.statusError('PUT', this.dav.href(path), r.status === 207 ? 423 : r.status)
   }
 
   private afterWrite(): void {
@@ -328,12 +384,23 @@ export class StorageBoxRegistry implements RegistryBackend {
   }
 
   private async historyNames(signal?: AbortSignal): Promise<Array<{name: string; modified: string; size?: number}>> {
-    const r = await this.dav.request('PROPFIND', this.paths.history, {body: '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getlastmodified/><D:getcontentlength/></D:prop></D:propfind>', expect: [404], headers: {'content-type': 'application/xml', depth: '1'}, signal})
+    const r = await this.dav.request('PROPFIND', this.paths.history, {
+      body: '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getlastmodified/><D:getcontentlength/></D:prop></D:propfind>',
+      expect: [404],
+      headers: {'content-type': 'application/xml', depth: '1'},
+      signal,
+    })
     if (r.status === 404) return []
     const out: Array<{name: string; modified: string; size?: number}> = []
     for (const block of r.body.split(/<(?:[A-Za-z0-9]+:)?response[\s>]/).slice(1)) {
       const href = /<(?:[A-Za-z0-9]+:)?href>([^<]*)</.exec(block)?.[1]
-      const name = href ? decodeURIComponent(href).replace(/\/$/, '').split('/').pop()!.replace(/\.json$/, '') : ''
+      const name = href
+        ? decodeURIComponent(href)
+            .replace(/\/$/, '')
+            .split('/')
+            .pop()!
+            .replace(/\.json$/, '')
+        : ''
       if (!REVISION_NAME.test(name)) continue
       const modified = /getlastmodified[^>]*>([^<]*)</.exec(block)?.[1]
       const size = /getcontentlength[^>]*>([^<]*)</.exec(block)?.[1]
@@ -344,7 +411,9 @@ export class StorageBoxRegistry implements RegistryBackend {
 
   async history(limit: number, options: IoOptions = {}): Promise<RevisionInfo[]> {
     const names = await this.historyNames(options.signal)
-    return names.slice(0, limit).map((n) => ({modified: isoFromName(n.name) || n.modified, revision: n.name, ...(n.size === undefined ? {} : {size: n.size})}))
+    return names
+      .slice(0, limit)
+      .map((n) => ({modified: isoFromName(n.name) || n.modified, revision: n.name, ...(n.size === undefined ? {} : {size: n.size})}))
   }
 
   async readRevision(revision: string, options: IoOptions = {}): Promise<StoredDocument | null> {
@@ -358,7 +427,12 @@ export class StorageBoxRegistry implements RegistryBackend {
     for (const path of folderChain(folder)) {
       // 405: it exists; 423: it exists and another writer holds its lock (nginx).
       const r = await this.dav.request('MKCOL', path, {expect: [405, 409, 301, 423], signal})
-      if (r.status === 409) throw this.context.error('NOT_FOUND', `cannot create the folder ${this.dav.href(path)} (409 Conflict)`, 'Create it by hand or fix registry.url.')
+      if (r.status === 409)
+        throw this.context.error(
+          'NOT_FOUND',
+          `cannot create the folder ${this.dav.href(path)} (409 Conflict)`,
+          'Create it by hand or fix registry.url.',
+        )
     }
   }
 
@@ -367,7 +441,11 @@ export class StorageBoxRegistry implements RegistryBackend {
     if (this.paths.folder === '/') return
     const r = await this.dav.request('PROPFIND', this.paths.folder, {expect: [404, 409], headers: {depth: '0'}, signal})
     if (r.status === 404 || r.status === 409) {
-      throw this.context.error('NOT_FOUND', `the folder ${this.dav.href(this.paths.folder)} does not exist (registry ${this.location})`, 'Run `morpheus registry init --yes` to create it and the document, or fix registry.url.')
+      throw this.context.error(
+        'NOT_FOUND',
+        `the folder ${this.dav.href(this.paths.folder)} does not exist (registry ${this.location})`,
+        'Run `morpheus registry init --yes` to create it and the document, or fix registry.url.',
+      )
     }
   }
 }
@@ -401,18 +479,32 @@ function isoFromName(name: string): string {
 export function createStorageBoxRegistry(context: PluginContext): RegistryBackend {
   const c = context.config
   const url = typeof c.url === 'string' ? c.url : ''
-  if (!url) throw context.error('PREREQUISITE', 'registry.url is not set (the registry document\'s WebDAV URL)', 'Run `morpheus registry init`, or set it: morpheus config set registry.url https://u123456.your-storagebox.de/morpheus/registry.json')
+  if (!url)
+    throw context.error(
+      'PREREQUISITE',
+      "registry.url is not set (the registry document's WebDAV URL)",
+      'Run `morpheus registry init`, or set it: morpheus config set registry.url https://u123456.your-storagebox.de/morpheus/registry.json',
+    )
   const username = typeof c.username === 'string' ? c.username : ''
-  if (!username) throw context.error('PREREQUISITE', 'registry.username is not set', 'Set it: morpheus config set registry.username u123456')
+  if (!username)
+    throw context.error('PREREQUISITE', 'registry.username is not set', 'Set it: morpheus config set registry.username u123456')
   const password = typeof c.password === 'string' ? c.password : ''
-  if (!password) throw context.error('PREREQUISITE', 'registry.password is not set', 'Set it, best as a reference to the environment: morpheus config set registry.password \'${STORAGEBOX_PASSWORD}\'')
-  return new StorageBoxRegistry({
-    historyRevisions: Number(c.history_revisions ?? 20),
-    lockExpirySeconds: Number(c.lock_expiry_seconds ?? 20),
-    lockWaitMs: Number(c.lock_timeout_seconds ?? 60) * 1000,
-    password,
-    timeoutMs: Number(c.timeout_seconds ?? 30) * 1000,
-    url,
-    username,
-  }, context)
+  if (!password)
+    throw context.error(
+      'PREREQUISITE',
+      'registry.password is not set',
+      "Set it, best as a reference to the environment: morpheus config set registry.password '${STORAGEBOX_PASSWORD}'",
+    )
+  return new StorageBoxRegistry(
+    {
+      historyRevisions: Number(c.history_revisions ?? 20),
+      lockExpirySeconds: Number(c.lock_expiry_seconds ?? 20),
+      lockWaitMs: Number(c.lock_timeout_seconds ?? 60) * 1000,
+      password,
+      timeoutMs: Number(c.timeout_seconds ?? 30) * 1000,
+      url,
+      username,
+    },
+    context,
+  )
 }

@@ -29,13 +29,20 @@ for (const kind of WEBDAV_SERVERS) {
   registryConformance({
     async create() {
       n += 1
-      const backend = createStorageBoxRegistry(testContext({password: server.password, url: `${server.origin}/kit${n}/registry.json`, username: server.username})) as StorageBoxRegistry
+      const backend = createStorageBoxRegistry(
+        testContext({password: server.password, url: `${server.origin}/kit${n}/registry.json`, username: server.username}),
+      ) as StorageBoxRegistry
       await backend.ensureFolder(`/kit${n}/`)
       return backend
     },
     features: {history: true, secrets: true},
     name: `storagebox (${kind.name})`,
-    processes: {argument: (backend) => JSON.stringify({passwordFile, url: backend.location, username: server.username}), count: 6, increments: 15, module: fileURLToPath(new URL('./kit-backend.mjs', import.meta.url))},
+    processes: {
+      argument: (backend) => JSON.stringify({passwordFile, url: backend.location, username: server.username}),
+      count: 6,
+      increments: 15,
+      module: fileURLToPath(new URL('./kit-backend.mjs', import.meta.url)),
+    },
     timeoutMs: 180_000,
   })
 }

@@ -23,11 +23,14 @@ afterAll(() => {
 
 function backend(server = nginx, config: Record<string, unknown> = {}): StorageBoxRegistry {
   n += 1
-  return createStorageBoxRegistry(pluginContext({password: server.password, url: `${server.origin}/n${n}/registry.json`, username: server.username, ...config})) as StorageBoxRegistry
+  return createStorageBoxRegistry(
+    pluginContext({password: server.password, url: `${server.origin}/n${n}/registry.json`, username: server.username, ...config}),
+  ) as StorageBoxRegistry
 }
 
 const folder = (server = nginx) => join(server.root, `n${n}`)
-const doc = (i: number) => JSON.stringify({forests: {}, i, nodes: {}, updated_at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), version: 1}) + '\n'
+const doc = (i: number) =>
+  JSON.stringify({forests: {}, i, nodes: {}, updated_at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), version: 1}) + '\n'
 
 /** Every file under `dir` with its size (no empty file may be among them). */
 function files(dir: string): Record<string, number> {
@@ -71,7 +74,9 @@ test('the document and the secrets file are created with their content; no LOCK 
   expect(readFileSync(join(folder(), 'registry.json'), 'utf8')).toBe(doc(0))
   await b.secrets.set('forest-1', 'cluster_auth', 'route-secret')
   expect(await b.secrets.get('forest-1', 'cluster_auth')).toBe('route-secret')
-  expect(JSON.parse(readFileSync(join(folder(), 'registry.secrets.json'), 'utf8')).forests['forest-1']).toEqual({cluster_auth: 'route-secret'})
+  expect(JSON.parse(readFileSync(join(folder(), 'registry.secrets.json'), 'utf8')).forests['forest-1']).toEqual({
+    cluster_auth: 'route-secret',
+  })
   await b.secrets.set('forest-2', 'cluster_auth', 'other')
   await b.secrets.delete('forest-1')
   expect(await b.secrets.get('forest-2', 'cluster_auth')).toBe('other')
@@ -85,7 +90,13 @@ test('the document and the secrets file are created with their content; no LOCK 
 })
 
 test('a create of the document on nginx is atomic although PUT ignores If-None-Match: of 8 racing creators exactly one wins', async () => {
-  const racers = Array.from({length: 8}, () => createStorageBoxRegistry(pluginContext({password: nginx.password, url: `${nginx.origin}/n${n + 1}/registry.json`, username: nginx.username})) as StorageBoxRegistry)
+  const racers = Array.from(
+    {length: 8},
+    () =>
+      createStorageBoxRegistry(
+        pluginContext({password: nginx.password, url: `${nginx.origin}/n${n + 1}/registry.json`, username: nginx.username}),
+      ) as StorageBoxRegistry,
+  )
   n += 1
   // Even racers that probed (and so know If-None-Match is ignored) must not use it.
   await racers[0].probe()
@@ -97,11 +108,17 @@ test('a create of the document on nginx is atomic although PUT ignores If-None-M
   expect(readFileSync(join(folder(), 'registry.json'), 'utf8')).toBe(doc(winner))
 })
 
-test('racing first secrets on a fresh registry: every forest\'s secret is kept', async () => {
+test("racing first secrets on a fresh registry: every forest's secret is kept", async () => {
   const b = backend()
   await b.ensureFolder(`/n${n}/`)
   await b.write(doc(0), {ifAbsent: true})
-  const others = Array.from({length: 6}, () => createStorageBoxRegistry(pluginContext({password: nginx.password, url: `${nginx.origin}/n${n}/registry.json`, username: nginx.username})) as StorageBoxRegistry)
+  const others = Array.from(
+    {length: 6},
+    () =>
+      createStorageBoxRegistry(
+        pluginContext({password: nginx.password, url: `${nginx.origin}/n${n}/registry.json`, username: nginx.username}),
+      ) as StorageBoxRegistry,
+  )
   await Promise.all(others.map((o, i) => o.secrets.set(`forest-${i}`, 'cluster_auth', `secret-${i}`)))
   for (let i = 0; i < others.length; i++) expect(await b.secrets.get(`forest-${i}`, 'cluster_auth')).toBe(`secret-${i}`)
 })

@@ -8,10 +8,19 @@ import {StorageBoxRegistry} from '../src/storagebox-registry.js'
 // CIFS mount of the registry's folder as the nodes' own account, never the registry's user.
 
 // The registry's own read-write account (never on a node) and the nodes' read-only sub-account.
-const sb = {node_password: 'n0de,"#pw', node_username: 'u1-sub1', password: 'hunter2,"#', storagebox_host: 'u1.your-storagebox.de', type: 'storagebox', url: 'https://u1.your-storagebox.de/morpheus/registry.json', username: 'u1'}
+const sb = {
+  node_password: 'n0de,"#pw',
+  node_username: 'u1-sub1',
+  password: 'hunter2,"#',
+  storagebox_host: 'u1.your-storagebox.de',
+  type: 'storagebox',
+  url: 'https://u1.your-storagebox.de/morpheus/registry.json',
+  username: 'u1',
+}
 const {node_password: _np, node_username: _nu, ...mainOnly} = sb
 
-const access = (config: Record<string, unknown>, stored: Parameters<typeof storageBoxNodeAccess>[1] = null) => storageBoxNodeAccess(config, stored, pluginError)
+const access = (config: Record<string, unknown>, stored: Parameters<typeof storageBoxNodeAccess>[1] = null) =>
+  storageBoxNodeAccess(config, stored, pluginError)
 /** The mount's source and the credentials file's account, the two things that say who mounts what. */
 const who = (a: ReturnType<typeof access>) => ({credentials: a.files![0].content, file: a.file, what: a.mount.what})
 
@@ -24,37 +33,60 @@ function error(fn: () => unknown): PluginErrorShape {
   throw new Error('expected an error')
 }
 
-test('the nodes mount the registry\'s folder as their read-only sub-account (its own share and host), never as the registry\'s user', () => {
+test("the nodes mount the registry's folder as their read-only sub-account (its own share and host), never as the registry's user", () => {
   // The sub-account's home is the registry's folder: its share's top is that folder.
   expect(access(sb)).toEqual({
     file: 'registry.json',
     files: [{content: 'username=u1-sub1\npassword=n0de,"#pw\n', path: CREDENTIALS_FILE, secret: true}],
-    mount: {description: 'Morpheus registry folder on the Storage Box (read-only)', options: `ro,seal,credentials=${CREDENTIALS_FILE},uid=0,gid=0,file_mode=0444,dir_mode=0555,iocharset=utf8,_netdev`, type: 'cifs', what: '//u1-sub1.your-storagebox.de/u1-sub1'},
+    mount: {
+      description: 'Morpheus registry folder on the Storage Box (read-only)',
+      options: `ro,seal,credentials=${CREDENTIALS_FILE},uid=0,gid=0,file_mode=0444,dir_mode=0555,iocharset=utf8,_netdev`,
+      type: 'cifs',
+      what: '//u1-sub1.your-storagebox.de/u1-sub1',
+    },
     packages: ['cifs-utils'],
   })
   expect(CREDENTIALS_FILE).toBe('/etc/morpheus/storagebox.credentials')
   // from the registry's secret storage (registry init), with the server the API named
   const kept = access(mainOnly, {password: 'kept-pw-1A!', server: 'u1-sub4.your-storagebox.de', username: 'u1-sub4'})
-  expect(who(kept)).toEqual({credentials: 'username=u1-sub4\npassword=kept-pw-1A!\n', file: 'registry.json', what: '//u1-sub4.your-storagebox.de/u1-sub4'})
+  expect(who(kept)).toEqual({
+    credentials: 'username=u1-sub4\npassword=kept-pw-1A!\n',
+    file: 'registry.json',
+    what: '//u1-sub4.your-storagebox.de/u1-sub4',
+  })
   // the config's keys win over the secret storage
-  expect(who(access(sb, {password: 'kept-pw-1A!', server: 'u1-sub4.your-storagebox.de', username: 'u1-sub4'})).credentials).toMatch(/^username=u1-sub1\n/)
+  expect(who(access(sb, {password: 'kept-pw-1A!', server: 'u1-sub4.your-storagebox.de', username: 'u1-sub4'})).credentials).toMatch(
+    /^username=u1-sub1\n/,
+  )
   // a registry reached through a sub-account; the host defaults to the URL's, and a host that is no Storage Box name is kept
-  const sub = access({...sb, node_username: 'u1-sub3', storagebox_host: undefined, url: 'https://u1-sub2.your-storagebox.de/a/b/forests.json', username: 'u1-sub2'})
+  const sub = access({
+    ...sb,
+    node_username: 'u1-sub3',
+    storagebox_host: undefined,
+    url: 'https://u1-sub2.your-storagebox.de/a/b/forests.json',
+    username: 'u1-sub2',
+  })
   expect(who(sub)).toMatchObject({file: 'forests.json', what: '//u1-sub2.your-storagebox.de/u1-sub3'})
   expect(who(sub).credentials).toMatch(/^username=u1-sub3\n/)
   expect(access({...sb, storagebox_host: 'storage.example.org'}).mount.what).toBe('//storage.example.org/u1-sub1')
   // a node user that is not a sub-account sees the whole share: the registry's folder is mounted
-  expect(who(access({...sb, node_username: 'reader'}))).toMatchObject({credentials: expect.stringMatching(/^username=reader\n/), what: '//u1.your-storagebox.de/backup/morpheus'})
+  expect(who(access({...sb, node_username: 'reader'}))).toMatchObject({
+    credentials: expect.stringMatching(/^username=reader\n/),
+    what: '//u1.your-storagebox.de/backup/morpheus',
+  })
   expect(JSON.stringify(access(sb))).not.toContain('hunter2')
 })
 
-test('no node account, or the registry\'s own one: refused (CONFIG, exit 3) with how to make one', () => {
+test("no node account, or the registry's own one: refused (CONFIG, exit 3) with how to make one", () => {
   const none = error(() => access(mainOnly, null))
   expect(none.code).toBe('CONFIG')
   expect(none.message).toMatch(/no read-only account for the nodes/)
   expect(none.hint).toMatch(/registry init --setup existing-box/)
   expect(none.hint).toMatch(/registry\.node_username and registry\.node_password/)
-  for (const registry of [{...sb, node_username: 'u1'}, {...sb, node_password: sb.password}]) {
+  for (const registry of [
+    {...sb, node_username: 'u1'},
+    {...sb, node_password: sb.password},
+  ]) {
     const own = error(() => access(registry))
     expect(own.code).toBe('CONFIG')
     expect(own.message).toMatch(/the registry's own read-write account/)
@@ -84,11 +116,27 @@ test('unusable values are CONFIG errors naming the key, never echoing a password
   }
 })
 
-test('the backend\'s nodeAccess(): the account kept in its secret storage, unless the config names one; the webdav alias mounts nothing; a failed read says so', async () => {
+test("the backend's nodeAccess(): the account kept in its secret storage, unless the config names one; the webdav alias mounts nothing; a failed read says so", async () => {
   // A backend on an unreachable server: only its secret store is used, and replaced by an in-memory one.
-  const backend = (config: Record<string, unknown>) => new StorageBoxRegistry({historyRevisions: 0, lockExpirySeconds: 20, lockWaitMs: 0, password: 'hunter2,"#', timeoutMs: 1000, url: String(config.url), username: 'u1'}, testContext(config))
+  const backend = (config: Record<string, unknown>) =>
+    new StorageBoxRegistry(
+      {
+        historyRevisions: 0,
+        lockExpirySeconds: 20,
+        lockWaitMs: 0,
+        password: 'hunter2,"#',
+        timeoutMs: 1000,
+        url: String(config.url),
+        username: 'u1',
+      },
+      testContext(config),
+    )
   const memory = new MemoryRegistry()
-  await memory.secrets.set('_registry', 'node_mount', JSON.stringify({password: 'kept-pw-1A!', server: 'u1-sub4.your-storagebox.de', username: 'u1-sub4'}))
+  await memory.secrets.set(
+    '_registry',
+    'node_mount',
+    JSON.stringify({password: 'kept-pw-1A!', server: 'u1-sub4.your-storagebox.de', username: 'u1-sub4'}),
+  )
   const kept = Object.assign(backend(mainOnly), {secrets: memory.secrets})
   expect((await kept.nodeAccess())!.mount.what).toBe('//u1-sub4.your-storagebox.de/u1-sub4')
   // the config's account: the secret storage is not even asked
@@ -97,11 +145,29 @@ test('the backend\'s nodeAccess(): the account kept in its secret storage, unles
   expect((await configured.nodeAccess())!.files![0].content).toMatch(/^username=u1-sub1\n/)
   expect(asked).toBe(0)
   expect(await backend({...sb, type: 'webdav'}).nodeAccess()).toBeNull()
-  const failing = Object.assign(backend(mainOnly), {secrets: {...memory.secrets, get: async () => Promise.reject(Object.assign(new Error('GET https://u1.your-storagebox.de/morpheus/registry.secrets.json answered 503'), {transient: true}))}})
-  const e = await failing.nodeAccess().then(() => undefined, (x: PluginErrorShape) => x)
+  const failing = Object.assign(backend(mainOnly), {
+    secrets: {
+      ...memory.secrets,
+      get: async () =>
+        Promise.reject(
+          Object.assign(new Error('GET https://u1.your-storagebox.de/morpheus/registry.secrets.json answered 503'), {transient: true}),
+        ),
+    },
+  })
+  const e = await failing.nodeAccess().then(
+    () => undefined,
+    (x: PluginErrorShape) => x,
+  )
   expect(e?.code).toBe('FAILED')
   expect(e?.transient).toBe(true)
   expect(e?.message).toMatch(/could not be read from the registry's secret storage: GET .* 503/)
   const nothing = Object.assign(backend(mainOnly), {secrets: new MemoryRegistry().secrets})
-  expect((await nothing.nodeAccess().then(() => undefined, (x: PluginErrorShape) => x))?.code).toBe('CONFIG')
+  expect(
+    (
+      await nothing.nodeAccess().then(
+        () => undefined,
+        (x: PluginErrorShape) => x,
+      )
+    )?.code,
+  ).toBe('CONFIG')
 })

@@ -23,9 +23,16 @@ async function rejection(p: Promise<unknown>): Promise<any> {
   throw new Error('expected a rejection')
 }
 
-const noTerminal = (given: Record<string, string | undefined>, env: NodeJS.ProcessEnv = {}) => questions({env, given, interactive: false, prompts: async () => Promise.reject(new Error('no terminal'))})
+const noTerminal = (given: Record<string, string | undefined>, env: NodeJS.ProcessEnv = {}) =>
+  questions({env, given, interactive: false, prompts: async () => Promise.reject(new Error('no terminal'))})
 
-async function setUp(choice: string, given: Record<string, string | undefined>, secrets: Record<string, string>, log: PluginContext['log'] = {debug() {}, info() {}, warn() {}}, env: NodeJS.ProcessEnv = {}) {
+async function setUp(
+  choice: string,
+  given: Record<string, string | undefined>,
+  secrets: Record<string, string>,
+  log: PluginContext['log'] = {debug() {}, info() {}, warn() {}},
+  env: NodeJS.ProcessEnv = {},
+) {
   const [descriptor] = await registries()
   expect(descriptor.setup?.choices.map((c) => c.value)).toEqual(['new-box', 'existing-box'])
   expect(descriptor.setup?.secrets).toEqual(['hetzner_api_token'])
@@ -34,10 +41,24 @@ async function setUp(choice: string, given: Record<string, string | undefined>, 
   return run(request)
 }
 
-test('existing-box: the section from the answers (the password as a ${VAR} reference); finish makes the nodes\' read-only account and keeps it in the registry\'s secret storage', async () => {
-  const made = (await setUp('new-box', {'api-endpoint': api.endpoint, 'box-name': 'existing-1', folder: 'morpheus'}, {hetzner_api_token: api.token})).section
-  const setup = await setUp('existing-box', {'api-endpoint': api.endpoint, 'password-env': 'BOX_PW', url: String(made.url), username: String(made.username)}, {hetzner_api_token: api.token}, undefined, {BOX_PW: 'x'})
-  expect(setup.section).toEqual({password: '${BOX_PW}', storagebox_host: new URL(String(made.url)).hostname, type: 'storagebox', url: made.url, username: made.username})
+test("existing-box: the section from the answers (the password as a ${VAR} reference); finish makes the nodes' read-only account and keeps it in the registry's secret storage", async () => {
+  const made = (
+    await setUp('new-box', {'api-endpoint': api.endpoint, 'box-name': 'existing-1', folder: 'morpheus'}, {hetzner_api_token: api.token})
+  ).section
+  const setup = await setUp(
+    'existing-box',
+    {'api-endpoint': api.endpoint, 'password-env': 'BOX_PW', url: String(made.url), username: String(made.username)},
+    {hetzner_api_token: api.token},
+    undefined,
+    {BOX_PW: 'x'},
+  )
+  expect(setup.section).toEqual({
+    password: '${BOX_PW}',
+    storagebox_host: new URL(String(made.url)).hostname,
+    type: 'storagebox',
+    url: made.url,
+    username: made.username,
+  })
   expect(setup.report).toEqual({})
   const registry = new MemoryRegistry()
   const finished = await setup.finish!(registry)
@@ -50,22 +71,47 @@ test('existing-box: the section from the answers (the password as a ${VAR} refer
 })
 
 test('new-box: the box is made through the API and the section points at its WebDAV folder; no token is a CONFIG error, a refused token too', async () => {
-  const setup = await setUp('new-box', {'api-endpoint': api.endpoint, 'box-name': 'made-1', 'box-type': 'bx11', folder: '/forests/', location: 'fsn1', 'webdav-origin': 'http://127.0.0.1:1/'}, {hetzner_api_token: api.token})
+  const setup = await setUp(
+    'new-box',
+    {
+      'api-endpoint': api.endpoint,
+      'box-name': 'made-1',
+      'box-type': 'bx11',
+      folder: '/forests/',
+      location: 'fsn1',
+      'webdav-origin': 'http://127.0.0.1:1/',
+    },
+    {hetzner_api_token: api.token},
+  )
   const box = [...api.boxes.values()].find((b) => b.name === 'made-1')!
   expect(setup.report).toEqual({box: {existed: false, id: box.id, name: 'made-1', server: box.server, username: box.username}})
-  expect(setup.section).toEqual({password: box.password, storagebox_host: box.server, type: 'storagebox', url: 'http://127.0.0.1:1/forests/registry.json', username: box.username})
+  expect(setup.section).toEqual({
+    password: box.password,
+    storagebox_host: box.server,
+    type: 'storagebox',
+    url: 'http://127.0.0.1:1/forests/registry.json',
+    username: box.username,
+  })
   const none = await rejection(setUp('new-box', {'api-endpoint': api.endpoint}, {}))
   expect(none.code).toBe('CONFIG')
   expect(none.message).toBe('creating a Storage Box needs a Hetzner API token')
-  const refused = await rejection(setUp('new-box', {'api-endpoint': api.endpoint, 'box-name': 'made-2'}, {hetzner_api_token: 'not-the-token'}))
+  const refused = await rejection(
+    setUp('new-box', {'api-endpoint': api.endpoint, 'box-name': 'made-2'}, {hetzner_api_token: 'not-the-token'}),
+  )
   expect(refused.code).toBe('CONFIG')
   expect(refused.message).toMatch(/refused the token/)
   expect(refused.hint).toMatch(/HETZNER_API_TOKEN/)
 })
 
-test('without a token or secret storage the nodes\' account is not made: a warning says how to make it by hand, and the set-up still succeeds', async () => {
+test("without a token or secret storage the nodes' account is not made: a warning says how to make it by hand, and the set-up still succeeds", async () => {
   const warnings: string[] = []
-  const setup = await setUp('existing-box', {'password-env': 'BOX_PW', url: 'https://u5.example.org/morpheus/registry.json', username: 'u5'}, {}, {debug() {}, info() {}, warn: (m) => warnings.push(m)}, {BOX_PW: 'x'})
+  const setup = await setUp(
+    'existing-box',
+    {'password-env': 'BOX_PW', url: 'https://u5.example.org/morpheus/registry.json', username: 'u5'},
+    {},
+    {debug() {}, info() {}, warn: (m) => warnings.push(m)},
+    {BOX_PW: 'x'},
+  )
   const finished = (await setup.finish!(new MemoryRegistry())) as {node_account: {created: boolean; reason: string; hint: string}}
   expect(finished.node_account.created).toBe(false)
   expect(finished.node_account.reason).toMatch(/no Hetzner API token/)

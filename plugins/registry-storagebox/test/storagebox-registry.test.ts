@@ -26,11 +26,16 @@ afterEach(() => proxy.set(null))
 
 function backend(config: Record<string, unknown> = {}, extra: Partial<PluginContext> = {}): StorageBoxRegistry {
   folderCount += 1
-  const ctx = pluginContext({password: apache.password, url: `${apache.origin}/t${folderCount}/registry.json`, username: apache.username, ...config}, '/', extra)
+  const ctx = pluginContext(
+    {password: apache.password, url: `${apache.origin}/t${folderCount}/registry.json`, username: apache.username, ...config},
+    '/',
+    extra,
+  )
   return createStorageBoxRegistry(ctx) as StorageBoxRegistry
 }
 
-const doc = (n: number) => JSON.stringify({forests: {}, n, nodes: {}, updated_at: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(), version: 1}) + '\n'
+const doc = (n: number) =>
+  JSON.stringify({forests: {}, n, nodes: {}, updated_at: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(), version: 1}) + '\n'
 
 function auth(): string {
   return `Basic ${Buffer.from(`${apache.username}:${apache.password}`).toString('base64')}`
@@ -47,7 +52,7 @@ function expectClean(error: any, url: string) {
   expect(error.hint).toBeTruthy()
 }
 
-test('the descriptor: API 2, remote, the seeds\' keys, password secret', async () => {
+test("the descriptor: API 2, remote, the seeds' keys, password secret", async () => {
   const [d] = await registries()
   expect(d).toEqual(expect.objectContaining({apiVersion: 2, capabilities: {remote: true}, name: 'storagebox'}))
   expect(Object.keys(d.configSchema!)).toEqual(expect.arrayContaining(['url', 'username', 'password', 'storagebox_host']))
@@ -140,12 +145,19 @@ describe('on a real Apache mod_dav', () => {
     await b.probe()
     await b.write(doc(0), {ifAbsent: true})
     const path = `/t${folderCount}/registry.json`
-    const dead = await raw('LOCK', path, {'content-type': 'application/xml', depth: '0', timeout: 'Second-3'}, '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>dead writer</D:owner></D:lockinfo>')
+    const dead = await raw(
+      'LOCK',
+      path,
+      {'content-type': 'application/xml', depth: '0', timeout: 'Second-3'},
+      '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>dead writer</D:owner></D:lockinfo>',
+    )
     expect(dead.status).toBe(200)
     const locked = await rejection(b.write(doc(1), {ifRevision: (await b.read())!.revision}))
     expect(locked.code).toBe('LOCKED')
     expectClean(locked, `${apache.origin}${path}`)
-    const patient = createStorageBoxRegistry(pluginContext({lock_timeout_seconds: 10, password: apache.password, url: `${apache.origin}${path}`, username: apache.username}))
+    const patient = createStorageBoxRegistry(
+      pluginContext({lock_timeout_seconds: 10, password: apache.password, url: `${apache.origin}${path}`, username: apache.username}),
+    )
     await patient.write(doc(1), {ifRevision: (await patient.read())!.revision})
     expect((await patient.read())!.body).toBe(doc(1))
   })
@@ -171,7 +183,11 @@ describe('on a real Apache mod_dav', () => {
     const warnings: string[] = []
     folderCount += 1
     const url = `${proxy.origin}/t${folderCount}/registry.json`
-    const b = createStorageBoxRegistry(pluginContext({password: apache.password, url, username: apache.username}, '/', {log: {debug() {}, info() {}, warn: (m) => warnings.push(m)}}))
+    const b = createStorageBoxRegistry(
+      pluginContext({password: apache.password, url, username: apache.username}, '/', {
+        log: {debug() {}, info() {}, warn: (m) => warnings.push(m)},
+      }),
+    )
     await b.probe()
     await b.write(doc(0), {ifAbsent: true})
     proxy.set({methods: ['LOCK'], status: 501, stripHeaders: ['if-match']})
@@ -187,7 +203,8 @@ describe('racing writers', () => {
   test('a lost race keeps the lock: the retry reads without a request and cannot lose again; others wait meanwhile', async () => {
     folderCount += 1
     const url = `${proxy.origin}/t${folderCount}/registry.json`
-    const make = (config: Record<string, unknown> = {}) => createStorageBoxRegistry(pluginContext({password: apache.password, url, username: apache.username, ...config}))
+    const make = (config: Record<string, unknown> = {}) =>
+      createStorageBoxRegistry(pluginContext({password: apache.password, url, username: apache.username, ...config}))
     const a = make()
     const b = make()
     await a.probe()
@@ -216,7 +233,8 @@ describe('racing writers', () => {
   test('a kept lock that no write uses is released within seconds', async () => {
     folderCount += 1
     const url = `${apache.origin}/t${folderCount}/registry.json`
-    const make = (config: Record<string, unknown> = {}) => createStorageBoxRegistry(pluginContext({password: apache.password, url, username: apache.username, ...config}))
+    const make = (config: Record<string, unknown> = {}) =>
+      createStorageBoxRegistry(pluginContext({password: apache.password, url, username: apache.username, ...config}))
     const a = make()
     await a.probe()
     await a.write(doc(0), {ifAbsent: true})
@@ -265,7 +283,9 @@ describe('faults: each error names the URL, never the password, and says what to
     expect(e401.message).toMatch(/401/)
     expectClean(e401, url)
     expect(e401.message).not.toContain(`${apache.password}-wrong`)
-    const forbidden = createStorageBoxRegistry(pluginContext({password: apache.password, url: `${apache.origin}/forbidden/registry.json`, username: apache.username}))
+    const forbidden = createStorageBoxRegistry(
+      pluginContext({password: apache.password, url: `${apache.origin}/forbidden/registry.json`, username: apache.username}),
+    )
     const e403 = await rejection(forbidden.read())
     expect(e403.code).toBe('AUTH')
     expect(e403.message).toMatch(/403/)
@@ -334,7 +354,7 @@ describe('faults: each error names the URL, never the password, and says what to
     expectClean(e, url)
   })
 
-  test('the command\'s interrupt (context.signal) does not stop registry I/O: after a Ctrl-C the end is still written, under a lock that is released', async () => {
+  test("the command's interrupt (context.signal) does not stop registry I/O: after a Ctrl-C the end is still written, under a lock that is released", async () => {
     const controller = new AbortController()
     const b = backend({}, {signal: controller.signal})
     await b.probe()
@@ -360,7 +380,13 @@ describe('faults: each error names the URL, never the password, and says what to
     const path = `/t${folderCount}/registry.json`
     // A client that dies half-way through a PUT (Content-Length promises more than it sends).
     await new Promise<void>((resolve) => {
-      const req = request({headers: {authorization: auth(), 'content-length': '5000'}, host: apache.host, method: 'PUT', path, port: apache.port})
+      const req = request({
+        headers: {authorization: auth(), 'content-length': '5000'},
+        host: apache.host,
+        method: 'PUT',
+        path,
+        port: apache.port,
+      })
       req.on('error', () => resolve())
       req.write('{"version": 1, "forests": {')
       setTimeout(() => {

@@ -31,7 +31,17 @@ export default class AutocompleteComplete extends Command {
     const model = completionModel(this.config.bin, this.config.commands, this.config.topics)
     const candidates = await withinCompletionTime(() => complete(model, words, (kind) => valuesOf(this.config, kind, {quiet: !this.json})))
     if (this.json) {
-      process.stdout.write(JSON.stringify({candidates: candidates.map((c) => (c.description ? {description: c.description, value: c.value} : {value: c.value})), ok: true, warnings: []}, null, 2) + '\n')
+      process.stdout.write(
+        JSON.stringify(
+          {
+            candidates: candidates.map((c) => (c.description ? {description: c.description, value: c.value} : {value: c.value})),
+            ok: true,
+            warnings: [],
+          },
+          null,
+          2,
+        ) + '\n',
+      )
       return
     }
     const clean = (s: string) => s.replaceAll(/[\t\n\r]/g, ' ')

@@ -32,9 +32,13 @@ SHELL defaults to the one in $SHELL.`
     const {args} = await this.parse(Autocomplete)
     const shell = (args.shell ?? basename(process.env.SHELL ?? '')) as Shell
     if (!SHELLS.includes(shell)) {
-      throw new MorpheusError('USAGE', `completion is available for bash and zsh; ${process.env.SHELL ? `$SHELL is ${process.env.SHELL}` : '$SHELL is not set'}`, {
-        hint: 'Name the shell: morpheus autocomplete bash (or zsh).',
-      })
+      throw new MorpheusError(
+        'USAGE',
+        `completion is available for bash and zsh; ${process.env.SHELL ? `$SHELL is ${process.env.SHELL}` : '$SHELL is not set'}`,
+        {
+          hint: 'Name the shell: morpheus autocomplete bash (or zsh).',
+        },
+      )
     }
     const script = join(this.config.root, COMPLETION_DIR, scriptFile(this.config.bin, shell))
     if (!existsSync(script)) {
@@ -45,7 +49,10 @@ SHELL defaults to the one in $SHELL.`
     const setup = setupLine(script)
     if (!this.jsonEnabled()) {
       this.log(setup)
-      if (process.stdout.isTTY) process.stderr.write(`Add that line to ~/.${shell}rc (${this.config.bin} autocomplete ${shell} >> ~/.${shell}rc), then open a new shell.\n`)
+      if (process.stdout.isTTY)
+        process.stderr.write(
+          `Add that line to ~/.${shell}rc (${this.config.bin} autocomplete ${shell} >> ~/.${shell}rc), then open a new shell.\n`,
+        )
     }
     return {script, setup, shell}
   }

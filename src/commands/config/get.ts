@@ -19,7 +19,9 @@ export default class ConfigGet extends MorpheusCommand {
     if (check.known === false) throw check.error
     const value = getKey(effectiveConfig(this.runtime.config, installed, this.runtime.registryType()), args.key)
     if (value === undefined) {
-      throw new MorpheusError('NOT_FOUND', `${args.key} has no value: it is not set in ${this.runtime.config.path} and has no default`, {hint: `Set it: \`morpheus config set ${args.key} <value>\`.`})
+      throw new MorpheusError('NOT_FOUND', `${args.key} has no value: it is not set in ${this.runtime.config.path} and has no default`, {
+        hint: `Set it: \`morpheus config set ${args.key} <value>\`.`,
+      })
     }
     const shown = displayValue(args.key, value, await this.runtime.secretKeys(args.key))
     if (!this.jsonEnabled()) this.log(typeof shown === 'object' && shown !== null ? dump(shown).trimEnd() : String(shown))

@@ -15,9 +15,17 @@ const unexpanded = new Proxy({}, {get: (_t, k) => `\${${String(k)}}`}) as NodeJS
 function problems(raw: Record<string, unknown>, path: string, key: string, schemas: KeySchemas): SchemaProblem[] {
   const found = validateAgainst(coreSchema, expandEnv(raw, path, unexpanded) as Record<string, unknown>, '')
   const [top, name] = key.split('.')
-  const section = top === 'registry' ? {prefix: 'registry', schema: schemas.registry} : top === 'providers' && name ? {prefix: `providers.${name}`, schema: schemas.providers.get(name)} : undefined
+  const section =
+    top === 'registry'
+      ? {prefix: 'registry', schema: schemas.registry}
+      : top === 'providers' && name
+        ? {prefix: `providers.${name}`, schema: schemas.providers.get(name)}
+        : undefined
   const value = section?.schema ? getKey(raw, section.prefix) : undefined
-  if (section?.schema && isPlainObject(value)) found.push(...validateAgainst(section.schema, expandEnv(value, path, unexpanded, section.prefix) as Record<string, unknown>, section.prefix))
+  if (section?.schema && isPlainObject(value))
+    found.push(
+      ...validateAgainst(section.schema, expandEnv(value, path, unexpanded, section.prefix) as Record<string, unknown>, section.prefix),
+    )
   return found
 }
 
@@ -36,10 +44,17 @@ export default class ConfigSet extends MorpheusCommand {
   /** Naming a provider or backend that is not installed is allowed (it may be installed next), but said. */
   private async warnIfNotInstalled(key: string, value: unknown): Promise<void> {
     if (typeof value !== 'string' || value.includes('${')) return
-    const catalog = key === 'registry.type' ? await this.runtime.registries() : key === 'infrastructure.provider' ? await this.runtime.providers() : undefined
+    const catalog =
+      key === 'registry.type'
+        ? await this.runtime.registries()
+        : key === 'infrastructure.provider'
+          ? await this.runtime.providers()
+          : undefined
     if (!catalog) return
     if (catalog.entries.some((e) => e.descriptor.name === value || e.descriptor.aliases?.includes(value))) return
-    this.runtime.log.warn(`no ${catalog.kind} "${value}" is installed yet (installed: ${catalog.entries.map((e) => e.descriptor.name).join(', ')}); install its plugin with \`${installCommand(catalog.kind, value).command}\``)
+    this.runtime.log.warn(
+      `no ${catalog.kind} "${value}" is installed yet (installed: ${catalog.entries.map((e) => e.descriptor.name).join(', ')}); install its plugin with \`${installCommand(catalog.kind, value).command}\``,
+    )
   }
 
   async run(): Promise<{key: string; value: unknown; path: string}> {
@@ -57,7 +72,10 @@ export default class ConfigSet extends MorpheusCommand {
     const own = found.filter((p) => p.key === args.key || p.key.startsWith(`${args.key}.`) || args.key.startsWith(`${p.key}.`))
     if (own.length > 0) {
       throw new MorpheusError('USAGE', `${own.map((p) => `${p.key} ${p.message}`).join('; ')}; ${path} was not changed`, {
-        hint: check.known === true && check.schema?.description ? `${args.key}: ${check.schema.description.replace(/\.$/, '')}.` : 'Every key is described in config.example.yaml.',
+        hint:
+          check.known === true && check.schema?.description
+            ? `${args.key}: ${check.schema.description.replace(/\.$/, '')}.`
+            : 'Every key is described in config.example.yaml.',
       })
     }
     // The file is wrong elsewhere: say so, and which key to fix first.

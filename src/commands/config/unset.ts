@@ -6,7 +6,8 @@ import {assertKeySyntax, checkKey, keySchemas} from '../../config/keys.js'
 
 export default class ConfigUnset extends MorpheusCommand {
   static summary = 'Remove one key from the config file (its default applies again).'
-  static description = 'Mappings the removal leaves empty go too. A key that is not set is not an error: nothing changes (`removed: false` in --json).'
+  static description =
+    'Mappings the removal leaves empty go too. A key that is not set is not an error: nothing changes (`removed: false` in --json).'
   static examples = ['<%= config.bin %> config unset forest.sizes.medium']
   static args = {key: Args.string({description: 'Dotted key, e.g. forest.sizes.medium.', required: true})}
 

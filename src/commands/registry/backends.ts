@@ -13,7 +13,8 @@ export interface Selection {
 
 export default class RegistryBackends extends MorpheusCommand {
   static summary = 'List the installed registry backends and the plugins they come from.'
-  static description = 'Marks the one registry.type selects; when that one is not installed, says so and names the command that installs it.'
+  static description =
+    'Marks the one registry.type selects; when that one is not installed, says so and names the command that installs it.'
   static examples = ['<%= config.bin %> registry backends', '<%= config.bin %> registry backends --json']
 
   async run(): Promise<{backends: Array<ListedPlugin & {selected: boolean}>; selection: Selection}> {
@@ -37,7 +38,12 @@ export default class RegistryBackends extends MorpheusCommand {
     if (this.jsonEnabled()) {
       if (!installed) this.warning(missing, 'PLUGIN')
     } else {
-      this.log(table(['BACKEND', 'PLUGIN', 'VERSION', 'SUMMARY', 'CAPABILITIES'], backends.map((b) => [`${b.selected ? '* ' : '  '}${b.name}`, b.plugin, b.version, b.summary, capabilityList(b.capabilities)])))
+      this.log(
+        table(
+          ['BACKEND', 'PLUGIN', 'VERSION', 'SUMMARY', 'CAPABILITIES'],
+          backends.map((b) => [`${b.selected ? '* ' : '  '}${b.name}`, b.plugin, b.version, b.summary, capabilityList(b.capabilities)]),
+        ),
+      )
       this.log(installed ? `\n* selected by registry.type (${selected})` : `\n${missing}`)
     }
     assertNoConflicts(catalog)

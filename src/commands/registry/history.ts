@@ -16,12 +16,20 @@ export default class RegistryHistory extends MorpheusCommand {
     const {flags} = await this.parse(RegistryHistory)
     const {backend, entry} = await this.runtime.registry()
     if (!backend.history) {
-      throw new MorpheusError('REGISTRY', `the registry backend "${entry.descriptor.name}" keeps no history`, {hint: 'Backends that keep revisions: storagebox (see registry.history_revisions).'})
+      throw new MorpheusError('REGISTRY', `the registry backend "${entry.descriptor.name}" keeps no history`, {
+        hint: 'Backends that keep revisions: storagebox (see registry.history_revisions).',
+      })
     }
     const revisions = await backend.history(flags.limit, {signal: this.runtime.signal})
     if (!this.jsonEnabled()) {
       if (revisions.length === 0) this.log(`No earlier revisions at ${backend.location} yet.`)
-      else this.log(table(['REVISION', 'MADE', 'SIZE'], revisions.map((r) => [r.revision, r.modified, r.size === undefined ? '-' : String(r.size)])))
+      else
+        this.log(
+          table(
+            ['REVISION', 'MADE', 'SIZE'],
+            revisions.map((r) => [r.revision, r.modified, r.size === undefined ? '-' : String(r.size)]),
+          ),
+        )
       if (revisions.length > 0) this.log(`\nRestore one with: morpheus registry restore <REVISION>`)
     }
     return {location: backend.location, revisions}

@@ -7,7 +7,16 @@ export default class RegistryInfo extends MorpheusCommand {
   static summary = 'Show where the registry lives, how writes are kept safe, and what it holds.'
   static examples = ['<%= config.bin %> registry info', '<%= config.bin %> registry info --json']
 
-  async run(): Promise<{backend: string; plugin: string; location: string; probe: RegistryProbe; exists: boolean; forest_count: number; node_count: number; updated_at: string | null}> {
+  async run(): Promise<{
+    backend: string
+    plugin: string
+    location: string
+    probe: RegistryProbe
+    exists: boolean
+    forest_count: number
+    node_count: number
+    updated_at: string | null
+  }> {
     await this.parse(RegistryInfo)
     const {backend, entry} = await this.runtime.registry()
     const probe = await backend.probe()
@@ -26,7 +35,9 @@ export default class RegistryInfo extends MorpheusCommand {
       this.log(`Backend:     ${result.backend} (${result.plugin})`)
       this.log(`Location:    ${result.location}`)
       this.log(`Concurrency: ${probe.concurrency}${probe.notes.length > 0 ? ` (${probe.notes.join('; ')})` : ''}`)
-      this.log(`Document:    ${result.exists ? `${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')}, updated ${result.updated_at}` : 'not created yet (the first plant creates it)'}`)
+      this.log(
+        `Document:    ${result.exists ? `${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')}, updated ${result.updated_at}` : 'not created yet (the first plant creates it)'}`,
+      )
     }
     return result
   }

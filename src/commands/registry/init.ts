@@ -5,7 +5,8 @@ import {MorpheusCommand} from '../../ui/base-command.js'
 import {questions, terminalPrompts} from '../../ui/questions.js'
 
 export default class RegistryInit extends MorpheusCommand {
-  static summary = 'Set up the registry: a new Hetzner Storage Box, an existing one, or local only; or create the document where the config points.'
+  static summary =
+    'Set up the registry: a new Hetzner Storage Box, an existing one, or local only; or create the document where the config points.'
   static description = `With a registry in the config (registry.type set), probes it (what the server enforces to keep concurrent writes safe), refuses one that cannot, and creates an empty document if none exists: idempotent.
 
 Otherwise, on a terminal, asks where the registry should live (--setup skips the question):
@@ -33,8 +34,10 @@ The config file (mode 0600) is written only after the new registry answered. Wit
     'webdav-origin': Flags.string({description: 'New box: reach its WebDAV here instead of https://<server> (a proxy).', hidden: true}),
     url: Flags.string({description: "Existing box: the document's WebDAV URL."}),
     username: Flags.string({description: 'Existing box: WebDAV user.'}),
-    'password-env': Flags.string({description: 'Existing box: name of the environment variable holding the password (the config keeps ${NAME}).'}),
-    'storagebox-host': Flags.string({description: 'Existing box: host nodes mount over CIFS (default: the URL\'s host).'}),
+    'password-env': Flags.string({
+      description: 'Existing box: name of the environment variable holding the password (the config keeps ${NAME}).',
+    }),
+    'storagebox-host': Flags.string({description: "Existing box: host nodes mount over CIFS (default: the URL's host)."}),
   }
 
   async run(): Promise<InitResult> {
@@ -44,7 +47,8 @@ The config file (mode 0600) is written only after the new registry answered. Wit
       const {json: _json, setup: _setup, unsafe: _unsafe, yes: _yes, ...given} = flags as Record<string, unknown>
       const ask = questions({given: given as Record<string, string | undefined>, interactive: this.interactive, prompts: terminalPrompts})
       const result = await this.runtime.setUpRegistry(ask, flags.setup)
-      if (!this.jsonEnabled()) this.log(`${result.created ? 'Created' : 'Found'} the registry at ${result.location} (writes: ${result.probe.concurrency})`)
+      if (!this.jsonEnabled())
+        this.log(`${result.created ? 'Created' : 'Found'} the registry at ${result.location} (writes: ${result.probe.concurrency})`)
       return result
     }
     const {backend} = await this.runtime.registry()

@@ -29,7 +29,8 @@ export default class RegistryMigrate extends MorpheusCommand {
       const eq = pair.indexOf('=')
       if (eq <= 0) throw new MorpheusError('USAGE', `--set "${pair.replace(/=.*/, '=...')}" is not KEY=VALUE`)
       const key = pair.slice(0, eq)
-      if (!/^[A-Za-z0-9_]+$/.test(key) || key === 'type') throw new MorpheusError('USAGE', `--set ${key}: not a key of a registry section`, {hint: 'The target backend is given by --to.'})
+      if (!/^[A-Za-z0-9_]+$/.test(key) || key === 'type')
+        throw new MorpheusError('USAGE', `--set ${key}: not a key of a registry section`, {hint: 'The target backend is given by --to.'})
       section[key] = parseCliValue(pair.slice(eq + 1))
     }
     const {backend: source} = await this.runtime.registry()
@@ -51,8 +52,14 @@ export default class RegistryMigrate extends MorpheusCommand {
       switch: flags.switch,
     })
     if (!this.jsonEnabled()) {
-      this.log(`Copied ${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')} and ${plural(result.secret_count, 'secret')} from ${result.from} to ${result.to} (writes: ${result.probe.concurrency}).`)
-      this.log(flags.switch ? `The config now points at ${result.to}; the old document is left as it was.` : `The config still points at ${result.from} (--no-switch).`)
+      this.log(
+        `Copied ${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')} and ${plural(result.secret_count, 'secret')} from ${result.from} to ${result.to} (writes: ${result.probe.concurrency}).`,
+      )
+      this.log(
+        flags.switch
+          ? `The config now points at ${result.to}; the old document is left as it was.`
+          : `The config still points at ${result.from} (--no-switch).`,
+      )
     }
     return result
   }

@@ -19,9 +19,13 @@ export default class RegistryRestore extends MorpheusCommand {
   async run(): Promise<{location: string; restored: string; forest_count: number; node_count: number}> {
     const {args, flags} = await this.parse(RegistryRestore)
     const {backend, entry} = await this.runtime.registry()
-    if (!backend.readRevision) throw new MorpheusError('REGISTRY', `the registry backend "${entry.descriptor.name}" keeps no history to restore from`)
+    if (!backend.readRevision)
+      throw new MorpheusError('REGISTRY', `the registry backend "${entry.descriptor.name}" keeps no history to restore from`)
     const stored = await backend.readRevision(args.revision, {signal: this.runtime.signal})
-    if (!stored) throw new MorpheusError('NOT_FOUND', `no revision "${args.revision}" at ${backend.location}`, {hint: 'See `morpheus registry history` for the revisions kept.'})
+    if (!stored)
+      throw new MorpheusError('NOT_FOUND', `no revision "${args.revision}" at ${backend.location}`, {
+        hint: 'See `morpheus registry history` for the revisions kept.',
+      })
     // A revision that is not a sound document is never restored.
     const old = parseDocument(stored.body, `${backend.location} (revision ${args.revision})`)
     const ok = await this.confirmOrRefuse({
@@ -32,12 +36,25 @@ export default class RegistryRestore extends MorpheusCommand {
     })
     if (!ok) throw new MorpheusError('USAGE', 'restore cancelled; nothing was changed')
     // Through the command's store: the remembered probe, and registry.unsafe_writes, as for every write.
-    await (await this.runtime.store()).update((doc) => {
-      doc.forests = old.forests
-      doc.nodes = old.nodes
-    }, {now: true})
-    const result = {forest_count: Object.keys(old.forests).length, location: backend.location, node_count: Object.values(old.nodes).flat().length, restored: args.revision}
-    if (!this.jsonEnabled()) this.log(`Restored revision ${args.revision} at ${backend.location}: ${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')}. The replaced document is in the history.`)
+    await (
+      await this.runtime.store()
+    ).update(
+      (doc) => {
+        doc.forests = old.forests
+        doc.nodes = old.nodes
+      },
+      {now: true},
+    )
+    const result = {
+      forest_count: Object.keys(old.forests).length,
+      location: backend.location,
+      node_count: Object.values(old.nodes).flat().length,
+      restored: args.revision,
+    }
+    if (!this.jsonEnabled())
+      this.log(
+        `Restored revision ${args.revision} at ${backend.location}: ${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')}. The replaced document is in the history.`,
+      )
     return result
   }
 }

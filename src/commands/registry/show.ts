@@ -9,7 +9,12 @@ const SECRET_KEY = /(password|passwd|secret|token|access_key|private_key|credent
 export function redact<T>(value: T): T {
   if (Array.isArray(value)) return value.map((v) => redact(v)) as T
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) && (typeof v === 'string' || typeof v === 'number') ? '********' : redact(v)])) as T
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        k,
+        SECRET_KEY.test(k) && (typeof v === 'string' || typeof v === 'number') ? '********' : redact(v),
+      ]),
+    ) as T
   }
   return value
 }

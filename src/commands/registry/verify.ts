@@ -22,7 +22,10 @@ export default class RegistryVerify extends MorpheusCommand {
     await this.parse(RegistryVerify)
     const {backend} = await this.runtime.registry()
     const stored = await backend.read()
-    if (!stored) throw new MorpheusError('NOT_FOUND', `no registry document at ${backend.location} yet`, {hint: 'Run `morpheus registry init` to create it.'})
+    if (!stored)
+      throw new MorpheusError('NOT_FOUND', `no registry document at ${backend.location} yet`, {
+        hint: 'Run `morpheus registry init` to create it.',
+      })
     let parsed: unknown
     const problems: string[] = []
     let warnings: string[] = []
@@ -43,10 +46,14 @@ export default class RegistryVerify extends MorpheusCommand {
     // Consistency warnings: in the JSON envelope's warnings (with --json), listed below otherwise.
     if (this.jsonEnabled()) for (const w of warnings) this.warning(w, 'REGISTRY_CONSISTENCY')
     if (problems.length > 0) {
-      throw new MorpheusError('REGISTRY', `the registry at ${backend.location} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n  ${problems.join('\n  ')}`, {
-        details: {problems},
-        hint: damaged ? SCHEMA_HINT : CONSISTENCY_HINT,
-      })
+      throw new MorpheusError(
+        'REGISTRY',
+        `the registry at ${backend.location} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n  ${problems.join('\n  ')}`,
+        {
+          details: {problems},
+          hint: damaged ? SCHEMA_HINT : CONSISTENCY_HINT,
+        },
+      )
     }
     const result: VerifyResult = {
       forest_count: Object.keys(doc.forests).length,
@@ -55,7 +62,9 @@ export default class RegistryVerify extends MorpheusCommand {
       problems,
     }
     if (!this.jsonEnabled()) {
-      this.log(`The registry at ${backend.location} is sound: ${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')}.`)
+      this.log(
+        `The registry at ${backend.location} is sound: ${plural(result.forest_count, 'forest')}, ${plural(result.node_count, 'node')}.`,
+      )
       for (const w of warnings) this.log(`  warning: ${w}`)
     }
     return result

@@ -4,13 +4,34 @@ import {nearest} from '../../../src/suggest.js'
 /** Commands shaped as oclif lists them (manifest entries), aliases included as oclif adds them. */
 const flag = (name: string, extra: Record<string, unknown> = {}) => ({name, type: 'boolean', ...extra})
 const option = (name: string, extra: Record<string, unknown> = {}) => ({name, type: 'option', ...extra})
-const install = {aliases: ['plugins:add'], args: {plugin: {name: 'plugin'}}, flags: {force: flag('force')}, id: 'plugins:install', summary: 'Installs a plugin into <%= config.bin %>.'}
+const install = {
+  aliases: ['plugins:add'],
+  args: {plugin: {name: 'plugin'}},
+  flags: {force: flag('force')},
+  id: 'plugins:install',
+  summary: 'Installs a plugin into <%= config.bin %>.',
+}
 const commands = [
   {aliases: [], args: {}, flags: {json: flag('json')}, id: 'list', summary: 'List'},
   {aliases: [], args: {forest: {name: 'forest'}}, flags: {json: flag('json')}, id: 'status', summary: 'Status'},
-  {aliases: [], args: {forest: {name: 'forest'}}, flags: {force: flag('force'), json: flag('json'), yes: flag('yes', {char: 'y'})}, id: 'teardown'},
-  {aliases: [], args: {provider: {name: 'provider'}, size: {name: 'size'}}, flags: {nodes: option('nodes'), 'dry-run': flag('dry-run'), secret: flag('secret', {hidden: true})}, id: 'plant'},
-  {aliases: [], args: {forest: {name: 'forest'}}, flags: {output: option('output', {options: ['text', 'json']}), tag: option('tag', {char: 't', multiple: true})}, id: 'grow'},
+  {
+    aliases: [],
+    args: {forest: {name: 'forest'}},
+    flags: {force: flag('force'), json: flag('json'), yes: flag('yes', {char: 'y'})},
+    id: 'teardown',
+  },
+  {
+    aliases: [],
+    args: {provider: {name: 'provider'}, size: {name: 'size'}},
+    flags: {nodes: option('nodes'), 'dry-run': flag('dry-run'), secret: flag('secret', {hidden: true})},
+    id: 'plant',
+  },
+  {
+    aliases: [],
+    args: {forest: {name: 'forest'}},
+    flags: {output: option('output', {options: ['text', 'json']}), tag: option('tag', {char: 't', multiple: true})},
+    id: 'grow',
+  },
   ...['get', 'set', 'unset', 'list', 'path'].map((w) => ({aliases: [], args: {key: {name: 'key'}}, flags: {}, id: `config:${w}`})),
   {aliases: [], args: {}, flags: {core: flag('core')}, id: 'plugins', summary: 'List installed plugins.'},
   install,
@@ -19,7 +40,11 @@ const commands = [
 ]
 const model = completionModel('morpheus', commands as any, [{description: 'Read and change the config', name: 'config'}, {name: 'plugins'}])
 
-const VALUES: Record<ValueKind, string[]> = {forest: ['forest-1', 'forest-2'], provider: ['hetzner', 'local', 'cloud'], size: ['small', 'medium', 'large']}
+const VALUES: Record<ValueKind, string[]> = {
+  forest: ['forest-1', 'forest-2'],
+  provider: ['hetzner', 'local', 'cloud'],
+  size: ['small', 'medium', 'large'],
+}
 const asked: ValueKind[] = []
 const values = async (kind: ValueKind) => {
   asked.push(kind)
@@ -38,7 +63,7 @@ describe('completion', () => {
   })
 
   test('descriptions: command summaries (with the bin filled in) and topic descriptions', async () => {
-    const all = await complete(model, ['', ], values)
+    const all = await complete(model, [''], values)
     expect(all.find((c) => c.value === 'config')?.description).toBe('Read and change the config')
     expect(all.find((c) => c.value === 'plugins')?.description).toBe('List installed plugins.')
     const sub = await complete(model, ['plugins', 'i'], values)

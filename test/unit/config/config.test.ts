@@ -87,15 +87,30 @@ describe('environment expansion', () => {
     expect((c.values.infrastructure as any).provider).toBe('local')
     // raw is the file as written, unexpanded
     expect((c.raw.integration as any).nimsforest_download_url).toBe('pre-${A}-${B:-b}-post')
-    const section = {both: 'pre-${A}-${B:-b}-post', deep: {deeper: '${A}'}, other: '${UNSET_ONE:-fallback}', token: '${HCLOUD_TOKEN}', urls: ['${HOST}/x', '${NOPE:-none}']}
-    expect(expandEnv(section, file, {A: 'a', HCLOUD_TOKEN: 'tok123', HOST: 'https://h'}, 'x')).toEqual({both: 'pre-a-b-post', deep: {deeper: 'a'}, other: 'fallback', token: 'tok123', urls: ['https://h/x', 'none']})
+    const section = {
+      both: 'pre-${A}-${B:-b}-post',
+      deep: {deeper: '${A}'},
+      other: '${UNSET_ONE:-fallback}',
+      token: '${HCLOUD_TOKEN}',
+      urls: ['${HOST}/x', '${NOPE:-none}'],
+    }
+    expect(expandEnv(section, file, {A: 'a', HCLOUD_TOKEN: 'tok123', HOST: 'https://h'}, 'x')).toEqual({
+      both: 'pre-a-b-post',
+      deep: {deeper: 'a'},
+      other: 'fallback',
+      token: 'tok123',
+      urls: ['https://h/x', 'none'],
+    })
   })
 
   test('plugin sections and secrets are expanded when used (pluginSection), not at load', () => {
     const c = load('registry:\n  type: none\n  path: ${REG_DIR}/r.json\nsecrets:\n  a: ${NOT_SET_YET}\n', {})
     expect((c.values.registry as any).path).toBe('${REG_DIR}/r.json')
     const schema = {path: {description: '', type: 'string' as const}}
-    expect(pluginSection(c, 'registry', schema, c.raw.registry as Record<string, unknown>, ['type'], {REG_DIR: '/srv'})).toEqual({path: '/srv/r.json', type: 'none'})
+    expect(pluginSection(c, 'registry', schema, c.raw.registry as Record<string, unknown>, ['type'], {REG_DIR: '/srv'})).toEqual({
+      path: '/srv/r.json',
+      type: 'none',
+    })
     const e = thrown(() => pluginSection(c, 'registry', schema, c.raw.registry as Record<string, unknown>, ['type'], {}))
     expect(e.message).toContain(file)
     expect(e.message).toContain('registry.path refers to ${REG_DIR}')
@@ -134,7 +149,9 @@ describe('environment expansion', () => {
   })
 
   test('the same holds for a secrets section expanded on use', () => {
-    const e = thrown(() => expandEnv({known: '${KNOWN_SECRET}', missing: '${MISSING_SECRET}'}, file, {KNOWN_SECRET: 's3cr3t-value-xyz'}, 'secrets'))
+    const e = thrown(() =>
+      expandEnv({known: '${KNOWN_SECRET}', missing: '${MISSING_SECRET}'}, file, {KNOWN_SECRET: 's3cr3t-value-xyz'}, 'secrets'),
+    )
     expect(e.message).toContain(file)
     expect(e.message).toContain('secrets.missing refers to ${MISSING_SECRET}')
     expect(`${e.message} ${e.hint}`).not.toContain('s3cr3t-value-xyz')
@@ -170,10 +187,7 @@ describe('validation', () => {
   })
 
   test('non-integers, enums, ports and every problem at once', () => {
-    writeFileSync(
-      file,
-      'forest:\n  parallel: 1.5\n  nats_mode: sidecar\n  ports:\n    client: 70000\ninfrastructure:\n  provider: 7\n',
-    )
+    writeFileSync(file, 'forest:\n  parallel: 1.5\n  nats_mode: sidecar\n  ports:\n    client: 70000\ninfrastructure:\n  provider: 7\n')
     const e = thrown(() => loadConfig({MORPHEUS_CONFIG: file}))
     expect(e.message).toContain('has 4 errors')
     expect(e.message).toContain('forest.parallel must be an integer')
@@ -214,7 +228,11 @@ describe('validation', () => {
     for (const text of ['- a\n- b\n', 'just a string\n', '42\n']) {
       writeFileSync(file, text)
       const e = thrown(() => loadConfig({MORPHEUS_CONFIG: file}))
-      expect(e.message).toMatch(new RegExp(`^${file.replaceAll('.', '\\.')}: must be a YAML mapping of keys to values \\(e\\.g\\. "forest:" .*\\), not a (list|single string|single number)$`))
+      expect(e.message).toMatch(
+        new RegExp(
+          `^${file.replaceAll('.', '\\.')}: must be a YAML mapping of keys to values \\(e\\.g\\. "forest:" .*\\), not a (list|single string|single number)$`,
+        ),
+      )
       expect(e.hint).not.toContain('config list')
     }
   })
@@ -235,7 +253,9 @@ describe('validation', () => {
     const e = thrown(() => writeConfig(path, {forest: {parallel: 2}}))
     expect(e.kind).toBe('FILESYSTEM')
     expect(e.message).toBe(`cannot create the directory of the config file ${path}: a file is there, not a directory (EEXIST)`)
-    expect(e.hint).toBe(`${blocker} is a file where a directory is expected: move it away, or point MORPHEUS_CONFIG at a file in a writable directory.`)
+    expect(e.hint).toBe(
+      `${blocker} is a file where a directory is expected: move it away, or point MORPHEUS_CONFIG at a file in a writable directory.`,
+    )
   })
 
   test('a config file in a directory nobody may write (under /sys, also for root) is a FILESYSTEM error, and no temporary file is left', () => {
@@ -243,7 +263,9 @@ describe('validation', () => {
     const e = thrown(() => writeConfig(path, {forest: {parallel: 2}}))
     expect(e.kind).toBe('FILESYSTEM')
     expect(e.message).toBe(`cannot write the config file ${path}: permission denied (EACCES)`)
-    expect(e.hint).toMatch(/^Make \/sys writable for .+ \(see `ls -ld \/sys`\), or point MORPHEUS_CONFIG at a file in a writable directory\.$/)
+    expect(e.hint).toMatch(
+      /^Make \/sys writable for .+ \(see `ls -ld \/sys`\), or point MORPHEUS_CONFIG at a file in a writable directory\.$/,
+    )
     expect(existsSync(path)).toBe(false)
   })
 
@@ -472,7 +494,11 @@ describe('pluginSection and resolveConfigPath', () => {
 
   test('fills defaults and keeps ignored keys', () => {
     const config = load('')
-    expect(pluginSection(config, 'registry', schema, {type: 'none'}, ['type'], {})).toEqual({lock_timeout_seconds: 10, path: 'registry.json', type: 'none'})
+    expect(pluginSection(config, 'registry', schema, {type: 'none'}, ['type'], {})).toEqual({
+      lock_timeout_seconds: 10,
+      path: 'registry.json',
+      type: 'none',
+    })
     expect(pluginSection(config, 'x', undefined, {a: 1}, [], {})).toEqual({a: 1})
   })
 

@@ -23,7 +23,9 @@ const messages = (value: Record<string, unknown>, prefix = '') => validateAgains
 
 describe('validateAgainst', () => {
   test('a valid value has no problems', () => {
-    expect(messages({flag: true, free: {anything: [1]}, list: ['a'], mode: 'a', nested: {count: 3, ratio: 0.5}, sizes: {two: 2}})).toEqual([])
+    expect(messages({flag: true, free: {anything: [1]}, list: ['a'], mode: 'a', nested: {count: 3, ratio: 0.5}, sizes: {two: 2}})).toEqual(
+      [],
+    )
   })
 
   test('each type reports its own problem with the dotted key', () => {
@@ -36,7 +38,10 @@ describe('validateAgainst', () => {
     expect(messages({nested: {count: 2.5}})).toEqual(['nested.count must be an integer, got number 2.5'])
     expect(messages({nested: {ratio: 'x'}})).toEqual(['nested.ratio must be a number, got string "x"'])
     expect(messages({nested: []})).toEqual(['nested must be a mapping, got a list'])
-    expect(messages({sizes: {two: 0, three: 'x'}})).toEqual(['sizes.two must be at least 1, got 0', 'sizes.three must be an integer, got string "x"'])
+    expect(messages({sizes: {two: 0, three: 'x'}})).toEqual([
+      'sizes.two must be at least 1, got 0',
+      'sizes.three must be an integer, got string "x"',
+    ])
     expect(messages({free: 'x'})).toEqual(['free must be a mapping, got string "x"'])
   })
 

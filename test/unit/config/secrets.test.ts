@@ -3,7 +3,10 @@ import {MorpheusError} from '../../../src/errors.js'
 
 // The one precedence for secrets, used by every plugin's context.secrets and by `registry init`:
 // the config's secrets.<name> (${ENV}-expanded) when set and not empty, else its environment variables in order.
-const config = (secrets?: Record<string, unknown>) => ({path: '/tmp/morpheus-test/config.yaml', values: secrets === undefined ? {} : {secrets}})
+const config = (secrets?: Record<string, unknown>) => ({
+  path: '/tmp/morpheus-test/config.yaml',
+  values: secrets === undefined ? {} : {secrets},
+})
 
 describe('resolveSecret: hetzner_api_token', () => {
   test('the environment variables it falls back to, in order', () => {
@@ -22,9 +25,13 @@ describe('resolveSecret: hetzner_api_token', () => {
   })
 
   test('without the config: HCLOUD_TOKEN, then HETZNER_API_TOKEN', () => {
-    expect(resolveSecret(config(), 'hetzner_api_token', {HCLOUD_TOKEN: 'from-hcloud', HETZNER_API_TOKEN: 'from-hetzner'})).toBe('from-hcloud')
+    expect(resolveSecret(config(), 'hetzner_api_token', {HCLOUD_TOKEN: 'from-hcloud', HETZNER_API_TOKEN: 'from-hetzner'})).toBe(
+      'from-hcloud',
+    )
     expect(resolveSecret(config({}), 'hetzner_api_token', {HETZNER_API_TOKEN: 'from-hetzner'})).toBe('from-hetzner')
-    expect(resolveSecret(config({hetzner_api_token: null}), 'hetzner_api_token', {HCLOUD_TOKEN: '', HETZNER_API_TOKEN: 'from-hetzner'})).toBe('from-hetzner')
+    expect(
+      resolveSecret(config({hetzner_api_token: null}), 'hetzner_api_token', {HCLOUD_TOKEN: '', HETZNER_API_TOKEN: 'from-hetzner'}),
+    ).toBe('from-hetzner')
   })
 
   test('an empty config value falls through to the environment; alone it stays an empty (set) value', () => {

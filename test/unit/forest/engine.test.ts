@@ -14,7 +14,11 @@ describe('plant', () => {
     const result = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'small'})
     expect(result.forest.status).toBe('active')
     expect(result.nodes.map((n) => n.status)).toEqual(['active', 'active', 'active'])
-    expect(e.provider.calls.filter((c) => c.startsWith('create'))).toEqual(['create node-1 peers=node-2,node-3', 'create node-2 peers=node-1,node-3', 'create node-3 peers=node-1,node-2'])
+    expect(e.provider.calls.filter((c) => c.startsWith('create'))).toEqual([
+      'create node-1 peers=node-2,node-3',
+      'create node-2 peers=node-1,node-3',
+      'create node-3 peers=node-1,node-2',
+    ])
     const doc = stored(e.backend)
     expect(doc.forests[result.forest.id]).toMatchObject({node_count: 3, operation: null, status: 'active'})
   })
@@ -67,7 +71,10 @@ describe('plant', () => {
     const [id] = Object.keys(doc.forests)
     expect(doc.forests[id]).toMatchObject({operation: null, status: 'failed'})
     // node-1 answers at the last look settle() takes: recorded active.
-    expect(doc.nodes[id].map((n: any) => [n.id, n.status])).toEqual([['node-1', 'active'], ['node-2', 'failed']])
+    expect(doc.nodes[id].map((n: any) => [n.id, n.status])).toEqual([
+      ['node-1', 'active'],
+      ['node-2', 'failed'],
+    ])
   })
 
   test('reserve() returning the wrong count is refused before anything is created or written', async () => {
@@ -126,12 +133,15 @@ describe('plant', () => {
     const [id] = Object.keys(doc.forests)
     expect(doc.forests[id]).toMatchObject({operation: null, status: 'interrupted'})
     // Exactly the machines that exist are listed (the ones whose create was cut short are marked failed).
-    const listed = doc.nodes[id].filter((n: any) => n.status !== 'failed').map((n: any) => n.id).sort()
+    const listed = doc.nodes[id]
+      .filter((n: any) => n.status !== 'failed')
+      .map((n: any) => n.id)
+      .sort()
     expect(listed).toEqual([...e.provider.machines.values()].map((m) => m.id).sort())
     if (phase === 'form') expect(listed).toEqual(['node-1', 'node-2', 'node-3'])
   })
 
-  test('Ctrl-C during create: settle writes on a clock of its own, never with the command\'s aborted signal', async () => {
+  test("Ctrl-C during create: settle writes on a clock of its own, never with the command's aborted signal", async () => {
     const e = engine({provider: {createDelayMs: 30}})
     const signals: Array<AbortSignal | undefined> = []
     const write = e.backend.write.bind(e.backend)
@@ -142,7 +152,10 @@ describe('plant', () => {
     const planting = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     await planting.claim()
     setTimeout(() => e.controller.abort(), 10)
-    const error: any = await planting.create().then(() => new Error('should have been interrupted'), (caught) => planting.settle(caught))
+    const error: any = await planting.create().then(
+      () => new Error('should have been interrupted'),
+      (caught) => planting.settle(caught),
+    )
     expect(error.kind).toBe('INTERRUPTED')
     expect(signals.length).toBeGreaterThan(0)
     for (const signal of signals) {
@@ -163,7 +176,10 @@ describe('plant', () => {
       throw new Error('secrets: connection reset')
     }
     const planting = await Plant.prepare(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
-    const error: any = await planting.claim().then(() => new Error('should have failed'), (caught) => planting.settle(caught))
+    const error: any = await planting.claim().then(
+      () => new Error('should have failed'),
+      (caught) => planting.settle(caught),
+    )
     expect(error.message).toContain('connection reset')
     const doc = stored(e.backend)
     // Nothing was created: the forest is recorded failed, with no node (none was asked for).
@@ -175,11 +191,17 @@ describe('plant', () => {
     ['not a cloud: the machines stay, so do their records', false],
     ['a cloud whose rollback cannot remove them: their records stay', true],
   ])('Ctrl-C while creates that left machines behind were under way: %s', async (_name, cloud) => {
-    const e = engine({capabilities: {cloud}, provider: {createDelayMs: 500, failDestroy: cloud ? new Set(['node-1', 'node-2', 'node-3']) : undefined, leaveOnAbort: true}})
+    const e = engine({
+      capabilities: {cloud},
+      provider: {createDelayMs: 500, failDestroy: cloud ? new Set(['node-1', 'node-2', 'node-3']) : undefined, leaveOnAbort: true},
+    })
     const planting = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     await planting.claim()
     setTimeout(() => e.controller.abort(), 20)
-    const error: any = await planting.create().then(() => new Error('should have been interrupted'), (caught) => planting.settle(caught))
+    const error: any = await planting.create().then(
+      () => new Error('should have been interrupted'),
+      (caught) => planting.settle(caught),
+    )
     expect(error.kind).toBe('INTERRUPTED')
     // Every create was interrupted, so none returned; the machines exist all the same.
     expect(e.provider.calls.filter((c) => c.startsWith('create'))).toHaveLength(3)
@@ -188,7 +210,11 @@ describe('plant', () => {
     const id = planting.batch!.forest.id
     expect(doc.forests[id]).toMatchObject({operation: null, status: 'interrupted'})
     // Each machine stays recorded (its create threw: failed, it may exist), so teardown finds and removes it.
-    expect(doc.nodes[id].map((n: any) => [n.id, n.status])).toEqual([['node-1', 'failed'], ['node-2', 'failed'], ['node-3', 'failed']])
+    expect(doc.nodes[id].map((n: any) => [n.id, n.status])).toEqual([
+      ['node-1', 'failed'],
+      ['node-2', 'failed'],
+      ['node-3', 'failed'],
+    ])
     // A later teardown (a new command, so a new signal) finds them there and removes every machine.
     e.provider.options.failDestroy = undefined
     await teardown({...e.deps, signal: new AbortController().signal}, {forestId: id})
@@ -236,7 +262,14 @@ describe('teardown', () => {
   test('removes the listed nodes and the orphans the provider still has', async () => {
     const e = engine()
     const {forest} = await plant(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
-    e.provider.machines.set(`${forest.id}/node-9`, {cluster: true, forest_id: forest.id, id: 'node-9', ip: '10.9.9.9', peers: [], running: true})
+    e.provider.machines.set(`${forest.id}/node-9`, {
+      cluster: true,
+      forest_id: forest.id,
+      id: 'node-9',
+      ip: '10.9.9.9',
+      peers: [],
+      running: true,
+    })
     const result = await teardown(e.deps, {forestId: forest.id})
     expect(result).toMatchObject({orphans_removed: ['node-9'], removed: ['node-1', 'node-2']})
     expect(e.provider.machines.size).toBe(0)
@@ -264,7 +297,9 @@ describe('teardown', () => {
     const {forest} = await plant(e.deps, {nodes: 2, provider: 'memory', size: 'x'})
     e.provider.options.failList = true
     await teardown(e.deps, {forestId: forest.id})
-    expect(e.warnings.join('\n')).toMatch(/could not list provider memory's machines for .* \(listing failed\); removing the nodes the registry lists/)
+    expect(e.warnings.join('\n')).toMatch(
+      /could not list provider memory's machines for .* \(listing failed\); removing the nodes the registry lists/,
+    )
     expect(e.provider.machines.size).toBe(0)
   })
 
@@ -277,7 +312,7 @@ describe('teardown', () => {
     expect(stored(e.backend).forests[forest.id]).toBeDefined()
   })
 
-  test("a machine-local forest of another device: refused, touching nothing; --force drops only the entry", async () => {
+  test('a machine-local forest of another device: refused, touching nothing; --force drops only the entry', async () => {
     const backend = new MemoryRegistry()
     const a = engine({backend, capabilities: {machineLocal: true}, device: 'laptop'})
     const {forest} = await plant(a.deps, {nodes: 1, provider: 'memory', size: 'x'})
@@ -331,17 +366,27 @@ describe('status', () => {
     expect(describeLeader(alone)).toBe('JetStream leader: none, no quorum (1 of 3 nodes answers, 2 needed); node-3 is still named, stale')
     expect(alone.nodes[0].health?.error).toBe('connection refused')
     // A quorum answers, but the leader they name is one that does not.
-    expect(jetstreamLeader([
-      {healthy: true, jetstream_leader: 'node-1', reachable: true, routes: 1, server_name: 'node-2'},
-      {healthy: true, jetstream_leader: 'node-1', reachable: true, routes: 1, server_name: 'node-3'},
-      {error: 'connection refused', healthy: false, reachable: false, routes: 0},
-    ])).toEqual({jetstream_leader: null, jetstream_leader_stale: 'node-1'})
-    expect(jetstreamLeader([
-      {healthy: true, jetstream_leader: 'node-2', reachable: true, routes: 1, server_name: 'node-2'},
-      {healthy: true, jetstream_leader: 'node-2', reachable: true, routes: 1, server_name: 'node-3'},
-      {error: 'connection refused', healthy: false, reachable: false, routes: 0},
-    ])).toEqual({jetstream_leader: 'node-2', jetstream_leader_stale: null})
-    expect(describeLeader({jetstream_leader: null, jetstream_leader_stale: null, nodes: [{health: {healthy: true, reachable: true, routes: 0}} as any]})).toBe('JetStream: standalone (one node)')
+    expect(
+      jetstreamLeader([
+        {healthy: true, jetstream_leader: 'node-1', reachable: true, routes: 1, server_name: 'node-2'},
+        {healthy: true, jetstream_leader: 'node-1', reachable: true, routes: 1, server_name: 'node-3'},
+        {error: 'connection refused', healthy: false, reachable: false, routes: 0},
+      ]),
+    ).toEqual({jetstream_leader: null, jetstream_leader_stale: 'node-1'})
+    expect(
+      jetstreamLeader([
+        {healthy: true, jetstream_leader: 'node-2', reachable: true, routes: 1, server_name: 'node-2'},
+        {healthy: true, jetstream_leader: 'node-2', reachable: true, routes: 1, server_name: 'node-3'},
+        {error: 'connection refused', healthy: false, reachable: false, routes: 0},
+      ]),
+    ).toEqual({jetstream_leader: 'node-2', jetstream_leader_stale: null})
+    expect(
+      describeLeader({
+        jetstream_leader: null,
+        jetstream_leader_stale: null,
+        nodes: [{health: {healthy: true, reachable: true, routes: 0}} as any],
+      }),
+    ).toBe('JetStream: standalone (one node)')
   })
 
   test('without the provider, nodes are probed at their recorded address and ports, with a warning', async () => {
@@ -384,7 +429,10 @@ describe('grow (Growth through the runner)', () => {
     e.provider.options.failCreate = new Set(['node-2'])
     const error = await rejection(grow(e.deps, {count: 1, forestId: forest.id}))
     expect(error.message).toMatch(/cannot create node-2/)
-    expect(e.provider.calls.filter((c) => c.startsWith('reconfigure'))).toEqual(['reconfigure node-1 peers=node-2', 'reconfigure node-1 peers='])
+    expect(e.provider.calls.filter((c) => c.startsWith('reconfigure'))).toEqual([
+      'reconfigure node-1 peers=node-2',
+      'reconfigure node-1 peers=',
+    ])
     expect([...e.provider.machines.values()].map((m) => [m.id, m.cluster])).toEqual([['node-1', false]])
     expect(stored(e.backend).nodes[forest.id].map((n: any) => n.id)).toEqual(['node-1'])
     expect((await forestStatus(e.deps, forest.id)).health).toBe('healthy')
@@ -422,7 +470,10 @@ describe('grow (Growth through the runner)', () => {
     b.provider.machines.clear()
     for (const [k, m] of a.provider.machines) b.provider.machines.set(k, m)
     const guard = (f: {last_expansion: string | null}) => (f.last_expansion ? 'cooldown' : undefined)
-    const results = await Promise.allSettled([grow(a.deps, {count: 1, forestId: forest.id, guard}), grow(b.deps, {count: 1, forestId: forest.id, guard})])
+    const results = await Promise.allSettled([
+      grow(a.deps, {count: 1, forestId: forest.id, guard}),
+      grow(b.deps, {count: 1, forestId: forest.id, guard}),
+    ])
     const added = results.filter((r) => r.status === 'fulfilled' && r.value.kind === 'done')
     expect(added).toHaveLength(1)
     expect(stored(backend).nodes[forest.id]).toHaveLength(4)
@@ -433,7 +484,16 @@ describe('grow (Growth through the runner)', () => {
     const planting = await Plant.prepare(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
     await planting.claim()
     // Another process of this device that died mid-plant.
-    await e.deps.store.update((d) => void (d.forests[planting.forest!.id].operation = {device: 'device-a', kind: 'plant', pid: 2 ** 22 + 12345, started_at: new Date().toISOString()}), {now: true})
+    await e.deps.store.update(
+      (d) =>
+        void (d.forests[planting.forest!.id].operation = {
+          device: 'device-a',
+          kind: 'plant',
+          pid: 2 ** 22 + 12345,
+          started_at: new Date().toISOString(),
+        }),
+      {now: true},
+    )
     const error = await rejection(Growth.prepare(e.deps, {count: 1, forestId: planting.forest!.id}))
     expect(error.message).toMatch(/is planting; only an active forest can grow/)
     expect(error.hint).toMatch(/was stopped before it finished.*teardown/)
@@ -445,9 +505,23 @@ describe('the registry store', () => {
     const backend = new MemoryRegistry()
     backend.latencyMs = 20
     const store = new RegistryStore(backend)
-    await store.update((d) => void (d.forests.a = {created_at: new Date().toISOString(), id: 'a', last_expansion: null, node_count: 0, provider: 'p', size: 's', status: 'active'}), {now: true})
+    await store.update(
+      (d) =>
+        void (d.forests.a = {
+          created_at: new Date().toISOString(),
+          id: 'a',
+          last_expansion: null,
+          node_count: 0,
+          provider: 'p',
+          size: 's',
+          status: 'active',
+        }),
+      {now: true},
+    )
     const writes = backend.counts.writes
-    await Promise.all(Array.from({length: 10}, (_, i) => store.update((d) => void (d.forests.a.node_count = Math.max(d.forests.a.node_count, i + 1)))))
+    await Promise.all(
+      Array.from({length: 10}, (_, i) => store.update((d) => void (d.forests.a.node_count = Math.max(d.forests.a.node_count, i + 1)))),
+    )
     expect(backend.counts.writes - writes).toBeLessThanOrEqual(2)
     expect(stored(backend).forests.a.node_count).toBe(10)
     expect(backend.counts.reads).toBe(1)
@@ -495,7 +569,18 @@ describe('the registry store', () => {
     const backend = new MemoryRegistry()
     const store = new RegistryStore(backend, {minIntervalMs: 50})
     await store.update(() => true, {now: true})
-    const good = store.update((d) => void (d.forests.g = {created_at: new Date().toISOString(), id: 'g', last_expansion: null, node_count: 1, provider: 'p', size: 's', status: 'active'}))
+    const good = store.update(
+      (d) =>
+        void (d.forests.g = {
+          created_at: new Date().toISOString(),
+          id: 'g',
+          last_expansion: null,
+          node_count: 1,
+          provider: 'p',
+          size: 's',
+          status: 'active',
+        }),
+    )
     const bad = store.update((d) => {
       d.forests.b = {} as never
       throw new Error('nope')

@@ -2,7 +2,7 @@ import {createLimit} from '../../../src/forest/parallel.js'
 import {engine, plant} from '../../helpers/engine.js'
 
 describe('how many nodes are created at once', () => {
-  test('a cloud plant: the provider\'s own bound, unless forest.parallel is set; local processes: forest.parallel (default 5); never beyond the provider\'s bound', () => {
+  test("a cloud plant: the provider's own bound, unless forest.parallel is set; local processes: forest.parallel (default 5); never beyond the provider's bound", () => {
     const cloud = {cloud: true, maxParallel: 10}
     const local = {cloud: false, maxParallel: 16}
     expect(createLimit({parallel: 5}, cloud)).toBe(10)

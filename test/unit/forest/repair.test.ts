@@ -3,7 +3,22 @@ import type {StreamsLook} from '../../../src/monitor/streams.js'
 import {engine, grow, plant, stored} from '../../helpers/engine.js'
 import {rejection} from '../../helpers/unit.js'
 
-const current: StreamsLook = {streams: [{account: '$G', current: true, followers: [{current: true, name: 'node-2'}, {current: true, name: 'node-3'}], leader: 'node-1', name: 'R3', replicas: 3}], unanswered: {}}
+const current: StreamsLook = {
+  streams: [
+    {
+      account: '$G',
+      current: true,
+      followers: [
+        {current: true, name: 'node-2'},
+        {current: true, name: 'node-3'},
+      ],
+      leader: 'node-1',
+      name: 'R3',
+      replicas: 3,
+    },
+  ],
+  unanswered: {},
+}
 const streams = async () => current
 
 function kill(e: ReturnType<typeof engine>, forestId: string, ...ids: string[]) {
@@ -31,7 +46,7 @@ describe('forest versions', () => {
 })
 
 describe('repair', () => {
-  test('a dead node gets a new machine with the same id and address and the forest\'s versions; recorded active, operation cleared', async () => {
+  test("a dead node gets a new machine with the same id and address and the forest's versions; recorded active, operation cleared", async () => {
     const e = engine({provider: {defaultVersions: {nats: '2.9.10'}}})
     const {forest, nodes} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     e.provider.options.defaultVersions = {nats: '2.11.0'}
@@ -57,7 +72,14 @@ describe('repair', () => {
   })
 
   test('refuses when a majority does not answer, replacing nothing (--auto: status refused, exit 0)', async () => {
-    expect([majorityDown(3, 1), majorityDown(3, 2), majorityDown(2, 1), majorityDown(1, 1), majorityDown(5, 2), majorityDown(5, 3)]).toEqual([false, true, false, true, false, true])
+    expect([
+      majorityDown(3, 1),
+      majorityDown(3, 2),
+      majorityDown(2, 1),
+      majorityDown(1, 1),
+      majorityDown(5, 2),
+      majorityDown(5, 3),
+    ]).toEqual([false, true, false, true, false, true])
     const e = engine()
     const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     kill(e, forest.id, 'node-1', 'node-3')
@@ -117,7 +139,19 @@ describe('repair', () => {
     const e = engine()
     const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     kill(e, forest.id, 'node-3')
-    const behind: StreamsLook = {streams: [{...current.streams[0], current: false, followers: [{current: true, name: 'node-2'}, {current: false, name: 'node-3'}]}], unanswered: {}}
+    const behind: StreamsLook = {
+      streams: [
+        {
+          ...current.streams[0],
+          current: false,
+          followers: [
+            {current: true, name: 'node-2'},
+            {current: false, name: 'node-3'},
+          ],
+        },
+      ],
+      unanswered: {},
+    }
     const error = await rejection(repairForest(e.deps, {forestId: forest.id, streams: async () => behind, streamsTimeoutSeconds: 0.3}))
     expect(error).toMatchObject({kind: 'NOT_FORMED'})
     expect(error.message).toMatch(/R3: 2\/3 current, behind: node-3/)
@@ -127,7 +161,9 @@ describe('repair', () => {
     const e = engine()
     const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     kill(e, forest.id, 'node-2')
-    await e.deps.store.update((doc) => void (doc.forests[forest.id].operation = {device: 'other', kind: 'grow', pid: 1, started_at: new Date().toISOString()}))
+    await e.deps.store.update(
+      (doc) => void (doc.forests[forest.id].operation = {device: 'other', kind: 'grow', pid: 1, started_at: new Date().toISOString()}),
+    )
     const error = await rejection(repairForest(e.deps, {forestId: forest.id, streams}))
     expect(error.message).toMatch(/being changed right now \(a grow on other/)
     const auto = await repairForest(e.deps, {auto: true, forestId: forest.id, streams})
@@ -138,7 +174,16 @@ describe('repair', () => {
 describe('a stopped repair or upgrade', () => {
   test('is finished by running it again (the hint says so); plant, grow and teardown keep the teardown hint', async () => {
     const {staleHint} = await import('../../../src/forest/operation.js')
-    const forest = (kind: any) => ({created_at: '', id: 'f', last_expansion: null, node_count: 3, operation: {device: 'd', kind, pid: 1, started_at: ''}, provider: 'local', size: 's', status: 'active' as const})
+    const forest = (kind: any) => ({
+      created_at: '',
+      id: 'f',
+      last_expansion: null,
+      node_count: 3,
+      operation: {device: 'd', kind, pid: 1, started_at: ''},
+      provider: 'local',
+      size: 's',
+      status: 'active' as const,
+    })
     expect(staleHint(forest('repair'))).toMatch(/Run `morpheus repair f` again to finish it/)
     expect(staleHint(forest('upgrade'))).toMatch(/Run `morpheus upgrade f --nats\|--nimsforest <the same version>` again/)
     expect(staleHint(forest('grow'))).toMatch(/remove it with `morpheus teardown f --yes`/)

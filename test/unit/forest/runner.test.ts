@@ -93,7 +93,10 @@ describe('the operation runner: plant', () => {
     const doc = stored(e.backend)
     const id = planting.forest!.id
     expect(doc.forests[id]).toMatchObject({operation: null, status: 'interrupted'})
-    const listed = doc.nodes[id].filter((n: any) => n.status !== 'failed').map((n: any) => n.id).sort()
+    const listed = doc.nodes[id]
+      .filter((n: any) => n.status !== 'failed')
+      .map((n: any) => n.id)
+      .sort()
     expect(listed).toEqual([...e.provider.machines.values()].map((m) => m.id).sort())
     if (phase.startsWith('Waiting')) expect(listed).toEqual(['node-1', 'node-2', 'node-3'])
   })
@@ -116,7 +119,7 @@ describe('the operation runner: plant', () => {
     expect(doc.nodes[planting.forest!.id].map((n: any) => n.status)).toEqual(['active', 'active', 'active'])
   })
 
-  test('a phase that fails: settled as failed, and the error is the phase\'s own', async () => {
+  test("a phase that fails: settled as failed, and the error is the phase's own", async () => {
     const e = engine({capabilities: {maxParallel: 1}, provider: {failCreate: new Set(['node-2'])}})
     const error = await rejection(new OperationRunner().run(await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})))
     expect(error).toMatchObject({kind: 'PROVIDER'})
@@ -124,7 +127,7 @@ describe('the operation runner: plant', () => {
     expect(Object.values(stored(e.backend).forests)).toEqual([expect.objectContaining({operation: null, status: 'failed'})])
   })
 
-  test('a second Ctrl-C waits for the first one\'s settle and gets its error; settle runs once', async () => {
+  test("a second Ctrl-C waits for the first one's settle and gets its error; settle runs once", async () => {
     const e = engine({provider: {createDelayMs: 40}})
     const planting = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     let settles = 0
@@ -229,7 +232,7 @@ describe('the operation runner: grow, and the claim results', () => {
     expect(stored(e.backend).forests[forest.id]).toMatchObject({node_count: 5, operation: null, status: 'active'})
   })
 
-  test('refused, with the guard\'s reason: nothing written, nothing made, no phase shown', async () => {
+  test("refused, with the guard's reason: nothing written, nothing made, no phase shown", async () => {
     const e = engine()
     const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
     const writes = e.backend.counts.writes
@@ -249,7 +252,11 @@ describe('the operation runner: grow, and the claim results', () => {
     await e.deps.store.update((d) => void (d.forests[forest.id].operation = running), {now: true})
     const writes = e.backend.counts.writes
     const out = await new OperationRunner({signal: e.deps.signal}).run(await Growth.prepare(e.deps, {count: 1, forestId: forest.id}))
-    expect(out).toEqual({kind: 'busy', message: 'a grow on device-b (pid 4242, started 2026-01-02T03:04:05.000Z) is changing the forest right now', operation: running})
+    expect(out).toEqual({
+      kind: 'busy',
+      message: 'a grow on device-b (pid 4242, started 2026-01-02T03:04:05.000Z) is changing the forest right now',
+      operation: running,
+    })
     expect(e.backend.counts.writes).toBe(writes)
     expect(stored(e.backend).nodes[forest.id]).toHaveLength(3)
     expect(e.provider.machines.size).toBe(3)
@@ -258,8 +265,17 @@ describe('the operation runner: grow, and the claim results', () => {
   test('the guard is asked first: a forest another run is growing, and grew a moment ago, is refused (cooldown), not busy', async () => {
     const e = engine()
     const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
-    await e.deps.store.update((d) => void Object.assign(d.forests[forest.id], {last_expansion: new Date().toISOString(), operation: {device: 'device-b', kind: 'grow', pid: 4242, started_at: new Date().toISOString()}}), {now: true})
-    const out = await new OperationRunner().run(await Growth.prepare(e.deps, {count: 1, forestId: forest.id, guard: (f) => (f.last_expansion ? 'cooldown' : undefined)}))
+    await e.deps.store.update(
+      (d) =>
+        void Object.assign(d.forests[forest.id], {
+          last_expansion: new Date().toISOString(),
+          operation: {device: 'device-b', kind: 'grow', pid: 4242, started_at: new Date().toISOString()},
+        }),
+      {now: true},
+    )
+    const out = await new OperationRunner().run(
+      await Growth.prepare(e.deps, {count: 1, forestId: forest.id, guard: (f) => (f.last_expansion ? 'cooldown' : undefined)}),
+    )
     expect(out).toEqual({kind: 'refused', reason: 'cooldown'})
   })
 
@@ -305,7 +321,10 @@ describe('the operation runner: grow, and the claim results', () => {
     if (phase === 'claim') expect(seen).toEqual([])
     const doc = stored(e.backend)
     expect(doc.forests[forest.id]).toMatchObject({operation: null, status: 'active'})
-    const listed = doc.nodes[forest.id].filter((n: any) => n.status !== 'failed').map((n: any) => n.id).sort()
+    const listed = doc.nodes[forest.id]
+      .filter((n: any) => n.status !== 'failed')
+      .map((n: any) => n.id)
+      .sort()
     expect(listed).toEqual([...e.provider.machines.values()].map((m) => m.id).sort())
     expect(doc.forests[forest.id].node_count).toBe(doc.nodes[forest.id].length)
     if (phase === 'claim') expect(listed).toEqual(['node-1'])

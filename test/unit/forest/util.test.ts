@@ -26,12 +26,16 @@ describe('mapLimit', () => {
   test('uses the whole limit when there is work for it', async () => {
     let running = 0
     let peak = 0
-    await mapLimit(Array.from({length: 5}, (_, i) => i), 10, async () => {
-      running++
-      peak = Math.max(peak, running)
-      await sleep(10)
-      running--
-    })
+    await mapLimit(
+      Array.from({length: 5}, (_, i) => i),
+      10,
+      async () => {
+        running++
+        peak = Math.max(peak, running)
+        await sleep(10)
+        running--
+      },
+    )
     expect(peak).toBe(5)
   })
 
@@ -66,7 +70,16 @@ describe('newForestId', () => {
   const now = new Date('2024-03-01T12:00:00.900Z')
   const withIds = (...ids: string[]): RegistryDocument => {
     const doc = emptyDocument()
-    for (const id of ids) doc.forests[id] = {created_at: now.toISOString(), id, last_expansion: null, node_count: 1, provider: 'local', size: 'small', status: 'active'}
+    for (const id of ids)
+      doc.forests[id] = {
+        created_at: now.toISOString(),
+        id,
+        last_expansion: null,
+        node_count: 1,
+        provider: 'local',
+        size: 'small',
+        status: 'active',
+      }
     return doc
   }
 

@@ -9,7 +9,11 @@ import {engine, plant, stored} from '../../helpers/engine.js'
  * The runner as the grow command runs it: the phases shown as its relay does, remembering their
  * titles and whether the runner held the claimed growth (what a second Ctrl-C settles) in each.
  */
-function ui(): {titles: string[]; states: string[]; expandForest(deps: ForestDeps, request: AddNodesRequest): Promise<Outcome<AddNodesResult>>} {
+function ui(): {
+  titles: string[]
+  states: string[]
+  expandForest(deps: ForestDeps, request: AddNodesRequest): Promise<Outcome<AddNodesResult>>
+} {
   let runner!: OperationRunner
   const u = {
     async expandForest(deps: ForestDeps, request: AddNodesRequest) {
@@ -46,7 +50,10 @@ describe('grow through the operation runner with the policy guard', () => {
     expect(out.result.nodes).toHaveLength(2)
     expect(refusal()).toBeUndefined()
     expect(u.states).toEqual(['claimed', 'claimed'])
-    expect(u.titles).toEqual(['Turning node-1 into a cluster, then creating node-2 (memory)', 'Joining the cluster: each node routes to the other'])
+    expect(u.titles).toEqual([
+      'Turning node-1 into a cluster, then creating node-2 (memory)',
+      'Joining the cluster: each node routes to the other',
+    ])
     expect(stored(e.backend).forests[forest.id].last_expansion).not.toBeNull()
   })
 
@@ -75,10 +82,17 @@ describe('grow through the operation runner with the policy guard', () => {
   test('a forest another process is growing right now: busy, named, and nothing added', async () => {
     const e = engine()
     const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
-    await e.deps.store.update((d) => void (d.forests[forest.id].operation = {device: 'device-b', kind: 'grow', pid: 4242, started_at: new Date().toISOString()}), {now: true})
+    await e.deps.store.update(
+      (d) => void (d.forests[forest.id].operation = {device: 'device-b', kind: 'grow', pid: 4242, started_at: new Date().toISOString()}),
+      {now: true},
+    )
     const {guard} = claimGuard({...GROWTH_DEFAULTS, cooldown_minutes: 0}, 1)
     const out = await expandForest(e.deps, {count: 1, forestId: forest.id, guard}, ui())
-    expect(out).toEqual({kind: 'busy', message: expect.stringContaining('a grow on device-b (pid 4242'), operation: expect.objectContaining({device: 'device-b', pid: 4242})})
+    expect(out).toEqual({
+      kind: 'busy',
+      message: expect.stringContaining('a grow on device-b (pid 4242'),
+      operation: expect.objectContaining({device: 'device-b', pid: 4242}),
+    })
     expect(stored(e.backend).nodes[forest.id]).toHaveLength(3)
   })
 
@@ -90,7 +104,8 @@ describe('grow through the operation runner with the policy guard', () => {
     const b = engine({backend, device: 'device-b'})
     b.deps.provider = a.deps.provider
     b.deps.monitor = a.deps.monitor
-    const run = (deps: typeof a.deps) => expandForest(deps, {count: 1, forestId: forest.id, guard: claimGuard(GROWTH_DEFAULTS, 1).guard}, ui())
+    const run = (deps: typeof a.deps) =>
+      expandForest(deps, {count: 1, forestId: forest.id, guard: claimGuard(GROWTH_DEFAULTS, 1).guard}, ui())
     // Both claims are in flight at once (each registry round trip takes 20 ms). b starts 3 ms later: in one
     // process both operations carry the same pid, and an identical started_at would make the engine take
     // b's claim for a retry of a's (see /work/notes/requests-grow.md).

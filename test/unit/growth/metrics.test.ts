@@ -20,7 +20,12 @@ describe('nodeMetrics', () => {
   })
 
   test('memory % is unknown without the node memory; storage % comes from /jsz', () => {
-    const m = nodeMetrics({address: 'a', id: 'n'}, sample({cores: 4, cpu: 10, mem: 100}, {jsz: {config: {max_storage: 1000}, storage: 333}}), null, 1)
+    const m = nodeMetrics(
+      {address: 'a', id: 'n'},
+      sample({cores: 4, cpu: 10, mem: 100}, {jsz: {config: {max_storage: 1000}, storage: 333}}),
+      null,
+      1,
+    )
     expect(m.memory_percent).toBeNull()
     expect(m.cpu_percent).toBe(2.5)
     expect(m.storage_percent).toBe(33.3)
@@ -38,11 +43,24 @@ describe('nodeMetrics', () => {
 
   test('an unreachable node has no figures and says why', () => {
     const m = nodeMetrics({address: '10.0.0.9', id: 'node-9'}, dead, GiB, 3)
-    expect(m).toMatchObject({cpu_percent: null, error: 'timed out', healthy: false, memory_percent: null, reachable: false, routes: 0, storage_percent: null})
+    expect(m).toMatchObject({
+      cpu_percent: null,
+      error: 'timed out',
+      healthy: false,
+      memory_percent: null,
+      reachable: false,
+      routes: 0,
+      storage_percent: null,
+    })
   })
 
   test('a reachable but unhealthy node carries the health error', () => {
-    const m = nodeMetrics({address: 'a', id: 'n'}, sample({cpu: 1, cores: 1}, {health_error: 'JetStream not current', healthy: false}), 1, 1)
+    const m = nodeMetrics(
+      {address: 'a', id: 'n'},
+      sample({cpu: 1, cores: 1}, {health_error: 'JetStream not current', healthy: false}),
+      1,
+      1,
+    )
     expect(m).toMatchObject({error: 'JetStream not current', healthy: false, reachable: true})
   })
 })
@@ -52,7 +70,11 @@ describe('forestMetrics', () => {
     nodeMetrics({address: id, id}, sample({connections: conns, cores, cpu, in_msgs: msgs[0], mem, out_msgs: msgs[1], routes}), 100, 3)
 
   test('averages and maxima over the nodes that answer; totals of messages and connections', () => {
-    const f = forestMetrics([node('node-1', 80, 2, 78, 2, [1000, 2000], 10), node('node-2', 100, 2, 86, 2, [200, 400], 5), nodeMetrics({address: 'x', id: 'node-3'}, dead, 100, 3)])
+    const f = forestMetrics([
+      node('node-1', 80, 2, 78, 2, [1000, 2000], 10),
+      node('node-2', 100, 2, 86, 2, [200, 400], 5),
+      nodeMetrics({address: 'x', id: 'node-3'}, dead, 100, 3),
+    ])
     expect(f).toMatchObject({
       connections: 15,
       cpu_max_percent: 50,
@@ -71,7 +93,9 @@ describe('forestMetrics', () => {
   })
 
   test('route health: every node must see N-1 routes', () => {
-    expect(forestMetrics([node('a', 1, 1, 1, 2, [0, 0], 0), node('b', 1, 1, 1, 2, [0, 0], 0), node('c', 1, 1, 1, 2, [0, 0], 0)]).routes_ok).toBe(true)
+    expect(
+      forestMetrics([node('a', 1, 1, 1, 2, [0, 0], 0), node('b', 1, 1, 1, 2, [0, 0], 0), node('c', 1, 1, 1, 2, [0, 0], 0)]).routes_ok,
+    ).toBe(true)
     const gap = forestMetrics([node('a', 1, 1, 1, 2, [0, 0], 0), node('b', 1, 1, 1, 1, [0, 0], 0), node('c', 1, 1, 1, 2, [0, 0], 0)])
     expect(gap.routes_ok).toBe(false)
     expect(gap.routes_missing).toEqual(['b'])

@@ -3,19 +3,59 @@ import {claimGuard, cooldownUntil, decide, GROWTH_DEFAULTS, growthSettings} from
 import type {ForestRecord, NodeRecord} from '../../../src/plugin-api/index.js'
 
 const now = new Date('2026-11-24T12:00:00Z')
-const forest = (extra: Partial<ForestRecord> = {}): ForestRecord => ({created_at: '2026-11-20T00:00:00Z', id: 'forest-1', last_expansion: null, node_count: 3, provider: 'local', size: 'medium', status: 'active', ...extra})
-const metrics = (extra: Partial<ForestMetrics> = {}): ForestMetrics => ({
-  connections: 0, cpu_max_percent: 40, cpu_percent: 40, healthy: 3, in_msgs: 0, memory_max_percent: 40, memory_percent: 40, nodes: 3, out_msgs: 0,
-  reachable: 3, routes_missing: [], routes_ok: true, slow_consumers: 0, storage_max_percent: 0, storage_percent: 0, unreachable: 0, ...extra,
+const forest = (extra: Partial<ForestRecord> = {}): ForestRecord => ({
+  created_at: '2026-11-20T00:00:00Z',
+  id: 'forest-1',
+  last_expansion: null,
+  node_count: 3,
+  provider: 'local',
+  size: 'medium',
+  status: 'active',
+  ...extra,
 })
-const node = (id: string, status: NodeRecord['status'] = 'active'): NodeRecord => ({created_at: '', forest_id: 'forest-1', id, ip: '10.0.0.1', role: 'edge', status})
+const metrics = (extra: Partial<ForestMetrics> = {}): ForestMetrics => ({
+  connections: 0,
+  cpu_max_percent: 40,
+  cpu_percent: 40,
+  healthy: 3,
+  in_msgs: 0,
+  memory_max_percent: 40,
+  memory_percent: 40,
+  nodes: 3,
+  out_msgs: 0,
+  reachable: 3,
+  routes_missing: [],
+  routes_ok: true,
+  slow_consumers: 0,
+  storage_max_percent: 0,
+  storage_percent: 0,
+  unreachable: 0,
+  ...extra,
+})
+const node = (id: string, status: NodeRecord['status'] = 'active'): NodeRecord => ({
+  created_at: '',
+  forest_id: 'forest-1',
+  id,
+  ip: '10.0.0.1',
+  role: 'edge',
+  status,
+})
 const s = GROWTH_DEFAULTS
 
 describe('growthSettings', () => {
   test('defaults, config values, and --threshold replacing every threshold', () => {
     expect(growthSettings(undefined)).toEqual(GROWTH_DEFAULTS)
-    expect(growthSettings({cooldown_minutes: 5, max_nodes: 4, threshold_cpu: 70})).toMatchObject({cooldown_minutes: 5, max_nodes: 4, threshold_cpu: 70, threshold_memory: 80})
-    expect(growthSettings({threshold_cpu: 70, threshold_memory: 90}, 50)).toMatchObject({threshold_cpu: 50, threshold_memory: 50, threshold_storage: 50})
+    expect(growthSettings({cooldown_minutes: 5, max_nodes: 4, threshold_cpu: 70})).toMatchObject({
+      cooldown_minutes: 5,
+      max_nodes: 4,
+      threshold_cpu: 70,
+      threshold_memory: 80,
+    })
+    expect(growthSettings({threshold_cpu: 70, threshold_memory: 90}, 50)).toMatchObject({
+      threshold_cpu: 50,
+      threshold_memory: 50,
+      threshold_storage: 50,
+    })
     expect(growthSettings({enabled: false}).enabled).toBe(false)
     expect(growthSettings({max_nodes: 'ten'}).max_nodes).toBe(10)
   })
@@ -31,8 +71,17 @@ describe('decide', () => {
   })
 
   test('above a threshold: add one node, naming each threshold crossed', () => {
-    expect(d({memory_percent: 82})).toMatchObject({count: 1, reason: 'memory_above_threshold', reasons: ['memory_above_threshold'], status: 'expanded'})
-    expect(d({cpu_percent: 95, storage_percent: 90})).toMatchObject({reason: 'cpu_above_threshold', reasons: ['cpu_above_threshold', 'storage_above_threshold'], status: 'expanded'})
+    expect(d({memory_percent: 82})).toMatchObject({
+      count: 1,
+      reason: 'memory_above_threshold',
+      reasons: ['memory_above_threshold'],
+      status: 'expanded',
+    })
+    expect(d({cpu_percent: 95, storage_percent: 90})).toMatchObject({
+      reason: 'cpu_above_threshold',
+      reasons: ['cpu_above_threshold', 'storage_above_threshold'],
+      status: 'expanded',
+    })
   })
 
   test('max_per_run bounds the count; the count is what brings the average under the threshold', () => {
@@ -92,7 +141,13 @@ describe('cooldownUntil and the claim guard', () => {
     const ten = Array.from({length: 10}, (_, i) => node(`node-${i + 1}`, i === 9 ? 'reserved' : 'active'))
     expect(g.guard(forest(), ten, now)).toMatch(/max_nodes is 10/)
     expect(g.refusal()?.status).toBe('at_max_nodes')
-    expect(g.guard(forest(), ten.map((n, i) => (i === 9 ? {...n, status: 'deleting' as const} : n)), now)).toBeUndefined()
+    expect(
+      g.guard(
+        forest(),
+        ten.map((n, i) => (i === 9 ? {...n, status: 'deleting' as const} : n)),
+        now,
+      ),
+    ).toBeUndefined()
     expect(g.guard(forest({status: 'tearing_down'}), [], now)).toMatch(/tearing_down/)
   })
 })

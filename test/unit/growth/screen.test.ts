@@ -6,10 +6,23 @@ import {bar, count, growScreen, pct, price, recommendation} from '../../../src/u
 
 const GiB = 2 ** 30
 const now = Date.parse('2026-11-24T12:00:00Z')
-const forest: ForestRecord = {created_at: '2026-11-22T12:00:00Z', id: 'forest-1234567890', last_expansion: null, location: 'fsn1', node_count: 2, provider: 'hetzner', size: 'small', status: 'active'}
+const forest: ForestRecord = {
+  created_at: '2026-11-22T12:00:00Z',
+  id: 'forest-1234567890',
+  last_expansion: null,
+  location: 'fsn1',
+  node_count: 2,
+  provider: 'hetzner',
+  size: 'small',
+  status: 'active',
+}
 const sample = (cpu: number, mem: number, routes: number, msgs: [number, number]): NodeSample => ({
-  healthy: true, ms: 3, reachable: true, routez: {num_routes: routes}, url: 'x',
-  varz: {connections: 20, cores: 2, cpu: cpu * 2, in_msgs: msgs[0], mem: mem * GiB / 100, out_msgs: msgs[1]},
+  healthy: true,
+  ms: 3,
+  reachable: true,
+  routez: {num_routes: routes},
+  url: 'x',
+  varz: {connections: 20, cores: 2, cpu: cpu * 2, in_msgs: msgs[0], mem: (mem * GiB) / 100, out_msgs: msgs[1]},
 })
 
 /** The seeds' example: node-1 40 % CPU, 78 % memory; node-2 50 %, 86 %; 80 % thresholds. */
@@ -21,9 +34,21 @@ function seedsResult(): GrowResult {
   ]
   const metrics = forestMetrics(nodes)
   return {
-    action: {count: 1, monthly_price: {amount: 3.49, currency: 'EUR'}, node_id: 'node-3', node_ids: ['node-3'], nodes_after: 3, type: 'provision_node'},
-    forest_id: forest.id, message: 'memory 82% > 80%: add 1 node', metrics, nodes: nodes.map((n) => ({...n, state: nodeState(n, t)})),
-    reason: 'memory_above_threshold', status: 'expanded', thresholds: t,
+    action: {
+      count: 1,
+      monthly_price: {amount: 3.49, currency: 'EUR'},
+      node_id: 'node-3',
+      node_ids: ['node-3'],
+      nodes_after: 3,
+      type: 'provision_node',
+    },
+    forest_id: forest.id,
+    message: 'memory 82% > 80%: add 1 node',
+    metrics,
+    nodes: nodes.map((n) => ({...n, state: nodeState(n, t)})),
+    reason: 'memory_above_threshold',
+    status: 'expanded',
+    thresholds: t,
   }
 }
 
@@ -47,9 +72,26 @@ describe('the grow screen', () => {
 
   test('unreachable nodes and missing routes are shown as such', () => {
     const r = seedsResult()
-    const dead = nodeMetrics({address: '2a01:4f8::3', id: 'node-3'}, {error: 'timed out', healthy: false, ms: 2000, reachable: false, url: 'x'}, GiB, 3)
+    const dead = nodeMetrics(
+      {address: '2a01:4f8::3', id: 'node-3'},
+      {error: 'timed out', healthy: false, ms: 2000, reachable: false, url: 'x'},
+      GiB,
+      3,
+    )
     const nodes = [...r.nodes.map((n) => ({...n, routes_expected: 2})), {...dead, state: 'unreachable' as const}]
-    const screen = growScreen(forest, {...r, metrics: forestMetrics(nodes), nodes, reason: 'nodes_unreachable', status: 'no_action', action: null, message: '1 of 3 nodes did not answer'}, now)
+    const screen = growScreen(
+      forest,
+      {
+        ...r,
+        metrics: forestMetrics(nodes),
+        nodes,
+        reason: 'nodes_unreachable',
+        status: 'no_action',
+        action: null,
+        message: '1 of 3 nodes did not answer',
+      },
+      now,
+    )
     expect(screen).toContain('Nodes: 2 of 3 answering, 1 unreachable')
     expect(screen).toContain('Routes: incomplete: node-1, node-2 see fewer than 2')
     expect(screen).toMatch(/node-3 +2a01:4f8::3 +- +- +- +- +unreachable \(timed out\)/)
@@ -70,8 +112,12 @@ describe('the grow screen', () => {
     expect(price({amount: 5, currency: 'CHF'})).toBe('~5 CHF/month')
     const r = seedsResult()
     expect(recommendation({...r, action: {...r.action!, count: 2}})).toBe('Recommendation: Add 2 nodes (~€6.98/month)')
-    expect(recommendation({...r, action: null, message: 'growth.max_nodes is 3', status: 'at_max_nodes'})).toContain('morpheus config set growth.max_nodes')
-    expect(recommendation({...r, action: null, reason: 'below_threshold', status: 'no_action'})).toBe('No growth needed: usage is within the thresholds.')
+    expect(recommendation({...r, action: null, message: 'growth.max_nodes is 3', status: 'at_max_nodes'})).toContain(
+      'morpheus config set growth.max_nodes',
+    )
+    expect(recommendation({...r, action: null, reason: 'below_threshold', status: 'no_action'})).toBe(
+      'No growth needed: usage is within the thresholds.',
+    )
   })
 
   test('the JSON result starts with the seeds fields, in order', () => {

@@ -43,10 +43,13 @@ describe('the system account beside the global account (nats.conf.hbs, real nats
     const pong = await admin.request('$SYS.REQ.SERVER.PING', new Uint8Array(0), {timeout: 5000})
     expect(JSON.parse(new TextDecoder().decode(pong.data)).server.name).toBe('node-1')
     await admin.close()
-    const wrong = await connectForest([node.client], {auth: {...ADMIN, password: 'nope'}}).then(async (c) => {
-      await c.closed()
-      return 'connected'
-    }, (e: Error) => e.message)
+    const wrong = await connectForest([node.client], {auth: {...ADMIN, password: 'nope'}}).then(
+      async (c) => {
+        await c.closed()
+        return 'connected'
+      },
+      (e: Error) => e.message,
+    )
     expect(wrong).toMatch(/authorization refused/)
     expect(wrong).not.toContain('nope')
   })
@@ -64,7 +67,14 @@ describe('moving replicas and removing a server (4-node cluster, writer running)
   })
 
   test('every replica of an R1 and an R3 stream leaves node-4; no acked message is lost; node-4 leaves the meta group', async () => {
-    const writer = await AckedWriter.start({intervalMs: 5, servers: cluster.clients.slice(0, 3), streams: [{name: 'R3', replicas: 3}, {name: 'R1', replicas: 1}]})
+    const writer = await AckedWriter.start({
+      intervalMs: 5,
+      servers: cluster.clients.slice(0, 3),
+      streams: [
+        {name: 'R3', replicas: 3},
+        {name: 'R1', replicas: 1},
+      ],
+    })
     const nc = await connectForest(cluster.clients.slice(0, 3))
     try {
       await writer.waitForAcks(100)
@@ -85,7 +95,10 @@ describe('moving replicas and removing a server (4-node cluster, writer running)
 
       const server = cluster.servers.find((s) => s.name === leaving)!
       await cluster.stop(server)
-      const admin = await connectForest(cluster.servers.filter((s) => s !== server).map((s) => s.client), {auth: ADMIN})
+      const admin = await connectForest(
+        cluster.servers.filter((s) => s !== server).map((s) => s.client),
+        {auth: ADMIN},
+      )
       expect(await serverRemove(admin, leaving)).toBe(true)
       await admin.close()
       await writer.waitForAcks(100)
@@ -100,7 +113,10 @@ describe('moving replicas and removing a server (4-node cluster, writer running)
       const meta = ((await (await fetch(`${leaderMonitor}/jsz`)).json()) as any).meta_cluster
       expect([meta.leader, ...(meta.replicas ?? []).map((r: any) => r.name)].sort()).toEqual(rest.map((s) => s.name).sort())
       // Removing it again: not a member any more.
-      const admin2 = await connectForest(rest.map((s) => s.client), {auth: ADMIN})
+      const admin2 = await connectForest(
+        rest.map((s) => s.client),
+        {auth: ADMIN},
+      )
       expect(await serverRemove(admin2, leaving)).toBe(false)
       await admin2.close()
     } finally {

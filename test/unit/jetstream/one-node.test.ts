@@ -33,7 +33,15 @@ describe('carrying a one-node forest’s streams: failure paths', () => {
       settings: {ports: {client: 4222, cluster: 6222, monitor: 8222}},
       signal: new AbortController().signal,
     } as unknown as ForestDeps
-    handle = {capabilities: {} as any, name: 'fake', provider: {endpoints: () => ({client: s.client, monitor: s.monitor}), natsMode: 'system', reconfigureNode: async () => undefined} as any}
+    handle = {
+      capabilities: {} as any,
+      name: 'fake',
+      provider: {
+        endpoints: () => ({client: s.client, monitor: s.monitor}),
+        natsMode: 'system',
+        reconfigureNode: async () => undefined,
+      } as any,
+    }
   })
   afterAll(async () => {
     await cluster?.close()

@@ -8,7 +8,12 @@ import {join} from 'node:path'
 import {isFormed, type NodeHealth, probeAll, probeNode} from '../../../src/monitor/nats.js'
 import {freePort, startNats} from '../../helpers/nats.js'
 
-const healthy = (leader: string | undefined, routes: number): NodeHealth => ({healthy: true, jetstream_leader: leader, reachable: true, routes})
+const healthy = (leader: string | undefined, routes: number): NodeHealth => ({
+  healthy: true,
+  jetstream_leader: leader,
+  reachable: true,
+  routes,
+})
 
 describe('isFormed', () => {
   test('no nodes is not formed', () => {
@@ -35,8 +40,8 @@ describe('isFormed', () => {
 })
 
 /** A random loopback address, so parallel runs and real forests never collide. */
-const randomLoopback = () => `127.${100 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`
-
+const randomLoopback = () =>
+  `127.${100 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`
 
 describe('probeNode against a real nats-server', () => {
   const host = randomLoopback()
@@ -103,7 +108,11 @@ describe('probeNode against servers that misbehave', () => {
     // Answers /healthz with 503, as NATS does while JetStream is not current.
     failing = createHttpServer((req, res) => {
       res.writeHead(req.url === '/healthz' ? 503 : 200, {'content-type': 'application/json'})
-      res.end(req.url === '/healthz' ? '{"status":"unavailable","error":"JetStream not current"}' : '{"server_name":"x","routes":2,"jetstream":{"meta":{"leader":"","cluster_size":3}}}')
+      res.end(
+        req.url === '/healthz'
+          ? '{"status":"unavailable","error":"JetStream not current"}'
+          : '{"server_name":"x","routes":2,"jetstream":{"meta":{"leader":"","cluster_size":3}}}',
+      )
     })
     await new Promise<void>((resolve) => failing.listen(0, host, resolve))
     failingUrl = `http://${host}:${(failing.address() as {port: number}).port}`

@@ -11,8 +11,6 @@ import {freePort, startNats} from '../../helpers/nats.js'
 /** grow's own test range: 127.0.90.0/24. */
 const myAddress = () => `127.0.90.${2 + Math.floor(Math.random() * 250)}`
 
-
-
 async function stop(child: ChildProcess | undefined): Promise<void> {
   if (!child?.pid || child.exitCode !== null) return
   const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -136,7 +134,10 @@ describe('sampleNode against servers that misbehave', () => {
 
   test('nodes are sampled in parallel: eight slow nodes take about as long as one', async () => {
     const started = Date.now()
-    const all = await sampleAll(Array.from({length: 8}, () => slowUrl), {timeoutMs: 3000})
+    const all = await sampleAll(
+      Array.from({length: 8}, () => slowUrl),
+      {timeoutMs: 3000},
+    )
     expect(all.every((s) => s.reachable)).toBe(true)
     expect(Date.now() - started).toBeLessThan(1500)
   })

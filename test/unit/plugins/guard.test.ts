@@ -89,7 +89,22 @@ describe('guardProvider', () => {
     const fail = () => {
       throw broke('FAILED', 'no')
     }
-    const methods = ['createNode', 'destroyForest', 'destroyNode', 'destroyOrphan', 'endpoints', 'estimate', 'listNodes', 'orphans', 'plan', 'preflight', 'prepare', 'reconfigureNode', 'reserve', 'resources']
+    const methods = [
+      'createNode',
+      'destroyForest',
+      'destroyNode',
+      'destroyOrphan',
+      'endpoints',
+      'estimate',
+      'listNodes',
+      'orphans',
+      'plan',
+      'preflight',
+      'prepare',
+      'reconfigureNode',
+      'reserve',
+      'resources',
+    ]
     const raw = Object.fromEntries([['name', 'full'], ...methods.map((m) => [m, fail])]) as unknown as Provider
     const p = guardProvider(raw, 'full') as unknown as Record<string, (...args: unknown[]) => unknown>
     const request = {count: 1, node, signal}
@@ -156,24 +171,29 @@ describe('guardBackend', () => {
     expect(e.kind).toBe('REGISTRY')
   })
 
-  test('the store retries a transient failure of the guarded backend and warns with the plugin\'s own message', async () => {
+  test("the store retries a transient failure of the guarded backend and warns with the plugin's own message", async () => {
     const raw = new MemoryRegistry()
     raw.failNext('read', {code: 'UNREACHABLE', message: 'connection reset', transient: true})
     const warnings: string[] = []
     const store = new RegistryStore(raw, {log: {debug() {}, warn: (m) => warnings.push(m)}, transientBaseMs: 1, transientMaxMs: 1})
     await store.read()
     expect(store.stats.retries).toBe(1)
-    expect(warnings).toEqual([expect.stringMatching(/^registry memory:\/\/registry: read failed \(connection reset\); trying again in \d+ ms$/)])
+    expect(warnings).toEqual([
+      expect.stringMatching(/^registry memory:\/\/registry: read failed \(connection reset\); trying again in \d+ ms$/),
+    ])
   })
 
   test('secrets errors name the registry and "secrets"', async () => {
-    const s = guardSecrets({
-      delete: async () => undefined,
-      get: async () => {
-        throw new Error('corrupt secrets file')
+    const s = guardSecrets(
+      {
+        delete: async () => undefined,
+        get: async () => {
+          throw new Error('corrupt secrets file')
+        },
+        set: async () => undefined,
       },
-      set: async () => undefined,
-    }, '/x/registry.json')
+      '/x/registry.json',
+    )
     const e = await rejection(s.get('f1', 'cluster_auth'))
     expect(e).toMatchObject({kind: 'REGISTRY', message: 'registry /x/registry.json: secrets: corrupt secrets file'})
     expect(guardSecrets(s, '/x/registry.json')).toBe(s)
@@ -187,8 +207,17 @@ describe('guardBackend', () => {
     const b = guardBackend(Object.assign(new MemoryRegistry(), {nodeAccess: () => answer()}) as RegistryBackend)
     expect(await b.nodeAccess!()).toEqual(access)
     answer = async () => Promise.reject(Object.assign(new Error('registry.url is not a URL'), {code: 'CONFIG', hint: 'Set it'}))
-    expect(await rejection(b.nodeAccess!())).toMatchObject({code: 'CONFIG', hint: 'Set it', kind: 'CONFIG', message: 'registry memory://registry: node access: registry.url is not a URL'})
+    expect(await rejection(b.nodeAccess!())).toMatchObject({
+      code: 'CONFIG',
+      hint: 'Set it',
+      kind: 'CONFIG',
+      message: 'registry memory://registry: node access: registry.url is not a URL',
+    })
     answer = async () => Promise.reject(Object.assign(new Error('secrets unreadable'), {code: 'FAILED', transient: true}))
-    expect(await rejection(b.nodeAccess!())).toMatchObject({kind: 'REGISTRY', message: 'registry memory://registry: node access: secrets unreadable', transient: true})
+    expect(await rejection(b.nodeAccess!())).toMatchObject({
+      kind: 'REGISTRY',
+      message: 'registry memory://registry: node access: secrets unreadable',
+      transient: true,
+    })
   })
 })

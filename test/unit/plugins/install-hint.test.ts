@@ -6,7 +6,13 @@ const backend = (name: string, aliases: string[] = []) => ({
   plugin: {name: `@morpheus/registry-${name}`, type: 'core', version: '0.1.0'},
 })
 
-const catalog = (): Catalog<ReturnType<typeof backend>['descriptor']> => ({conflicts: [], entries: [backend('none', ['file', 'local']), backend('storagebox', ['webdav'])], incompatible: [], kind: 'registry backend', warnings: []})
+const catalog = (): Catalog<ReturnType<typeof backend>['descriptor']> => ({
+  conflicts: [],
+  entries: [backend('none', ['file', 'local']), backend('storagebox', ['webdav'])],
+  incompatible: [],
+  kind: 'registry backend',
+  warnings: [],
+})
 
 describe('a registry backend that is not installed', () => {
   test('selected by registry.type: exit 8 (PLUGIN), naming it and the command that installs it', () => {
@@ -17,7 +23,12 @@ describe('a registry backend that is not installed', () => {
       error = caught
     }
     expect(error).toMatchObject({
-      details: {backend: 's3', install: 'morpheus plugins install @morpheus/registry-s3', installed: ['none', 'storagebox'], setting: 'registry.type'},
+      details: {
+        backend: 's3',
+        install: 'morpheus plugins install @morpheus/registry-s3',
+        installed: ['none', 'storagebox'],
+        setting: 'registry.type',
+      },
       kind: 'PLUGIN',
       message: 'the registry backend "s3" (registry.type) is not installed; installed: none, storagebox',
     })
@@ -27,18 +38,25 @@ describe('a registry backend that is not installed', () => {
   })
 
   test('a name Morpheus does not know gets the generic line; installed names and aliases still resolve', () => {
-    expect(() => resolve(catalog(), 'ftp', 'registry.type')).toThrow(expect.objectContaining({details: expect.objectContaining({install: null}), kind: 'PLUGIN'}))
+    expect(() => resolve(catalog(), 'ftp', 'registry.type')).toThrow(
+      expect.objectContaining({details: expect.objectContaining({install: null}), kind: 'PLUGIN'}),
+    )
     expect(missingBackendHint('ftp')).toContain('Install the plugin that offers "ftp": `morpheus plugins install <package>`')
     expect(resolve(catalog(), 'webdav', 'registry.type').descriptor.name).toBe('storagebox')
     expect(resolve(catalog(), 'file', 'registry.type').descriptor.name).toBe('none')
   })
 
   test('named as an argument (migrate --to): a usage error (exit 2) with the install command', () => {
-    expect(() => resolve(catalog(), 's3')).toThrow(expect.objectContaining({hint: expect.stringContaining('`morpheus plugins install @morpheus/registry-s3`'), kind: 'USAGE'}))
+    expect(() => resolve(catalog(), 's3')).toThrow(
+      expect.objectContaining({hint: expect.stringContaining('`morpheus plugins install @morpheus/registry-s3`'), kind: 'USAGE'}),
+    )
   })
 
-  test('installCommand knows Morpheus\'s own plugins by every name they offer, and nothing else', () => {
-    expect(installCommand('registry backend', 'webdav')).toEqual({command: 'morpheus plugins install @morpheus/registry-storagebox', known: true})
+  test("installCommand knows Morpheus's own plugins by every name they offer, and nothing else", () => {
+    expect(installCommand('registry backend', 'webdav')).toEqual({
+      command: 'morpheus plugins install @morpheus/registry-storagebox',
+      known: true,
+    })
     expect(installCommand('provider', 'hcloud')).toEqual({command: 'morpheus plugins install @morpheus/provider-hetzner', known: true})
     expect(installCommand('registry backend', 'constructor')).toEqual({command: 'morpheus plugins install <package>', known: false})
     expect(installCommand('provider', 's3').known).toBe(false)

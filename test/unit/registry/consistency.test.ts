@@ -5,7 +5,17 @@ import {documentProblems} from '../../../src/registry/document.js'
 const AT = '2026-01-01T00:00:00.000Z'
 
 function forest(id: string, extra: Partial<ForestRecord> = {}): ForestRecord {
-  return {created_at: AT, id, last_expansion: null, node_count: 3, operation: null, provider: 'local', size: 'medium', status: 'active', ...extra}
+  return {
+    created_at: AT,
+    id,
+    last_expansion: null,
+    node_count: 3,
+    operation: null,
+    provider: 'local',
+    size: 'medium',
+    status: 'active',
+    ...extra,
+  }
 }
 
 function node(forestId: string, id: string, ip: string, extra: Partial<NodeRecord> = {}): NodeRecord {
@@ -18,7 +28,11 @@ function planted(count: number, provider = 'local', device: string | null = 'dev
   for (let f = 0; f < count; f++) {
     const id = `forest-${1795476200 + f}`
     doc.forests[id] = forest(id, {provider, ...(device ? {device} : {}), ports: {client: 4222, cluster: 6222, monitor: 8222}})
-    doc.nodes[id] = [1, 2, 3].map((n) => node(id, `node-${n}`, provider === 'local' ? `127.0.0.${f * 3 + n + 1}` : `2001:db8:${f}::${n}`, {provider_ref: provider === 'local' ? `/home/u/.morpheus/local/${id}/node-${n}` : String(1000 + f * 3 + n)}))
+    doc.nodes[id] = [1, 2, 3].map((n) =>
+      node(id, `node-${n}`, provider === 'local' ? `127.0.0.${f * 3 + n + 1}` : `2001:db8:${f}::${n}`, {
+        provider_ref: provider === 'local' ? `/home/u/.morpheus/local/${id}/node-${n}` : String(1000 + f * 3 + n),
+      }),
+    )
   }
   return doc
 }
@@ -70,7 +84,9 @@ describe('registry consistency', () => {
     const doc = planted(5)
     const ids = Object.keys(doc.forests)
     doc.nodes[ids[4]][2].ip = doc.nodes[ids[1]][0].ip
-    expect(consistencyProblems(doc).problems).toEqual([`address ${doc.nodes[ids[1]][0].ip} port 4222 is used by both ${ids[1]}/node-1 and ${ids[4]}/node-3 (provider local, device device-a)`])
+    expect(consistencyProblems(doc).problems).toEqual([
+      `address ${doc.nodes[ids[1]][0].ip} port 4222 is used by both ${ids[1]}/node-1 and ${ids[4]}/node-3 (provider local, device device-a)`,
+    ])
     // The same address on other ports (several servers on one host) is not.
     doc.nodes[ids[4]][2].ports = {client: 14222, cluster: 16222, monitor: 18222}
     expect(consistencyProblems(doc).problems).toEqual([])
@@ -80,7 +96,9 @@ describe('registry consistency', () => {
     const doc = planted(2, 'hetzner', null)
     const [a, b] = Object.keys(doc.forests)
     doc.nodes[b][1].provider_ref = doc.nodes[a][1].provider_ref
-    expect(consistencyProblems(doc).problems).toEqual([`${a}/node-2 and ${b}/node-2 are the same machine (provider_ref 1002) (provider hetzner)`])
+    expect(consistencyProblems(doc).problems).toEqual([
+      `${a}/node-2 and ${b}/node-2 are the same machine (provider_ref 1002) (provider hetzner)`,
+    ])
   })
 
   test('an active forest without nodes is a problem; unfinished operations and nodes not active are warnings', () => {
@@ -91,7 +109,10 @@ describe('registry consistency', () => {
     doc.forests[b].operation = {device: 'device-a', kind: 'grow', pid: 42, started_at: AT}
     expect(consistencyProblems(doc)).toEqual({
       problems: [`forest ${a} is active but has no nodes`],
-      warnings: [`forest ${b} is active but 1 of its nodes are not`, `forest ${b}: a grow started ${AT} on device-a (pid 42) has not finished`],
+      warnings: [
+        `forest ${b} is active but 1 of its nodes are not`,
+        `forest ${b}: a grow started ${AT} on device-a (pid 42) has not finished`,
+      ],
     })
   })
 

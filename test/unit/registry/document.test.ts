@@ -7,13 +7,37 @@ const LOC = '/srv/morpheus/registry.json'
 function validDoc(): RegistryDocument {
   return {
     forests: {
-      'forest-1': {created_at: '2024-01-01T00:00:00.000Z', id: 'forest-1', last_expansion: null, node_count: 2, provider: 'local', size: 'small', status: 'active'},
-      'forest-2': {created_at: '2024-01-02T00:00:00.000Z', id: 'forest-2', last_expansion: '2024-01-03T00:00:00.000Z', node_count: 0, provider: 'hetzner', size: 'medium', status: 'planting'},
+      'forest-1': {
+        created_at: '2024-01-01T00:00:00.000Z',
+        id: 'forest-1',
+        last_expansion: null,
+        node_count: 2,
+        provider: 'local',
+        size: 'small',
+        status: 'active',
+      },
+      'forest-2': {
+        created_at: '2024-01-02T00:00:00.000Z',
+        id: 'forest-2',
+        last_expansion: '2024-01-03T00:00:00.000Z',
+        node_count: 0,
+        provider: 'hetzner',
+        size: 'medium',
+        status: 'planting',
+      },
     },
     nodes: {
       'forest-1': [
         {created_at: '2024-01-01T00:00:00.000Z', forest_id: 'forest-1', id: 'node-1', ip: '127.0.1.1', role: 'nats', status: 'active'},
-        {created_at: '2024-01-01T00:00:00.000Z', forest_id: 'forest-1', id: 'node-2', ip: '2001:db8::2', ipv6: '2001:db8::2', role: 'nats', status: 'starting'},
+        {
+          created_at: '2024-01-01T00:00:00.000Z',
+          forest_id: 'forest-1',
+          id: 'node-2',
+          ip: '2001:db8::2',
+          ipv6: '2001:db8::2',
+          role: 'nats',
+          status: 'starting',
+        },
       ],
     },
     updated_at: '2024-01-03T00:00:00.000Z',
@@ -75,7 +99,9 @@ describe('a document of a newer version', () => {
     expect(error?.message).toBe(`the registry at ${LOC} was written by a newer Morpheus (document version 2; this one reads version 1)`)
     expect(error?.message).not.toContain('corrupt')
     expect(error?.hint).toMatch(/^Upgrade Morpheus/)
-    expect(documentProblems(JSON.parse(body))).toEqual(['version 2: written by a newer Morpheus (this one reads version 1); upgrade Morpheus'])
+    expect(documentProblems(JSON.parse(body))).toEqual([
+      'version 2: written by a newer Morpheus (this one reads version 1); upgrade Morpheus',
+    ])
   })
 })
 
@@ -89,17 +115,41 @@ describe('corruption is reported with the location, as a REGISTRY error', () => 
     ['forests not an object', corrupt((d) => (d.forests = [])), /forests must be an object/],
     ['nodes not an object', corrupt((d) => (d.nodes = null)), /nodes must be an object/],
     ['missing updated_at', corrupt((d) => delete d.updated_at), /updated_at must be an ISO date/],
-    ['node forest_id mismatch', corrupt((d) => (d.nodes['forest-1'][1].forest_id = 'forest-2')), /nodes\.forest-1\[1\]\.forest_id must be "forest-1"/],
+    [
+      'node forest_id mismatch',
+      corrupt((d) => (d.nodes['forest-1'][1].forest_id = 'forest-2')),
+      /nodes\.forest-1\[1\]\.forest_id must be "forest-1"/,
+    ],
     ['duplicate node ids', corrupt((d) => (d.nodes['forest-1'][1].id = 'node-1')), /nodes\.forest-1 lists node "node-1" twice/],
-    ['bad node status', corrupt((d) => (d.nodes['forest-1'][0].status = 'running')), /nodes\.forest-1\[0\]\.status must be one of reserved, creating, starting, active, failed, deleting/],
-    ['bad node ports', corrupt((d) => ((d.nodes['forest-1'][0] as any).ports = {client: 4222, cluster: 0, monitor: 8222})), /nodes\.forest-1\[0\]\.ports must have client, cluster and monitor ports/],
-    ['bad forest operation', corrupt((d) => ((d.forests['forest-1'] as any).operation = {kind: 'dance', device: 'x', pid: 1, started_at: 'now'})), /forests\.forest-1\.operation must be null or/],
-    ['bad forest status', corrupt((d) => (d.forests['forest-1'].status = 'ok')), /forests\.forest-1\.status must be one of planting, active/],
+    [
+      'bad node status',
+      corrupt((d) => (d.nodes['forest-1'][0].status = 'running')),
+      /nodes\.forest-1\[0\]\.status must be one of reserved, creating, starting, active, failed, deleting/,
+    ],
+    [
+      'bad node ports',
+      corrupt((d) => ((d.nodes['forest-1'][0] as any).ports = {client: 4222, cluster: 0, monitor: 8222})),
+      /nodes\.forest-1\[0\]\.ports must have client, cluster and monitor ports/,
+    ],
+    [
+      'bad forest operation',
+      corrupt((d) => ((d.forests['forest-1'] as any).operation = {kind: 'dance', device: 'x', pid: 1, started_at: 'now'})),
+      /forests\.forest-1\.operation must be null or/,
+    ],
+    [
+      'bad forest status',
+      corrupt((d) => (d.forests['forest-1'].status = 'ok')),
+      /forests\.forest-1\.status must be one of planting, active/,
+    ],
     ['nodes for a missing forest', corrupt((d) => (d.nodes['forest-9'] = [])), /nodes\.forest-9 has no forest entry/],
     ['nodes not a list', corrupt((d) => (d.nodes['forest-1'] = {})), /nodes\.forest-1 must be a list/],
     ['forest id differs from key', corrupt((d) => (d.forests['forest-1'].id = 'x')), /forests\.forest-1\.id must equal its key "forest-1"/],
     ['empty provider', corrupt((d) => (d.forests['forest-1'].provider = '')), /forests\.forest-1\.provider must be a non-empty string/],
-    ['bad created_at', corrupt((d) => (d.forests['forest-1'].created_at = 'yesterday')), /forests\.forest-1\.created_at must be an ISO date/],
+    [
+      'bad created_at',
+      corrupt((d) => (d.forests['forest-1'].created_at = 'yesterday')),
+      /forests\.forest-1\.created_at must be an ISO date/,
+    ],
     ['bad last_expansion', corrupt((d) => (d.forests['forest-1'].last_expansion = 5)), /last_expansion must be null or an ISO date/],
     ['negative node_count', corrupt((d) => (d.forests['forest-1'].node_count = -1)), /node_count must be a non-negative integer/],
     ['fractional node_count', corrupt((d) => (d.forests['forest-1'].node_count = 1.5)), /node_count must be a non-negative integer/],

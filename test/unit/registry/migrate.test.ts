@@ -23,7 +23,15 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, {force: true, recursive: true}))
 
 function forest(id: string): ForestRecord {
-  return {created_at: '2026-01-01T00:00:00.000Z', id, last_expansion: null, node_count: 1, provider: 'local', size: 'small', status: 'active'}
+  return {
+    created_at: '2026-01-01T00:00:00.000Z',
+    id,
+    last_expansion: null,
+    node_count: 1,
+    provider: 'local',
+    size: 'small',
+    status: 'active',
+  }
 }
 
 /** A source holding two forests (three nodes) and the route credentials of one. */
@@ -31,7 +39,17 @@ async function source(): Promise<MemoryRegistry> {
   const s = new MemoryRegistry('memory://source')
   const doc = emptyDocument()
   doc.forests = {'forest-a': forest('forest-a'), 'forest-b': forest('forest-b')}
-  doc.nodes = {'forest-a': [{created_at: 'x', forest_id: 'forest-a', id: 'a1', ip: '127.0.1.1', role: 'node', status: 'active'}], 'forest-b': [1, 2].map((i) => ({created_at: 'x', forest_id: 'forest-b', id: `b${i}`, ip: `127.0.2.${i}`, role: 'node', status: 'active' as const}))}
+  doc.nodes = {
+    'forest-a': [{created_at: 'x', forest_id: 'forest-a', id: 'a1', ip: '127.0.1.1', role: 'node', status: 'active'}],
+    'forest-b': [1, 2].map((i) => ({
+      created_at: 'x',
+      forest_id: 'forest-b',
+      id: `b${i}`,
+      ip: `127.0.2.${i}`,
+      role: 'node',
+      status: 'active' as const,
+    })),
+  }
   await s.write(serializeDocument(doc), {ifAbsent: true})
   await s.secrets.set('forest-a', 'cluster_auth', '{"user":"route","password":"route-pw"}')
   return s
@@ -51,16 +69,29 @@ function request(src: RegistryBackend, target: RegistryBackend, extra: Partial<M
   }
 }
 
-test('copies the document and the forests\' secrets, reads the copy back, then points the config at the target', async () => {
+test("copies the document and the forests' secrets, reads the copy back, then points the config at the target", async () => {
   const src = await source()
   const target = new MemoryRegistry('memory://target')
   const result = await migrateRegistry(request(src, target))
-  expect(result).toEqual({backend: 'memory', forest_count: 2, from: 'memory://source', node_count: 3, overwrote: false, probe: {concurrency: 'compare-and-swap', notes: ['memory: compare-and-swap']}, secret_count: 1, switched: true, to: 'memory://target'})
+  expect(result).toEqual({
+    backend: 'memory',
+    forest_count: 2,
+    from: 'memory://source',
+    node_count: 3,
+    overwrote: false,
+    probe: {concurrency: 'compare-and-swap', notes: ['memory: compare-and-swap']},
+    secret_count: 1,
+    switched: true,
+    to: 'memory://target',
+  })
   const copied = JSON.parse((await target.read())!.body)
   expect(copied.forests).toEqual(JSON.parse((await src.read())!.body).forests)
   expect(copied.nodes['forest-b'].map((n: {id: string}) => n.id)).toEqual(['b1', 'b2'])
   expect(await target.secrets.get('forest-a', 'cluster_auth')).toBe('{"user":"route","password":"route-pw"}')
-  expect(load(readFileSync(configFile, 'utf8'))).toEqual({forest: {parallel: 2}, registry: {password: '${TARGET_PW}', type: 'memory', url: 'memory://target'}})
+  expect(load(readFileSync(configFile, 'utf8'))).toEqual({
+    forest: {parallel: 2},
+    registry: {password: '${TARGET_PW}', type: 'memory', url: 'memory://target'},
+  })
   // the source is left as it was
   expect(src.counts.writes).toBe(1)
 })
@@ -75,7 +106,13 @@ test('--no-switch copies and leaves the config alone', async () => {
 test('refusals copy nothing and leave the config: no source document, the same registry, an unsafe target, a full target (without --force), a target without secrets', async () => {
   const before = readFileSync(configFile, 'utf8')
   let opened = 0
-  const missing = await rejection(migrateRegistry(request(new MemoryRegistry('memory://empty'), new MemoryRegistry('memory://target'), {openTarget: async () => (opened++, {backend: new MemoryRegistry(), name: 'memory'})})))
+  const missing = await rejection(
+    migrateRegistry(
+      request(new MemoryRegistry('memory://empty'), new MemoryRegistry('memory://target'), {
+        openTarget: async () => (opened++, {backend: new MemoryRegistry(), name: 'memory'}),
+      }),
+    ),
+  )
   expect(missing.kind).toBe('NOT_FOUND')
   // the target is not even opened (a bad --to is reported after a missing source)
   expect(opened).toBe(0)
@@ -95,7 +132,12 @@ test('refusals copy nothing and leave the config: no source document, the same r
   expect(full.counts.writes).toBe(1)
 
   const plain = new MemoryRegistry('memory://plain')
-  const noSecrets: RegistryBackend = {location: plain.location, probe: () => plain.probe(), read: () => plain.read(), write: (b, c) => plain.write(b, c)}
+  const noSecrets: RegistryBackend = {
+    location: plain.location,
+    probe: () => plain.probe(),
+    read: () => plain.read(),
+    write: (b, c) => plain.write(b, c),
+  }
   const lost = await rejection(migrateRegistry(request(src, noSecrets)))
   expect(lost.message).toBe('the target backend memory keeps no secrets, and 1 forest has route credentials that would be lost')
   expect(await plain.read()).toBeNull()

@@ -37,21 +37,30 @@ function scripted(answers: Record<string, string>) {
 }
 
 /** A backend plugin offering `remote-new` and `remote-existing`; what its set-up saw is recorded. */
-function remoteOffer(seen: {requests: RegistrySetupRequest[]; finishedWith?: {document: boolean; configHasRegistry: boolean}}): RegistryDescriptor {
+function remoteOffer(seen: {
+  requests: RegistrySetupRequest[]
+  finishedWith?: {document: boolean; configHasRegistry: boolean}
+}): RegistryDescriptor {
   return {
     apiVersion: 2,
     capabilities: {remote: true},
     load: async () => () => new MemoryRegistry(),
     name: 'remote',
     setup: {
-      choices: [{title: 'Make a new remote store', value: 'remote-new'}, {title: 'Use a remote store you have', value: 'remote-existing'}],
+      choices: [
+        {title: 'Make a new remote store', value: 'remote-new'},
+        {title: 'Use a remote store you have', value: 'remote-existing'},
+      ],
       load: async () => async (request) => {
         seen.requests.push(request)
         const url = await request.questions.text('url', {message: 'URL of the document'})
         const password = await request.questions.secret('password-env', {message: 'Password'})
         return {
           async finish(backend) {
-            seen.finishedWith = {configHasRegistry: readFileSync(configFile, 'utf8').includes('registry'), document: (await backend.read()) !== null}
+            seen.finishedWith = {
+              configHasRegistry: readFileSync(configFile, 'utf8').includes('registry'),
+              document: (await backend.read()) !== null,
+            }
             await backend.secrets!.set('_registry', 'account', `kept-for-${url}`)
             return {account: {created: true}}
           },
@@ -65,7 +74,11 @@ function remoteOffer(seen: {requests: RegistrySetupRequest[]; finishedWith?: {do
   }
 }
 
-function deps(registries: RegistryDescriptor[], ask: SetupDeps['questions'], backends: Record<string, RegistryBackend> = {}): SetupDeps & {sections: Array<Record<string, unknown>>; contexts: Array<readonly string[]>} {
+function deps(
+  registries: RegistryDescriptor[],
+  ask: SetupDeps['questions'],
+  backends: Record<string, RegistryBackend> = {},
+): SetupDeps & {sections: Array<Record<string, unknown>>; contexts: Array<readonly string[]>} {
   const sections: Array<Record<string, unknown>> = []
   const contexts: Array<readonly string[]> = []
   return {
@@ -89,13 +102,19 @@ function deps(registries: RegistryDescriptor[], ask: SetupDeps['questions'], bac
   }
 }
 
-const noTerminal = (given: Record<string, string | undefined> = {}) => questions({given, interactive: false, prompts: async () => Promise.reject(new Error('no terminal'))})
+const noTerminal = (given: Record<string, string | undefined> = {}) =>
+  questions({given, interactive: false, prompts: async () => Promise.reject(new Error('no terminal'))})
 
 test('local: the registry in a file here; the config keeps its other keys, gets registry.type none, and stays 0600', async () => {
   const local = new MemoryRegistry('file:///x/registry.json')
   const d = deps([], noTerminal(), {none: local})
   const result = await setUpRegistry(d, 'local')
-  expect(result).toEqual({created: true, location: 'file:///x/registry.json', probe: {concurrency: 'compare-and-swap', notes: ['memory: compare-and-swap']}, setup: {choice: 'local', config: configFile}})
+  expect(result).toEqual({
+    created: true,
+    location: 'file:///x/registry.json',
+    probe: {concurrency: 'compare-and-swap', notes: ['memory: compare-and-swap']},
+    setup: {choice: 'local', config: configFile},
+  })
   expect(parse(readFileSync(configFile, 'utf8'))).toEqual({forest: {parallel: 3}, registry: {type: 'none'}})
   expect(statSync(configFile).mode & 0o777).toBe(0o600)
   expect(await local.read()).not.toBeNull()
@@ -103,11 +122,15 @@ test('local: the registry in a file here; the config keeps its other keys, gets 
   expect((await setUpRegistry(d, 'local')).created).toBe(false)
 })
 
-test('a backend\'s set-up asks its own questions (given answers first), is probed and finished before the config names it', async () => {
+test("a backend's set-up asks its own questions (given answers first), is probed and finished before the config names it", async () => {
   const seen: Parameters<typeof remoteOffer>[0] = {requests: []}
   const remote = new MemoryRegistry('https://store.example/doc.json')
   const script = scripted({'URL of the document': 'https://store.example/doc.json'})
-  const d = deps([remoteOffer(seen)], questions({env: {REMOTE_PW: 'pw'}, given: {'password-env': 'REMOTE_PW'}, interactive: true, prompts: script.prompts}), {remote})
+  const d = deps(
+    [remoteOffer(seen)],
+    questions({env: {REMOTE_PW: 'pw'}, given: {'password-env': 'REMOTE_PW'}, interactive: true, prompts: script.prompts}),
+    {remote},
+  )
   const result = await setUpRegistry(d, 'remote-existing')
   // only the question without a given answer was asked; the secret is kept as a reference
   expect(script.asked).toEqual(['URL of the document'])
@@ -117,8 +140,17 @@ test('a backend\'s set-up asks its own questions (given answers first), is probe
   // finish ran once the document existed and before the config was written
   expect(seen.finishedWith).toEqual({configHasRegistry: false, document: true})
   expect(await remote.secrets.get('_registry', 'account')).toBe('kept-for-https://store.example/doc.json')
-  expect(result.setup).toEqual({account: {created: true}, choice: 'remote-existing', config: configFile, made: {url: 'https://store.example/doc.json'}})
-  expect((parse(readFileSync(configFile, 'utf8')) as {registry: unknown}).registry).toEqual({password: '${REMOTE_PW}', type: 'remote', url: 'https://store.example/doc.json'})
+  expect(result.setup).toEqual({
+    account: {created: true},
+    choice: 'remote-existing',
+    config: configFile,
+    made: {url: 'https://store.example/doc.json'},
+  })
+  expect((parse(readFileSync(configFile, 'utf8')) as {registry: unknown}).registry).toEqual({
+    password: '${REMOTE_PW}',
+    type: 'remote',
+    url: 'https://store.example/doc.json',
+  })
 })
 
 test('without a terminal: a missing answer is a usage error naming its flag, and nothing is written', async () => {
@@ -130,9 +162,24 @@ test('without a terminal: a missing answer is a usage error naming its flag, and
   expect(e.message).toBe('--url is required without a terminal')
   expect(e.hint).toContain('Pass --url')
   // a secret's variable must be a name, and set
-  const badName = await rejection(setUpRegistry(deps([remoteOffer({requests: []})], noTerminal({'password-env': 'not a name', url: 'u'})), 'remote-new'))
+  const badName = await rejection(
+    setUpRegistry(deps([remoteOffer({requests: []})], noTerminal({'password-env': 'not a name', url: 'u'})), 'remote-new'),
+  )
   expect(badName.message).toBe('--password-env must name an environment variable, not "not a name"')
-  const unset = await rejection(setUpRegistry(deps([remoteOffer({requests: []})], questions({env: {}, given: {'password-env': 'UNSET_PW', url: 'u'}, interactive: false, prompts: async () => Promise.reject(new Error('no'))})), 'remote-new'))
+  const unset = await rejection(
+    setUpRegistry(
+      deps(
+        [remoteOffer({requests: []})],
+        questions({
+          env: {},
+          given: {'password-env': 'UNSET_PW', url: 'u'},
+          interactive: false,
+          prompts: async () => Promise.reject(new Error('no')),
+        }),
+      ),
+      'remote-new',
+    ),
+  )
   expect(unset.message).toBe('--password-env UNSET_PW: that variable is not set')
   expect(unset.kind).toBe('USAGE')
   // no choice and no terminal
@@ -148,7 +195,17 @@ test('on a terminal with no choice: the offered set-ups are asked for, the first
   const ask = {...base, choose: async (q: Parameters<typeof base.choose>[0]) => (picked.push(q), 'local'), interactive: true}
   const result = await setUpRegistry(deps([remoteOffer({requests: []})], ask, {none: new MemoryRegistry()}), undefined)
   expect(result.setup?.choice).toBe('local')
-  expect(picked).toEqual([{choices: [{title: 'Make a new remote store', value: 'remote-new'}, {title: 'Use a remote store you have', value: 'remote-existing'}, {title: 'Skip: local only (this device only)', value: 'local'}], default: 'remote-new', message: 'Where should the registry live?'}])
+  expect(picked).toEqual([
+    {
+      choices: [
+        {title: 'Make a new remote store', value: 'remote-new'},
+        {title: 'Use a remote store you have', value: 'remote-existing'},
+        {title: 'Skip: local only (this device only)', value: 'local'},
+      ],
+      default: 'remote-new',
+      message: 'Where should the registry live?',
+    },
+  ])
   expect(setupChoices([]).map((c) => c.value)).toEqual(['local'])
 })
 

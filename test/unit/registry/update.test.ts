@@ -17,7 +17,11 @@ const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
 class Recorder implements RegistryBackend {
   readonly conditions: WriteCondition[] = []
   failures = 0
-  constructor(readonly inner: FileRegistry, private failFirst = 0, private failCode = 'CONFLICT') {}
+  constructor(
+    readonly inner: FileRegistry,
+    private failFirst = 0,
+    private failCode = 'CONFLICT',
+  ) {}
   get location() {
     return this.inner.location
   }
@@ -38,7 +42,15 @@ class Recorder implements RegistryBackend {
 }
 
 function forest(id: string, nodeCount = 0) {
-  return {created_at: new Date().toISOString(), id, last_expansion: null, node_count: nodeCount, provider: 'local', size: 'small', status: 'active' as const}
+  return {
+    created_at: new Date().toISOString(),
+    id,
+    last_expansion: null,
+    node_count: nodeCount,
+    provider: 'local',
+    size: 'small',
+    status: 'active' as const,
+  }
 }
 
 const increment = (doc: RegistryDocument) => {
@@ -100,7 +112,11 @@ describe('updateRegistry on the file backend', () => {
   })
 
   test('a corrupt file, or one of a newer version, is never overwritten', async () => {
-    for (const body of ['{"version": 1, "forests": {', JSON.stringify({forests: {}, nodes: {}, updated_at: 'x', version: 0}), JSON.stringify({forests: {}, nodes: {}, updated_at: 'x', version: 9})]) {
+    for (const body of [
+      '{"version": 1, "forests": {',
+      JSON.stringify({forests: {}, nodes: {}, updated_at: 'x', version: 0}),
+      JSON.stringify({forests: {}, nodes: {}, updated_at: 'x', version: 9}),
+    ]) {
       writeFileSync(path, body)
       const rec = new Recorder(backend)
       let mutated = false
@@ -112,7 +128,9 @@ describe('updateRegistry on the file backend', () => {
       )
       expect(e).toBeInstanceOf(MorpheusError)
       expect(e.kind).toBe('REGISTRY')
-      expect(e.message).toContain(body.includes('"version":9') ? `the registry at ${path} was written by a newer Morpheus` : `the registry at ${path} is corrupt`)
+      expect(e.message).toContain(
+        body.includes('"version":9') ? `the registry at ${path} was written by a newer Morpheus` : `the registry at ${path} is corrupt`,
+      )
       expect(mutated).toBe(false)
       expect(rec.conditions).toEqual([])
       expect(readFileSync(path, 'utf8')).toBe(body)
@@ -149,7 +167,10 @@ describe('updateRegistry on the file backend', () => {
       doc.forests['forest-1'] ??= forest('forest-1')
       return increment(doc)
     }
-    const results = await Promise.all([updateRegistry(backend, create, {baseDelayMs: 1}), updateRegistry(backend, create, {baseDelayMs: 1})])
+    const results = await Promise.all([
+      updateRegistry(backend, create, {baseDelayMs: 1}),
+      updateRegistry(backend, create, {baseDelayMs: 1}),
+    ])
     expect(results.map((r) => r.result).sort()).toEqual([1, 2])
     expect(JSON.parse(readFileSync(path, 'utf8')).forests['forest-1'].node_count).toBe(2)
   })
@@ -205,9 +226,13 @@ describe('updateRegistry on the file backend', () => {
   test('an error thrown by mutate propagates unchanged and nothing is written', async () => {
     const rec = new Recorder(backend)
     const boom = new Error('boom')
-    expect(await rejection(updateRegistry(rec, () => {
-      throw boom
-    }))).toBe(boom)
+    expect(
+      await rejection(
+        updateRegistry(rec, () => {
+          throw boom
+        }),
+      ),
+    ).toBe(boom)
     expect(rec.conditions).toEqual([])
   })
 
@@ -332,10 +357,14 @@ console.log(JSON.stringify({retries, seen}))
     )
     const startAt = Date.now() + 1000
     const runs = Array.from({length: P}, () => {
-      const child = spawn(process.execPath, [script, pathToFileURL(updateJs).href, pathToFileURL(fileRegistryJs).href, path, String(M), String(startAt)], {
-        env: {PATH: process.env.PATH},
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
+      const child = spawn(
+        process.execPath,
+        [script, pathToFileURL(updateJs).href, pathToFileURL(fileRegistryJs).href, path, String(M), String(startAt)],
+        {
+          env: {PATH: process.env.PATH},
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
       let out = ''
       let err = ''
       child.stdout.on('data', (d) => (out += d))

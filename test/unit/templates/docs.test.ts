@@ -16,13 +16,30 @@ import {cloudInitSchema} from './tools.js'
 const DOC = join(ROOT, 'docs', 'bootstrap.md')
 
 function node(i: number): NodeRecord {
-  return {created_at: '2026-11-24T10:00:00Z', forest_id: 'forest-1795476247', id: `node-${i}`, ip: `2a01:4f8:c012:${i}::1`, ipv4: `203.0.113.${10 + i}`, ipv6: `2a01:4f8:c012:${i}::1`, role: 'node', status: 'creating'}
+  return {
+    created_at: '2026-11-24T10:00:00Z',
+    forest_id: 'forest-1795476247',
+    id: `node-${i}`,
+    ip: `2a01:4f8:c012:${i}::1`,
+    ipv4: `203.0.113.${10 + i}`,
+    ipv6: `2a01:4f8:c012:${i}::1`,
+    role: 'node',
+    status: 'creating',
+  }
 }
 
 const input = (natsMode: 'embedded' | 'system'): UserDataInput => ({
   cluster: true,
   clusterAuth: {password: 'Zq4v...per-forest-route-password', user: 'forest-1795476247'},
-  forest: {created_at: '2026-11-24T10:00:00Z', id: 'forest-1795476247', last_expansion: null, node_count: 3, provider: 'hetzner', size: 'medium', status: 'planting'},
+  forest: {
+    created_at: '2026-11-24T10:00:00Z',
+    id: 'forest-1795476247',
+    last_expansion: null,
+    node_count: 3,
+    provider: 'hetzner',
+    size: 'medium',
+    status: 'planting',
+  },
   ipv4: true,
   natsMode,
   node: node(2),
@@ -39,7 +56,13 @@ test('docs/bootstrap.md shows the user data as rendered now (and it is valid)', 
     // A Storage Box registry, as its backend's nodeAccess() gives it: the nodes' read-only sub-account,
     // as `registry init` keeps it in the registry's secret storage.
     nodeAccess: storageBoxNodeAccess(
-      {password: 'storage-box-password', storagebox_host: 'u123456.your-storagebox.de', type: 'storagebox', url: 'https://u123456.your-storagebox.de/morpheus/registry.json', username: 'u123456'},
+      {
+        password: 'storage-box-password',
+        storagebox_host: 'u123456.your-storagebox.de',
+        type: 'storagebox',
+        url: 'https://u123456.your-storagebox.de/morpheus/registry.json',
+        username: 'u123456',
+      },
       {password: 'node-read-only-password', server: 'u123456-sub1.your-storagebox.de', username: 'u123456-sub1'},
       pluginError,
     ),

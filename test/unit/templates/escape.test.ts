@@ -9,7 +9,6 @@ import {freePort} from '../../helpers/nats.js'
 
 afterAll(removeScratch)
 
-
 describe('YAML', () => {
   test('yamlQuote: PyYAML reads back exactly the value, for every hostile value, as keys and list items too', () => {
     const doc = HOSTILE.map((v, i) => `k${i}: ${yamlQuote(v)}\nl${i}:\n  - ${yamlQuote(v)}\n${yamlQuote(v)}: ${i}`).join('\n')
@@ -98,7 +97,9 @@ describe('nats.conf', () => {
       let varz: any
       for (let i = 0; i < 100 && !varz; i++) {
         await new Promise((r) => setTimeout(r, 100))
-        varz = await fetch(`http://127.0.60.2:${mon}/varz`).then((r) => r.json()).catch(() => undefined)
+        varz = await fetch(`http://127.0.60.2:${mon}/varz`)
+          .then((r) => r.json())
+          .catch(() => undefined)
       }
       expect(varz.server_name).toBe(value)
     } finally {
@@ -160,4 +161,3 @@ describe('systemd', () => {
     expect(systemdQuote('$x', {dollar: true})).toBe('"$$x"')
   })
 })
-

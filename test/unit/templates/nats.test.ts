@@ -6,7 +6,11 @@ const base: NatsConfigInput = {
   files: {store_dir: '/var/lib/nats'},
   forest: {id: 'forest-1'},
   node: {id: 'node-2', ip: '10.0.0.2'},
-  peers: [{id: 'node-1', ip: '10.0.0.1'}, {id: 'node-2', ip: '10.0.0.2'}, {id: 'node-3', ip: '10.0.0.3'}],
+  peers: [
+    {id: 'node-1', ip: '10.0.0.1'},
+    {id: 'node-2', ip: '10.0.0.2'},
+    {id: 'node-3', ip: '10.0.0.3'},
+  ],
   ports: {client: 4222, cluster: 6222, monitor: 8222},
 }
 
@@ -19,11 +23,26 @@ describe('natsConfigData', () => {
   })
 
   test('peers without an address are skipped', () => {
-    expect(natsConfigData({...base, peers: [{id: 'node-1', ip: ''}, {id: 'node-9', ip: '10.0.0.9'}]}).routes).toEqual(['nats-route://10.0.0.9:6222'])
+    expect(
+      natsConfigData({
+        ...base,
+        peers: [
+          {id: 'node-1', ip: ''},
+          {id: 'node-9', ip: '10.0.0.9'},
+        ],
+      }).routes,
+    ).toEqual(['nats-route://10.0.0.9:6222'])
   })
 
   test('IPv6 peers are bracketed', () => {
-    const d = natsConfigData({...base, node: {id: 'n', ip: '2001:db8::2'}, peers: [{id: 'm', ip: '2001:db8::1'}, {id: 'n', ip: '2001:db8::2'}]})
+    const d = natsConfigData({
+      ...base,
+      node: {id: 'n', ip: '2001:db8::2'},
+      peers: [
+        {id: 'm', ip: '2001:db8::1'},
+        {id: 'n', ip: '2001:db8::2'},
+      ],
+    })
     expect(d.routes).toEqual(['nats-route://[2001:db8::1]:6222'])
     expect(d.advertise).toBe('2001:db8::2')
   })
@@ -35,11 +54,15 @@ describe('natsConfigData', () => {
   })
 
   test('a peer on the same address with its own ports is another node: it gets a route on its cluster port', () => {
-    const d = natsConfigData({...base, node: {id: 'node-1', ip: '127.0.0.1'}, peers: [
-      {id: 'node-1', ip: '127.0.0.1'},
-      {id: 'node-2', ip: '127.0.0.1', ports: {client: 4223, cluster: 6223, monitor: 8223}},
-      {id: 'node-3', ip: '127.0.0.1', ports: {client: 4224, cluster: 6224, monitor: 8224}},
-    ]})
+    const d = natsConfigData({
+      ...base,
+      node: {id: 'node-1', ip: '127.0.0.1'},
+      peers: [
+        {id: 'node-1', ip: '127.0.0.1'},
+        {id: 'node-2', ip: '127.0.0.1', ports: {client: 4223, cluster: 6223, monitor: 8223}},
+        {id: 'node-3', ip: '127.0.0.1', ports: {client: 4224, cluster: 6224, monitor: 8224}},
+      ],
+    })
     expect(d.routes).toEqual(['nats-route://127.0.0.1:6223', 'nats-route://127.0.0.1:6224'])
   })
 

@@ -12,11 +12,26 @@ import {findSecret} from '../../helpers/find-secret.js'
 // encodings user data may carry it in: base64 (at each of the three alignments) and gzip+base64.
 const MAIN_PASSWORD = 'Main-RW-pa55word!x7'
 const NODE_PASSWORD = 'Node-RO-pa55word!y8'
-const registry = {password: MAIN_PASSWORD, storagebox_host: 'u123456.your-storagebox.de', type: 'storagebox', url: 'https://u123456.your-storagebox.de/morpheus/registry.json', username: 'u123456'}
+const registry = {
+  password: MAIN_PASSWORD,
+  storagebox_host: 'u123456.your-storagebox.de',
+  type: 'storagebox',
+  url: 'https://u123456.your-storagebox.de/morpheus/registry.json',
+  username: 'u123456',
+}
 const ports = {client: 4222, cluster: 6222, monitor: 8222}
 
 function node(forest: string, i: number): NodeRecord {
-  return {created_at: '2026-11-24T00:00:00Z', forest_id: forest, id: `node-${i}`, ip: `2001:db8:0:${i}::1`, ipv4: `192.0.2.${i}`, ipv6: `2001:db8:0:${i}::1`, role: 'node', status: 'creating'}
+  return {
+    created_at: '2026-11-24T00:00:00Z',
+    forest_id: forest,
+    id: `node-${i}`,
+    ip: `2001:db8:0:${i}::1`,
+    ipv4: `192.0.2.${i}`,
+    ipv6: `2001:db8:0:${i}::1`,
+    role: 'node',
+    status: 'creating',
+  }
 }
 
 /** Every node's user data of a five-node forest, in both NATS modes. */
@@ -28,9 +43,24 @@ async function allUserData(sources: Parameters<typeof bootstrapSettings>[0]): Pr
   for (const mode of ['embedded', 'system'] as NatsMode[]) {
     for (const n of nodes) {
       const input: UserDataInput = {
-        cluster: true, clusterAuth: {password: 'route-secret', user: 'forest-route'},
-        forest: {created_at: '2026-11-24T00:00:00Z', id: forest, last_expansion: null, node_count: 5, provider: 'hetzner', size: 'large', status: 'planting'},
-        ipv4: true, natsMode: mode, node: n, operatorCidrs: ['198.51.100.0/24'], peers: nodes.filter((p) => p.id !== n.id), ports, sshKeys: [],
+        cluster: true,
+        clusterAuth: {password: 'route-secret', user: 'forest-route'},
+        forest: {
+          created_at: '2026-11-24T00:00:00Z',
+          id: forest,
+          last_expansion: null,
+          node_count: 5,
+          provider: 'hetzner',
+          size: 'large',
+          status: 'planting',
+        },
+        ipv4: true,
+        natsMode: mode,
+        node: n,
+        operatorCidrs: ['198.51.100.0/24'],
+        peers: nodes.filter((p) => p.id !== n.id),
+        ports,
+        sshKeys: [],
       }
       out.push(renderer.userData(input))
     }
@@ -51,9 +81,21 @@ test('the search finds the password in every encoding it looks for (so a leak ca
 
 test.each([
   // what the storagebox backend's nodeAccess() gives (its own function)
-  ['the registry\'s secret storage (registry init)', {nodeAccess: storageBoxNodeAccess(registry, {password: NODE_PASSWORD, server: 'u123456-sub1.your-storagebox.de', username: 'u123456-sub1'}, pluginError)}],
-  ['the config (registry.node_username / node_password)', {nodeAccess: storageBoxNodeAccess({...registry, node_password: NODE_PASSWORD, node_username: 'u123456-sub1'}, null, pluginError)}],
-])('node account from %s: no node\'s user data holds the registry\'s own password, each holds the node account', async (_, sources) => {
+  [
+    "the registry's secret storage (registry init)",
+    {
+      nodeAccess: storageBoxNodeAccess(
+        registry,
+        {password: NODE_PASSWORD, server: 'u123456-sub1.your-storagebox.de', username: 'u123456-sub1'},
+        pluginError,
+      ),
+    },
+  ],
+  [
+    'the config (registry.node_username / node_password)',
+    {nodeAccess: storageBoxNodeAccess({...registry, node_password: NODE_PASSWORD, node_username: 'u123456-sub1'}, null, pluginError)},
+  ],
+])("node account from %s: no node's user data holds the registry's own password, each holds the node account", async (_, sources) => {
   const texts = await allUserData(sources)
   expect(texts).toHaveLength(10)
   for (const text of texts) {

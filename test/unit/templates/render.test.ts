@@ -123,7 +123,10 @@ describe('nats.conf', () => {
     expect(plain).not.toContain('log_file')
     expect(plain).not.toContain('max_memory_store')
     const full = renderer.natsConfig(
-      input(ips[0], ips, {files: {log: join(dir, 'n.log'), pid: join(dir, 'n.pid'), store_dir: join(dir, 'js')}, jetstream: {max_file: '1G', max_memory: '256M'}}),
+      input(ips[0], ips, {
+        files: {log: join(dir, 'n.log'), pid: join(dir, 'n.pid'), store_dir: join(dir, 'js')},
+        jetstream: {max_file: '1G', max_memory: '256M'},
+      }),
     )
     expect(full).toContain(`pid_file: ${JSON.stringify(join(dir, 'n.pid'))}`)
     expect(full).toContain(`log_file: ${JSON.stringify(join(dir, 'n.log'))}`)

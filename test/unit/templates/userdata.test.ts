@@ -47,7 +47,15 @@ function input(mode: NatsMode, ipv4: boolean, extra: Partial<UserDataInput> = {}
   return {
     cluster: true,
     clusterAuth: {password: 'route-secret-1', user: 'forest-route'},
-    forest: {created_at: '2026-11-24T00:00:00Z', id: 'forest-1700000000', last_expansion: null, node_count: 3, provider: 'hetzner', size: 'medium', status: 'planting'},
+    forest: {
+      created_at: '2026-11-24T00:00:00Z',
+      id: 'forest-1700000000',
+      last_expansion: null,
+      node_count: 3,
+      provider: 'hetzner',
+      size: 'medium',
+      status: 'planting',
+    },
     ipv4,
     natsMode: mode,
     node: node(2, ipv4),
@@ -134,7 +142,7 @@ describe.each([
     expect(parsed.doc.packages.includes('cifs-utils')).toBe(storageBox)
   })
 
-  test('node identity at NimsForest\'s path, named in its unit; the production command; the JetStream directory', () => {
+  test("node identity at NimsForest's path, named in its unit; the production command; the JetStream directory", () => {
     const info = JSON.parse(parsed.files['/etc/nimsforest/node-info.json'].content)
     expect(info).toMatchObject({forest_id: 'forest-1700000000', ip: '2001:db8:0:2::1', nats_mode: mode, node_id: 'node-2'})
     expect('ipv4' in info).toBe(ipv4)
@@ -153,7 +161,7 @@ describe.each([
     expect(scriptSettings(script)).toMatchObject({NIMSFOREST_SHA256: '', NIMSFOREST_URL: 'https://nimsforest.io/bin/nimsforest'})
   })
 
-  test('the mode\'s own files', () => {
+  test("the mode's own files", () => {
     const unit = parsed.files['/etc/systemd/system/nimsforest.service'].content
     const script = parsed.files['/usr/local/sbin/morpheus-bootstrap'].content
     if (mode === 'system') {
@@ -168,14 +176,20 @@ describe.each([
       expect(conf.content).toContain('user: "forest-route"')
       expect(conf.content).toContain('"nats-route://forest-route:route-secret-1@[2001:db8:0:1::1]:6222"')
       expect(conf.content).toContain('"nats-route://forest-route:route-secret-1@[2001:db8:0:3::1]:6222"')
-      expect(parsed.files['/etc/systemd/system/nats.service'].content).toMatch(/^ExecStart=\/usr\/local\/bin\/nats-server -c \/etc\/nats\/nats.conf$/m)
-      expect(systemdVerify(parsed.files['/etc/systemd/system/nats.service'].content, 'nats.service')).not.toMatch(/Invalid|ignoring|Unknown (key|section)/)
+      expect(parsed.files['/etc/systemd/system/nats.service'].content).toMatch(
+        /^ExecStart=\/usr\/local\/bin\/nats-server -c \/etc\/nats\/nats.conf$/m,
+      )
+      expect(systemdVerify(parsed.files['/etc/systemd/system/nats.service'].content, 'nats.service')).not.toMatch(
+        /Invalid|ignoring|Unknown (key|section)/,
+      )
       expect(unit).toMatch(/^Requires=nats\.service$/m)
       expect(unit).toMatch(/^After=network-online\.target nats\.service$/m)
       expect(unit).toContain('Environment="NATS_URL=nats://127.0.0.1:4222"')
       expect(script).toContain("'/usr/local/bin/nats-server' -t -c '/etc/nats/nats.conf'")
       expect(scriptSettings(script)).toMatchObject({NATS_INSTALL: 'true', NATS_VERSION: '2.10.24'})
-      expect(scriptSettings(script).NATS_DOWNLOAD_URL).toBe('https://github.com/nats-io/nats-server/releases/download/v2.10.24/nats-server-v2.10.24-linux-{arch}.tar.gz')
+      expect(scriptSettings(script).NATS_DOWNLOAD_URL).toBe(
+        'https://github.com/nats-io/nats-server/releases/download/v2.10.24/nats-server-v2.10.24-linux-{arch}.tar.gz',
+      )
       // embedded mode's route credentials are in node-info; system mode's only in nats.conf
       expect(JSON.parse(parsed.files['/etc/nimsforest/node-info.json'].content).cluster_auth).toBeUndefined()
     } else {
@@ -185,7 +199,10 @@ describe.each([
       expect(unit).not.toContain('NATS_URL')
       expect(script).not.toContain('nats-server')
       expect(parsed.files['/etc/nimsforest/node-info.json'].permissions).toBe('0600')
-      expect(JSON.parse(parsed.files['/etc/nimsforest/node-info.json'].content).cluster_auth).toEqual({password: 'route-secret-1', user: 'forest-route'})
+      expect(JSON.parse(parsed.files['/etc/nimsforest/node-info.json'].content).cluster_auth).toEqual({
+        password: 'route-secret-1',
+        user: 'forest-route',
+      })
     }
   })
 
@@ -209,7 +226,9 @@ describe.each([
       expect(systemdVerify(mount, 'mnt-forest.mount')).not.toMatch(/Invalid|ignoring|Unknown (key|section)/)
       expect(unit).toMatch(/^RequiresMountsFor=\/mnt\/forest$/m)
       expect(parsed.files['/mnt/forest/registry.json']).toBeUndefined()
-      expect(parsed.files['/usr/local/sbin/morpheus-bootstrap'].content).toContain('systemctl enable --now mnt-forest.mount\nsystemctl enable --now morpheus-firewall-sync.timer')
+      expect(parsed.files['/usr/local/sbin/morpheus-bootstrap'].content).toContain(
+        'systemctl enable --now mnt-forest.mount\nsystemctl enable --now morpheus-firewall-sync.timer',
+      )
       for (const f of SYNC_FILES) expect(parsed.files[f]).toBeDefined()
       expect(parsed.files['/usr/local/sbin/morpheus-firewall-sync'].permissions).toBe('0700')
     } else {
@@ -217,12 +236,18 @@ describe.each([
       for (const f of SYNC_FILES) expect(parsed.files[f]).toBeUndefined()
       expect(unit).not.toContain('RequiresMountsFor')
       const registry = JSON.parse(parsed.files['/mnt/forest/registry.json'].content)
-      const entry = (i: number) => ({forest_id: 'forest-1700000000', id: `node-${i}`, ip: `2001:db8:0:${i}::1`, ipv6: `2001:db8:0:${i}::1`, ...(ipv4 ? {ipv4: `203.0.113.${i}`} : {})})
+      const entry = (i: number) => ({
+        forest_id: 'forest-1700000000',
+        id: `node-${i}`,
+        ip: `2001:db8:0:${i}::1`,
+        ipv6: `2001:db8:0:${i}::1`,
+        ...(ipv4 ? {ipv4: `203.0.113.${i}`} : {}),
+      })
       expect(registry).toEqual({nodes: {'forest-1700000000': [entry(2), entry(1), entry(3)]}})
     }
   })
 
-  test('host firewall: routes from any address with credentials (system), else from the forest\'s nodes only; monitoring from nodes and operators, SSH from operators, no client port', () => {
+  test("host firewall: routes from any address with credentials (system), else from the forest's nodes only; monitoring from nodes and operators, SSH from operators, no client port", () => {
     const rules = firewallRules(parsed.files['/usr/local/sbin/morpheus-bootstrap'].content)
     const nodes = [2, 1, 3].flatMap((i) => [`2001:db8:0:${i}::1`, ...(ipv4 ? [`203.0.113.${i}`] : [])])
     // System mode routes carry the forest's credentials: a node grow adds later must get in without a
@@ -247,13 +272,23 @@ describe.each([
   })
 })
 
-const SYNC_FILES = ['/etc/morpheus/firewall.json', '/usr/local/sbin/morpheus-firewall-sync', '/etc/systemd/system/morpheus-firewall-sync.service', '/etc/systemd/system/morpheus-firewall-sync.timer']
+const SYNC_FILES = [
+  '/etc/morpheus/firewall.json',
+  '/usr/local/sbin/morpheus-firewall-sync',
+  '/etc/systemd/system/morpheus-firewall-sync.service',
+  '/etc/systemd/system/morpheus-firewall-sync.timer',
+]
 
 /**
  * Run the node's firewall sync (python3, as the node would) against `registry`, with its config
  * pointed at scratch files and a recording `ufw` first on PATH. Returns the ufw calls.
  */
-function firewallSync(files: Parsed['files'], registry: unknown, state?: string[], dir = mkdtempSync(join(tmpdir(), 'morpheus-sync-'))): {calls: string[]; state: string[]; dir: string} {
+function firewallSync(
+  files: Parsed['files'],
+  registry: unknown,
+  state?: string[],
+  dir = mkdtempSync(join(tmpdir(), 'morpheus-sync-')),
+): {calls: string[]; state: string[]; dir: string} {
   const config = JSON.parse(files['/etc/morpheus/firewall.json'].content)
   writeFileSync(join(dir, 'registry.json'), typeof registry === 'string' ? registry : JSON.stringify(registry))
   if (state) writeFileSync(join(dir, 'state.json'), JSON.stringify(state))
@@ -275,48 +310,65 @@ function firewallSync(files: Parsed['files'], registry: unknown, state?: string[
 }
 
 describe('userData', () => {
-  test('system mode without route credentials: routes only from the forest\'s nodes', () => {
+  test("system mode without route credentials: routes only from the forest's nodes", () => {
     const {files} = parse(renderer.userData(input('system', false, {clusterAuth: null})))
     const rules = firewallRules(files['/usr/local/sbin/morpheus-bootstrap'].content)
-    expect(rules.filter((l) => l.includes('port 6222'))).toEqual([2, 1, 3].map((i) => `allow proto tcp from 2001:db8:0:${i}::1 to any port 6222 comment morpheus: NATS routes`))
+    expect(rules.filter((l) => l.includes('port 6222'))).toEqual(
+      [2, 1, 3].map((i) => `allow proto tcp from 2001:db8:0:${i}::1 to any port 6222 comment morpheus: NATS routes`),
+    )
   })
 
-  test.each(['embedded', 'system'] as const)('with the registry mounted, the host firewall follows it (%s): grown nodes admitted, gone ones removed, junk ignored', (mode) => {
-    // In system mode the route port is open already (credentials): the sync handles monitoring only.
-    const synced = mode === 'system' ? [8222] : [6222, 8222]
-    const what: Record<number, string> = {6222: 'NATS routes', 8222: 'NATS monitoring'}
-    for (const ipv4 of [true, false]) {
-      const {files} = parse(sbRenderer.userData(input(mode, ipv4)))
-      expect(systemdVerify(files['/etc/systemd/system/morpheus-firewall-sync.timer'].content, 'morpheus-firewall-sync.timer')).not.toMatch(/Invalid|ignoring|Unknown (key|section)/)
-      const forest = 'forest-1700000000'
-      const boot = [1, 2, 3].map((i) => node(i, ipv4))
-      // nothing new: no call, no state
-      const first = firewallSync(files, {nodes: {[forest]: boot}})
-      expect(first.calls).toEqual([])
-      // grow added node-4 (and someone wrote junk and another forest's node)
-      const grown = {nodes: {[forest]: [...boot, node(4, true), {id: 'junk', ip: '1.2.3.4; ufw disable', ipv6: '$(reboot)'}, 'not a node'], other: [node(9, true)]}}
-      const second = firewallSync(files, grown, undefined, first.dir)
-      const added = ['2001:db8:0:4::1', ...(ipv4 ? ['203.0.113.4'] : [])]
-      expect(second.calls).toEqual(added.flatMap((a) => synced.map((port) => `allow proto tcp from ${a} to any port ${port} comment morpheus: ${what[port]}`)))
-      expect(second.state).toEqual(added.sort())
-      // a second run changes nothing
-      writeFileSync(join(first.dir, 'calls'), '')
-      expect(firewallSync(files, grown, undefined, first.dir).calls).toEqual([])
-      // node-4 is gone: its rules go
-      const third = firewallSync(files, {nodes: {[forest]: boot}}, undefined, first.dir)
-      expect(third.calls).toEqual(added.flatMap((a) => synced.map((port) => `delete allow proto tcp from ${a} to any port ${port}`)))
-      expect(third.state).toEqual([])
-      // an unreadable registry (not mounted, half written) changes nothing
-      expect(firewallSync(files, '{"nodes": {', undefined, first.dir).calls).toEqual([])
-      rmSync(first.dir, {force: true, recursive: true})
-    }
-  })
+  test.each(['embedded', 'system'] as const)(
+    'with the registry mounted, the host firewall follows it (%s): grown nodes admitted, gone ones removed, junk ignored',
+    (mode) => {
+      // In system mode the route port is open already (credentials): the sync handles monitoring only.
+      const synced = mode === 'system' ? [8222] : [6222, 8222]
+      const what: Record<number, string> = {6222: 'NATS routes', 8222: 'NATS monitoring'}
+      for (const ipv4 of [true, false]) {
+        const {files} = parse(sbRenderer.userData(input(mode, ipv4)))
+        expect(
+          systemdVerify(files['/etc/systemd/system/morpheus-firewall-sync.timer'].content, 'morpheus-firewall-sync.timer'),
+        ).not.toMatch(/Invalid|ignoring|Unknown (key|section)/)
+        const forest = 'forest-1700000000'
+        const boot = [1, 2, 3].map((i) => node(i, ipv4))
+        // nothing new: no call, no state
+        const first = firewallSync(files, {nodes: {[forest]: boot}})
+        expect(first.calls).toEqual([])
+        // grow added node-4 (and someone wrote junk and another forest's node)
+        const grown = {
+          nodes: {
+            [forest]: [...boot, node(4, true), {id: 'junk', ip: '1.2.3.4; ufw disable', ipv6: '$(reboot)'}, 'not a node'],
+            other: [node(9, true)],
+          },
+        }
+        const second = firewallSync(files, grown, undefined, first.dir)
+        const added = ['2001:db8:0:4::1', ...(ipv4 ? ['203.0.113.4'] : [])]
+        expect(second.calls).toEqual(
+          added.flatMap((a) => synced.map((port) => `allow proto tcp from ${a} to any port ${port} comment morpheus: ${what[port]}`)),
+        )
+        expect(second.state).toEqual(added.sort())
+        // a second run changes nothing
+        writeFileSync(join(first.dir, 'calls'), '')
+        expect(firewallSync(files, grown, undefined, first.dir).calls).toEqual([])
+        // node-4 is gone: its rules go
+        const third = firewallSync(files, {nodes: {[forest]: boot}}, undefined, first.dir)
+        expect(third.calls).toEqual(added.flatMap((a) => synced.map((port) => `delete allow proto tcp from ${a} to any port ${port}`)))
+        expect(third.state).toEqual([])
+        // an unreadable registry (not mounted, half written) changes nothing
+        expect(firewallSync(files, '{"nodes": {', undefined, first.dir).calls).toEqual([])
+        rmSync(first.dir, {force: true, recursive: true})
+      }
+    },
+  )
 
   test('hostile ids, route credentials, SSH key and download URL inject nothing in any file', async () => {
     const evil = HOSTILE.filter((v) => v !== '' && !v.includes('\0')).join('|')
     const auth: ClusterAuth = {password: `pw ${evil}`, user: `u ${evil}`}
     const settings: BootstrapSettings = {
-      ...bootstrapSettings({integration: {nimsforest_download_url: `https://example.invalid/$(touch${'${IFS}'}/tmp/x)'"{{a}}#}/forest-{arch}`}, nodeAccess: storageBoxAccess}),
+      ...bootstrapSettings({
+        integration: {nimsforest_download_url: `https://example.invalid/$(touch${'${IFS}'}/tmp/x)'"{{a}}#}/forest-{arch}`},
+        nodeAccess: storageBoxAccess,
+      }),
     }
     const r = await createRenderer({bootstrap: settings})
     for (const mode of ['embedded', 'system'] as const) {
@@ -337,7 +389,14 @@ describe('userData', () => {
       // Only the keys Morpheus writes: nothing injected at the top level of the cloud-config.
       expect(Object.keys(doc).sort()).toEqual(['package_update', 'packages', 'runcmd', 'ssh_authorized_keys', 'write_files'])
       expect(doc.ssh_authorized_keys).toEqual([`ssh-ed25519 AAAA ${evil}`])
-      const paths = ['/etc/nimsforest/node-info.json', '/etc/morpheus/storagebox.credentials', '/etc/systemd/system/mnt-forest.mount', '/etc/systemd/system/nimsforest.service', '/usr/local/sbin/morpheus-bootstrap', ...SYNC_FILES]
+      const paths = [
+        '/etc/nimsforest/node-info.json',
+        '/etc/morpheus/storagebox.credentials',
+        '/etc/systemd/system/mnt-forest.mount',
+        '/etc/systemd/system/nimsforest.service',
+        '/usr/local/sbin/morpheus-bootstrap',
+        ...SYNC_FILES,
+      ]
       if (mode === 'system') paths.splice(3, 0, '/etc/nats/nats.conf', '/etc/systemd/system/nats.service')
       expect(Object.keys(files).sort()).toEqual(paths.sort())
       const info = JSON.parse(files['/etc/nimsforest/node-info.json'].content)
@@ -388,7 +447,7 @@ describe('userData', () => {
     }
   })
 
-  test('the client port opens to the forest\'s nodes when client_local_only is false (system mode)', async () => {
+  test("the client port opens to the forest's nodes when client_local_only is false (system mode)", async () => {
     const r = await createRenderer({bootstrap: bootstrapSettings({integration: {client_local_only: false}})})
     const {files} = parse(r.userData(input('system', false)))
     expect(files['/etc/nats/nats.conf'].content).toContain('listen: "[::]:4222"')
@@ -427,7 +486,9 @@ describe('userData', () => {
   })
 
   test('a configured sha256 reaches the script', async () => {
-    const r = await createRenderer({bootstrap: bootstrapSettings({integration: {nats_sha256: 'B'.repeat(64), nimsforest_sha256: 'A'.repeat(64)}})})
+    const r = await createRenderer({
+      bootstrap: bootstrapSettings({integration: {nats_sha256: 'B'.repeat(64), nimsforest_sha256: 'A'.repeat(64)}}),
+    })
     const script = parse(r.userData(input('system', true))).files['/usr/local/sbin/morpheus-bootstrap'].content
     expect(scriptSettings(script)).toMatchObject({NATS_SHA256: 'b'.repeat(64), NIMSFOREST_SHA256: 'a'.repeat(64)})
   })
@@ -454,12 +515,16 @@ describe('userData', () => {
 
   test('route TLS (system mode): the CA, certificate and key are written, the key root-only, and nats.conf uses them', async () => {
     const pem = (label: string) => `-----BEGIN ${label}-----\nMIIB${label.length}\n-----END ${label}-----\n`
-    const r = await createRenderer({bootstrap: {...bootstrapSettings(), routeTls: {ca: pem('CERTIFICATE'), cert: pem('CERTIFICATE'), key: pem('PRIVATE KEY')}}})
+    const r = await createRenderer({
+      bootstrap: {...bootstrapSettings(), routeTls: {ca: pem('CERTIFICATE'), cert: pem('CERTIFICATE'), key: pem('PRIVATE KEY')}},
+    })
     const {files} = parse(r.userData(input('system', true)))
     expect(files['/etc/nats/tls/key.pem']).toMatchObject({content: pem('PRIVATE KEY'), permissions: '0600'})
     expect(files['/etc/nats/tls/ca.pem'].content).toBe(pem('CERTIFICATE'))
     const conf = files['/etc/nats/nats.conf'].content
-    expect(conf).toMatch(/tls \{\n\s+ca_file: "\/etc\/nats\/tls\/ca.pem"\n\s+cert_file: "\/etc\/nats\/tls\/cert.pem"\n\s+key_file: "\/etc\/nats\/tls\/key.pem"\n\s+verify: true/)
+    expect(conf).toMatch(
+      /tls \{\n\s+ca_file: "\/etc\/nats\/tls\/ca.pem"\n\s+cert_file: "\/etc\/nats\/tls\/cert.pem"\n\s+key_file: "\/etc\/nats\/tls\/key.pem"\n\s+verify: true/,
+    )
     // embedded mode: NimsForest runs its own NATS, no TLS files
     expect(Object.keys(parse(r.userData(input('embedded', true))).files).some((p) => p.includes('tls'))).toBe(false)
   })
@@ -467,11 +532,22 @@ describe('userData', () => {
 
 test('bootstrap settings given as a function are read at the first userData only, and once', async () => {
   let calls = 0
-  const r = await createRenderer({bootstrap: () => {
-    calls++
-    return bootstrapSettings({integration: {nimsforest_download_url: 'https://mirror.example/forest-{arch}'}})
-  }})
-  expect(r.natsConfig({bind: {client: '::', cluster: '::', monitor: '::'}, files: {store_dir: '/x'}, forest: {id: 'f'}, node: {id: 'n', ip: '::1'}, peers: [], ports})).toContain('server_name')
+  const r = await createRenderer({
+    bootstrap: () => {
+      calls++
+      return bootstrapSettings({integration: {nimsforest_download_url: 'https://mirror.example/forest-{arch}'}})
+    },
+  })
+  expect(
+    r.natsConfig({
+      bind: {client: '::', cluster: '::', monitor: '::'},
+      files: {store_dir: '/x'},
+      forest: {id: 'f'},
+      node: {id: 'n', ip: '::1'},
+      peers: [],
+      ports,
+    }),
+  ).toContain('server_name')
   expect(calls).toBe(0)
   const first = parse(r.userData(input('embedded', true)))
   r.userData(input('system', true))
@@ -489,7 +565,7 @@ describe('template directories', () => {
   })
   afterAll(() => rmSync(dir, {force: true, recursive: true}))
 
-  test('an earlier directory\'s template and partial win; the core fills in the rest', async () => {
+  test("an earlier directory's template and partial win; the core fills in the rest", async () => {
     const user = join(dir, 'user')
     const plugin = join(dir, 'plugin')
     mkdirSync(join(user, 'partials', 'cloud-init'), {recursive: true})
@@ -508,7 +584,10 @@ describe('template directories', () => {
   test('strict: a user template that uses a variable the data lacks is an error naming it', async () => {
     const strict = join(dir, 'strict')
     mkdirSync(join(strict, 'cloud-init'), {recursive: true})
-    writeFileSync(join(strict, 'cloud-init', 'embedded.hbs'), '#cloud-config\n{{> cloud-init/head}}\nx: {{yaml nimsforest.no_such_value}}\n')
+    writeFileSync(
+      join(strict, 'cloud-init', 'embedded.hbs'),
+      '#cloud-config\n{{> cloud-init/head}}\nx: {{yaml nimsforest.no_such_value}}\n',
+    )
     const r = await createRenderer({dirs: [strict]})
     expect(() => r.userData(input('embedded', true))).toThrow(/"no_such_value" not defined/)
     // in a partial too

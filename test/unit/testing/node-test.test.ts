@@ -14,7 +14,9 @@ afterAll(() => rmSync(dir, {force: true, recursive: true}))
 function nodeTest(concurrency: string): {code: number | null; out: string} {
   const testing = pathToFileURL(join(ROOT, 'dist', 'testing', 'index.js')).href
   const file = join(dir, `kit-${concurrency}.test.mjs`)
-  writeFileSync(file, `import {MemoryRegistry, registryConformance} from '${testing}'
+  writeFileSync(
+    file,
+    `import {MemoryRegistry, registryConformance} from '${testing}'
 registryConformance({
   name: 'memory under node --test',
   create() {
@@ -24,7 +26,8 @@ registryConformance({
   },
   features: {history: true, secrets: true},
 })
-`)
+`,
+  )
   const r = spawnSync(process.execPath, ['--test', file], {encoding: 'utf8', env: {PATH: process.env.PATH}, timeout: 60_000})
   return {code: r.status, out: r.stdout + r.stderr}
 }

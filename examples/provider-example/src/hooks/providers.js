@@ -22,8 +22,19 @@ const example = {
   configSchema: {
     first_address: {type: 'string', default: '127.0.100.1', description: 'Nodes get loopback addresses from here upward, one per node'},
     nats_server: {type: 'string', default: 'nats-server', description: 'The nats-server binary (a name on PATH or a path)'},
-    cluster_passphrase: {type: 'string', default: '', secret: true, description: "When set, routes use this password (user \"morpheus\") instead of the forest's generated route credentials; masked by `morpheus config get/list`"},
-    start_timeout_seconds: {type: 'integer', default: 10, minimum: 1, description: 'How long a node may take to answer on its monitoring port'},
+    cluster_passphrase: {
+      type: 'string',
+      default: '',
+      secret: true,
+      description:
+        'When set, routes use this password (user "morpheus") instead of the forest\'s generated route credentials; masked by `morpheus config get/list`',
+    },
+    start_timeout_seconds: {
+      type: 'integer',
+      default: 10,
+      minimum: 1,
+      description: 'How long a node may take to answer on its monitoring port',
+    },
   },
   load: async () => (await import('../provider.js')).createExampleProvider,
 }

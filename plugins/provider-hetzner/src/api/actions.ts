@@ -69,7 +69,11 @@ export class ActionWaiter {
 
   private failed(action: Action, what: string) {
     const code = action.error?.code ?? 'action_failed'
-    const e = this.context.error('FAILED', `${what}: Hetzner action ${action.command} failed: ${code}${action.error?.message ? `: ${action.error.message}` : ''}`, 'See the server in the Hetzner Console; `morpheus teardown` removes what was made.')
+    const e = this.context.error(
+      'FAILED',
+      `${what}: Hetzner action ${action.command} failed: ${code}${action.error?.message ? `: ${action.error.message}` : ''}`,
+      'See the server in the Hetzner Console; `morpheus teardown` removes what was made.',
+    )
     return Object.assign(e, {hcloudCode: code, retryable: false})
   }
 
@@ -82,7 +86,16 @@ export class ActionWaiter {
         for (const [id, list] of [...this.pending]) {
           for (const entry of list.filter((e) => e.deadline <= now)) {
             this.remove(id, entry)
-            entry.reject(Object.assign(this.context.error('FAILED', `${entry.what}: not finished within ${Math.round(entry.timeoutMs / 1000)}s`, 'The server may be stuck; Morpheus removes what this run made. Try again, or another location (providers.hetzner.location).'), {hcloudCode: 'action_timeout', retryable: false}))
+            entry.reject(
+              Object.assign(
+                this.context.error(
+                  'FAILED',
+                  `${entry.what}: not finished within ${Math.round(entry.timeoutMs / 1000)}s`,
+                  'The server may be stuck; Morpheus removes what this run made. Try again, or another location (providers.hetzner.location).',
+                ),
+                {hcloudCode: 'action_timeout', retryable: false},
+              ),
+            )
           }
         }
         const ids = [...this.pending.keys()]
@@ -93,7 +106,11 @@ export class ActionWaiter {
           let actions: Action[]
           try {
             // The waiter outlives any one caller: callers leave on their own signal, the poll itself is not cancelled by one of them.
-            const data = await this.hc.call('GET /actions', (api, signal) => api.GET('/actions', {params: {query: {id: chunk}}, signal}), new AbortController().signal)
+            const data = await this.hc.call(
+              'GET /actions',
+              (api, signal) => api.GET('/actions', {params: {query: {id: chunk}}, signal}),
+              new AbortController().signal,
+            )
             actions = data.actions
           } catch (error) {
             for (const id of chunk) {

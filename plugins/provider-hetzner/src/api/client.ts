@@ -68,7 +68,12 @@ export class Hcloud {
   }
 
   /** One API call, retried as Hetzner's rules say. `what` names it in messages ("POST /servers"). */
-  async call<T>(what: string, fn: (api: Client<paths>, signal: AbortSignal) => Promise<CallResult<T>>, signal: AbortSignal, options: CallOptions = {}): Promise<T> {
+  async call<T>(
+    what: string,
+    fn: (api: Client<paths>, signal: AbortSignal) => Promise<CallResult<T>>,
+    signal: AbortSignal,
+    options: CallOptions = {},
+  ): Promise<T> {
     const persistent = options.persistent === true
     return this.context.helpers.retry(
       async () => {
@@ -79,10 +84,16 @@ export class Hcloud {
           result = await fn(this.api, AbortSignal.any([signal, timeout]))
         } catch (error) {
           if (signal.aborted) throw error
-          if (timeout.aborted) throw apiError(this.context, what, {code: 'timeout', message: `no answer within ${Math.round(this.timeoutMs / 1000)}s`})
+          if (timeout.aborted)
+            throw apiError(this.context, what, {code: 'timeout', message: `no answer within ${Math.round(this.timeoutMs / 1000)}s`})
           const cause = (error as {cause?: {code?: string; message?: string; errors?: Array<{code?: string}>}})?.cause
           const reason = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (error as Error)?.message ?? String(error)
-          const e = this.context.error('UNREACHABLE', `${what}: the Hetzner API at ${safeEndpoint(this.options.endpoint)} could not be reached (${reason})`, 'Check the network, or the endpoint (HCLOUD_ENDPOINT or providers.hetzner.endpoint) if you set one.', {cause: error})
+          const e = this.context.error(
+            'UNREACHABLE',
+            `${what}: the Hetzner API at ${safeEndpoint(this.options.endpoint)} could not be reached (${reason})`,
+            'Check the network, or the endpoint (HCLOUD_ENDPOINT or providers.hetzner.endpoint) if you set one.',
+            {cause: error},
+          )
           throw Object.assign(e, {hcloudCode: 'unreachable', retryable: false})
         }
         const {response} = result
@@ -99,15 +110,23 @@ export class Hcloud {
         },
         signal,
         tries: persistent ? 8 : 5,
-        waitFor: (error) => (isHetznerError(error) && error.resetAt !== undefined ? Math.max(0, error.resetAt - Date.now()) + Math.round(Math.random() * 500) : undefined),
+        waitFor: (error) =>
+          isHetznerError(error) && error.resetAt !== undefined
+            ? Math.max(0, error.resetAt - Date.now()) + Math.round(Math.random() * 500)
+            : undefined,
       },
     )
   }
 
   /** Every item of a paginated list (per_page 50, the API's maximum). */
-  async all<T, D>(what: string, fetchPage: (api: Client<paths>, page: number, signal: AbortSignal) => Promise<CallResult<D>>, pick: (data: D) => T[], signal: AbortSignal): Promise<T[]> {
+  async all<T, D>(
+    what: string,
+    fetchPage: (api: Client<paths>, page: number, signal: AbortSignal) => Promise<CallResult<D>>,
+    pick: (data: D) => T[],
+    signal: AbortSignal,
+  ): Promise<T[]> {
     const out: T[] = []
-    for (let page: number | null = 1; page !== null; ) {
+    for (let page: number | null = 1; page !== null;) {
       const current: number = page
       const data: D = await this.call(`${what} (page ${current})`, (api, s) => fetchPage(api, current, s), signal)
       out.push(...pick(data))
@@ -132,10 +151,14 @@ export class Hcloud {
   private tellRetry(what: string, attempt: number, delayMs: number, error: unknown, tries: number): void {
     const seconds = (delayMs / 1000).toFixed(1)
     if (isHetznerError(error) && error.hcloudCode === 'rate_limit_exceeded') {
-      this.context.log.warn(`Hetzner API rate limit reached on ${what} (3600 requests an hour per project): waiting ${seconds}s until it resets (RateLimit-Reset)`)
+      this.context.log.warn(
+        `Hetzner API rate limit reached on ${what} (3600 requests an hour per project): waiting ${seconds}s until it resets (RateLimit-Reset)`,
+      )
       return
     }
     const code = isHetznerError(error) ? error.hcloudCode : 'error'
-    this.context.log.warn(`Hetzner API ${what}: ${code}${isHetznerError(error) && error.status ? ` (HTTP ${error.status})` : ''}; trying again in ${seconds}s (try ${attempt + 1} of ${tries})`)
+    this.context.log.warn(
+      `Hetzner API ${what}: ${code}${isHetznerError(error) && error.status ? ` (HTTP ${error.status})` : ''}; trying again in ${seconds}s (try ${attempt + 1} of ${tries})`,
+    )
   }
 }

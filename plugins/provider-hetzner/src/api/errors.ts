@@ -14,9 +14,15 @@ const CODES: Record<string, {kind: PluginErrorCode; hint: string; retry?: boolea
     hint: 'The token is not allowed to do this: a read-only token cannot create servers. Create a "Read & Write" token in the Hetzner Console (your project > Security > API tokens) and set secrets.hetzner_api_token.',
     kind: 'AUTH',
   },
-  invalid_input: {hint: 'Check the server type, image, location and SSH key names in providers.hetzner (`morpheus config list`).', kind: 'FAILED'},
+  invalid_input: {
+    hint: 'Check the server type, image, location and SSH key names in providers.hetzner (`morpheus config list`).',
+    kind: 'FAILED',
+  },
   json_error: {hint: 'Morpheus sent a body the API could not read; please report this.', kind: 'FAILED'},
-  firewall_managed_by_label_selector: {hint: 'The firewall reaches that server through its label selector; remove the selector from the firewall instead (Morpheus does so at teardown).', kind: 'FAILED'},
+  firewall_managed_by_label_selector: {
+    hint: 'The firewall reaches that server through its label selector; remove the selector from the firewall instead (Morpheus does so at teardown).',
+    kind: 'FAILED',
+  },
   firewall_resource_not_found: {hint: 'The firewall is not applied to that resource (any more); run the command again.', kind: 'FAILED'},
   locked: {hint: 'Another action is running on this resource; wait a moment and run the command again.', kind: 'FAILED', retry: true},
   must_be_unassigned: {
@@ -29,26 +35,51 @@ const CODES: Record<string, {kind: PluginErrorCode; hint: string; retry?: boolea
     hint: "The node's Primary IP is assigned to another server: unassign it in the Hetzner Console (Primary IPs > Unassign) or delete that server, then run the command again.",
     kind: 'FAILED',
   },
-  primary_ip_datacenter_mismatch: {hint: "The node's Primary IP is in another location than its server; `morpheus teardown` the forest and plant again.", kind: 'FAILED'},
-  placement_error: {hint: 'Hetzner could not place the server; add other locations or server types to providers.hetzner.locations / server_types, or try later.', kind: 'FAILED'},
+  primary_ip_datacenter_mismatch: {
+    hint: "The node's Primary IP is in another location than its server; `morpheus teardown` the forest and plant again.",
+    kind: 'FAILED',
+  },
+  placement_error: {
+    hint: 'Hetzner could not place the server; add other locations or server types to providers.hetzner.locations / server_types, or try later.',
+    kind: 'FAILED',
+  },
   protected: {hint: 'The resource has delete protection; turn it off in the Hetzner Console, then run the command again.', kind: 'FAILED'},
-  rate_limit_exceeded: {hint: 'The project used up its API requests (3600 an hour); wait a few minutes, and avoid running many commands at once.', kind: 'FAILED', retry: true},
-  resource_in_use: {hint: 'The resource is still in use (a firewall still applied to a label selector or a server); run the command again: Morpheus removes what holds it first.', kind: 'FAILED'},
+  rate_limit_exceeded: {
+    hint: 'The project used up its API requests (3600 an hour); wait a few minutes, and avoid running many commands at once.',
+    kind: 'FAILED',
+    retry: true,
+  },
+  resource_in_use: {
+    hint: 'The resource is still in use (a firewall still applied to a label selector or a server); run the command again: Morpheus removes what holds it first.',
+    kind: 'FAILED',
+  },
   resource_limit_exceeded: {
     hint: "The project's limit (servers, cores or Primary IPs) is reached: delete unused resources or ask Hetzner for a higher limit (Console > your project > Limits).",
     kind: 'FAILED',
   },
-  resource_unavailable: {hint: 'The server type cannot be ordered in that location right now: pick another with providers.hetzner.location/server_type, or add fallbacks (locations, server_types).', kind: 'FAILED'},
+  resource_unavailable: {
+    hint: 'The server type cannot be ordered in that location right now: pick another with providers.hetzner.location/server_type, or add fallbacks (locations, server_types).',
+    kind: 'FAILED',
+  },
   server_error: {hint: 'The Hetzner API failed; try again in a few minutes (status.hetzner.com).', kind: 'UNREACHABLE'},
   service_error: {hint: 'Hetzner had an internal error; try again in a few minutes.', kind: 'FAILED', retry: true},
   timeout: {hint: 'The API did not answer in time; try again.', kind: 'UNREACHABLE', retry: true},
-  token_readonly: {hint: 'The token is read-only: create a "Read & Write" token in the Hetzner Console and set secrets.hetzner_api_token.', kind: 'AUTH'},
-  unavailable: {hint: 'A Hetzner service is not available right now; try again in a few minutes (status.hetzner.com).', kind: 'UNREACHABLE'},
+  token_readonly: {
+    hint: 'The token is read-only: create a "Read & Write" token in the Hetzner Console and set secrets.hetzner_api_token.',
+    kind: 'AUTH',
+  },
+  unavailable: {
+    hint: 'A Hetzner service is not available right now; try again in a few minutes (status.hetzner.com).',
+    kind: 'UNREACHABLE',
+  },
   unauthorized: {
     hint: 'The API token was refused: check secrets.hetzner_api_token in the config (or HCLOUD_TOKEN / HETZNER_API_TOKEN), and that it belongs to the right project.',
     kind: 'AUTH',
   },
-  uniqueness_error: {hint: 'A resource with that name already exists in the project: delete it, or tear down the forest that owns it (`morpheus teardown --orphans`).', kind: 'FAILED'},
+  uniqueness_error: {
+    hint: 'A resource with that name already exists in the project: delete it, or tear down the forest that owns it (`morpheus teardown --orphans`).',
+    kind: 'FAILED',
+  },
 }
 
 export interface HetznerErrorFields {

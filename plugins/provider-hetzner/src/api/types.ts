@@ -9,7 +9,10 @@ export type ServerType = Json<operations['list_server_types'], 200>['server_type
 export type Image = Json<operations['list_images'], 200>['images'][number]
 export type PrimaryIp = Json<operations['list_primary_ips'], 200>['primary_ips'][number]
 export type Firewall = Json<operations['list_firewalls'], 200>['firewalls'][number]
-export type FirewallRule = NonNullable<operations['create_firewall']['requestBody']>['content']['application/json']['rules'] extends (infer R)[] | undefined ? R : never
+export type FirewallRule = NonNullable<operations['create_firewall']['requestBody']>['content']['application/json']['rules'] extends
+  (infer R)[] | undefined
+  ? R
+  : never
 export type SshKey = Json<operations['list_ssh_keys'], 200>['ssh_keys'][number]
 export type Pricing = Json<operations['get_pricing'], 200>['pricing']
 export type CreateServerBody = operations['create_server']['requestBody']['content']['application/json']

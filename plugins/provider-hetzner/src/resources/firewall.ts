@@ -18,13 +18,21 @@ export async function findOperatorCidrs(cloud: Cloud, signal: AbortSignal): Prom
   const {context, settings} = cloud
   if (settings.operator_cidrs.length > 0) return settings.operator_cidrs
   const url = settings.public_address_url
-  const hint = "Set the networks allowed to reach monitoring: `morpheus config set providers.hetzner.operator_cidrs '[203.0.113.7/32]'` (your public address)."
-  if (!url) throw context.error('PREREQUISITE', 'providers.hetzner.operator_cidrs is empty and public_address_url is not set, so the firewall would shut the operator out', hint)
+  const hint =
+    "Set the networks allowed to reach monitoring: `morpheus config set providers.hetzner.operator_cidrs '[203.0.113.7/32]'` (your public address)."
+  if (!url)
+    throw context.error(
+      'PREREQUISITE',
+      'providers.hetzner.operator_cidrs is empty and public_address_url is not set, so the firewall would shut the operator out',
+      hint,
+    )
   try {
     const response = await fetch(url, {signal: AbortSignal.any([signal, AbortSignal.timeout(5000)])})
     const text = (await response.text()).trim()
     if (!response.ok || !/^[0-9a-f:.]+$/i.test(text)) throw new Error(`answer ${response.status}`)
-    context.log.info(`the firewall lets this machine's public address ${text} reach monitoring and SSH (providers.hetzner.operator_cidrs overrides)`)
+    context.log.info(
+      `the firewall lets this machine's public address ${text} reach monitoring and SSH (providers.hetzner.operator_cidrs overrides)`,
+    )
     return [hostCidr(text)]
   } catch (error) {
     if (signal.aborted) throw error
@@ -39,7 +47,8 @@ export type OperatorCidrs = (signal: AbortSignal) => Promise<readonly string[]>
 export function findFirewalls(cloud: Cloud, forestId: string, signal: AbortSignal): Promise<Firewall[]> {
   return cloud.hc.all(
     'GET /firewalls',
-    (api, page, sig) => api.GET('/firewalls', {params: {query: {label_selector: forestSelector(forestId), page, per_page: 50}}, signal: sig}),
+    (api, page, sig) =>
+      api.GET('/firewalls', {params: {query: {label_selector: forestSelector(forestId), page, per_page: 50}}, signal: sig}),
     (d) => d.firewalls,
     signal,
   )
@@ -49,7 +58,13 @@ export function findFirewalls(cloud: Cloud, forestId: string, signal: AbortSigna
  * Create the forest's firewall (applied to the forest's label selector), or give the one found the
  * rules these node addresses need; nothing when its rules are already those.
  */
-export async function syncFirewall(cloud: Cloud, forest: ForestRecord, nodeAddresses: readonly string[], operatorCidrs: OperatorCidrs, signal: AbortSignal): Promise<void> {
+export async function syncFirewall(
+  cloud: Cloud,
+  forest: ForestRecord,
+  nodeAddresses: readonly string[],
+  operatorCidrs: OperatorCidrs,
+  signal: AbortSignal,
+): Promise<void> {
   const {context, hc, settings} = cloud
   const operator = await operatorCidrs(signal)
   const ssh = settings.ssh_cidrs.length > 0 ? settings.ssh_cidrs : operator
@@ -57,13 +72,26 @@ export async function syncFirewall(cloud: Cloud, forest: ForestRecord, nodeAddre
   const [existing] = await findFirewalls(cloud, forest.id, signal)
   if (existing) {
     if (sameRules(existing.rules, rules)) return
-    await hc.call(`POST /firewalls/${existing.id}/actions/set_rules`, (api, sig) => api.POST('/firewalls/{id}/actions/set_rules', {body: {rules}, params: {path: {id: existing.id}}, signal: sig}), signal)
+    await hc.call(
+      `POST /firewalls/${existing.id}/actions/set_rules`,
+      (api, sig) => api.POST('/firewalls/{id}/actions/set_rules', {body: {rules}, params: {path: {id: existing.id}}, signal: sig}),
+      signal,
+    )
     return
   }
   const selector = forestSelector(forest.id)
   const made = await hc.call(
     'POST /firewalls',
-    (api, sig) => api.POST('/firewalls', {body: {apply_to: [{label_selector: {selector}, type: 'label_selector'}], labels: forestLabels(forest.id), name: resourceName('morpheus', forest.id), rules}, signal: sig}),
+    (api, sig) =>
+      api.POST('/firewalls', {
+        body: {
+          apply_to: [{label_selector: {selector}, type: 'label_selector'}],
+          labels: forestLabels(forest.id),
+          name: resourceName('morpheus', forest.id),
+          rules,
+        },
+        signal: sig,
+      }),
     signal,
   )
   if (made.firewall) cloud.created.firewalls.add(made.firewall.id)
@@ -72,7 +100,9 @@ export async function syncFirewall(cloud: Cloud, forest: ForestRecord, nodeAddre
 /** Rules again from the forest's Primary IPs (after a node came or went); nothing when the forest has none. */
 export async function refreshFirewall(cloud: Cloud, forest: ForestRecord, operator: OperatorCidrs, signal: AbortSignal): Promise<void> {
   const known = await forestPrimaryIps(cloud, forest.id, signal)
-  const addresses = [...known.values()].flatMap((ips) => [ips.v4?.ip, ips.v6 ? addressesOf({v6: ips.v6}, 'ipv6').ipv6 : undefined]).filter((a): a is string => Boolean(a))
+  const addresses = [...known.values()]
+    .flatMap((ips) => [ips.v4?.ip, ips.v6 ? addressesOf({v6: ips.v6}, 'ipv6').ipv6 : undefined])
+    .filter((a): a is string => Boolean(a))
   if (addresses.length === 0) return
   await syncFirewall(cloud, forest, addresses, operator, signal)
 }
@@ -92,7 +122,12 @@ export async function deleteFirewall(cloud: Cloud, id: number, signal: AbortSign
     if (!fw) break
     await detachFirewall(cloud, fw, signal)
     try {
-      await cloud.hc.call(`DELETE /firewalls/${id}`, (api, sig) => api.DELETE('/firewalls/{id}', {params: {path: {id}}, signal: sig}), signal, {persistent: true})
+      await cloud.hc.call(
+        `DELETE /firewalls/${id}`,
+        (api, sig) => api.DELETE('/firewalls/{id}', {params: {path: {id}}, signal: sig}),
+        signal,
+        {persistent: true},
+      )
       break
     } catch (error) {
       if (isCode(error, 'not_found')) break
@@ -106,7 +141,12 @@ export async function deleteFirewall(cloud: Cloud, id: number, signal: AbortSign
 
 async function getFirewall(cloud: Cloud, id: number, signal: AbortSignal): Promise<Firewall | undefined> {
   try {
-    const got = await cloud.hc.call(`GET /firewalls/${id}`, (api, sig) => api.GET('/firewalls/{id}', {params: {path: {id}}, signal: sig}), signal, {persistent: true})
+    const got = await cloud.hc.call(
+      `GET /firewalls/${id}`,
+      (api, sig) => api.GET('/firewalls/{id}', {params: {path: {id}}, signal: sig}),
+      signal,
+      {persistent: true},
+    )
     return got.firewall
   } catch (error) {
     if (isCode(error, 'not_found')) return undefined
@@ -116,13 +156,22 @@ async function getFirewall(cloud: Cloud, id: number, signal: AbortSignal): Promi
 
 /** Remove a firewall from everything in its applied_to (label selectors as they are, servers applied by id) and wait for it. */
 async function detachFirewall(cloud: Cloud, fw: Firewall, signal: AbortSignal): Promise<void> {
-  const removeFrom = (fw.applied_to ?? []).map((a) => (a.type === 'label_selector' ? {label_selector: {selector: a.label_selector!.selector}, type: 'label_selector' as const} : {server: {id: a.server!.id}, type: 'server' as const}))
+  const removeFrom = (fw.applied_to ?? []).map((a) =>
+    a.type === 'label_selector'
+      ? {label_selector: {selector: a.label_selector!.selector}, type: 'label_selector' as const}
+      : {server: {id: a.server!.id}, type: 'server' as const},
+  )
   if (removeFrom.length === 0) return
   let actions: Action[]
   try {
     const made = await cloud.hc.call(
       `POST /firewalls/${fw.id}/actions/remove_from_resources`,
-      (api, sig) => api.POST('/firewalls/{id}/actions/remove_from_resources', {body: {remove_from: removeFrom}, params: {path: {id: fw.id}}, signal: sig}),
+      (api, sig) =>
+        api.POST('/firewalls/{id}/actions/remove_from_resources', {
+          body: {remove_from: removeFrom},
+          params: {path: {id: fw.id}},
+          signal: sig,
+        }),
       signal,
       {persistent: true},
     )
@@ -132,5 +181,14 @@ async function detachFirewall(cloud: Cloud, fw: Firewall, signal: AbortSignal): 
     if (isCode(error, 'not_found', 'firewall_resource_not_found')) return
     throw error
   }
-  await Promise.all(actions.map((a) => cloud.waiter.wait(a, `removing firewall ${fw.name} from ${removeFrom.map((r) => r.label_selector?.selector ?? `server ${r.server?.id}`).join(', ')}`, 120_000, signal)))
+  await Promise.all(
+    actions.map((a) =>
+      cloud.waiter.wait(
+        a,
+        `removing firewall ${fw.name} from ${removeFrom.map((r) => r.label_selector?.selector ?? `server ${r.server?.id}`).join(', ')}`,
+        120_000,
+        signal,
+      ),
+    ),
+  )
 }

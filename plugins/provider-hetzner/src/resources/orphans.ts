@@ -13,9 +13,24 @@ export async function findOrphans(cloud: Cloud, knownForests: readonly string[],
   const {hc} = cloud
   const known = new Set(knownForests)
   const q = (page: number) => ({params: {query: {label_selector: managedSelector, page, per_page: 50}}})
-  const servers = await hc.all('GET /servers', (api, page, sig) => api.GET('/servers', {...q(page), signal: sig}), (d) => d.servers, signal)
-  const ips = await hc.all('GET /primary_ips', (api, page, sig) => api.GET('/primary_ips', {...q(page), signal: sig}), (d) => d.primary_ips, signal)
-  const fws = await hc.all('GET /firewalls', (api, page, sig) => api.GET('/firewalls', {...q(page), signal: sig}), (d) => d.firewalls, signal)
+  const servers = await hc.all(
+    'GET /servers',
+    (api, page, sig) => api.GET('/servers', {...q(page), signal: sig}),
+    (d) => d.servers,
+    signal,
+  )
+  const ips = await hc.all(
+    'GET /primary_ips',
+    (api, page, sig) => api.GET('/primary_ips', {...q(page), signal: sig}),
+    (d) => d.primary_ips,
+    signal,
+  )
+  const fws = await hc.all(
+    'GET /firewalls',
+    (api, page, sig) => api.GET('/firewalls', {...q(page), signal: sig}),
+    (d) => d.firewalls,
+    signal,
+  )
   const out: OrphanResource[] = []
   const orphan = (labels: Record<string, string> | undefined) => !labels?.forest || !known.has(labels.forest)
   const add = (kind: OrphanKind, r: {id: number; name: string; labels?: Record<string, string>}) => {

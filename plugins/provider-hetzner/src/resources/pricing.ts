@@ -18,7 +18,9 @@ export async function estimateCost(cloud: Cloud, choice: Choice, count: number, 
   let perNode = cents(server?.price_monthly.gross)
   const breakdown = [`${choice.type.name} in ${choice.location}: ${money(perNode, pricing.currency)}`]
   for (const type of cloud.settings.ipv4 ? ['ipv4', 'ipv6'] : ['ipv6']) {
-    const price = cents(pricing.primary_ips.find((p) => p.type === type)?.prices.find((p) => p.location === choice.location)?.price_monthly.gross)
+    const price = cents(
+      pricing.primary_ips.find((p) => p.type === type)?.prices.find((p) => p.location === choice.location)?.price_monthly.gross,
+    )
     perNode += price
     breakdown.push(`Primary ${type === 'ipv4' ? 'IPv4' : 'IPv6'}: ${money(price, pricing.currency)}`)
   }

@@ -9,7 +9,8 @@ import {CLEANUP_MS, eachLimit, isCode, type Cloud} from './cloud.js'
 export function listForestPrimaryIps(cloud: Cloud, forestId: string, signal: AbortSignal): Promise<PrimaryIp[]> {
   return cloud.hc.all(
     'GET /primary_ips',
-    (api, page, sig) => api.GET('/primary_ips', {params: {query: {label_selector: forestSelector(forestId), page, per_page: 50}}, signal: sig}),
+    (api, page, sig) =>
+      api.GET('/primary_ips', {params: {query: {label_selector: forestSelector(forestId), page, per_page: 50}}, signal: sig}),
     (d) => d.primary_ips,
     signal,
   )
@@ -31,13 +32,31 @@ export async function forestPrimaryIps(cloud: Cloud, forestId: string, signal: A
 }
 
 /** The Primary IPs labelled for one node (one page: a node has two at most). */
-export async function nodePrimaryIps(cloud: Cloud, forestId: string, nodeId: string, signal: AbortSignal, options: {persistent?: boolean} = {}): Promise<PrimaryIp[]> {
-  const found = await cloud.hc.call('GET /primary_ips', (api, sig) => api.GET('/primary_ips', {params: {query: {label_selector: nodeSelector(forestId, nodeId)}}, signal: sig}), signal, options.persistent ? {persistent: true} : undefined)
+export async function nodePrimaryIps(
+  cloud: Cloud,
+  forestId: string,
+  nodeId: string,
+  signal: AbortSignal,
+  options: {persistent?: boolean} = {},
+): Promise<PrimaryIp[]> {
+  const found = await cloud.hc.call(
+    'GET /primary_ips',
+    (api, sig) => api.GET('/primary_ips', {params: {query: {label_selector: nodeSelector(forestId, nodeId)}}, signal: sig}),
+    signal,
+    options.persistent ? {persistent: true} : undefined,
+  )
   return found.primary_ips
 }
 
 /** Allocate one Primary IP for a node in `location` (not assigned: the server takes it at create), and wait for it. */
-export async function createPrimaryIp(cloud: Cloud, forest: ForestRecord, node: NodeRecord, type: 'ipv4' | 'ipv6', location: string, signal: AbortSignal): Promise<PrimaryIp> {
+export async function createPrimaryIp(
+  cloud: Cloud,
+  forest: ForestRecord,
+  node: NodeRecord,
+  type: 'ipv4' | 'ipv6',
+  location: string,
+  signal: AbortSignal,
+): Promise<PrimaryIp> {
   const body = {
     assignee_type: 'server' as const,
     auto_delete: true,
@@ -57,7 +76,12 @@ export async function deletePrimaryIps(cloud: Cloud, ids: readonly number[]): Pr
   const signal = AbortSignal.timeout(CLEANUP_MS)
   await eachLimit(cloud, ids, cloud.settings.parallel, async (id) => {
     try {
-      await cloud.hc.call(`DELETE /primary_ips/${id}`, (api, sig) => api.DELETE('/primary_ips/{id}', {params: {path: {id}}, signal: sig}), signal, {persistent: true})
+      await cloud.hc.call(
+        `DELETE /primary_ips/${id}`,
+        (api, sig) => api.DELETE('/primary_ips/{id}', {params: {path: {id}}, signal: sig}),
+        signal,
+        {persistent: true},
+      )
     } catch (error) {
       if (!isCode(error, 'not_found')) throw error
     }

@@ -23,17 +23,29 @@ import {createServer, deleteServer, nodeServers, type ServerRun} from './servers
  *
  * Re-runnable: a server already gone is not an error, addresses already free are taken as they are.
  */
-export async function replaceServer(cloud: Cloud, run: Omit<ServerRun, 'ips' | 'keepIps'>, request: ReplaceNodeRequest): Promise<CreatedNode> {
+export async function replaceServer(
+  cloud: Cloud,
+  run: Omit<ServerRun, 'ips' | 'keepIps'>,
+  request: ReplaceNodeRequest,
+): Promise<CreatedNode> {
   const {context} = cloud
   const {forest, node, signal} = request
   const found = await nodePrimaryIps(cloud, forest.id, node.id, signal)
   const ips: NodeIps = {v4: found.find((p) => p.type === 'ipv4'), v6: found.find((p) => p.type === 'ipv6')}
   if (!ips.v6 && !ips.v4) {
-    throw context.error('FAILED', `${node.id} has no Primary IPs left (labelled for it), so a new server cannot keep its addresses`, `The node cannot be replaced in place; remove it (\`morpheus teardown\`) or grow the forest instead.`)
+    throw context.error(
+      'FAILED',
+      `${node.id} has no Primary IPs left (labelled for it), so a new server cannot keep its addresses`,
+      `The node cannot be replaced in place; remove it (\`morpheus teardown\`) or grow the forest instead.`,
+    )
   }
   for (const p of found) {
     if (!p.auto_delete) continue
-    await cloud.hc.call(`PUT /primary_ips/${p.id}`, (api, sig) => api.PUT('/primary_ips/{id}', {body: {auto_delete: false}, params: {path: {id: p.id}}, signal: sig}), signal)
+    await cloud.hc.call(
+      `PUT /primary_ips/${p.id}`,
+      (api, sig) => api.PUT('/primary_ips/{id}', {body: {auto_delete: false}, params: {path: {id: p.id}}, signal: sig}),
+      signal,
+    )
   }
   const old = await nodeServers(cloud, forest.id, node.id, signal)
   for (const server of old) {
@@ -41,13 +53,28 @@ export async function replaceServer(cloud: Cloud, run: Omit<ServerRun, 'ips' | '
     request.progress(`deleting the old server ${server.name} (${server.id}); its Primary IPs stay`)
     await deleteServer(cloud, server.id, signal)
   }
-  request.progress(`creating a new server ${node.id} with its addresses ${Object.values(addressesOf(ips, cloud.settings.route_via)).filter((v) => typeof v === 'string').slice(0, 1).join('')}`)
-  const made = await createServer(cloud, {...run, ips, keepIps: true}, {...request, addressesKnown: () => undefined, node: {...node, ...addressesOf(ips, cloud.settings.route_via)}})
+  request.progress(
+    `creating a new server ${node.id} with its addresses ${Object.values(addressesOf(ips, cloud.settings.route_via))
+      .filter((v) => typeof v === 'string')
+      .slice(0, 1)
+      .join('')}`,
+  )
+  const made = await createServer(
+    cloud,
+    {...run, ips, keepIps: true},
+    {...request, addressesKnown: () => undefined, node: {...node, ...addressesOf(ips, cloud.settings.route_via)}},
+  )
   for (const p of found) {
     if (!p.auto_delete) continue
-    await cloud.hc.call(`PUT /primary_ips/${p.id}`, (api, sig) => api.PUT('/primary_ips/{id}', {body: {auto_delete: true}, params: {path: {id: p.id}}, signal: sig}), signal).catch((error) => {
-      context.log.warn(`${node.id}: Primary IP ${p.name} keeps auto_delete off (${(error as Error).message}); teardown deletes it anyway`)
-    })
+    await cloud.hc
+      .call(
+        `PUT /primary_ips/${p.id}`,
+        (api, sig) => api.PUT('/primary_ips/{id}', {body: {auto_delete: true}, params: {path: {id: p.id}}, signal: sig}),
+        signal,
+      )
+      .catch((error) => {
+        context.log.warn(`${node.id}: Primary IP ${p.name} keeps auto_delete off (${(error as Error).message}); teardown deletes it anyway`)
+      })
   }
   return made
 }
@@ -58,7 +85,11 @@ async function shutDown(cloud: Cloud, server: Server, request: ReplaceNodeReques
   request.progress(`shutting ${server.name} down (NATS stops cleanly: lame duck)`)
   const isOff = async () => {
     try {
-      const {server: now} = await cloud.hc.call(`GET /servers/${server.id}`, (api, sig) => api.GET('/servers/{id}', {params: {path: {id: server.id}}, signal: sig}), signal)
+      const {server: now} = await cloud.hc.call(
+        `GET /servers/${server.id}`,
+        (api, sig) => api.GET('/servers/{id}', {params: {path: {id: server.id}}, signal: sig}),
+        signal,
+      )
       return now?.status === 'off' ? true : undefined
     } catch (error) {
       if (isCode(error, 'not_found')) return true
@@ -66,13 +97,26 @@ async function shutDown(cloud: Cloud, server: Server, request: ReplaceNodeReques
     }
   }
   try {
-    const {action} = await cloud.hc.call(`POST /servers/${server.id}/actions/shutdown`, (api, sig) => api.POST('/servers/{id}/actions/shutdown', {params: {path: {id: server.id}}, signal: sig}), signal)
+    const {action} = await cloud.hc.call(
+      `POST /servers/${server.id}/actions/shutdown`,
+      (api, sig) => api.POST('/servers/{id}/actions/shutdown', {params: {path: {id: server.id}}, signal: sig}),
+      signal,
+    )
     await cloud.waiter.wait(action, `shutting down ${server.name}`, 60_000, signal)
-    await cloud.context.helpers.pollUntil(isOff, {intervalMs: Math.min(1000, cloud.settings.poll_interval_seconds * 1000), signal, timeoutMs: 60_000, what: `${server.name} off`})
+    await cloud.context.helpers.pollUntil(isOff, {
+      intervalMs: Math.min(1000, cloud.settings.poll_interval_seconds * 1000),
+      signal,
+      timeoutMs: 60_000,
+      what: `${server.name} off`,
+    })
   } catch (error) {
     if (signal.aborted) throw error
     cloud.context.log.warn(`${server.name} did not shut down cleanly (${(error as Error).message}); powering it off`)
-    const {action} = await cloud.hc.call(`POST /servers/${server.id}/actions/poweroff`, (api, sig) => api.POST('/servers/{id}/actions/poweroff', {params: {path: {id: server.id}}, signal: sig}), signal)
+    const {action} = await cloud.hc.call(
+      `POST /servers/${server.id}/actions/poweroff`,
+      (api, sig) => api.POST('/servers/{id}/actions/poweroff', {params: {path: {id: server.id}}, signal: sig}),
+      signal,
+    )
     await cloud.waiter.wait(action, `powering off ${server.name}`, 60_000, signal)
   }
 }

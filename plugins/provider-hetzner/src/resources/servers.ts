@@ -63,7 +63,11 @@ export function userData(cloud: Cloud, request: PlanRequest, node: NodeRecord, s
   })
   const size = Buffer.byteLength(text, 'utf8')
   if (size > USER_DATA_LIMIT) {
-    throw context.error('FAILED', `${node.id}: the user data is ${size} bytes; Hetzner accepts at most ${USER_DATA_LIMIT}`, 'Shorten your templates (templates.dir) or move large files to a download.')
+    throw context.error(
+      'FAILED',
+      `${node.id}: the user data is ${size} bytes; Hetzner accepts at most ${USER_DATA_LIMIT}`,
+      'Shorten your templates (templates.dir) or move large files to a download.',
+    )
   }
   return text
 }
@@ -89,7 +93,11 @@ export async function createServer(cloud: Cloud, run: ServerRun, request: Create
     for (;;) {
       choice = nextChoice(plan, run.unavailable)
       if (!choice) {
-        throw context.error('FAILED', `${node.id}: no configured server type can be placed in any configured location right now (tried ${[...run.unavailable].join(', ')})`, 'Add fallbacks (providers.hetzner.locations, server_types) or try again later.')
+        throw context.error(
+          'FAILED',
+          `${node.id}: no configured server type can be placed in any configured location right now (tried ${[...run.unavailable].join(', ')})`,
+          'Add fallbacks (providers.hetzner.locations, server_types) or try again later.',
+        )
       }
       const location = ips.v6?.location?.name
       if (run.keepIps && location && location !== choice.location) {
@@ -115,7 +123,12 @@ export async function createServer(cloud: Cloud, run: ServerRun, request: Create
                 labels: nodeLabels(forest.id, node.id, node.role || 'edge'),
                 location: choice!.location,
                 name,
-                public_net: {enable_ipv4: settings.ipv4, enable_ipv6: true, ...(ips.v6 ? {ipv6: ips.v6.id} : {}), ...(settings.ipv4 && ips.v4 ? {ipv4: ips.v4.id} : {})},
+                public_net: {
+                  enable_ipv4: settings.ipv4,
+                  enable_ipv6: true,
+                  ...(ips.v6 ? {ipv6: ips.v6.id} : {}),
+                  ...(settings.ipv4 && ips.v4 ? {ipv4: ips.v4.id} : {}),
+                },
                 server_type: choice!.type.name,
                 ssh_keys: run.sshKeyNames,
                 start_after_create: true,
@@ -131,13 +144,19 @@ export async function createServer(cloud: Cloud, run: ServerRun, request: Create
         if (isCode(error, 'resource_unavailable', 'placement_error')) {
           run.unavailable.add(choiceKey(choice))
           const next = nextChoice(plan, run.unavailable)
-          context.log.warn(`${node.id}: ${choice.type.name} in ${choice.location} is not available (${(error as {hcloudCode: string}).hcloudCode})${next ? `; trying ${next.type.name} in ${next.location}` : ''}`)
+          context.log.warn(
+            `${node.id}: ${choice.type.name} in ${choice.location} is not available (${(error as {hcloudCode: string}).hcloudCode})${next ? `; trying ${next.type.name} in ${next.location}` : ''}`,
+          )
           continue
         }
         if (isCode(error, 'uniqueness_error')) {
           server = await adopt(cloud, name, forest.id, node.id, signal)
           if (server) break
-          throw context.error('FAILED', `${node.id}: a server named "${name}" already exists in the Hetzner project and does not belong to this node`, `Rename or delete that server in the Hetzner Console; Morpheus leaves servers it did not make alone.`)
+          throw context.error(
+            'FAILED',
+            `${node.id}: a server named "${name}" already exists in the Hetzner project and does not belong to this node`,
+            `Rename or delete that server in the Hetzner Console; Morpheus leaves servers it did not make alone.`,
+          )
         }
         throw error
       }
@@ -150,7 +169,15 @@ export async function createServer(cloud: Cloud, run: ServerRun, request: Create
     const timeoutMs = settings.boot_timeout_seconds * 1000
     const started = Date.now()
     await Promise.all(actions.map((a) => cloud.waiter.wait(a, `server ${name}: ${a.command}`, timeoutMs, signal)))
-    await waitMonitoring(cloud, node.id, addresses, request.ports.monitor, Math.max(1000, timeoutMs - (Date.now() - started)), signal, request.progress)
+    await waitMonitoring(
+      cloud,
+      node.id,
+      addresses,
+      request.ports.monitor,
+      Math.max(1000, timeoutMs - (Date.now() - started)),
+      signal,
+      request.progress,
+    )
     return {...addresses, memory_bytes: Math.round((choice?.type.memory ?? 0) * 1024 ** 3), versions: nodeVersions(cloud, request)}
   } catch (error) {
     await removeFailedNode(cloud, forest, node, server, run.keepIps ? {} : ips, attempted, run.keepIps)
@@ -162,17 +189,30 @@ export async function createServer(cloud: Cloud, run: ServerRun, request: Create
 export function nodeVersions(cloud: Cloud, request: Pick<CreateNodeRequest, 'natsMode' | 'versions'>): CreatedNode['versions'] {
   const defaults = cloud.context.templates.defaultVersions?.(request.natsMode) ?? {}
   const pinned = request.versions ?? {}
-  const nats = request.natsMode === 'system' ? pinned.nats ?? defaults.nats : undefined
+  const nats = request.natsMode === 'system' ? (pinned.nats ?? defaults.nats) : undefined
   // A pinned version other than the default downloads from the same URL pattern; the recorded source is the forest's.
   return {
     ...(nats ? {nats} : {}),
-    ...(nats && (pinned.nats_source ?? defaults.nats_source) ? {nats_source: pinned.nats && pinned.nats !== defaults.nats ? pinned.nats_source ?? `release ${pinned.nats}` : defaults.nats_source} : {}),
+    ...(nats && (pinned.nats_source ?? defaults.nats_source)
+      ? {
+          nats_source:
+            pinned.nats && pinned.nats !== defaults.nats ? (pinned.nats_source ?? `release ${pinned.nats}`) : defaults.nats_source,
+        }
+      : {}),
     ...((pinned.nimsforest ?? defaults.nimsforest) ? {nimsforest: pinned.nimsforest ?? defaults.nimsforest} : {}),
   }
 }
 
 /** The location changed (fallback): the node's Primary IPs must be in the new one. */
-async function moveIps(cloud: Cloud, run: ServerRun, forest: ForestRecord, node: NodeRecord, ips: NodeIps, location: string, signal: AbortSignal): Promise<NodeIps> {
+async function moveIps(
+  cloud: Cloud,
+  run: ServerRun,
+  forest: ForestRecord,
+  node: NodeRecord,
+  ips: NodeIps,
+  location: string,
+  signal: AbortSignal,
+): Promise<NodeIps> {
   await deletePrimaryIps(cloud, idsOf(ips))
   const moved: NodeIps = {v6: await createPrimaryIp(cloud, forest, node, 'ipv6', location, signal)}
   if (cloud.settings.ipv4) moved.v4 = await createPrimaryIp(cloud, forest, node, 'ipv4', location, signal)
@@ -182,7 +222,15 @@ async function moveIps(cloud: Cloud, run: ServerRun, forest: ForestRecord, node:
 }
 
 /** The server runs; its NATS answers once cloud-init has started it. Probed from the operator's side, as the core does. */
-async function waitMonitoring(cloud: Cloud, nodeId: string, addresses: NodeAddresses, port: number, timeoutMs: number, signal: AbortSignal, progress: (m: string) => void): Promise<void> {
+async function waitMonitoring(
+  cloud: Cloud,
+  nodeId: string,
+  addresses: NodeAddresses,
+  port: number,
+  timeoutMs: number,
+  signal: AbortSignal,
+  progress: (m: string) => void,
+): Promise<void> {
   const {context, settings} = cloud
   const host = addresses.probe_address ?? addresses.ip
   if (!host) return
@@ -209,7 +257,7 @@ async function waitMonitoring(cloud: Cloud, nodeId: string, addresses: NodeAddre
     throw context.error(
       'FAILED',
       `${nodeId}: the server runs, but NATS did not answer at ${url} within ${Math.round(timeoutMs / 1000)}s`,
-      'Check that this machine is allowed by providers.hetzner.operator_cidrs, and the node\'s /var/log/cloud-init-output.log (ssh root@<address>).',
+      "Check that this machine is allowed by providers.hetzner.operator_cidrs, and the node's /var/log/cloud-init-output.log (ssh root@<address>).",
       {cause: error},
     )
   }
@@ -224,7 +272,15 @@ async function adopt(cloud: Cloud, name: string, forestId: string, nodeId: strin
 }
 
 /** After a failed or interrupted create: remove the server (if made) and the node's Primary IPs. */
-async function removeFailedNode(cloud: Cloud, forest: ForestRecord, node: NodeRecord, server: Server | undefined, ips: NodeIps, attempted: boolean, keepIps = false): Promise<void> {
+async function removeFailedNode(
+  cloud: Cloud,
+  forest: ForestRecord,
+  node: NodeRecord,
+  server: Server | undefined,
+  ips: NodeIps,
+  attempted: boolean,
+  keepIps = false,
+): Promise<void> {
   const signal = AbortSignal.timeout(CLEANUP_MS)
   try {
     // A create interrupted in flight may have made the server without telling us its id: find it by its labels.
@@ -240,26 +296,49 @@ async function removeFailedNode(cloud: Cloud, forest: ForestRecord, node: NodeRe
     const left = await nodePrimaryIps(cloud, forest.id, node.id, signal, {persistent: true})
     await deletePrimaryIps(cloud, [...new Set([...left.map((p) => p.id), ...idsOf(ips)])])
   } catch (error) {
-    cloud.context.log.warn(`${node.id}: could not remove everything this run made for it (${(error as Error).message}); \`morpheus teardown ${forest.id}\` removes the rest`)
+    cloud.context.log.warn(
+      `${node.id}: could not remove everything this run made for it (${(error as Error).message}); \`morpheus teardown ${forest.id}\` removes the rest`,
+    )
   }
 }
 
 /** The servers labelled for one node (one page: a node has one, two after an interrupted create at most). */
-export async function nodeServers(cloud: Cloud, forestId: string, nodeId: string, signal: AbortSignal, options: {persistent?: boolean} = {}): Promise<Server[]> {
-  const found = await cloud.hc.call('GET /servers', (api, sig) => api.GET('/servers', {params: {query: {label_selector: nodeSelector(forestId, nodeId)}}, signal: sig}), signal, options.persistent ? {persistent: true} : undefined)
+export async function nodeServers(
+  cloud: Cloud,
+  forestId: string,
+  nodeId: string,
+  signal: AbortSignal,
+  options: {persistent?: boolean} = {},
+): Promise<Server[]> {
+  const found = await cloud.hc.call(
+    'GET /servers',
+    (api, sig) => api.GET('/servers', {params: {query: {label_selector: nodeSelector(forestId, nodeId)}}, signal: sig}),
+    signal,
+    options.persistent ? {persistent: true} : undefined,
+  )
   return found.servers
 }
 
 /** Every server matching a label selector (all pages). */
 export function listServers(cloud: Cloud, selector: string, signal: AbortSignal): Promise<Server[]> {
-  return cloud.hc.all('GET /servers', (api, page, sig) => api.GET('/servers', {params: {query: {label_selector: selector, page, per_page: 50}}, signal: sig}), (d) => d.servers, signal)
+  return cloud.hc.all(
+    'GET /servers',
+    (api, page, sig) => api.GET('/servers', {params: {query: {label_selector: selector, page, per_page: 50}}, signal: sig}),
+    (d) => d.servers,
+    signal,
+  )
 }
 
 /** Delete a server and wait until it is gone; one already gone is fine. */
 export async function deleteServer(cloud: Cloud, id: number, signal: AbortSignal): Promise<void> {
   let action: Action | undefined
   try {
-    const result = await cloud.hc.call(`DELETE /servers/${id}`, (api, sig) => api.DELETE('/servers/{id}', {params: {path: {id}}, signal: sig}), signal, {persistent: true})
+    const result = await cloud.hc.call(
+      `DELETE /servers/${id}`,
+      (api, sig) => api.DELETE('/servers/{id}', {params: {path: {id}}, signal: sig}),
+      signal,
+      {persistent: true},
+    )
     action = result.action
   } catch (error) {
     if (isCode(error, 'not_found')) {

@@ -32,9 +32,18 @@ export class SshKeys {
     const keys: string[] = []
     if (s.ssh_key) {
       const signal = AbortSignal.timeout(s.request_timeout_seconds * 1000)
-      const found = await this.cloud.hc.call('GET /ssh_keys', (api, sig) => api.GET('/ssh_keys', {params: {query: {name: s.ssh_key}}, signal: sig}), signal)
+      const found = await this.cloud.hc.call(
+        'GET /ssh_keys',
+        (api, sig) => api.GET('/ssh_keys', {params: {query: {name: s.ssh_key}}, signal: sig}),
+        signal,
+      )
       const key = found.ssh_keys.find((k) => k.name === s.ssh_key)
-      if (!key) throw context.error('FAILED', `no SSH key named "${s.ssh_key}" in the Hetzner project`, 'Upload it in the Hetzner Console (Security > SSH keys), or set providers.hetzner.ssh_public_key_path to a public key file to upload.')
+      if (!key)
+        throw context.error(
+          'FAILED',
+          `no SSH key named "${s.ssh_key}" in the Hetzner project`,
+          'Upload it in the Hetzner Console (Security > SSH keys), or set providers.hetzner.ssh_public_key_path to a public key file to upload.',
+        )
       keys.push(key.public_key)
     }
     if (s.ssh_public_key_path) {
@@ -44,7 +53,11 @@ export class SshKeys {
         fingerprint(publicKey)
         if (!keys.includes(publicKey)) keys.push(publicKey)
       } catch (error) {
-        throw context.error('PREREQUISITE', `cannot use the SSH public key ${path}: ${(error as Error).message}`, 'Point providers.hetzner.ssh_public_key_path at a .pub file (ssh-keygen -t ed25519 makes one).')
+        throw context.error(
+          'PREREQUISITE',
+          `cannot use the SSH public key ${path}: ${(error as Error).message}`,
+          'Point providers.hetzner.ssh_public_key_path at a .pub file (ssh-keygen -t ed25519 makes one).',
+        )
       }
     }
     return keys
@@ -54,9 +67,18 @@ export class SshKeys {
     if (this.ready) return
     const {context, settings: s} = this.cloud
     if (s.ssh_key) {
-      const found = await this.cloud.hc.call('GET /ssh_keys', (api, sig) => api.GET('/ssh_keys', {params: {query: {name: s.ssh_key}}, signal: sig}), signal)
+      const found = await this.cloud.hc.call(
+        'GET /ssh_keys',
+        (api, sig) => api.GET('/ssh_keys', {params: {query: {name: s.ssh_key}}, signal: sig}),
+        signal,
+      )
       const key = found.ssh_keys.find((k) => k.name === s.ssh_key)
-      if (!key) throw context.error('FAILED', `no SSH key named "${s.ssh_key}" in the Hetzner project`, 'Upload it in the Hetzner Console (Security > SSH keys), or set providers.hetzner.ssh_public_key_path to a public key file to upload.')
+      if (!key)
+        throw context.error(
+          'FAILED',
+          `no SSH key named "${s.ssh_key}" in the Hetzner project`,
+          'Upload it in the Hetzner Console (Security > SSH keys), or set providers.hetzner.ssh_public_key_path to a public key file to upload.',
+        )
       this.names.push(key.name)
       this.publicKeys.push(key.public_key)
     }
@@ -68,13 +90,25 @@ export class SshKeys {
         publicKey = readFileSync(path, 'utf8').trim()
         fp = fingerprint(publicKey)
       } catch (error) {
-        throw context.error('PREREQUISITE', `cannot use the SSH public key ${path}: ${(error as Error).message}`, 'Point providers.hetzner.ssh_public_key_path at a .pub file (ssh-keygen -t ed25519 makes one).')
+        throw context.error(
+          'PREREQUISITE',
+          `cannot use the SSH public key ${path}: ${(error as Error).message}`,
+          'Point providers.hetzner.ssh_public_key_path at a .pub file (ssh-keygen -t ed25519 makes one).',
+        )
       }
-      const found = await this.cloud.hc.call('GET /ssh_keys', (api, sig) => api.GET('/ssh_keys', {params: {query: {fingerprint: fp}}, signal: sig}), signal)
+      const found = await this.cloud.hc.call(
+        'GET /ssh_keys',
+        (api, sig) => api.GET('/ssh_keys', {params: {query: {fingerprint: fp}}, signal: sig}),
+        signal,
+      )
       let key = found.ssh_keys.find((k) => k.fingerprint === fp)
       if (!key) {
         const name = resourceName('morpheus', fp.replace(/:/g, '').slice(0, 12))
-        const made = await this.cloud.hc.call('POST /ssh_keys', (api, sig) => api.POST('/ssh_keys', {body: {labels: {'managed-by': 'morpheus'}, name, public_key: publicKey}, signal: sig}), signal)
+        const made = await this.cloud.hc.call(
+          'POST /ssh_keys',
+          (api, sig) => api.POST('/ssh_keys', {body: {labels: {'managed-by': 'morpheus'}, name, public_key: publicKey}, signal: sig}),
+          signal,
+        )
         key = made.ssh_key
         context.log.info(`uploaded the SSH key ${path} to the Hetzner project as "${name}"`)
       }

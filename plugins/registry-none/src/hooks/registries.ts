@@ -7,8 +7,12 @@ export default async function registries(): Promise<RegistryDescriptor[]> {
       apiVersion: 2,
       capabilities: {remote: false},
       configSchema: {
-        path: {default: 'registry.json', description: 'The registry file (relative paths start at the config file\'s directory)', type: 'string'},
-        lock_timeout_seconds: {default: 10, description: 'How long a write waits for another process\'s lock', minimum: 1, type: 'integer'},
+        path: {
+          default: 'registry.json',
+          description: "The registry file (relative paths start at the config file's directory)",
+          type: 'string',
+        },
+        lock_timeout_seconds: {default: 10, description: "How long a write waits for another process's lock", minimum: 1, type: 'integer'},
       },
       load: async () => (await import('../file-registry.js')).createFileRegistry,
       name: 'none',

@@ -36,7 +36,7 @@ function apiEndpoint(given: string | undefined): string {
 export function nodeAccountByHand(folder: string): string {
   return [
     `In the Hetzner console, add a sub-account to the Storage Box with home directory "${folder || '<the registry folder>'}", read-only, Samba/SMB on, WebDAV and SSH off;`,
-    'then: morpheus config set registry.node_username u123456-subN && morpheus config set registry.node_password \'${NODE_MOUNT_PASSWORD}\'',
+    "then: morpheus config set registry.node_username u123456-subN && morpheus config set registry.node_password '${NODE_MOUNT_PASSWORD}'",
     '(or export HETZNER_API_TOKEN and run `morpheus registry init --setup existing-box ...` again to have it made).',
   ].join(' ')
 }
@@ -46,7 +46,11 @@ export function nodeAccountByHand(folder: string): string {
  * keep its credentials in the registry's secret storage: the registry's own read-write password
  * never goes into a node's user data. Without an API that knows the box, says how to do it by hand.
  */
-export async function setUpNodeAccount(backend: RegistryBackend, registry: {url: string; username: string}, options: {apiEndpoint?: string; token: string; log: Logger; error: PluginContext['error']; signal?: AbortSignal}): Promise<NodeAccountResult> {
+export async function setUpNodeAccount(
+  backend: RegistryBackend,
+  registry: {url: string; username: string},
+  options: {apiEndpoint?: string; token: string; log: Logger; error: PluginContext['error']; signal?: AbortSignal},
+): Promise<NodeAccountResult> {
   let folder = ''
   try {
     folder = decodeURIComponent(new URL(registry.url).pathname).split('/').filter(Boolean).slice(0, -1).join('/')
@@ -55,7 +59,9 @@ export async function setUpNodeAccount(backend: RegistryBackend, registry: {url:
   }
   const manual = (reason: string): NodeAccountResult => {
     const hint = nodeAccountByHand(folder)
-    options.log.warn(`No read-only account for the nodes was made: ${reason}. Cloud plants need one (the registry's own password never goes to a node). ${hint}`)
+    options.log.warn(
+      `No read-only account for the nodes was made: ${reason}. Cloud plants need one (the registry's own password never goes to a node). ${hint}`,
+    )
     return {created: false, hint, reason}
   }
   if (!options.token) return manual('no Hetzner API token (secrets.hetzner_api_token, HCLOUD_TOKEN or HETZNER_API_TOKEN) to make it with')
@@ -82,7 +88,9 @@ export async function setUpNodeAccount(backend: RegistryBackend, registry: {url:
   }
   const kept: NodeMountSecret = {password, server: account.server, username: account.username}
   await secrets.set(REGISTRY_SECRETS, NODE_MOUNT_SECRET, JSON.stringify(kept))
-  options.log.info(`  Cloud nodes will mount the registry folder read-only as ${account.username} (credentials kept in the registry's secret storage)`)
+  options.log.info(
+    `  Cloud nodes will mount the registry folder read-only as ${account.username} (credentials kept in the registry's secret storage)`,
+  )
   return {created: true, home_directory: account.home_directory, server: account.server, username: account.username}
 }
 
@@ -92,7 +100,10 @@ export async function setUpStorageBox({choice, context, questions}: RegistrySetu
   let section: Record<string, unknown>
   let box: CreatedBox | undefined
   if (choice === 'existing-box') {
-    const url = await questions.text('url', {default: 'https://u123456.your-storagebox.de/morpheus/registry.json', message: 'WebDAV URL of the registry document'})
+    const url = await questions.text('url', {
+      default: 'https://u123456.your-storagebox.de/morpheus/registry.json',
+      message: 'WebDAV URL of the registry document',
+    })
     const username = await questions.text('username', {message: 'User name (e.g. u123456)'})
     const secret = await questions.secret('password-env', {message: 'Password (kept in the config file, mode 0600)'})
     let host = questions.given('storagebox-host')
@@ -103,7 +114,12 @@ export async function setUpStorageBox({choice, context, questions}: RegistrySetu
     }
     section = {password: secret, storagebox_host: host, type: 'storagebox', url, username}
   } else if (choice === 'new-box') {
-    if (!token) throw context.error('CONFIG', 'creating a Storage Box needs a Hetzner API token', 'export HETZNER_API_TOKEN=... (a read-write token of your project), or set secrets.hetzner_api_token.')
+    if (!token)
+      throw context.error(
+        'CONFIG',
+        'creating a Storage Box needs a Hetzner API token',
+        'export HETZNER_API_TOKEN=... (a read-write token of your project), or set secrets.hetzner_api_token.',
+      )
     const secret = newPassword()
     try {
       box = await createStorageBox({
@@ -123,13 +139,23 @@ export async function setUpStorageBox({choice, context, questions}: RegistrySetu
     }
     const origin = (questions.given('webdav-origin') ?? `https://${box.server}`).replace(/\/$/, '')
     const folder = (questions.given('folder') ?? 'morpheus').replace(/^\/+|\/+$/g, '')
-    section = {password: secret, storagebox_host: box.server, type: 'storagebox', url: `${origin}/${folder ? `${folder}/` : ''}registry.json`, username: box.username}
+    section = {
+      password: secret,
+      storagebox_host: box.server,
+      type: 'storagebox',
+      url: `${origin}/${folder ? `${folder}/` : ''}registry.json`,
+      username: box.username,
+    }
   } else {
     throw context.error('FAILED', `no set-up "${choice}" (new-box or existing-box)`)
   }
   return {
     async finish(backend) {
-      const nodeAccount = await setUpNodeAccount(backend, {url: String(section.url), username: String(section.username)}, {apiEndpoint: endpoint, error: context.error, log: context.log, signal: context.signal, token})
+      const nodeAccount = await setUpNodeAccount(
+        backend,
+        {url: String(section.url), username: String(section.username)},
+        {apiEndpoint: endpoint, error: context.error, log: context.log, signal: context.signal, token},
+      )
       return {node_account: nodeAccount}
     },
     report: box ? {box} : {},

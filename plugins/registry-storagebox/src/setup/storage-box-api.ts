@@ -43,7 +43,12 @@ interface ApiAction {
 }
 
 export class StorageBoxApiError extends Error {
-  constructor(message: string, readonly hint: string, readonly code: 'AUTH' | 'FAILED' | 'UNREACHABLE' | 'PREREQUISITE', readonly transient = false) {
+  constructor(
+    message: string,
+    readonly hint: string,
+    readonly code: 'AUTH' | 'FAILED' | 'UNREACHABLE' | 'PREREQUISITE',
+    readonly transient = false,
+  ) {
     super(message)
   }
 }
@@ -55,7 +60,9 @@ export async function createStorageBox(options: CreateBoxOptions): Promise<Creat
   const timeoutMs = options.timeoutMs ?? 600_000
   const pollMs = options.pollMs ?? 2000
   const say = options.progress ?? (() => undefined)
-  const found = (await api.call<{storage_boxes: ApiBox[]}>('GET', `/storage_boxes?name=${encodeURIComponent(options.name)}`)).storage_boxes.find((b) => b.name === options.name)
+  const found = (
+    await api.call<{storage_boxes: ApiBox[]}>('GET', `/storage_boxes?name=${encodeURIComponent(options.name)}`)
+  ).storage_boxes.find((b) => b.name === options.name)
   let box: ApiBox
   let existed = false
   if (found) {
@@ -75,12 +82,21 @@ export async function createStorageBox(options: CreateBoxOptions): Promise<Creat
     box = created.storage_box
     if (created.action) await api.waitAction(created.action, timeoutMs, pollMs, 'the Storage Box to be created')
   }
-  box = await api.poll(async () => {
-    const b = (await api.call<{storage_box: ApiBox}>('GET', `/storage_boxes/${box.id}`)).storage_box
-    return b.status === 'active' && b.username && b.server ? b : undefined
-  }, timeoutMs, pollMs, `Storage Box ${options.name} to be ready`)
+  box = await api.poll(
+    async () => {
+      const b = (await api.call<{storage_box: ApiBox}>('GET', `/storage_boxes/${box.id}`)).storage_box
+      return b.status === 'active' && b.username && b.server ? b : undefined
+    },
+    timeoutMs,
+    pollMs,
+    `Storage Box ${options.name} to be ready`,
+  )
   say(`Storage Box ${box.name} is ready (${box.server})`)
-  const a = await api.call<{action: ApiAction}>('POST', `/storage_boxes/${box.id}/actions/update_access_settings`, {...ACCESS, ssh_enabled: box.access_settings?.ssh_enabled ?? false, zfs_enabled: box.access_settings?.zfs_enabled ?? false})
+  const a = await api.call<{action: ApiAction}>('POST', `/storage_boxes/${box.id}/actions/update_access_settings`, {
+    ...ACCESS,
+    ssh_enabled: box.access_settings?.ssh_enabled ?? false,
+    zfs_enabled: box.access_settings?.zfs_enabled ?? false,
+  })
   await api.waitAction(a.action, timeoutMs, pollMs, 'WebDAV, SMB and external reachability to be switched on')
   say('WebDAV, SMB and external reachability are on')
   if (existed) {
@@ -92,7 +108,11 @@ export async function createStorageBox(options: CreateBoxOptions): Promise<Creat
 }
 
 class StorageBoxApi {
-  constructor(private readonly endpoint: string, private readonly token: string, private readonly signal?: AbortSignal) {}
+  constructor(
+    private readonly endpoint: string,
+    private readonly token: string,
+    private readonly signal?: AbortSignal,
+  ) {}
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = `${this.endpoint.replace(/\/$/, '')}${path}`
@@ -106,11 +126,20 @@ class StorageBoxApi {
       })
     } catch (error) {
       if (this.signal?.aborted) throw error
-      throw new StorageBoxApiError(`cannot reach the Hetzner API at ${url}: ${(error as Error).message}`, 'Check your network; the API base can be changed with HETZNER_ENDPOINT.', 'UNREACHABLE', true)
+      throw new StorageBoxApiError(
+        `cannot reach the Hetzner API at ${url}: ${(error as Error).message}`,
+        'Check your network; the API base can be changed with HETZNER_ENDPOINT.',
+        'UNREACHABLE',
+        true,
+      )
     }
     const text = await response.text()
     if (response.status === 401 || response.status === 403) {
-      throw new StorageBoxApiError(`the Hetzner API refused the token (${response.status} at ${method} ${url})`, 'Set HETZNER_API_TOKEN (or secrets.hetzner_api_token) to a read-write API token of your project.', 'AUTH')
+      throw new StorageBoxApiError(
+        `the Hetzner API refused the token (${response.status} at ${method} ${url})`,
+        'Set HETZNER_API_TOKEN (or secrets.hetzner_api_token) to a read-write API token of your project.',
+        'AUTH',
+      )
     }
     if (!response.ok) {
       let message = text.slice(0, 300)
@@ -120,7 +149,12 @@ class StorageBoxApi {
       } catch {
         // not JSON
       }
-      throw new StorageBoxApiError(`${method} ${url} failed (${response.status}): ${message}`, response.status >= 500 ? 'The API had a problem; try again in a moment.' : 'Check the name, type and location given.', 'FAILED', response.status >= 500 || response.status === 429)
+      throw new StorageBoxApiError(
+        `${method} ${url} failed (${response.status}): ${message}`,
+        response.status >= 500 ? 'The API had a problem; try again in a moment.' : 'Check the name, type and location given.',
+        'FAILED',
+        response.status >= 500 || response.status === 429,
+      )
     }
     return (text ? JSON.parse(text) : {}) as T
   }
@@ -130,19 +164,35 @@ class StorageBoxApi {
     for (;;) {
       const value = await check()
       if (value !== undefined) return value
-      if (Date.now() > deadline) throw new StorageBoxApiError(`gave up waiting for ${what} after ${Math.round(timeoutMs / 1000)} s`, 'Look at the box in the Hetzner console; run `morpheus registry init` again to continue (it finds the box by name).', 'FAILED')
+      if (Date.now() > deadline)
+        throw new StorageBoxApiError(
+          `gave up waiting for ${what} after ${Math.round(timeoutMs / 1000)} s`,
+          'Look at the box in the Hetzner console; run `morpheus registry init` again to continue (it finds the box by name).',
+          'FAILED',
+        )
       await new Promise((resolve) => setTimeout(resolve, pollMs))
       if (this.signal?.aborted) throw this.signal.reason
     }
   }
 
   async waitAction(action: ApiAction, timeoutMs: number, pollMs: number, what: string): Promise<void> {
-    const done = await this.poll(async () => {
-      const a = action.status === 'running' ? (await this.call<{action: ApiAction}>('GET', `/storage_boxes/actions/${action.id}`)).action : action
-      action = a
-      return a.status === 'running' ? undefined : a
-    }, timeoutMs, pollMs, what)
-    if (done.status === 'error') throw new StorageBoxApiError(`waiting for ${what}: the action failed (${done.error?.code ?? 'error'}: ${done.error?.message ?? ''})`, 'Look at the box in the Hetzner console, then run `morpheus registry init` again.', 'FAILED')
+    const done = await this.poll(
+      async () => {
+        const a =
+          action.status === 'running' ? (await this.call<{action: ApiAction}>('GET', `/storage_boxes/actions/${action.id}`)).action : action
+        action = a
+        return a.status === 'running' ? undefined : a
+      },
+      timeoutMs,
+      pollMs,
+      what,
+    )
+    if (done.status === 'error')
+      throw new StorageBoxApiError(
+        `waiting for ${what}: the action failed (${done.error?.code ?? 'error'}: ${done.error?.message ?? ''})`,
+        'Look at the box in the Hetzner console, then run `morpheus registry init` again.',
+        'FAILED',
+      )
   }
 }
 
@@ -210,21 +260,44 @@ export async function createNodeAccount(options: NodeAccountOptions): Promise<No
   let home = normaliseHome(options.folder)
   if (main !== options.username) {
     // The registry itself is reached through a sub-account: its folder lies inside that one's home.
-    const own = (await api.call<{subaccounts: ApiSubaccount[]}>('GET', `/storage_boxes/${box.id}/subaccounts?username=${encodeURIComponent(options.username)}`)).subaccounts.find((s) => s.username === options.username)
+    const own = (
+      await api.call<{subaccounts: ApiSubaccount[]}>(
+        'GET',
+        `/storage_boxes/${box.id}/subaccounts?username=${encodeURIComponent(options.username)}`,
+      )
+    ).subaccounts.find((s) => s.username === options.username)
     if (!own) throw new NoApiForBox(`Storage Box ${box.name} has no sub-account ${options.username}`)
     home = [normaliseHome(own.home_directory), home].filter(Boolean).join('/')
   }
-  if (home === '') throw new NoApiForBox('the registry is at the top of the box, so a node account would see all of it (move the registry into a folder, e.g. /morpheus/registry.json)')
-  const selector = Object.entries(NODE_LABELS).map(([k, v]) => `${k}=${v}`).join(',')
-  const found = (await api.call<{subaccounts: ApiSubaccount[]}>('GET', `/storage_boxes/${box.id}/subaccounts?label_selector=${encodeURIComponent(selector)}`)).subaccounts.find((s) => normaliseHome(s.home_directory) === home)
+  if (home === '')
+    throw new NoApiForBox(
+      'the registry is at the top of the box, so a node account would see all of it (move the registry into a folder, e.g. /morpheus/registry.json)',
+    )
+  const selector = Object.entries(NODE_LABELS)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
+  const found = (
+    await api.call<{subaccounts: ApiSubaccount[]}>(
+      'GET',
+      `/storage_boxes/${box.id}/subaccounts?label_selector=${encodeURIComponent(selector)}`,
+    )
+  ).subaccounts.find((s) => normaliseHome(s.home_directory) === home)
   let sub: ApiSubaccount
   if (found) {
     say(`Found the nodes' read-only account ${found.username} (home ${home}); setting a new password`)
-    const reset = await api.call<{action: ApiAction}>('POST', `/storage_boxes/${box.id}/subaccounts/${found.id}/actions/reset_subaccount_password`, {password: options.password})
-    await api.waitAction(reset.action, timeoutMs, pollMs, 'the node account\'s new password to be set')
+    const reset = await api.call<{action: ApiAction}>(
+      'POST',
+      `/storage_boxes/${box.id}/subaccounts/${found.id}/actions/reset_subaccount_password`,
+      {password: options.password},
+    )
+    await api.waitAction(reset.action, timeoutMs, pollMs, "the node account's new password to be set")
     const wrong = Object.entries(NODE_ACCESS).some(([k, v]) => found.access_settings?.[k] !== v)
     if (wrong) {
-      const access = await api.call<{action: ApiAction}>('POST', `/storage_boxes/${box.id}/subaccounts/${found.id}/actions/update_access_settings`, NODE_ACCESS)
+      const access = await api.call<{action: ApiAction}>(
+        'POST',
+        `/storage_boxes/${box.id}/subaccounts/${found.id}/actions/update_access_settings`,
+        NODE_ACCESS,
+      )
       await api.waitAction(access.action, timeoutMs, pollMs, 'the node account to be made read-only again')
     }
     sub = found
