@@ -88,6 +88,7 @@ test('the schemas are strict: wrong shapes fail', () => {
     provider: 'local',
     size: 'small',
     status: 'active',
+    versions: null,
   }
   const listed = {...forest, active_nodes: 0, nodes: [], stale: false}
   expect(schemaProblems('list.json', {forests: [listed], ok: true, warnings: []})).toEqual([])
