@@ -2,12 +2,12 @@ import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
 import {forestDeps} from '../forest/runtime-deps.js'
-import {repairForest, type RepairResult} from '../forest/repair.js'
+import {Repair, type RepairResult} from '../forest/repair.js'
 import {MorpheusCommand} from '../ui/base-command.js'
 import {forestJson, nodeJson} from '../ui/json-shapes.js'
 import {ProgressRelay} from '../ui/progress.js'
 
-export default class Repair extends MorpheusCommand {
+export default class RepairCommand extends MorpheusCommand {
   static summary = 'Replace the nodes of a forest that do not answer with new machines of the same id and addresses.'
   static description = `Probes every node's monitoring port (/healthz, /varz). Each node that does not answer gets a new machine with the same node id and the same addresses (the provider's replaceNode: a local node starts again on its ports with its data directory; a Hetzner node is a new server with the node's Primary IPs), so the forest's raft groups see the same server come back and re-sync it. After each node the forest must form again (every route, one JetStream leader); at the end every stream with more than one replica must have all of them current (read from /jsz over plain HTTP).
 
@@ -36,41 +36,35 @@ It refuses when more than half of the nodes do not answer: a fault that large is
   }
 
   async run(): Promise<ReturnType<typeof repairJson>> {
-    const {args, flags} = await this.parse(Repair)
+    const {args, flags} = await this.parse(RepairCommand)
     const relay = new ProgressRelay({fancy: !flags.auto && this.fancyProgress, quiet: this.jsonEnabled()})
     const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe})
     const settings = (this.runtime.config.values.repair ?? {}) as {cooldown_minutes?: number; streams_timeout_seconds?: number}
-    let result: RepairResult | undefined
-    await this.operate(relay, () =>
-      relay.run([
-        {
-          run: async () => {
-            result = await repairForest(deps, {
-              auto: flags.auto,
-              confirm:
-                flags.auto || flags['dry-run']
-                  ? undefined
-                  : (nodes) =>
-                      this.confirmOrRefuse({
-                        hint: 'Pass --yes to confirm.',
-                        question: `Replace ${nodes.join(', ')} of ${args.forest} with new machines (same id and addresses)?`,
-                        refusal: `refusing to replace ${nodes.join(', ')}`,
-                        yes: flags.yes,
-                      }),
-              cooldownMinutes: settings.cooldown_minutes,
-              dryRun: flags['dry-run'],
-              forestId: args.forest,
-              streamsTimeoutSeconds: settings.streams_timeout_seconds,
-            })
-          },
-          title: `Repairing ${args.forest}`,
-        },
-      ]),
-    )
+    const result = await this.operate(relay, async (runner) => {
+      const repair = await Repair.prepare(deps, {
+        auto: flags.auto,
+        confirm:
+          flags.auto || flags['dry-run']
+            ? undefined
+            : (nodes) =>
+                this.confirmOrRefuse({
+                  hint: 'Pass --yes to confirm.',
+                  question: `Replace ${nodes.join(', ')} of ${args.forest} with new machines (same id and addresses)?`,
+                  refusal: `refusing to replace ${nodes.join(', ')}`,
+                  yes: flags.yes,
+                }),
+        cooldownMinutes: settings.cooldown_minutes,
+        dryRun: flags['dry-run'],
+        forestId: args.forest,
+        streamsTimeoutSeconds: settings.streams_timeout_seconds,
+      })
+      // Healthy, a dry run or a refusal under --auto: nothing to claim. Otherwise the runner drives it.
+      return repair.early ?? repair.outcome(await runner.run(repair))
+    })
     if (!this.jsonEnabled()) {
-      this.log(`${args.forest}: ${result!.status}${result!.reason ? ` (${result!.reason})` : ''}: ${result!.message}`)
+      this.log(`${args.forest}: ${result.status}${result.reason ? ` (${result.reason})` : ''}: ${result.message}`)
     }
-    return repairJson(result!)
+    return repairJson(result)
   }
 }
 

@@ -3,13 +3,13 @@ import * as Flags from '@oclif/core/flags'
 
 import {MorpheusError} from '../errors.js'
 import {forestDeps} from '../forest/runtime-deps.js'
-import {upgradeForest, type UpgradeResult} from '../forest/upgrade.js'
+import {Upgrade, type UpgradeResult} from '../forest/upgrade.js'
 import {describeVersions} from '../forest/versions.js'
 import {MorpheusCommand} from '../ui/base-command.js'
 import {forestJson, nodeJson} from '../ui/json-shapes.js'
 import {ProgressRelay} from '../ui/progress.js'
 
-export default class Upgrade extends MorpheusCommand {
+export default class UpgradeCommand extends MorpheusCommand {
   static summary = 'Upgrade the NATS server or NimsForest of a forest, one node at a time.'
   static description = `One node after another (the JetStream meta leader last): the node goes into lame duck mode and is replaced in place by the new version (same id and addresses), then the forest must be whole again (/healthz?js-enabled-only=true on the node, every route back, one JetStream leader) and every replicated stream current, before the next node. It stops at the first failure and says which nodes run which version; run it again to go on (nodes that run the new version already are skipped). The forest records its versions, and grow and repair make new nodes of them.
 
@@ -42,7 +42,7 @@ It refuses when the forest is not healthy, when a replicated stream is not curre
   }
 
   async run(): Promise<ReturnType<typeof upgradeJson>> {
-    const {args, flags} = await this.parse(Upgrade)
+    const {args, flags} = await this.parse(UpgradeCommand)
     if (!flags.nats && !flags.nimsforest)
       throw new MorpheusError('USAGE', 'name what to upgrade to: --nats <version> or --nimsforest <build>', {
         hint: 'e.g. `morpheus upgrade <forest> --nats 2.11.4`',
@@ -50,33 +50,27 @@ It refuses when the forest is not healthy, when a replicated stream is not curre
     const relay = new ProgressRelay({fancy: this.fancyProgress, quiet: this.jsonEnabled()})
     const deps = await forestDeps(this.runtime, {progress: relay, unsafe: flags.unsafe})
     const settings = (this.runtime.config.values.repair ?? {}) as {streams_timeout_seconds?: number}
-    let result: UpgradeResult | undefined
-    await this.operate(relay, () =>
-      relay.run([
-        {
-          run: async () => {
-            result = await upgradeForest(deps, {
-              confirm: flags['dry-run']
-                ? undefined
-                : (nodes, target) =>
-                    this.confirmOrRefuse({
-                      hint: 'Pass --yes to confirm.',
-                      question: `Upgrade ${nodes.join(', ')} of ${args.forest} to ${describeVersions(target)}, one at a time?`,
-                      refusal: `refusing to upgrade ${args.forest}`,
-                      yes: flags.yes,
-                    }),
-              dryRun: flags['dry-run'],
-              forestId: args.forest,
-              streamsTimeoutSeconds: settings.streams_timeout_seconds,
-              wanted: {...(flags.nats ? {nats: flags.nats} : {}), ...(flags.nimsforest ? {nimsforest: flags.nimsforest} : {})},
-            })
-          },
-          title: `Upgrading ${args.forest}`,
-        },
-      ]),
-    )
-    if (!this.jsonEnabled()) this.log(`${args.forest}: ${result!.status}: ${result!.message}`)
-    return upgradeJson(result!)
+    const result = await this.operate(relay, async (runner) => {
+      const upgrade = await Upgrade.prepare(deps, {
+        confirm: flags['dry-run']
+          ? undefined
+          : (nodes, target) =>
+              this.confirmOrRefuse({
+                hint: 'Pass --yes to confirm.',
+                question: `Upgrade ${nodes.join(', ')} of ${args.forest} to ${describeVersions(target)}, one at a time?`,
+                refusal: `refusing to upgrade ${args.forest}`,
+                yes: flags.yes,
+              }),
+        dryRun: flags['dry-run'],
+        forestId: args.forest,
+        streamsTimeoutSeconds: settings.streams_timeout_seconds,
+        wanted: {...(flags.nats ? {nats: flags.nats} : {}), ...(flags.nimsforest ? {nimsforest: flags.nimsforest} : {})},
+      })
+      // Up to date or a dry run: nothing to claim. Otherwise the runner drives it.
+      return upgrade.early ?? upgrade.outcome(await runner.run(upgrade))
+    })
+    if (!this.jsonEnabled()) this.log(`${args.forest}: ${result.status}: ${result.message}`)
+    return upgradeJson(result)
   }
 }
 

@@ -11,8 +11,12 @@ import {endpointsOf, nodePorts} from './endpoints.js'
 import {operation, sameOperation, staleHint, staleOperation} from './operation.js'
 import {elsewhereError, otherDevice} from './ownership.js'
 import {chooseNatsMode, loadClusterAuth, preflight} from './plant.js'
+import {busy, type Busy, type Claimed, type Refused} from './runner.js'
 import {RECORD_MS} from './settle.js'
 import {hasSystemAccount, loadSystemUser} from './system-user.js'
+
+/** What claiming a forest for repair or upgrade came to; busy carries the error a command ends with. */
+export type ReplaceClaim = Claimed | Refused | (Busy & {error: MorpheusError})
 
 /**
  * What repair and upgrade share: a forest whose nodes are replaced one at a time, in place (same
@@ -90,34 +94,39 @@ export class NodeReplacement {
 
   /**
    * Claim the forest for this operation in one compare-and-swap. A stopped operation of the same
-   * kind (its process is gone) is taken over: a re-run finishes the job. `guard` runs inside the
-   * compare-and-swap against the forest as it is then: a string refuses, and nothing is written.
+   * kind (its process is gone) is taken over: a re-run finishes the job; another operation makes it
+   * busy. `guard` runs inside the compare-and-swap against the forest as it is then: a string
+   * refuses, and nothing is written.
    */
   async claim(
     kind: 'repair' | 'upgrade',
     change: (forest: ForestRecord, now: Date) => void = () => undefined,
     guard?: (forest: ForestRecord, now: Date) => string | undefined,
-  ): Promise<string | undefined> {
+  ): Promise<ReplaceClaim> {
     if (this.deps.signal.aborted) throw new MorpheusError('INTERRUPTED', 'interrupted before anything was changed')
     const now = new Date()
     const op = operation(kind, this.deps.device, now)
     const id = this.forest.id
     let refusal: string | undefined
+    let other: ReplaceClaim | undefined
     const {result} = await this.deps.store.update(
       (doc) => {
         refusal = undefined
+        other = undefined
         const forest = findForest(doc, id)
         if (sameOperation(forest.operation, op)) return {forest, nodes: doc.nodes[id] ?? []}
         if (forest.operation) {
           const stale = staleOperation(forest, this.deps.device)
           if (!(stale && stale.kind === kind)) {
-            throw new MorpheusError(
+            const error = new MorpheusError(
               'REGISTRY',
               `forest ${id} is being changed right now (a ${forest.operation.kind} on ${forest.operation.device}, started ${forest.operation.started_at})`,
               {
                 hint: stale ? staleHint(forest) : 'Try again when it has finished.',
               },
             )
+            other = {...busy(forest.operation), error}
+            return UNCHANGED
           }
           this.deps.log.warn(
             `taking over the ${kind} of ${id} that stopped before it finished (started ${forest.operation.started_at} by pid ${forest.operation.pid})`,
@@ -131,13 +140,14 @@ export class NodeReplacement {
       },
       {now: true},
     )
-    if (refusal || !result) return refusal ?? 'refused'
+    if (other) return other
+    if (refusal || !result) return {kind: 'refused', reason: refusal ?? 'refused'}
     this.op = op
     this.forest = result.forest
     this.nodes = result.nodes.map((n) => ({...n}))
     this.clusterAuth = await loadClusterAuth(this.deps.secrets, id)
     if (hasSystemAccount(this.natsMode)) this.systemUser = await loadSystemUser(this.deps.secrets, id)
-    return undefined
+    return {kind: 'claimed'}
   }
 
   /** Write changes of nodes (by id) and of the forest at once. */

@@ -1,4 +1,5 @@
-import {majorityDown, repairForest} from '../../../src/forest/repair.js'
+import {majorityDown, Repair, repairForest} from '../../../src/forest/repair.js'
+import {OperationRunner, type PhaseRunner} from '../../../src/forest/runner.js'
 import type {StreamsLook} from '../../../src/monitor/streams.js'
 import {engine, grow, plant, stored} from '../../helpers/engine.js'
 import {rejection} from '../../helpers/unit.js'
@@ -61,6 +62,47 @@ describe('repair', () => {
     expect(doc.forests[forest.id].operation).toBeNull()
     expect(doc.nodes[forest.id].map((n: any) => n.status)).toEqual(['active', 'active', 'active'])
     expect(doc.nodes[forest.id][1].ip).toBe(nodes[1].ip)
+  })
+
+  test('an Operation the runner drives: its phases shown; Ctrl-C while replacing settles once (a second Ctrl-C gets that record); a re-run finishes', async () => {
+    const e = engine()
+    const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
+    kill(e, forest.id, 'node-2')
+    const titles: string[] = []
+    let second: Promise<unknown> | undefined
+    let settles = 0
+    const show: PhaseRunner = {
+      async run(phases) {
+        for (const p of phases) {
+          titles.push(p.title)
+          if (p.title.startsWith('Replacing')) {
+            e.controller.abort()
+            second = runner.ending()
+          }
+          await p.run()
+        }
+      },
+    }
+    const runner = new OperationRunner({show, signal: e.deps.signal})
+    const repair = await Repair.prepare(e.deps, {forestId: forest.id, streams})
+    expect(repair.early).toBeUndefined()
+    const settle = repair.settle.bind(repair)
+    repair.settle = (error) => {
+      settles++
+      return settle(error)
+    }
+    const error = await rejection(runner.run(repair))
+    expect(error).toMatchObject({kind: 'INTERRUPTED'})
+    expect(await second).toBe(error)
+    expect(settles).toBe(1)
+    expect(titles).toEqual([`Replacing node-2 of ${forest.id} (same id and addresses)`])
+    const doc = stored(e.backend)
+    expect(doc.forests[forest.id].operation).toBeNull()
+    expect(doc.forests[forest.id].note).toMatch(/^repair interrupted/)
+    expect(e.provider.machines.get(`${forest.id}/node-2`)!.running).toBe(false)
+
+    const again = await repairForest({...e.deps, signal: new AbortController().signal}, {forestId: forest.id, streams})
+    expect(again).toMatchObject({replaced: ['node-2'], status: 'repaired'})
   })
 
   test('nothing dead: nothing replaced', async () => {
