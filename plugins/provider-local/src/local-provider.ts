@@ -551,6 +551,9 @@ export class LocalProvider implements Provider {
         this.context.log.warn(`${node.id}: pid ${record.pid} is not this node's process any more (it was reused); not signalling it`)
       }
     }
+    // A plant killed (SIGKILL) between starting a node's process and writing its node.json leaves a
+    // process no file names: find it by the marker in its environment.
+    for (const pid of this.markedProcesses(dir)) await this.stop(pid)
     rmSync(dir, {force: true, recursive: true})
     try {
       rmdirSync(join(this.dataDir, forest.id))
@@ -583,6 +586,20 @@ export class LocalProvider implements Provider {
       return
     }
     for (let i = 0; i < 200 && this.alive(pid); i++) await this.context.helpers.sleep(25)
+  }
+
+  /** Running processes started for `dir` (their environment carries the node's marker); none where /proc is not there. */
+  private markedProcesses(dir: string): number[] {
+    let entries: string[]
+    try {
+      entries = readdirSync('/proc')
+    } catch {
+      return []
+    }
+    return entries
+      .filter((e) => /^\d+$/.test(e))
+      .map(Number)
+      .filter((pid) => pid !== process.pid && this.alive(pid) && this.isNodeProcess(pid, dir))
   }
 
   private readNodeFile(dir: string): NodeFile | undefined {
