@@ -222,7 +222,8 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     // A machine made from node-4's own user data, on addresses of its own, with a wrong route password.
     const node4 = sb.registry().nodes[forestId].find((n: any) => n.id === 'node-4')
     const text = server('node-4').userData
-    const password = /password: "([^"]+)"/.exec(text)![1]
+    // The route password (the cluster block's authorization), not the system account user's, which comes first.
+    const password = /user: "morpheus-route"\s+password: "([^"]+)"/.exec(text)![1]
     const stranger = {ipv4: '192.0.2.240', ipv6: '2001:db8:50:5555::1'}
     const userData = text
       .split(password)
@@ -234,6 +235,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
       .split('node-4')
       .join('stranger')
     expect(userData).toContain('stranger')
+    expect(userData).not.toContain(password)
     booter.boot({id: 99_001, ipv4: stranger.ipv4, ipv6: '2001:db8:50:5555::/64', name: 'stranger', userData})
     try {
       await booter.idle()
