@@ -45,8 +45,15 @@ test('destroyNode stops a node process that has no node.json yet', async () => {
   const sibling = spawn('sleep', ['120'], {env: {PATH: process.env.PATH, MORPHEUS_NODE_DIR: `${nodeDir}0`}, stdio: 'ignore'})
   try {
     await waitFor(() => context.helpers.processHasEnv(child.pid!, 'MORPHEUS_NODE_DIR', nodeDir), 5000)
-    const node: NodeRecord = {forest_id: forest.id, id: 'node-1', ip: '127.0.0.1', status: 'creating'}
-    await provider.destroyNode(node, forest, AbortSignal.timeout(30_000))
+    const node: NodeRecord = {
+      created_at: forest.created_at,
+      forest_id: forest.id,
+      id: 'node-1',
+      ip: '127.0.0.1',
+      role: 'edge',
+      status: 'creating',
+    }
+    await provider.destroyNode(node, forest)
     await exited
     expect(child.exitCode !== null || child.signalCode !== null).toBe(true)
     expect(context.helpers.processAlive(sibling.pid!)).toBe(true)
