@@ -553,7 +553,7 @@ export class LocalProvider implements Provider {
     }
     // A plant killed (SIGKILL) between starting a node's process and writing its node.json leaves a
     // process no file names: find it by the marker in its environment.
-    for (const pid of this.markedProcesses(dir)) await this.stop(pid)
+    for (const pid of this.markedProcesses(dir)) if (pid !== record?.pid) await this.stop(pid)
     rmSync(dir, {force: true, recursive: true})
     try {
       rmdirSync(join(this.dataDir, forest.id))
@@ -568,13 +568,23 @@ export class LocalProvider implements Provider {
    * clients closed over lame_duck_duration), SIGTERM once stop_timeout_seconds have passed.
    */
   private async stop(pid: number, lameDuck = false): Promise<void> {
+    // A process that ends (and is reaped) between the caller's look and a signal is stopped already.
+    const signal = (name: NodeJS.Signals): boolean => {
+      try {
+        process.kill(pid, name)
+        return true
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false
+        throw error
+      }
+    }
     if (lameDuck && this.natsMode === 'system') {
-      process.kill(pid, 'SIGUSR2')
+      if (!signal('SIGUSR2')) return
       const until = Date.now() + this.config.stop_timeout_seconds * 1000
       while (Date.now() < until && this.alive(pid)) await this.context.helpers.sleep(50)
       if (!this.alive(pid)) return
     }
-    process.kill(pid, 'SIGTERM')
+    if (!signal('SIGTERM')) return
     const deadline = Date.now() + this.config.stop_timeout_seconds * 1000
     while (Date.now() < deadline) {
       if (!this.alive(pid)) return
