@@ -51,6 +51,15 @@ interface NodeFile {
 
 const MARKER = 'MORPHEUS_NODE_DIR'
 
+/** What a node's nats.conf is rendered from (createNode, reconfigureNode and replaceNode requests all carry it). */
+type NodeConf = {
+  peers: readonly NodeRecord[]
+  cluster: boolean
+  ports: NatsPorts
+  clusterAuth: ClusterAuth | null
+  systemUser?: ClusterAuth | null
+}
+
 /** The program `name` stands for (a path, or a name looked up on PATH), or why there is none. */
 function findProgram(name: string): {path: string} | {problem: string} {
   if (name.includes('/')) {
@@ -387,18 +396,7 @@ export class LocalProvider implements Provider {
     }
   }
 
-  private natsConf(
-    dir: string,
-    forest: ForestRecord,
-    node: NodeRecord,
-    request: {
-      peers: readonly NodeRecord[]
-      cluster: boolean
-      ports: NatsPorts
-      clusterAuth: ClusterAuth | null
-      systemUser?: ClusterAuth | null
-    },
-  ): string {
+  private natsConf(dir: string, forest: ForestRecord, node: NodeRecord, request: NodeConf): string {
     const ip = node.ip
     return this.context.templates.natsConfig({
       bind: {client: ip, cluster: ip, monitor: ip},
@@ -418,15 +416,7 @@ export class LocalProvider implements Provider {
     dir: string,
     forest: ForestRecord,
     node: NodeRecord,
-    request: {
-      peers: readonly NodeRecord[]
-      cluster: boolean
-      ports: NatsPorts
-      clusterAuth: ClusterAuth | null
-      systemUser?: ClusterAuth | null
-      signal: AbortSignal
-      natsMode: NatsMode
-    },
+    request: NodeConf & {signal: AbortSignal; natsMode: NatsMode},
     binary = this.binary!,
   ): Promise<void> {
     const ip = node.ip

@@ -3,12 +3,11 @@ import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import type {ForestRecord, NodeRecord} from 'morpheus/plugin-api'
-import {testContext, testTemplates} from 'morpheus/testing'
+import type {NodeRecord} from 'morpheus/plugin-api'
 
 import {Sandbox} from '../../../test/helpers/cli.js'
 import {intToIp, ipToInt} from '../src/addresses.js'
-import {LocalProvider} from '../src/local-provider.js'
+import {localProvider} from './provider.js'
 
 // Every test sandbox has a free loopback range of its own, so no other test meets an address where
 // something already listens. Here something does: a real listener (another program) on a node port.
@@ -36,28 +35,7 @@ test('the provider skips an address where another process listens on a node port
   const dir = mkdtempSync(join(tmpdir(), 'morpheus-local-busy-'))
   // first: the client port is taken; first+1: the monitoring port. The node must get first+2.
   const listeners = [await listen(first, 4222), await listen(next(first), 8222)]
-  const context = testContext(
-    {
-      data_dir: join(dir, 'local'),
-      first_address: first,
-      nats_server: 'nats-server',
-      nimsforest_binary: '',
-      start_timeout_seconds: 10,
-      stop_timeout_seconds: 5,
-    },
-    {resolvePath: (v) => v, templates: await testTemplates()},
-  )
-  const provider = new LocalProvider(context)
-  const forest: ForestRecord = {
-    created_at: new Date().toISOString(),
-    id: `forest-busy${process.pid}`,
-    last_expansion: null,
-    node_count: 1,
-    operation: null,
-    provider: 'local',
-    size: 'small',
-    status: 'planting',
-  }
+  const {context, forest, provider} = await localProvider(dir, first, `forest-busy${process.pid}`)
   let node: NodeRecord | undefined
   try {
     await provider.preflight()

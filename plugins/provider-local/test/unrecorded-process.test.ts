@@ -3,39 +3,17 @@ import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import type {ForestRecord, NodeRecord} from 'morpheus/plugin-api'
-import {testContext, testTemplates} from 'morpheus/testing'
+import type {NodeRecord} from 'morpheus/plugin-api'
 
 import {waitFor} from '../../../test/helpers/cli.js'
-import {LocalProvider} from '../src/local-provider.js'
+import {localProvider} from './provider.js'
 
 // A plant killed (SIGKILL) between starting a node's process and writing its node.json leaves a running
 // process that no file names. destroyNode (teardown) must still stop it: it finds the process by the
 // marker the provider puts in every node process's environment.
 test('destroyNode stops a node process that has no node.json yet', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'morpheus-local-unrecorded-'))
-  const context = testContext(
-    {
-      data_dir: join(dir, 'local'),
-      first_address: '127.0.0.1',
-      nats_server: 'nats-server',
-      nimsforest_binary: '',
-      start_timeout_seconds: 10,
-      stop_timeout_seconds: 5,
-    },
-    {resolvePath: (v) => v, templates: await testTemplates()},
-  )
-  const provider = new LocalProvider(context)
-  const forest: ForestRecord = {
-    created_at: new Date().toISOString(),
-    id: `forest-unrecorded${process.pid}`,
-    last_expansion: null,
-    node_count: 1,
-    operation: null,
-    provider: 'local',
-    size: 'small',
-    status: 'planting',
-  }
+  const {context, forest, provider} = await localProvider(dir, '127.0.0.1', `forest-unrecorded${process.pid}`)
   const nodeDir = join(dir, 'local', forest.id, 'node-1')
   mkdirSync(nodeDir, {recursive: true})
   // The process as the provider starts it (its marker in the environment), before any node.json exists.
