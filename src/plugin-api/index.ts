@@ -511,6 +511,17 @@ export interface ProviderNode {
   running: boolean
 }
 
+/**
+ * A way into a node's NATS client port from this machine, where the node does not expose it (system mode
+ * listens on 127.0.0.1 only, and the cloud firewall admits SSH and monitoring): e.g. SSH port forwarding.
+ */
+export interface ClientTunnel {
+  /** The client URL to connect to instead of the node's own, e.g. nats://127.0.0.1:40123 */
+  url: string
+  /** Close the tunnel (idempotent). */
+  close(): Promise<void>
+}
+
 export interface NodeEndpoints {
   /** Base URL of the NATS monitoring server, e.g. http://127.0.1.1:8222 */
   monitor: string
@@ -623,6 +634,13 @@ export interface Provider {
    * JetStream meta group; without it, shrink uses destroyNode at that point. Idempotent.
    */
   stopNode?(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void>
+  /**
+   * Since API 2 (optional): reach a node's NATS client port from this machine through an authenticated,
+   * encrypted tunnel (the Hetzner provider forwards it over SSH), for the JetStream administration that
+   * grow, shrink and upgrade do. Without it the core connects to endpoints().client directly (local
+   * nodes). Reject with PREREQUISITE (and a hint) when the tunnel cannot be had (no key, SSH refused).
+   */
+  clientTunnel?(node: NodeRecord, ports: NatsPorts, signal: AbortSignal): Promise<ClientTunnel>
   /** Stop and remove one node. Idempotent: a node that is already gone is not an error. */
   destroyNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void>
   /** Machines of this forest that exist at the provider, whatever the registry says. */

@@ -98,6 +98,7 @@ type ProviderMethod = Exclude<keyof Provider, 'name' | 'natsMode'>
  * compile), so the guard never hides one.
  */
 const providerCalls: {[K in ProviderMethod]-?: (...args: Parameters<NonNullable<Provider[K]>>) => string} = {
+  clientTunnel: (node) => `: ${node.id}`,
   createNode: (request) => `: ${request.node.id}`,
   destroyForest: () => '',
   destroyNode: (node) => `: ${node.id}`,
