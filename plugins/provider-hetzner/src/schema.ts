@@ -26,6 +26,12 @@ export const configSchema: ConfigSchema = {
     description: 'A public key file to put on every node; uploaded once (found by fingerprint first)',
     type: 'string',
   },
+  ssh_identity_file: {
+    default: '',
+    description:
+      "Private key file for SSH to the nodes (Morpheus reaches a node's NATS client port through SSH for grow, shrink and upgrade); empty: ssh's own keys and agent",
+    type: 'string',
+  },
   ipv4: {default: true, description: 'Give each node a public IPv4 address too (IPv6 is always on)', type: 'boolean'},
   route_via: {default: 'ipv6', description: 'Which address the nodes route to each other over', enum: ['ipv6', 'ipv4'], type: 'string'},
   operator_cidrs: {
@@ -54,6 +60,7 @@ export interface Settings {
   image: string
   ssh_key: string
   ssh_public_key_path: string
+  ssh_identity_file: string
   ipv4: boolean
   route_via: 'ipv6' | 'ipv4'
   operator_cidrs: string[]
