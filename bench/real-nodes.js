@@ -46,7 +46,7 @@ const {NspawnBooter} = await load('real-nodes/booter.js')
 const {CloudFirewall} = await load('real-nodes/cloud-firewall.js')
 const {createNetwork, destroyNetwork, NET, startFileServer} = await load('real-nodes/network.js')
 const {buildSite, integrationFor} = await load('real-nodes/site.js')
-const {realNodesConfig} = await load('real-nodes/config.js')
+const {realNodesConfig, sshKey} = await load('real-nodes/config.js')
 
 const work = mkdtempSync(join(tmpdir(), 'morpheus-bench-real-'))
 let booter, sim, firewall, files
@@ -103,7 +103,7 @@ try {
   firewall.start()
   const sandbox = join(work, 'sandbox')
   execFileSync('mkdir', ['-p', join(sandbox, 'home')])
-  writeFileSync(join(sandbox, 'config.yaml'), realNodesConfig(integrationFor(site, files.url4)))
+  writeFileSync(join(sandbox, 'config.yaml'), realNodesConfig(integrationFor(site, files.url4), sshKey(work)))
   const env = {
     CI: 'true',
     HCLOUD_ENDPOINT: sim.url,

@@ -32,6 +32,11 @@ export interface WriterOptions {
   create?: boolean
   user?: string
   pass?: string
+  /**
+   * Keep to `servers`: do not add the addresses the servers advertise (a client reaching nodes through
+   * forwarders or tunnels, test/fixtures/real-nodes/clients.ts, cannot reach those).
+   */
+  ignoreClusterUpdates?: boolean
 }
 
 export interface StreamReport {
@@ -43,8 +48,12 @@ export interface StreamReport {
 }
 
 /** Connect with the settings the writer uses: reconnect for ever, quickly. */
-export async function connectClient(servers: string[], auth: {user?: string; pass?: string} = {}): Promise<NatsConnection> {
+export async function connectClient(
+  servers: string[],
+  auth: {user?: string; pass?: string; ignoreClusterUpdates?: boolean} = {},
+): Promise<NatsConnection> {
   return connect({
+    ignoreClusterUpdates: auth.ignoreClusterUpdates ?? false,
     servers,
     reconnect: true,
     maxReconnectAttempts: -1,

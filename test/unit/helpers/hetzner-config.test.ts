@@ -1,10 +1,14 @@
 import {load} from 'js-yaml'
+import {mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {validateCore} from '../../../src/config/config.js'
 import {validateAgainst} from '../../../src/config/schema.js'
 import {configSchema as hetznerSchema} from '../../../plugins/provider-hetzner/src/schema.js'
+import {fingerprint} from '../../../plugins/provider-hetzner/src/ssh.js'
 import {hetznerConfig, SIM_HETZNER} from '../../fixtures/hetzner-sim/config.js'
-import {realNodesConfig} from '../../fixtures/real-nodes/config.js'
+import {realNodesConfig, sshKey} from '../../fixtures/real-nodes/config.js'
 import {NET} from '../../fixtures/real-nodes/network.js'
 
 // The one builder of the Hetzner simulator's config (e2e tests and benchmarks): what it writes is a valid config, with
@@ -51,7 +55,11 @@ describe('hetznerConfig (test/fixtures/hetzner-sim/config.ts)', () => {
 
   test("realNodesConfig: the real machines' network and waits, integration keys kept with their types", () => {
     const config = assertValid(
-      realNodesConfig({nats_install: true, nats_version: '2.10.24'}, {forest: {nats_mode: 'embedded'}, hetzner: {ipv4: false}}),
+      realNodesConfig(
+        {nats_install: true, nats_version: '2.10.24'},
+        {identityFile: '/run/k/id', publicKeyPath: '/run/k/id.pub'},
+        {forest: {nats_mode: 'embedded'}, hetzner: {ipv4: false}},
+      ),
     )
     expect(config.forest).toEqual({form_timeout_seconds: 240, nats_mode: 'embedded'})
     expect(config.integration).toEqual({nats_install: true, nats_version: '2.10.24'})
@@ -60,6 +68,25 @@ describe('hetznerConfig (test/fixtures/hetzner-sim/config.ts)', () => {
       ipv4: false,
       operator_cidrs: NET.operatorCidrs,
       poll_interval_seconds: 0.5,
+      ssh_identity_file: '/run/k/id',
+      ssh_public_key_path: '/run/k/id.pub',
     })
+  })
+
+  test('sshKey: a new ed25519 pair in the given folder, the private key 0600, the public one a key Hetzner takes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'real-nodes-key-'))
+    try {
+      const key = sshKey(dir)
+      expect(key).toEqual({identityFile: join(dir, 'id_ed25519'), publicKeyPath: join(dir, 'id_ed25519.pub')})
+      expect(statSync(key.identityFile).mode & 0o777).toBe(0o600)
+      expect(readFileSync(key.identityFile, 'utf8')).toContain('BEGIN OPENSSH PRIVATE KEY')
+      const pub = readFileSync(key.publicKeyPath, 'utf8').trim()
+      expect(pub).toMatch(/^ssh-ed25519 AAAA\S+ morpheus-real-nodes-id_ed25519$/)
+      expect(fingerprint(pub)).toMatch(/^([0-9a-f]{2}:){15}[0-9a-f]{2}$/)
+      // A second pair is another key (each run its own).
+      expect(readFileSync(sshKey(dir, 'other').publicKeyPath, 'utf8')).not.toContain(pub.split(' ')[1])
+    } finally {
+      rmSync(dir, {force: true, recursive: true})
+    }
   })
 })
