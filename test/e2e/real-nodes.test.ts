@@ -6,29 +6,42 @@
  * the units start. The simulator's cloud firewall is enforced on the bridge (cloud-firewall.ts). Through the built
  * CLI: plant, grow with each registry backend, status, a reboot, strangers, Ctrl-C, teardown, embedded mode.
  *
+ * As on Hetzner, the machines run openssh-server and let root in with the project's SSH keys (the run's own key,
+ * config.ts sshKey), and a node's NATS client port listens on 127.0.0.1 inside it: the tests' NATS clients reach it
+ * through forwarders into each machine's network namespace (clients.ts), and write to the forest all the time while
+ * it changes (test/helpers/acked-writer.ts: no acked message may be lost).
+ *
  * What is not real: the Hetzner API (the simulator), and the Storage Box's CIFS mount: this kernel has no CIFS, so a
  * node of a Storage Box registry gets the WebDAV server's folder bind-mounted read-only at /mnt/forest instead (the
  * same file the CLI writes over WebDAV, as the CIFS mount would show it).
  *
- * Needs root, systemd-nspawn, nsenter, nft and the root fs: run `test/fixtures/real-nodes/rootfs.sh` once, then
+ * Needs root, systemd-nspawn, nsenter, nft, ssh (openssh-client) and the root fs: run `test/fixtures/real-nodes/rootfs.sh` once, then
  * `MORPHEUS_REAL_NODES=1 NODE_OPTIONS=--experimental-vm-modules npx jest test/e2e/real-nodes.test.ts`.
  * Without MORPHEUS_REAL_NODES=1 the file is skipped (CI sets it; .ci/run builds the root fs first).
  */
-import {execFileSync, spawnSync} from 'node:child_process'
-import {existsSync, mkdtempSync, rmSync} from 'node:fs'
+import {execFile, execFileSync, spawn, spawnSync} from 'node:child_process'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {promisify} from 'node:util'
+
+import {jetstreamManager} from '@nats-io/jetstream'
 
 import type {HetznerConfigOptions} from '../fixtures/hetzner-sim/config.js'
 import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
 import {NspawnBooter, type BootRequest} from '../fixtures/real-nodes/booter.js'
 import {CloudFirewall} from '../fixtures/real-nodes/cloud-firewall.js'
-import {realNodesConfig} from '../fixtures/real-nodes/config.js'
+import {NodeClients} from '../fixtures/real-nodes/clients.js'
+import {realNodesConfig, sshKey, type SshKey} from '../fixtures/real-nodes/config.js'
 import {createNetwork, destroyNetwork, NET, startFileServer} from '../fixtures/real-nodes/network.js'
 import {buildSite, integrationFor, natsServerBinary, type Site} from '../fixtures/real-nodes/site.js'
 import {startApache, type ApacheServer} from '../fixtures/webdav/apache.js'
 import {FakeS3} from '../../plugins/registry-s3/test/fixtures/fake-s3.js'
+import {AckedWriter, connectClient} from '../helpers/acked-writer.js'
 import {ROOT, Sandbox, waitFor} from '../helpers/cli.js'
+
+const execFileP = promisify(execFile)
 
 const ENABLED = process.env.MORPHEUS_REAL_NODES === '1'
 const CACHE = process.env.MORPHEUS_REAL_NODES_CACHE || '/var/cache/morpheus-test'
@@ -42,7 +55,7 @@ const IMAGE_FAILURES = ['locale']
 function prerequisites(): string[] {
   const missing: string[] = []
   if (process.getuid?.() !== 0) missing.push('root')
-  for (const tool of ['systemd-nspawn', 'nsenter', 'nft', 'ip', 'nats-server']) {
+  for (const tool of ['systemd-nspawn', 'nsenter', 'nft', 'ip', 'nats-server', 'ssh', 'ssh-keygen', 'ssh-keyscan']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) missing.push(tool)
   }
   if (!existsSync(join(CACHE, 'done'))) missing.push(`the root fs in ${CACHE} (run test/fixtures/real-nodes/rootfs.sh)`)
@@ -50,8 +63,52 @@ function prerequisites(): string[] {
 }
 
 /** The config of the runs here: a forest grows several times in a row, so no wait between expansions. */
-function hetznerConfig(integration: Record<string, string | boolean>, options: HetznerConfigOptions = {}): string {
-  return realNodesConfig(integration, {growth: {cooldown_minutes: 0}, ...options})
+function hetznerConfig(integration: Record<string, string | boolean>, key: SshKey, options: HetznerConfigOptions = {}): string {
+  return realNodesConfig(integration, key, {growth: {cooldown_minutes: 0}, ...options})
+}
+
+/** ssh as root to a node, the way Morpheus does on Hetzner (batch mode, one identity); never throws. */
+async function ssh(
+  identity: string,
+  address: string,
+  command: string[],
+  timeoutMs = 30_000,
+): Promise<{code: number | string; stdout: string; stderr: string}> {
+  try {
+    const {stderr, stdout} = await execFileP('ssh', [...sshOptions(identity), `root@${address}`, ...command], {
+      encoding: 'utf8',
+      timeout: timeoutMs,
+    })
+    return {code: 0, stderr, stdout}
+  } catch (error) {
+    const e = error as {code?: number | string; stdout?: string; stderr?: string}
+    return {code: e.code ?? -1, stderr: e.stderr ?? String(error), stdout: e.stdout ?? ''}
+  }
+}
+
+function sshOptions(identity: string): string[] {
+  return [
+    '-i',
+    identity,
+    '-F',
+    'none',
+    ...[
+      'BatchMode=yes',
+      'StrictHostKeyChecking=no',
+      'UserKnownHostsFile=/dev/null',
+      'IdentitiesOnly=yes',
+      'ConnectTimeout=10',
+      'LogLevel=ERROR',
+    ].flatMap((o) => ['-o', o]),
+  ]
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as {port: number}).port
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }
 
 async function varz(monitor: string): Promise<any> {
@@ -91,6 +148,11 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
   let apache: ApacheServer | undefined
   let s3: FakeS3 | undefined
   let forestId = ''
+  /** The run's SSH key (the project's key on the nodes), and a key the nodes never saw. */
+  let key: SshKey
+  let strangerKey: SshKey
+  let clients: NodeClients
+  let writer: AckedWriter | undefined
   const t0 = Date.now()
   const timings: Record<string, number> = {}
 
@@ -101,6 +163,8 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     const missing = prerequisites()
     if (missing.length > 0) throw new Error(`the real-node tests need: ${missing.join(', ')}`)
     work = mkdtempSync(join(tmpdir(), 'morpheus-real-nodes-'))
+    key = sshKey(work)
+    strangerKey = sshKey(work, 'id_stranger')
     createNetwork()
     site = buildSite(join(work, 'site'), join(CACHE, 'debs'))
     files = await startFileServer(site.root)
@@ -126,10 +190,13 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     await sim.start()
     firewall = new CloudFirewall(sim)
     firewall.start()
-    sb = new Sandbox(hetznerConfig(integration), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+    clients = new NodeClients(booter, {dir: join(work, 'clients')})
+    sb = new Sandbox(hetznerConfig(integration, key), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
   }, 120_000)
 
   afterAll(async () => {
+    await writer?.close()
+    await clients?.close()
     await booter?.stopAll()
     firewall?.stop()
     await sim?.stop()
@@ -199,6 +266,62 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
   /** The simulator's server of a node of the forest (its name is the machine's name). */
   const server = (nodeId: string) => [...sim.servers.values()].find((x) => x.labels.forest === forestId && x.labels.node === nodeId)!
 
+  test("SSH as on Hetzner: root logs in with the project's key on each node's IPv4 and IPv6, a stranger's key is refused, each machine has host keys of its own, and a port forward reaches the client port", async () => {
+    const publicKey = readFileSync(key.publicKeyPath, 'utf8').trim()
+    // The provider uploaded the run's key (POST /ssh_keys) and the servers carry it, by name and in the user data.
+    expect([...sim.sshKeys.values()].map((k) => k.public_key)).toEqual([publicKey])
+    // The image has no host key of its own to share: cloud-init made each machine's on its first boot.
+    expect(readdirSync(join(CACHE, 'rootfs', 'etc', 'ssh')).filter((f) => f.startsWith('ssh_host_'))).toEqual([])
+    const nodes: any[] = sb.registry().nodes[forestId]
+    expect(nodes).toHaveLength(3)
+    const hostKeys = new Set<string>()
+    for (const n of nodes) {
+      expect(server(n.id).userData).toContain(publicKey)
+      for (const address of [n.ipv4, n.ipv6]) {
+        const r = await ssh(key.identityFile, address, ['id -u; hostname; cat /etc/ssh/ssh_host_ed25519_key.pub'])
+        expect(r).toMatchObject({code: 0})
+        const [uid, hostname, hostKey] = r.stdout.trim().split('\n')
+        expect([uid, hostname]).toEqual(['0', server(n.id).name])
+        // The key the machine's sshd shows is the one in its /etc/ssh.
+        const scanned = await execFileP('ssh-keyscan', ['-t', 'ed25519', '-T', '10', address], {encoding: 'utf8'})
+        expect(scanned.stdout).toContain(hostKey.split(' ')[1])
+        hostKeys.add(hostKey.split(' ')[1])
+      }
+      const refused = await ssh(strangerKey.identityFile, n.ipv6, ['true'])
+      expect(refused.code).toBe(255)
+      expect(refused.stderr).toContain('Permission denied (publickey)')
+    }
+    expect(hostKeys.size).toBe(nodes.length)
+    // `ssh -N -L` (how Morpheus reaches a node's client port on Hetzner): the official NATS client through it.
+    const port = await freePort()
+    const tunnel = spawn(
+      'ssh',
+      [...sshOptions(key.identityFile), '-N', '-L', `127.0.0.1:${port}:127.0.0.1:4222`, `root@${nodes[0].ipv4}`],
+      {
+        stdio: 'ignore',
+      },
+    )
+    try {
+      let nc: Awaited<ReturnType<typeof connectClient>> | undefined
+      await waitFor(
+        async () => {
+          try {
+            nc = await connectClient([`nats://127.0.0.1:${port}`], {ignoreClusterUpdates: true})
+            return true
+          } catch {
+            return false
+          }
+        },
+        30_000,
+        500,
+      )
+      expect(nc!.info?.server_name).toBe(nodes[0].id)
+      await nc!.close()
+    } finally {
+      tunnel.kill()
+    }
+  }, 300_000)
+
   async function grownNodeJoins(nodeId: string, size: number): Promise<void> {
     const started = Date.now()
     const r = await sb.runJson(['grow', forestId, '--auto', '--threshold', '0'], {timeoutMs: 600_000})
@@ -214,9 +337,34 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     await cloudInitDone(server(nodeId).name)
   }
 
-  test('grow adds node-4 (registry none): it joins, and status is healthy', async () => {
+  test('grow adds node-4 (registry none) while the official NATS client writes to an R3 and an R1 stream through the forwarders: it joins, status is healthy, no acked message is lost', async () => {
+    const names = sb.registry().nodes[forestId].map((n: any) => server(n.id).name)
+    expect(names).toHaveLength(3)
+    const servers = await Promise.all(names.map((name: string) => clients.url(name)))
+    const streams = [
+      {name: 'GROW_R3', replicas: 3},
+      {name: 'GROW_R1', replicas: 1},
+    ]
+    writer = await AckedWriter.start({ignoreClusterUpdates: true, servers, streams})
+    await writer.waitForAcks(100, 120_000)
+    const before = writer.ackedCount
     await grownNodeJoins('node-4', 4)
-  }, 700_000)
+    const during = writer.ackedCount - before
+    await writer.waitForAcks(100, 120_000)
+    await writer.stop()
+    const report = await writer.verify()
+    timings.writerAcked = writer.ackedCount
+    timings.writerErrors = writer.errors
+    expect(during).toBeGreaterThan(0)
+    expect(report.map((r) => r.stream)).toEqual(['GROW_R3', 'GROW_R1'])
+    for (const r of report)
+      expect({acked: r.acked > 0, missing: r.missing, stream: r.stream}).toEqual({acked: true, missing: [], stream: r.stream})
+    // The streams go: the tests after this one reboot and replace nodes, which an R1 stream would tie down.
+    const jsm = await jetstreamManager(writer.nc)
+    for (const s of streams) await jsm.streams.delete(s.name)
+    await writer.close()
+    writer = undefined
+  }, 900_000)
 
   test('a stranger without the route credentials cannot join: stopped by the cloud firewall, and without it by NATS', async () => {
     // A machine made from node-4's own user data, on addresses of its own, with a wrong route password.
@@ -389,8 +537,22 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     ).toEqual(['active', 'active', 'active'])
   }, 400_000)
 
+  /** The name of the server a NATS client reaches through the forwarder of machine `name`. */
+  async function serverNameThrough(name: string): Promise<string | undefined> {
+    const nc = await connectClient([await clients.url(name)], {ignoreClusterUpdates: true})
+    try {
+      return nc.info?.server_name
+    } finally {
+      await nc.close()
+    }
+  }
+
   test('repair: a node whose machine died gets a new server with the same name and Primary IPs, booted as a fresh machine; the forest is healthy again', async () => {
     const victim = server('node-2')
+    // The tests' forwarder into node-2's machine (clients.ts) follows it to the new machine.
+    expect(await serverNameThrough(victim.name)).toBe('node-2')
+    const oldMachine = clients.serving(victim.name)
+    expect(oldMachine).toBe(clients.machinePid(victim.name))
     const ips = [victim.ipv4, victim.ipv6].filter((x) => x !== undefined).sort()
     // The machine dies at once (no clean shutdown): the simulator still lists its server as running.
     await booter.exec(victim.name, ['systemctl', 'poweroff', '--force', '--force'], 10_000).catch(() => undefined)
@@ -417,6 +579,9 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     expect(status.nodes.every((n: any) => n.health.healthy && n.health.routes === status.nodes.length - 1)).toBe(true)
     // The same server name back in the cluster (not a new peer beside a dead one).
     expect((await varz(`http://${status.nodes.find((n: any) => n.id === 'node-2').ipv4}:8222`)).server_name).toBe('node-2')
+    expect(await serverNameThrough(fresh.name)).toBe('node-2')
+    expect(clients.serving(fresh.name)).toBe(clients.machinePid(fresh.name))
+    expect(clients.serving(fresh.name)).not.toBe(oldMachine)
   }, 1_000_000)
 
   test('teardown leaves nothing: no server, no Primary IP, no machine', async () => {
@@ -431,7 +596,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
 
   test('embedded mode, IPv6-only nodes: the NimsForest stand-in forms a forest from the user data', async () => {
     const embedded = new Sandbox(
-      hetznerConfig({...integrationFor(site, files.url6)}, {forest: {nats_mode: 'embedded'}, hetzner: {ipv4: false}}),
+      hetznerConfig({...integrationFor(site, files.url6)}, key, {forest: {nats_mode: 'embedded'}, hetzner: {ipv4: false}}),
       {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN},
     )
     try {
