@@ -366,7 +366,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     writer = undefined
   }, 900_000)
 
-  test('a stranger without the route credentials cannot join: stopped by the cloud firewall, and without it by NATS', async () => {
+  test('a stranger without the route credentials cannot join: stopped by the cloud firewall, and without it by NATS; SSH is closed to it either way', async () => {
     // A machine made from node-4's own user data, on addresses of its own, with a wrong route password.
     const node4 = sb.registry().nodes[forestId].find((n: any) => n.id === 'node-4')
     const text = server('node-4').userData
@@ -400,7 +400,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
   async function strangerStaysOut(stranger: {ipv4: string; ipv6: string}): Promise<void> {
     const monitors = sb.registry().nodes[forestId].map((n: any) => `http://${n.ipv4}:8222`)
     const target = sb.registry().nodes[forestId].find((n: any) => n.id === 'node-1')
-    const reach = () => booter.exec('stranger', ['timeout', '5', 'bash', '-c', `exec 3<>/dev/tcp/${target.ipv6}/6222`])
+    const reach = (port = 6222) => booter.exec('stranger', ['timeout', '5', 'bash', '-c', `exec 3<>/dev/tcp/${target.ipv6}/${port}`])
     const alone = async () => {
       expect((await varz(`http://${stranger.ipv4}:8222`)).routes).toBe(0)
       for (const m of monitors) {
@@ -409,14 +409,17 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
         expect(routes).toHaveLength(3)
       }
     }
-    // With the cloud firewall: the route port of every forest node is closed to it.
+    // With the cloud firewall: the route port of every forest node is closed to it, and SSH too (operators only).
     expect((await reach()).code).not.toBe(0)
+    expect((await reach(22)).code).not.toBe(0)
     await new Promise((r) => setTimeout(r, 10_000))
     await alone()
     // Without it (only the nodes' own ufw and NATS): the port answers (ufw lets routes in), NATS refuses the route.
     firewall.enabled = false
     firewall.sync()
     expect((await reach()).code).toBe(0)
+    // SSH stays closed to it: the node's ufw lets only the operator's networks in on port 22.
+    expect((await reach(22)).code).not.toBe(0)
     await booter.exec('stranger', ['systemctl', 'restart', 'nats.service'])
     await new Promise((r) => setTimeout(r, 15_000))
     await alone()
