@@ -540,6 +540,13 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     ).toEqual(['active', 'active', 'active'])
   }, 400_000)
 
+  /** A machine's ed25519 host key (type and key, no comment), read from inside it. */
+  async function hostKey(name: string): Promise<string> {
+    const r = await booter.exec(name, ['cat', '/etc/ssh/ssh_host_ed25519_key.pub'])
+    expect(r.code).toBe(0)
+    return r.stdout.trim().split(' ').slice(0, 2).join(' ')
+  }
+
   /** The name of the server a NATS client reaches through the forwarder of machine `name`. */
   async function serverNameThrough(name: string): Promise<string | undefined> {
     const nc = await connectClient([await clients.url(name)], {ignoreClusterUpdates: true})
@@ -556,6 +563,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     expect(await serverNameThrough(victim.name)).toBe('node-2')
     const oldMachine = clients.serving(victim.name)
     expect(oldMachine).toBe(clients.machinePid(victim.name))
+    const oldHostKey = await hostKey(victim.name)
     const ips = [victim.ipv4, victim.ipv6].filter((x) => x !== undefined).sort()
     // The machine dies at once (no clean shutdown): the simulator still lists its server as running.
     await booter.exec(victim.name, ['systemctl', 'poweroff', '--force', '--force'], 10_000).catch(() => undefined)
@@ -585,6 +593,14 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     expect(await serverNameThrough(fresh.name)).toBe('node-2')
     expect(clients.serving(fresh.name)).toBe(clients.machinePid(fresh.name))
     expect(clients.serving(fresh.name)).not.toBe(oldMachine)
+    // A new machine has new SSH host keys on the same addresses (as a server Hetzner makes anew): whoever keeps
+    // known_hosts must expect that of a repaired node.
+    const freshKey = await hostKey(fresh.name)
+    expect(freshKey).toMatch(/^ssh-ed25519 /)
+    expect(freshKey).not.toBe(oldHostKey)
+    const node2 = status.nodes.find((n: any) => n.id === 'node-2')
+    const login = await ssh(key.identityFile, node2.ipv6, ['cat', '/etc/ssh/ssh_host_ed25519_key.pub'])
+    expect({code: login.code, key: login.stdout.trim().split(' ').slice(0, 2).join(' ')}).toEqual({code: 0, key: freshKey})
   }, 1_000_000)
 
   test('teardown leaves nothing: no server, no Primary IP, no machine', async () => {
@@ -612,6 +628,9 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
         const v = await varz(n.monitor)
         expect(v.routes).toBe(1)
         expect(v.cluster.name).toBe(r.out.forest.id)
+        // SSH over IPv6 alone (what reaches the client port of an IPv6-only node).
+        const login = await ssh(key.identityFile, n.ipv6, ['hostname'])
+        expect(login).toMatchObject({code: 0})
       }
       for (const m of booter.machines.values()) await cloudInitDone(m.request.name)
       const down = await embedded.runJson(['teardown', r.out.forest.id, '--yes'], {timeoutMs: 300_000})
