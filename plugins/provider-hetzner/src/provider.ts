@@ -31,6 +31,7 @@ import {createPrimaryIp, deletePrimaryIps, forestPrimaryIps, listForestPrimaryIp
 import {estimateCost} from './resources/pricing.js'
 import {replaceServer} from './resources/replace.js'
 import {createServer, deleteServer, firstChoice, listServers, nodeServers, userData} from './resources/servers.js'
+import {shutDownServer} from './resources/shutdown.js'
 import {SshKeys} from './resources/ssh-keys.js'
 import {settingsOf, type Settings} from './schema.js'
 
@@ -255,6 +256,22 @@ export class HetznerProvider implements Provider, Cloud {
 
   private userData(request: PlanRequest, node: NodeRecord, sshKeys: string[] = this.sshKeys.publicKeys): string {
     return userData(this, request, node, sshKeys, this.operatorCidrs ?? this.settings.operator_cidrs)
+  }
+
+  /**
+   * shrink: stop the node's NATS gracefully, keeping the server: a shutdown (ACPI), so systemd stops
+   * nats.service with its KillSignal (SIGUSR2: lame duck mode), waited for until the server is off,
+   * at most shutdown_timeout_seconds (then powered off). A server already off, or gone, is fine.
+   */
+  async stopNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void> {
+    const servers = new Map<number, {id: number; name: string}>()
+    for (const s of await nodeServers(this, forest.id, node.id, signal)) servers.set(s.id, s)
+    const ref = Number(node.provider_ref)
+    if (servers.size === 0 && Number.isInteger(ref) && ref > 0) servers.set(ref, {id: ref, name: resourceName(forest.id, node.id)})
+    for (const server of servers.values()) {
+      const how = await shutDownServer(this, server, {limitMs: this.settings.shutdown_timeout_seconds * 1000, signal})
+      this.context.log.debug(`${node.id}: server ${server.name} (${server.id}) ${how.replace('_', ' ')}`)
+    }
   }
 
   async destroyNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void> {

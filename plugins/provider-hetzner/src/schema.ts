@@ -47,6 +47,13 @@ export const configSchema: ConfigSchema = {
   },
   poll_interval_seconds: {default: 1, description: 'Time between checks of pending actions', minimum: 0.01, type: 'number'},
   boot_timeout_seconds: {default: 300, description: 'How long a server may take to be created and started', minimum: 1, type: 'integer'},
+  shutdown_timeout_seconds: {
+    default: 120,
+    description:
+      'How long a server may take to shut down (shrink, upgrade: systemd stops NATS in lame duck mode, at most 45 s) before it is powered off',
+    minimum: 1,
+    type: 'integer',
+  },
   parallel: {default: 10, description: 'At most this many API creations at once', maximum: 50, minimum: 1, type: 'integer'},
   request_timeout_seconds: {default: 30, description: 'Time limit of one API request', minimum: 1, type: 'integer'},
 }
@@ -68,6 +75,7 @@ export interface Settings {
   public_address_url: string
   poll_interval_seconds: number
   boot_timeout_seconds: number
+  shutdown_timeout_seconds: number
   parallel: number
   request_timeout_seconds: number
 }
