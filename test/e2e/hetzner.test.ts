@@ -1,7 +1,9 @@
+import {jetstreamManager} from '@nats-io/jetstream'
 import {existsSync, readFileSync} from 'node:fs'
 
 import {hetznerConfig, type HetznerConfigOptions} from '../fixtures/hetzner-sim/config.js'
 import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
+import {AckedWriter, connectClient} from '../helpers/acked-writer.js'
 import {Sandbox, collect, onTerminal} from '../helpers/cli.js'
 
 // `morpheus plant cloud` against the Hetzner API simulator (a test fixture: no machine here reaches Hetzner), through
@@ -369,4 +371,78 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(r.stderr).toMatch(/unavailable \(HTTP 503\)/)
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
   }, 180_000)
+})
+
+describe('hetzner: shrink through the built CLI against the simulator (its servers run the user data’s real nats-server)', () => {
+  let sim: HetznerSim
+  let sb: Sandbox
+  beforeAll(async () => {
+    const block = 100 + Math.floor(Math.random() * 8) * 10
+    sim = new HetznerSim({bootMs: 300, bootNats: true, ipv4Pool: [block, block + 9], tokens: {ro: [], rw: [TOKEN]}})
+    await sim.start()
+    sb = new Sandbox(config(randomPorts()), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+  })
+  afterAll(async () => {
+    await sim.stop()
+    await sb.cleanup()
+  })
+  afterEach(() => expect(sim.violations).toEqual([]))
+
+  test('3 → 2 nodes under acked writes: replicas moved, the server shut down (NATS in lame duck mode) before it is deleted, nothing of it left, no acked message lost', async () => {
+    const planted = await sb.json(['plant', 'cloud', 'medium', '--yes'], {timeoutMs: 120_000})
+    const id = planted.forest.id
+    const ports = planted.nodes[0].client.split(':').pop()
+    const clients = (): string[] => sb.registry().nodes[id].map((n: any) => `nats://${n.ipv4}:${ports}`)
+    const writer = await AckedWriter.start({
+      intervalMs: 10,
+      servers: clients(),
+      streams: [
+        {name: 'R2', replicas: 2},
+        {name: 'R1', replicas: 1},
+      ],
+    })
+    try {
+      await writer.waitForAcks(100)
+      // The node holding the R1 stream: its one copy has to move before the server goes.
+      const nc = await connectClient(clients())
+      const node = (await (await jetstreamManager(nc)).streams.info('R1')).cluster!.leader!
+      await nc.close()
+      const record = sb.registry().nodes[id].find((n: any) => n.id === node)
+      const serverId = Number(record.provider_ref)
+      const ips = [sim.servers.get(serverId)!.ipv4, sim.servers.get(serverId)!.ipv6]
+      const from = sim.requests.length
+      const r = await sb.runJson(['shrink', id, '--node', node, '--yes'], {timeoutMs: 240_000})
+      if (r.code !== 0) throw new Error(`shrink exited ${r.code}\n${r.stdout}\n${r.stderr}`)
+      expect(r.out).toMatchObject({forest: {node_count: 2, operation: null}, picked: false, removed: {id: node}, resumed: false})
+      expect(r.out.moved).toEqual(expect.arrayContaining([{replicas: 1, replicas_after: 1, stream: 'R1'}]))
+      // The calls on that server: a graceful shutdown, and only then the delete; never a power-off.
+      const onServer = sim.requests
+        .slice(from)
+        .filter((q) => q.method !== 'GET' && q.path.startsWith(`/servers/${serverId}`))
+        .map((q) => `${q.method} ${q.path.replace(/\/\d+/, '/{id}')} ${q.status}`)
+      expect(onServer).toEqual(['POST /servers/{id}/actions/shutdown 201', 'DELETE /servers/{id} 200'])
+      // Its operating system stopped NATS with the unit's stop signal (lame duck mode), and it left by itself.
+      expect(sim.shutdowns).toEqual([expect.objectContaining({code: 0, result: 'exited', server: serverId, signal: 'SIGUSR2'})])
+      // Nothing of it is left: no server, no Primary IP, no firewall rule for its addresses.
+      expect(sim.servers.has(serverId)).toBe(false)
+      for (const ip of ips) expect(ip === undefined || !sim.primaryIps.has(ip)).toBe(true)
+      expect([...sim.servers.values()].filter((s: any) => s.labels.forest === id).map((s: any) => s.labels.node)).not.toContain(node)
+      expect(JSON.stringify([...sim.firewalls.values()][0].rules)).not.toContain(record.ipv4)
+      expect(sb.registry().nodes[id].map((n: any) => n.id)).not.toContain(node)
+
+      await writer.waitForAcks(50, 60_000)
+      await writer.stop()
+      const report = await writer.verify(clients())
+      expect(report.map((x) => [x.stream, x.missing])).toEqual([
+        ['R2', []],
+        ['R1', []],
+      ])
+      expect(report.every((x) => x.acked >= 100)).toBe(true)
+      expect((await sb.json(['status', id])).health).toBe('healthy')
+    } finally {
+      await writer.close()
+    }
+    await sb.json(['teardown', id, '--yes'])
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+  }, 360_000)
 })
