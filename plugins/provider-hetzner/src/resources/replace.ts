@@ -1,7 +1,7 @@
 import type {CreatedNode, ReplaceNodeRequest} from 'morpheus/plugin-api'
 
 import {addressesOf, type NodeIps} from '../addresses.js'
-import {isCode, type Cloud} from './cloud.js'
+import type {Cloud} from './cloud.js'
 import {nodePrimaryIps} from './primary-ips.js'
 import {createServer, deleteServer, nodeServers, type ServerRun} from './servers.js'
 import {shutDownServer} from './shutdown.js'
