@@ -373,7 +373,7 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
   }, 180_000)
 })
 
-describe('hetzner: shrink through the built CLI against the simulator (its servers run the user data’s real nats-server)', () => {
+describe('hetzner: shrink and upgrade through the built CLI against the simulator (its servers run the user data’s real nats-server)', () => {
   let sim: HetznerSim
   let sb: Sandbox
   beforeAll(async () => {
@@ -445,4 +445,72 @@ describe('hetzner: shrink through the built CLI against the simulator (its serve
     await sb.json(['teardown', id, '--yes'])
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
   }, 360_000)
+
+  test('upgrade under acked writes: the R1 stream moved off each node before its new server (an empty disk) replaces it; each old server shut down before its delete; no acked message lost', async () => {
+    const planted = await sb.json(['plant', 'cloud', 'medium', '--yes'], {timeoutMs: 120_000})
+    const id = planted.forest.id
+    const port = planted.nodes[0].client.split(':').pop()
+    const clients = (): string[] => sb.registry().nodes[id].map((n: any) => `nats://${n.ipv4}:${port}`)
+    const writer = await AckedWriter.start({
+      intervalMs: 10,
+      servers: clients(),
+      streams: [
+        {name: 'U3', replicas: 3},
+        {name: 'U1', replicas: 1},
+      ],
+    })
+    try {
+      await writer.waitForAcks(100)
+      const nc = await connectClient(clients())
+      const holder = (await (await jetstreamManager(nc)).streams.info('U1')).cluster!.leader!
+      await nc.close()
+      const oldServers = sb.registry().nodes[id].map((n: any) => Number(n.provider_ref))
+      const shutdownsBefore = sim.shutdowns.length
+      const from = sim.requests.length
+
+      const dry = await sb.json(['upgrade', id, '--nats', '2.11.4', '--dry-run'])
+      expect(dry.moved).toEqual([{from: holder, stream: 'U1', to: null}])
+      const r = await sb.runJson(['upgrade', id, '--nats', '2.11.4', '--yes'], {timeoutMs: 300_000})
+      if (r.code !== 0) throw new Error(`upgrade exited ${r.code}\n${r.stdout}\n${r.stderr}`)
+      expect(r.out).toMatchObject({status: 'upgraded', target: {nats: '2.11.4'}})
+      expect([...r.out.upgraded].sort()).toEqual(['node-1', 'node-2', 'node-3'])
+      // U1 left its node before that node's server was replaced (and again wherever it was when its turn came).
+      expect(r.out.moved[0]).toMatchObject({from: holder, stream: 'U1'})
+      for (const m of r.out.moved) expect(m.to).not.toBe(m.from)
+      // Every old server: shut down (NATS in lame duck mode, leaving by itself), then deleted; new servers in their place.
+      for (const serverId of oldServers) {
+        const calls = sim.requests
+          .slice(from)
+          .filter((q) => q.method !== 'GET' && q.path.startsWith(`/servers/${serverId}`))
+          .map((q) => `${q.method} ${q.path.replace(/\/\d+/, '/{id}')} ${q.status}`)
+        expect(calls).toEqual(['POST /servers/{id}/actions/shutdown 201', 'DELETE /servers/{id} 200'])
+        expect(sim.servers.has(serverId)).toBe(false)
+      }
+      expect(
+        sim.shutdowns
+          .slice(shutdownsBefore)
+          .map((x) => [x.server, x.signal, x.result, x.code])
+          .sort(),
+      ).toEqual(oldServers.map((serverId: number) => [serverId, 'SIGUSR2', 'exited', 0]).sort())
+
+      await writer.waitForAcks(50, 60_000)
+      await writer.stop()
+      const report = await writer.verify(clients())
+      expect(report.map((x) => [x.stream, x.missing])).toEqual([
+        ['U3', []],
+        ['U1', []],
+      ])
+      expect(report.every((x) => x.acked >= 100)).toBe(true)
+      const check = await connectClient(clients())
+      const u1 = await (await jetstreamManager(check)).streams.info('U1')
+      await check.close()
+      expect(u1.config.num_replicas).toBe(1)
+      expect(u1.state.messages).toBe(report.find((x) => x.stream === 'U1')!.found)
+      expect((await sb.json(['status', id])).health).toBe('healthy')
+    } finally {
+      await writer.close()
+    }
+    await sb.json(['teardown', id, '--yes'])
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+  }, 420_000)
 })
