@@ -262,15 +262,22 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(sb.registry().forests[id]).toBeUndefined()
   }, 150_000)
 
-  test('a one-node forest cannot grow on Hetzner (no reconfigureNode): exit 5 with what to do, and no server added', async () => {
+  // Growing a one-node Hetzner forest makes node-1 again as a cluster member, its streams carried over SSH (proven on
+  // real nodes in real-nodes.test.ts). These simulated servers run no SSH: the carry cannot start, so grow refuses first.
+  test('a one-node forest whose node cannot be reached over SSH does not grow on Hetzner: exit 5 with why, and no server added or changed', async () => {
     const planted = await sb.json(['plant', 'cloud', 'small', '--yes'])
     const id = planted.forest.id
+    const serverIds = () => [...sim.servers.values()].filter((s: any) => s.labels.forest === id).map((s: any) => s.id)
+    const before = serverIds()
+    expect(before).toHaveLength(1)
     const r = await sb.run(['grow', id, '--auto', '--threshold', '0', '--json'], {timeoutMs: 120_000})
     expect(r.code).toBe(5)
     const out = JSON.parse(r.stdout)
     expect(out).toMatchObject({forest_id: id, status: 'error'})
-    expect(out.error.message).toContain('cannot turn the one-node forest')
-    expect([...sim.servers.values()].filter((s: any) => s.labels.forest === id)).toHaveLength(1)
+    expect(out.error.message).toContain('its JetStream data could not be kept if it grew')
+    expect(out.error.message).toMatch(/cannot reach node-1's NATS client port through SSH \(root@[^)]+\): .*refused\); nothing was changed/)
+    expect(out.error.hint).toContain('providers.hetzner.ssh_identity_file')
+    expect(serverIds()).toEqual(before)
     expect(sb.registry().nodes[id].map((n: any) => n.id)).toEqual(['node-1'])
     expect((await sb.json(['status', id])).health).toBe('healthy')
     await sb.json(['teardown', id, '--yes'])

@@ -1,8 +1,10 @@
 import type {
+  ClientTunnel,
   CostEstimate,
   CreatedNode,
   CreateNodeRequest,
   ForestRecord,
+  NatsPorts,
   NodeAddresses,
   NodeRecord,
   NodeReservation,
@@ -32,6 +34,7 @@ import {estimateCost} from './resources/pricing.js'
 import {replaceServer} from './resources/replace.js'
 import {createServer, deleteServer, firstChoice, listServers, nodeServers, userData} from './resources/servers.js'
 import {SshKeys} from './resources/ssh-keys.js'
+import {openClientTunnel} from './resources/ssh-tunnel.js'
 import {settingsOf, type Settings} from './schema.js'
 
 /**
@@ -174,6 +177,11 @@ export class HetznerProvider implements Provider, Cloud {
       },
       request,
     )
+  }
+
+  /** JetStream administration (grow from one node, shrink, upgrade): the node's client port over SSH (resources/ssh-tunnel.ts). */
+  clientTunnel(node: NodeRecord, ports: NatsPorts, signal: AbortSignal): Promise<ClientTunnel> {
+    return openClientTunnel(this.context, this.settings, node, ports, signal)
   }
 
   /** repair and upgrade: a new server for the node, with its name, labels and Primary IPs (resources/replace.ts). */
