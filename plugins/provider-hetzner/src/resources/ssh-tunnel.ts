@@ -38,6 +38,10 @@ export interface SshTarget {
   address: string
   /** The client port inside the node. */
   port: number
+  /** The node's SSH port (22; another only in tests). */
+  sshPort?: number
+  /** Where the client port listens inside the node (127.0.0.1; another only in tests). */
+  portHost?: string
   /** A stable name for the machine's host key (forest, node, server). */
   alias: string
   /** Private key file ('' for ssh's defaults). */
@@ -61,19 +65,27 @@ export function sshArgs(target: SshTarget): string[] {
     `UserKnownHostsFile=${target.knownHosts}`,
     '-o',
     `HostKeyAlias=${target.alias}`,
+    // Readable entries: an operator can find (and remove) the key of a forest's node by its alias.
+    '-o',
+    'HashKnownHosts=no',
     '-o',
     'LogLevel=ERROR',
     ...(target.identity ? ['-i', target.identity, '-o', 'IdentitiesOnly=yes'] : []),
+    '-p',
+    String(target.sshPort ?? 22),
     '-l',
     'root',
     '-W',
-    `127.0.0.1:${target.port}`,
+    `${target.portHost ?? '127.0.0.1'}:${target.port}`,
     target.address,
   ]
 }
 
 /** The last meaningful line ssh wrote to stderr (its reason), short. */
-function reason(stderr: string): string {
+function reason(stderr: string, target: SshTarget): string {
+  // ssh is in, but the node refused the forward: nothing listens there.
+  if (/stdio forwarding failed|open failed/.test(stderr))
+    return `the client port did not answer (nothing listens on ${target.portHost ?? '127.0.0.1'}:${target.port} in the node)`
   const lines = stderr
     .split('\n')
     .map((l) => l.trim())
@@ -120,9 +132,10 @@ function probe(target: SshTarget, signal: AbortSignal, timeoutMs = 30_000): Prom
     child.stdout!.on('data', (d) => {
       out += d
       if (out.startsWith('INFO ')) finish()
-      else if (out.length > 8) finish(new Error(`something other than NATS answers on 127.0.0.1:${target.port} of the node`))
+      else if (out.length > 8)
+        finish(new Error(`something other than NATS answers on ${target.portHost ?? '127.0.0.1'}:${target.port} in the node`))
     })
-    child.once('exit', (code) => finish(new Error(code === 255 ? reason(err) : `the client port did not answer (${reason(err)})`)))
+    child.once('exit', () => finish(new Error(reason(err, target))))
   })
 }
 
@@ -196,7 +209,7 @@ export async function openClientTunnel(
     port: ports.client,
   }
   try {
-    await probe(target, signal)
+    return await openTunnel(target, signal)
   } catch (error) {
     if (signal.aborted) throw error
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT'
@@ -210,6 +223,11 @@ export async function openClientTunnel(
         : 'Morpheus reaches JetStream on a node through SSH as root: the node must have your key (providers.hetzner.ssh_key or ssh_public_key_path), this machine must find the private key (providers.hetzner.ssh_identity_file, or ssh-agent), and providers.hetzner.ssh_cidrs (or operator_cidrs) must admit this machine.',
     )
   }
+}
+
+/** A tunnel to the target: one ssh -W first (it must get the NATS greeting through), then the local listener. */
+export async function openTunnel(target: SshTarget, signal: AbortSignal): Promise<ClientTunnel> {
+  await probe(target, signal)
   const server = createServer()
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
