@@ -1,8 +1,10 @@
+import {jetstream, jetstreamManager} from '@nats-io/jetstream'
 import {existsSync, readFileSync} from 'node:fs'
 
 import {hetznerConfig, type HetznerConfigOptions} from '../fixtures/hetzner-sim/config.js'
 import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
 import {Sandbox, collect, onTerminal} from '../helpers/cli.js'
+import {connectForest} from '../../src/jetstream/connect.js'
 
 // `morpheus plant cloud` against the Hetzner API simulator (a test fixture: no machine here reaches Hetzner), through
 // the built CLI: the core's user data boots each simulated server as a real nats-server on its loopback Primary IPv4,
@@ -283,6 +285,47 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     await sb.json(['teardown', id, '--yes'])
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
   }, 150_000)
+
+  test('client_access: direct: a one-node forest grows, node-1 made again on its Primary IPs with its R1 stream carried (every acked message there)', async () => {
+    const direct = new Sandbox(config(randomPorts(), {growth: {cooldown_minutes: 0}, hetzner: {client_access: 'direct'}}), {
+      HCLOUD_ENDPOINT: sim.url,
+      HCLOUD_TOKEN: TOKEN,
+    })
+    try {
+      const planted = await direct.json(['plant', 'cloud', 'small', '--yes'])
+      const id = planted.forest.id
+      const servers = () => [...sim.servers.values()].filter((s: any) => s.labels.forest === id)
+      const [old] = servers()
+      const nc = await connectForest([planted.nodes[0].client], {name: 'e2e writer'})
+      await (await jetstreamManager(nc)).streams.add({name: 'ORDERS', subjects: ['orders.>']})
+      for (let i = 1; i <= 50; i++) await jetstream(nc).publish('orders.new', String(i))
+      await nc.close()
+      const r = await direct.runJson(['grow', id, '--auto', '--threshold', '0'], {timeoutMs: 180_000})
+      if (r.code !== 0) throw new Error(`grow failed: ${r.stdout}\n${r.stderr}`)
+      expect(r.out.action).toMatchObject({count: 1, node_ids: ['node-2'], nodes_after: 2})
+      // node-1 is a new server with the old one's name and addresses; the old one is gone.
+      const node1 = servers().find((s: any) => s.labels.node === 'node-1')!
+      expect(node1.id).not.toBe(old.id)
+      expect([node1.name, node1.ipv4, node1.ipv6]).toEqual([old.name, old.ipv4, old.ipv6])
+      expect(sim.servers.has(old.id)).toBe(false)
+      const status = await direct.json(['status', id])
+      expect(status.health).toBe('healthy')
+      // node-2's client port: node-1's URL with node-2's address (the forest's ports).
+      const node2 = direct.registry().nodes[id].find((n: any) => n.id === 'node-2')
+      const url = new URL(planted.nodes[0].client)
+      url.hostname = node2.probe_address ?? node2.ip
+      const after = await connectForest([url.toString()], {name: 'e2e reader'})
+      const info = await (await jetstreamManager(after)).streams.info('ORDERS')
+      expect({messages: info.state.messages, subjects: info.config.subjects}).toEqual({messages: 50, subjects: ['orders.>']})
+      const last = await (await jetstreamManager(after)).streams.getMessage('ORDERS', {seq: 50})
+      expect(last!.string()).toBe('50')
+      await after.close()
+      expect((await direct.runJson(['teardown', id, '--yes'], {timeoutMs: 120_000})).code).toBe(0)
+      expect(servers()).toEqual([])
+    } finally {
+      await direct.cleanup()
+    }
+  }, 300_000)
 
   test("a cloud plant boots its servers in one round (the provider's bound, 10) with the defaults; a forest.parallel in the config still bounds it", async () => {
     /** The create_server actions of a forest's servers: when each started and finished (ms). */

@@ -180,8 +180,10 @@ export class HetznerProvider implements Provider, Cloud {
   }
 
   /** JetStream administration (grow from one node, shrink, upgrade): the node's client port over SSH (resources/ssh-tunnel.ts). */
-  clientTunnel(node: NodeRecord, ports: NatsPorts, signal: AbortSignal): Promise<ClientTunnel> {
-    return openClientTunnel(this.context, this.settings, node, ports, signal)
+  // Absent with client_access: direct (the core then connects to the node's client URL itself).
+  get clientTunnel(): ((node: NodeRecord, ports: NatsPorts, signal: AbortSignal) => Promise<ClientTunnel>) | undefined {
+    if (this.settings.client_access === 'direct') return undefined
+    return (node, ports, signal) => openClientTunnel(this.context, this.settings, node, ports, signal)
   }
 
   /** repair and upgrade: a new server for the node, with its name, labels and Primary IPs (resources/replace.ts). */
