@@ -6,7 +6,7 @@ import {isFormed} from '../monitor/nats.js'
 import type {StreamsLook, StreamView} from '../monitor/streams.js'
 import type {ForestRecord, NodeRecord, NodeVersions} from '../plugin-api/index.js'
 import type {ForestDeps} from './deps.js'
-import {endpointsOf, nodePorts} from './endpoints.js'
+import {connectNodes} from './reach.js'
 import {describeStream, NodeReplacement, type ReplaceClaim} from './replace.js'
 import {asError, OperationRunner, type Operation, type Outcome} from './runner.js'
 import {describeVersions} from './versions.js'
@@ -291,10 +291,10 @@ export class Upgrade implements Operation<UpgradeResult, ReplaceClaim> {
     }
   }
 
+  /** The forest's nodes over their client ports (through the provider's tunnels where it has them: Hetzner's SSH). */
   private connect(): Promise<NatsConnection> {
     const {work} = this
-    const servers = work.nodes.map((n) => endpointsOf(work.handle.provider, n, nodePorts(n, work.forest, this.deps.settings.ports)).client)
-    return this.deps.jetstream!.connect(servers, {name: 'morpheus upgrade'})
+    return connectNodes({...this.deps, jetstream: this.deps.jetstream!}, work.handle, work.forest, work.nodes, {name: 'morpheus upgrade'})
   }
 
   private async close(): Promise<void> {
@@ -314,6 +314,8 @@ export class Upgrade implements Operation<UpgradeResult, ReplaceClaim> {
     const here = r1On(streams, [node])
     if (here.length === 0) return
     Upgrade.checkMovable(this.deps, this.work, here)
+    // A node replaced since the connection was opened has a new machine (a tunnel to the old one is gone): open it again.
+    if (this.upgraded.length > 0) await this.close()
     const nc = (this.nc ??= await this.connect())
     const timeoutMs = (this.request.streamsTimeoutSeconds ?? 120) * 1000
     // The JetStream API's own view (the monitor's may lag): every R1 stream with its replica on the node.

@@ -1,10 +1,11 @@
-import {jetstreamManager} from '@nats-io/jetstream'
+import {jetstream, jetstreamManager} from '@nats-io/jetstream'
 import {existsSync, readFileSync} from 'node:fs'
 
 import {hetznerConfig, type HetznerConfigOptions} from '../fixtures/hetzner-sim/config.js'
 import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
 import {AckedWriter, connectClient} from '../helpers/acked-writer.js'
 import {Sandbox, collect, onTerminal} from '../helpers/cli.js'
+import {connectForest} from '../../src/jetstream/connect.js'
 
 // `morpheus plant cloud` against the Hetzner API simulator (a test fixture: no machine here reaches Hetzner), through
 // the built CLI: the core's user data boots each simulated server as a real nats-server on its loopback Primary IPv4,
@@ -264,20 +265,68 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(sb.registry().forests[id]).toBeUndefined()
   }, 150_000)
 
-  test('a one-node forest cannot grow on Hetzner (no reconfigureNode): exit 5 with what to do, and no server added', async () => {
+  // Growing a one-node Hetzner forest makes node-1 again as a cluster member, its streams carried over SSH (proven on
+  // real nodes in real-nodes.test.ts). These simulated servers run no SSH: the carry cannot start, so grow refuses first.
+  test('a one-node forest whose node cannot be reached over SSH does not grow on Hetzner: exit 5 with why, and no server added or changed', async () => {
     const planted = await sb.json(['plant', 'cloud', 'small', '--yes'])
     const id = planted.forest.id
+    const serverIds = () => [...sim.servers.values()].filter((s: any) => s.labels.forest === id).map((s: any) => s.id)
+    const before = serverIds()
+    expect(before).toHaveLength(1)
     const r = await sb.run(['grow', id, '--auto', '--threshold', '0', '--json'], {timeoutMs: 120_000})
     expect(r.code).toBe(5)
     const out = JSON.parse(r.stdout)
     expect(out).toMatchObject({forest_id: id, status: 'error'})
-    expect(out.error.message).toContain('cannot turn the one-node forest')
-    expect([...sim.servers.values()].filter((s: any) => s.labels.forest === id)).toHaveLength(1)
+    expect(out.error.message).toContain('its JetStream data could not be kept if it grew')
+    expect(out.error.message).toMatch(/cannot reach node-1's NATS client port through SSH \(root@[^)]+\): .*refused\); nothing was changed/)
+    expect(out.error.hint).toContain('providers.hetzner.ssh_identity_file')
+    expect(serverIds()).toEqual(before)
     expect(sb.registry().nodes[id].map((n: any) => n.id)).toEqual(['node-1'])
     expect((await sb.json(['status', id])).health).toBe('healthy')
     await sb.json(['teardown', id, '--yes'])
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
   }, 150_000)
+
+  test('client_access: direct: a one-node forest grows, node-1 made again on its Primary IPs with its R1 stream carried (every acked message there)', async () => {
+    const direct = new Sandbox(config(randomPorts(), {growth: {cooldown_minutes: 0}, hetzner: {client_access: 'direct'}}), {
+      HCLOUD_ENDPOINT: sim.url,
+      HCLOUD_TOKEN: TOKEN,
+    })
+    try {
+      const planted = await direct.json(['plant', 'cloud', 'small', '--yes'])
+      const id = planted.forest.id
+      const servers = () => [...sim.servers.values()].filter((s: any) => s.labels.forest === id)
+      const [old] = servers()
+      const nc = await connectForest([planted.nodes[0].client], {name: 'e2e writer'})
+      await (await jetstreamManager(nc)).streams.add({name: 'ORDERS', subjects: ['orders.>']})
+      for (let i = 1; i <= 50; i++) await jetstream(nc).publish('orders.new', String(i))
+      await nc.close()
+      const r = await direct.runJson(['grow', id, '--auto', '--threshold', '0'], {timeoutMs: 180_000})
+      if (r.code !== 0) throw new Error(`grow failed: ${r.stdout}\n${r.stderr}`)
+      expect(r.out.action).toMatchObject({count: 1, node_ids: ['node-2'], nodes_after: 2})
+      // node-1 is a new server with the old one's name and addresses; the old one is gone.
+      const node1 = servers().find((s: any) => s.labels.node === 'node-1')!
+      expect(node1.id).not.toBe(old.id)
+      expect([node1.name, node1.ipv4, node1.ipv6]).toEqual([old.name, old.ipv4, old.ipv6])
+      expect(sim.servers.has(old.id)).toBe(false)
+      const status = await direct.json(['status', id])
+      expect(status.health).toBe('healthy')
+      // node-2's client port: node-1's URL with node-2's address (the forest's ports).
+      const node2 = direct.registry().nodes[id].find((n: any) => n.id === 'node-2')
+      const url = new URL(planted.nodes[0].client)
+      url.hostname = node2.probe_address ?? node2.ip
+      const after = await connectForest([url.toString()], {name: 'e2e reader'})
+      const info = await (await jetstreamManager(after)).streams.info('ORDERS')
+      expect({messages: info.state.messages, subjects: info.config.subjects}).toEqual({messages: 50, subjects: ['orders.>']})
+      const last = await (await jetstreamManager(after)).streams.getMessage('ORDERS', {seq: 50})
+      expect(last!.string()).toBe('50')
+      await after.close()
+      expect((await direct.runJson(['teardown', id, '--yes'], {timeoutMs: 120_000})).code).toBe(0)
+      expect(servers()).toEqual([])
+    } finally {
+      await direct.cleanup()
+    }
+  }, 300_000)
 
   test("a cloud plant boots its servers in one round (the provider's bound, 10) with the defaults; a forest.parallel in the config still bounds it", async () => {
     /** The create_server actions of a forest's servers: when each started and finished (ms). */
@@ -380,7 +429,8 @@ describe('hetzner: shrink and upgrade through the built CLI against the simulato
     const block = 100 + Math.floor(Math.random() * 8) * 10
     sim = new HetznerSim({bootMs: 300, bootNats: true, ipv4Pool: [block, block + 9], tokens: {ro: [], rw: [TOKEN]}})
     await sim.start()
-    sb = new Sandbox(config(randomPorts()), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+    // The simulated servers run no SSH: this machine reaches their client ports itself (client_access: direct).
+    sb = new Sandbox(config(randomPorts(), {hetzner: {client_access: 'direct'}}), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
   })
   afterAll(async () => {
     await sim.stop()

@@ -1,8 +1,10 @@
 import type {
+  ClientTunnel,
   CostEstimate,
   CreatedNode,
   CreateNodeRequest,
   ForestRecord,
+  NatsPorts,
   NodeAddresses,
   NodeRecord,
   NodeReservation,
@@ -33,6 +35,7 @@ import {replaceServer} from './resources/replace.js'
 import {createServer, deleteServer, firstChoice, listServers, nodeServers, userData} from './resources/servers.js'
 import {shutDownServer} from './resources/shutdown.js'
 import {SshKeys} from './resources/ssh-keys.js'
+import {openClientTunnel} from './resources/ssh-tunnel.js'
 import {settingsOf, type Settings} from './schema.js'
 
 /**
@@ -175,6 +178,13 @@ export class HetznerProvider implements Provider, Cloud {
       },
       request,
     )
+  }
+
+  /** JetStream administration (grow from one node, shrink, upgrade): the node's client port over SSH (resources/ssh-tunnel.ts). */
+  // Absent with client_access: direct (the core then connects to the node's client URL itself).
+  get clientTunnel(): ((node: NodeRecord, ports: NatsPorts, signal: AbortSignal) => Promise<ClientTunnel>) | undefined {
+    if (this.settings.client_access === 'direct') return undefined
+    return (node, ports, signal) => openClientTunnel(this.context, this.settings, node, ports, signal)
   }
 
   /** repair and upgrade: a new server for the node, with its name, labels and Primary IPs (resources/replace.ts). */

@@ -32,6 +32,13 @@ export const configSchema: ConfigSchema = {
       "Private key file for SSH to the nodes (Morpheus reaches a node's NATS client port through SSH for grow, shrink and upgrade); empty: ssh's own keys and agent",
     type: 'string',
   },
+  client_access: {
+    default: 'ssh',
+    description:
+      "How Morpheus reaches a node's NATS client port for JetStream administration: ssh (through SSH as root, the default), or direct (this machine reaches the client port itself, e.g. over a VPN)",
+    enum: ['ssh', 'direct'],
+    type: 'string',
+  },
   ipv4: {default: true, description: 'Give each node a public IPv4 address too (IPv6 is always on)', type: 'boolean'},
   route_via: {default: 'ipv6', description: 'Which address the nodes route to each other over', enum: ['ipv6', 'ipv4'], type: 'string'},
   operator_cidrs: {
@@ -68,6 +75,7 @@ export interface Settings {
   ssh_key: string
   ssh_public_key_path: string
   ssh_identity_file: string
+  client_access: 'ssh' | 'direct'
   ipv4: boolean
   route_via: 'ipv6' | 'ipv4'
   operator_cidrs: string[]
