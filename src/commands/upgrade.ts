@@ -15,7 +15,7 @@ export default class UpgradeCommand extends MorpheusCommand {
 
 --nats: a nats-server release (system mode). For a local forest it is a nats-server binary: its path, or a version found among providers.local.nats_server, the files of providers.local.nats_server_dir and nats-server-<version> on PATH (each asked for its --version). --nimsforest: a NimsForest build (its download URL on a cloud, the binary's path locally).
 
-It refuses when the forest is not healthy, when a replicated stream is not current, and on a cloud provider while a node to upgrade holds an R1 stream (a new machine starts with an empty disk: that stream would be lost).`
+On a cloud provider a node's new machine starts with an empty disk, so each R1 stream on a node is moved to another node first (raised to two replicas, the new one current, the node's removed, back to one). It refuses when the forest is not healthy, when a replicated stream is not current, and on a cloud provider when an R1 stream cannot be moved (a one-node forest, a stream outside the global account).`
   static examples = [
     {command: '<%= config.bin %> upgrade forest-1732400000 --nats 2.11.4', description: 'Every node to nats-server 2.11.4 (asks first).'},
     {
@@ -83,6 +83,7 @@ export function upgradeJson(r: UpgradeResult) {
     upgraded: r.upgraded,
     skipped: r.skipped,
     versions_by_node: r.versions_by_node,
+    moved: r.moved,
     seconds: r.seconds,
     streams: r.streams,
     forest: forestJson(r.forest),

@@ -3,9 +3,9 @@ import {pluginMessage} from '../plugins/guard.js'
 import type {ForestRecord, NodeRecord} from '../plugin-api/index.js'
 import {findForest} from '../registry/document.js'
 import {UNCHANGED} from '../registry/store.js'
-import {NodeBatch} from './batch.js'
+import {addressFields, NodeBatch} from './batch.js'
 import {loadProvider, type ForestDeps, type ProviderHandle} from './deps.js'
-import {OneNodeData, restorePending} from './one-node.js'
+import {OneNodeData, restorePending, runsAsCluster} from './one-node.js'
 import {operation, sameOperation, staleHint, staleOperation} from './operation.js'
 import {elsewhereError, otherDevice} from './ownership.js'
 import {chooseNatsMode, loadClusterAuth, preflight, reserveNodes, type NodeView} from './plant.js'
@@ -49,6 +49,8 @@ export class Growth implements Operation<AddNodesResult> {
     readonly request: AddNodesRequest,
     private readonly since: number,
     readonly carry?: OneNodeData,
+    /** node-1 of a one-node forest runs with a cluster block already (a forest shrunk to one): it is left as it is. */
+    private readonly clustered = false,
   ) {}
 
   static async prepare(deps: ForestDeps, request: AddNodesRequest): Promise<Growth> {
@@ -74,7 +76,10 @@ export class Growth implements Operation<AddNodesResult> {
     // A forest of one node: its JetStream data is carried into the cluster, or grow refuses here, before anything is touched.
     const nodes = doc.nodes[forest.id] ?? []
     const carry = nodes.length === 1 ? await OneNodeData.check(deps, handle, forest, nodes[0]) : undefined
-    return new Growth(deps, handle, request, since, carry)
+    // A provider that remakes node-1's machine (no reconfigureNode) must not remake a cluster member: it keeps it.
+    const clustered =
+      nodes.length === 1 && !handle.provider.reconfigureNode && !carry ? await runsAsCluster(deps, handle, forest, nodes[0]) : false
+    return new Growth(deps, handle, request, since, carry, clustered)
   }
 
   get forest(): ForestRecord | undefined {
@@ -171,32 +176,55 @@ export class Growth implements Operation<AddNodesResult> {
   async reconfigure(): Promise<void> {
     const batch = this.batch!
     const existing = batch.existingNodes
-    if (existing.length !== 1) return
+    if (existing.length !== 1 || this.clustered) return
     const [node] = existing
-    const provider = this.handle.provider
-    if (!provider.reconfigureNode) {
-      throw new MorpheusError(
-        'PROVIDER',
-        `provider ${this.handle.name} cannot turn the one-node forest ${batch.forest.id} into a cluster (it has no reconfigureNode)`,
-        {
-          hint: 'Plant a new forest with three nodes instead, or use a provider that can.',
-        },
-      )
-    }
     this.deps.progress.report(`${node.id}: joining a cluster (it ran alone)`)
-    await provider.reconfigureNode({
-      cluster: true,
+    await this.remake(
+      node,
+      true,
+      batch.nodes.filter((n) => n.id !== node.id && n.ip),
+      this.deps.signal,
+    )
+    this.reconfigured = node
+  }
+
+  /**
+   * node-1 with a cluster block and peers, or back alone (settle): Provider.reconfigureNode restarts
+   * its server with a new config (local); a provider without it makes the machine again with the
+   * same id and addresses (replaceNode: Hetzner). Its JetStream data was carried out before (OneNodeData).
+   */
+  private async remake(node: NodeRecord, cluster: boolean, peers: NodeRecord[], signal: AbortSignal): Promise<void> {
+    const batch = this.batch!
+    const provider = this.handle.provider
+    const request = {
+      cluster,
       clusterAuth: batch.clusterAuth,
       forest: batch.forest,
       natsMode: batch.natsMode,
-      systemUser: batch.systemUser,
-      node,
-      peers: batch.nodes.filter((n) => n.id !== node.id && n.ip),
+      node: {...batch.nodes.find((n) => n.id === node.id)!},
+      peers,
       ports: node.ports ?? batch.forest.ports ?? this.deps.settings.ports,
-      progress: (m) => this.deps.progress.report(`${node.id}: ${m}`),
-      signal: this.deps.signal,
+      progress: (m: string) => this.deps.progress.report(`${node.id}: ${m}`),
+      signal,
+      systemUser: batch.systemUser,
+    }
+    if (provider.reconfigureNode) return provider.reconfigureNode(request)
+    if (!provider.replaceNode) {
+      throw new MorpheusError(
+        'PROVIDER',
+        `provider ${this.handle.name} cannot turn the one-node forest ${batch.forest.id} into a cluster (it has neither reconfigureNode nor replaceNode)`,
+        {hint: 'Plant a new forest with three nodes instead, or use a provider that can.'},
+      )
+    }
+    this.deps.progress.report(
+      `${node.id}: a new machine with the same addresses (provider ${this.handle.name} cannot change a running one)`,
+    )
+    const made = await provider.replaceNode({
+      ...request,
+      graceful: false,
+      ...(batch.forest.versions ? {versions: batch.forest.versions} : {}),
     })
-    this.reconfigured = node
+    await batch.record({[node.id]: {...addressFields(made ?? {}), ...(made?.versions ? {versions: made.versions} : {})}}, true)
   }
 
   async create(): Promise<void> {
@@ -209,10 +237,9 @@ export class Growth implements Operation<AddNodesResult> {
   async waitFormed(): Promise<void> {
     await this.batch!.waitFormed()
     const batch = this.batch!
-    const clients = batch.nodes.map((n) => batch.endpoints(n).client)
     // node-1's streams into the cluster it became (or what an earlier grow of it kept).
-    if (this.carry) await this.carry.restore(clients)
-    else await restorePending(this.deps, batch.forest, clients)
+    if (this.carry) await this.carry.restore(batch.nodes)
+    else await restorePending(this.deps, this.handle, batch.forest, batch.nodes)
   }
 
   async finish(): Promise<AddNodesResult> {
@@ -233,33 +260,17 @@ export class Growth implements Operation<AddNodesResult> {
     // A cloud rolls the new nodes back: the node that ran alone goes back to running alone, or it
     // would wait for peers that are gone (and JetStream would have no leader).
     const node = this.reconfigured
-    if (node && this.handle.capabilities.cloud && this.handle.provider.reconfigureNode) {
-      const batch = this.batch
-      await this.handle.provider
-        .reconfigureNode({
-          cluster: false,
-          clusterAuth: batch.clusterAuth,
-          systemUser: batch.systemUser,
-          forest: batch.forest,
-          natsMode: batch.natsMode,
-          node,
-          peers: [],
-          ports: node.ports ?? batch.forest.ports ?? this.deps.settings.ports,
-          progress: (m) => this.deps.progress.report(`${node.id}: ${m}`),
-          signal: AbortSignal.timeout(120_000),
-        })
-        .catch((e) =>
-          this.deps.log.warn(
-            `${node.id} still has a cluster block after the failed grow (${pluginMessage(e)}); it runs without a JetStream leader until a node joins it`,
-          ),
-        )
+    if (node && this.handle.capabilities.cloud) {
+      await this.remake(node, false, [], AbortSignal.timeout(600_000)).catch((e) =>
+        this.deps.log.warn(
+          `${node.id} still has a cluster block after the failed grow (${pluginMessage(e)}); it runs without a JetStream leader until a node joins it`,
+        ),
+      )
     }
     if (this.carry)
       return this.carry.settle(
         ending,
-        this.batch.nodes
-          .filter((n) => !this.batch!.newIds.includes(n.id) || this.batch!.created.has(n.id))
-          .map((n) => this.batch!.endpoints(n).client),
+        this.batch.nodes.filter((n) => !this.batch!.newIds.includes(n.id) || this.batch!.created.has(n.id)),
       )
     return ending
   }

@@ -28,6 +28,7 @@ import {streamInfo, streamInfos, type StreamConfig} from '../jetstream/streams.j
 import type {ForestRecord, NodeRecord} from '../plugin-api/index.js'
 import type {ForestDeps, ProviderHandle} from './deps.js'
 import {endpointsOf, nodePorts} from './endpoints.js'
+import {connectNodes} from './reach.js'
 
 interface Saved {
   snapshot: StreamSnapshot
@@ -55,6 +56,17 @@ async function varz(monitor: string, signal: AbortSignal): Promise<{jetstream?: 
 }
 
 /**
+ * Does the node run with a cluster block already (a forest shrunk to one node)? New nodes then join it
+ * as it is: a provider that would have to make its machine again (replaceNode) must not, or the
+ * streams only it holds would be gone.
+ */
+export async function runsAsCluster(deps: ForestDeps, handle: ProviderHandle, forest: ForestRecord, node: NodeRecord): Promise<boolean> {
+  const {monitor} = endpointsOf(handle.provider, node, nodePorts(node, forest, deps.settings.ports))
+  const info = (await varz(monitor, deps.signal)) as {cluster?: {name?: string}} | undefined
+  return Boolean(info?.cluster?.name)
+}
+
+/**
  * The JetStream data of the one node of a forest, carried into the cluster it becomes. check() is
  * called before the forest is claimed: it refuses (exit 5) when the data cannot be kept, and returns
  * undefined when there is nothing to carry (node-1 is a cluster member already, or JetStream is off).
@@ -65,16 +77,16 @@ export class OneNodeData {
 
   private constructor(
     readonly deps: ForestDeps & {jetstream: JetStreamAccess},
+    readonly handle: ProviderHandle,
     readonly forest: ForestRecord,
     readonly node: NodeRecord,
-    readonly client: string,
   ) {}
 
   static async check(deps: ForestDeps, handle: ProviderHandle, forest: ForestRecord, node: NodeRecord): Promise<OneNodeData | undefined> {
-    if (!handle.provider.reconfigureNode) {
+    if (!handle.provider.reconfigureNode && !handle.provider.replaceNode) {
       throw new MorpheusError(
         'PROVIDER',
-        `provider ${handle.name} cannot turn the one-node forest ${forest.id} into a cluster (it has no reconfigureNode); nothing was changed`,
+        `provider ${handle.name} cannot turn the one-node forest ${forest.id} into a cluster (it has neither reconfigureNode nor replaceNode); nothing was changed`,
         {
           hint: 'Plant a new forest with three nodes instead, or use a provider that can.',
         },
@@ -90,22 +102,23 @@ export class OneNodeData {
       )
     }
     const ports = nodePorts(node, forest, deps.settings.ports)
-    const {client, monitor} = endpointsOf(handle.provider, node, ports)
+    const {monitor} = endpointsOf(handle.provider, node, ports)
     const info = await varz(monitor, deps.signal)
     if (!info) throw refuse(forest, `${node.id} does not answer on ${monitor}`, `Check it with \`morpheus status ${forest.id}\`.`)
     if (!info.jetstream?.config) return undefined
     // Already a cluster member (a forest shrunk to one node): the new node joins it, nothing to carry.
     if (info.jetstream.meta) return undefined
-    const carry = new OneNodeData(deps as ForestDeps & {jetstream: JetStreamAccess}, forest, node, client)
+    const carry = new OneNodeData(deps as ForestDeps & {jetstream: JetStreamAccess}, handle, forest, node)
     try {
-      carry.nc = await deps.jetstream.connect([client], {name: 'morpheus grow'})
+      carry.nc = await connectNodes(carry.deps, handle, forest, [node], {name: 'morpheus grow'})
       await streamInfos(carry.nc)
     } catch (error) {
       await carry.close()
       throw refuse(
         forest,
-        `its JetStream API does not answer on ${client} (${(error as Error).message})`,
-        "Morpheus carries the data over the node's client port: the cloud firewall must admit this machine (providers.<name>.operator_cidrs).",
+        `its JetStream API cannot be reached (${(error as Error).message})`,
+        (error as MorpheusError).hint ??
+          "Morpheus carries the data over the node's client port (through SSH on a cloud): see `morpheus status` for the node.",
       )
     }
     return carry
@@ -154,9 +167,14 @@ export class OneNodeData {
   }
 
   /** Step 4: restore every snapshot into the cluster, give each its subjects back, check its count. */
-  async restore(servers: readonly string[]): Promise<void> {
+  async restore(nodes: readonly NodeRecord[]): Promise<void> {
     if (this.saved.length === 0) return
-    await restoreInto(this.deps, servers, this.saved, (m) => this.report(m))
+    await restoreInto(
+      this.deps,
+      () => connectNodes(this.deps, this.handle, this.forest, nodes, {name: 'morpheus grow'}),
+      this.saved,
+      (m) => this.report(m),
+    )
     rmSync(this.dir, {force: true, recursive: true})
   }
 
@@ -165,12 +183,13 @@ export class OneNodeData {
    * them wherever JetStream answers now (node-1 alone again, or the cluster); what cannot be restored
    * stays on disk and the error says where and how it comes back.
    */
-  async settle(error: MorpheusError, servers: readonly string[]): Promise<MorpheusError> {
+  async settle(error: MorpheusError, nodes: readonly NodeRecord[]): Promise<MorpheusError> {
     await this.close()
     const dir = this.keptAt
     if (!dir) return error
     try {
-      await restoreInto(this.deps, servers, this.saved, (m) => this.report(m), 3)
+      const reach = () => connectNodes(this.deps, this.handle, this.forest, nodes, {name: 'morpheus grow'})
+      await restoreInto(this.deps, reach, this.saved, (m) => this.report(m), 3)
       rmSync(dir, {force: true, recursive: true})
       return error
     } catch {
@@ -200,12 +219,12 @@ export class OneNodeData {
 
 async function restoreInto(
   deps: ForestDeps & {jetstream: JetStreamAccess},
-  servers: readonly string[],
+  reach: () => Promise<NatsConnection>,
   saved: readonly Saved[],
   report: (m: string) => void,
   tries = 10,
 ): Promise<void> {
-  const nc = await deps.jetstream.connect(servers, {name: 'morpheus grow'})
+  const nc = await reach()
   try {
     for (const {original, snapshot} of saved) {
       const name = original.name
@@ -249,7 +268,12 @@ async function restoreInto(
  * Snapshots an earlier grow of this forest kept (it stopped after node-1's streams were saved and
  * before they were restored): restore what the cluster lacks, then forget them. Nothing when none.
  */
-export async function restorePending(deps: ForestDeps, forest: ForestRecord, servers: readonly string[]): Promise<number> {
+export async function restorePending(
+  deps: ForestDeps,
+  handle: ProviderHandle,
+  forest: ForestRecord,
+  nodes: readonly NodeRecord[],
+): Promise<number> {
   const access = deps.jetstream
   if (!access) return 0
   const dir = join(access.snapshotDir, forest.id)
@@ -271,7 +295,9 @@ export async function restorePending(deps: ForestDeps, forest: ForestRecord, ser
   })
   if (saved.length === 0) return 0
   deps.progress.report(`restoring ${saved.length} stream${saved.length === 1 ? '' : 's'} an earlier grow kept in ${dir}`)
-  await restoreInto(deps as ForestDeps & {jetstream: JetStreamAccess}, servers, saved, (m) => deps.progress.report(m))
+  const withAccess = deps as ForestDeps & {jetstream: JetStreamAccess}
+  const reach = () => connectNodes(withAccess, handle, forest, nodes, {name: 'morpheus grow'})
+  await restoreInto(withAccess, reach, saved, (m) => deps.progress.report(m))
   rmSync(dir, {force: true, recursive: true})
   return saved.length
 }

@@ -21,6 +21,7 @@ import {findForest} from '../registry/document.js'
 import {UNCHANGED} from '../registry/store.js'
 import {plural} from '../words.js'
 import {loadProvider, type ForestDeps, type ProviderHandle} from './deps.js'
+import {connectNodes} from './reach.js'
 import {endpointsOf, nodePorts} from './endpoints.js'
 import {operation, sameOperation, staleOperation} from './operation.js'
 import {elsewhereError, otherDevice} from './ownership.js'
@@ -218,10 +219,10 @@ export class Shrink implements Operation<ShrinkResult> {
     return this.moves
   }
 
-  private connect(): Promise<NatsConnection> {
-    const servers = this.remaining.map((n) => this.endpoints(n).client)
-    return this.deps.jetstream
-      ? this.deps.jetstream.connect(servers, {name: 'morpheus shrink'})
+  private connect(options: {auth?: ClusterAuth; name: string} = {name: 'morpheus shrink'}): Promise<NatsConnection> {
+    const access = this.deps.jetstream
+    return access
+      ? connectNodes({...this.deps, jetstream: access}, this.handle, this.forest, this.remaining, options)
       : Promise.reject(new MorpheusError('UNEXPECTED', 'shrink needs the JetStream client (deps.jetstream)'))
   }
 
@@ -342,10 +343,7 @@ export class Shrink implements Operation<ShrinkResult> {
     this.checkAbort(`while ${node.id} was stopping`)
     const monitor = this.endpoints(node).monitor
     await this.until(`${node.id} to stop answering`, async () => !(await this.deps.monitor([monitor], 1000))[0].reachable)
-    const admin = await this.deps.jetstream!.connect(
-      this.remaining.map((n) => this.endpoints(n).client),
-      {auth: this.systemUser, name: 'morpheus shrink (system account)'},
-    )
+    const admin = await this.connect({auth: this.systemUser, name: 'morpheus shrink (system account)'})
     try {
       let removed = false
       await this.until(`the JetStream meta group to remove ${node.id}`, async () => {

@@ -1,8 +1,12 @@
+import type {NatsConnection} from '@nats-io/transport-node'
+
 import {MorpheusError} from '../errors.js'
+import {listPlacements, moveOff, streamInfo} from '../jetstream/streams.js'
 import {isFormed} from '../monitor/nats.js'
 import type {StreamsLook, StreamView} from '../monitor/streams.js'
 import type {ForestRecord, NodeRecord, NodeVersions} from '../plugin-api/index.js'
 import type {ForestDeps} from './deps.js'
+import {connectNodes} from './reach.js'
 import {describeStream, NodeReplacement, type ReplaceClaim} from './replace.js'
 import {asError, OperationRunner, type Operation, type Outcome} from './runner.js'
 import {describeVersions} from './versions.js'
@@ -23,6 +27,17 @@ export interface UpgradeRequest {
 
 export type UpgradeStatus = 'upgraded' | 'up_to_date' | 'dry_run'
 
+/** An R1 stream moved off a node before its machine was replaced (a cloud node comes back with an empty disk). */
+export interface R1Move {
+  stream: string
+  from: string
+  /** The node that holds it afterwards. */
+  to: string | null
+}
+
+/** The account a forest's streams live in (clients without credentials: no_auth_user); the one Morpheus's JetStream connection reaches. */
+const GLOBAL_ACCOUNT = '$G'
+
 export interface UpgradeResult {
   forest: ForestRecord
   status: UpgradeStatus
@@ -35,6 +50,8 @@ export interface UpgradeResult {
   skipped: string[]
   /** Which nodes run which version, at the end: {"2.10.24 (…)": ["node-1", ...]}. */
   versions_by_node: Record<string, string[]>
+  /** R1 streams moved off a node before it was replaced (cloud providers); a dry run: the moves planned now. */
+  moved: R1Move[]
   streams: StreamView[]
   nodes: NodeRecord[]
   seconds: number
@@ -69,8 +86,10 @@ function describeByNode(nodes: readonly NodeRecord[]): string {
  * at the first failure and says which nodes run which version. The forest's meta leader goes last.
  *
  * A cloud node comes back with an empty disk: its R3 replicas re-sync from the others, but an R1
- * stream on it would be lost, so such a forest is refused while any node to upgrade leads an R1
- * stream (move or replicate it first).
+ * stream on it would be lost, so each R1 stream on a node is moved to another node first (raised to
+ * R2, the new replica current, the node's replica removed, back to R1: src/jetstream moveOff), right
+ * before that node is replaced. Refused only where a move cannot be done: a one-node forest (no
+ * other node), a stream in an account Morpheus's JetStream connection does not reach.
  *
  * An `Operation` (src/forest/runner.ts): prepare() checks and plans, refusing with an error; when
  * nothing needs changing (`early`: up to date, a dry run) the runner is not needed.
@@ -79,8 +98,11 @@ export class Upgrade implements Operation<UpgradeResult, ReplaceClaim> {
   /** The result when nothing is to be claimed (up_to_date, dry_run). */
   early?: UpgradeResult
   private readonly upgraded: string[] = []
+  private readonly moved: R1Move[] = []
   private streamsNow: StreamView[]
   private claimed = false
+  /** The JetStream connection R1 streams are moved through (cloud providers; opened when first needed). */
+  private nc?: NatsConnection
 
   private constructor(
     readonly deps: ForestDeps,
@@ -110,6 +132,7 @@ export class Upgrade implements Operation<UpgradeResult, ReplaceClaim> {
       status,
       streams: [],
       target: this.target,
+      moved: [],
       upgraded: [],
       versions_by_node: versionsByNode(this.work.nodes),
       ...extra,
@@ -192,30 +215,30 @@ export class Upgrade implements Operation<UpgradeResult, ReplaceClaim> {
         },
       )
     }
-    if (work.handle.capabilities.cloud) {
-      const names = new Set(todo.map((n) => n.id))
-      const r1 = before.streams.filter((s) => s.replicas === 1 && s.leader && names.has(s.leader))
-      if (r1.length > 0) {
-        throw new MorpheusError(
-          'USAGE',
-          `forest ${forestId} holds R1 streams on nodes to upgrade (${r1.map((s) => `${s.name} on ${s.leader}`).join(', ')}): a cloud node is upgraded by a new machine with an empty disk, so they would be lost`,
-          {
-            details: {forest_id: forestId, streams: r1.map((s) => ({name: s.name, node: s.leader}))},
-            hint: 'Give those streams three replicas (`nats stream edit <name> --replicas 3`) or move them off those nodes first, then upgrade.',
-          },
-        )
-      }
-    }
+    // On a cloud, R1 streams on nodes to upgrade are moved off them first (create()); refused where that cannot be.
+    const r1 = work.handle.capabilities.cloud ? r1On(before.streams, todo) : []
+    if (r1.length > 0) Upgrade.checkMovable(deps, work, r1)
     // Followers first, the meta leader last: one leader election, not one per node.
     const leader = health.find((h) => h.jetstream_leader)?.jetstream_leader
     const order = [...todo.filter((n) => n.id !== leader), ...todo.filter((n) => n.id === leader)]
     const upgrade = new Upgrade(deps, request, work, target, skipped, order, before.streams, look, started)
     if (request.dryRun) {
+      const moves = r1.map((s) => `${s.name} off ${s.leader}`).join(', ')
       upgrade.early = upgrade.result(
         'dry_run',
-        `would upgrade ${order.map((n) => n.id).join(', ')} one at a time to ${describeVersions(target)} (dry run: nothing changed); now ${describeByNode(work.nodes)}`,
+        `would upgrade ${order.map((n) => n.id).join(', ')} one at a time to ${describeVersions(target)}${moves ? `, moving R1 streams first (${moves})` : ''} (dry run: nothing changed); now ${describeByNode(work.nodes)}`,
+        {moved: r1.map((s) => ({from: s.leader!, stream: s.name, to: null}))},
       )
       return upgrade
+    }
+    // The JetStream connection the moves need, before anything is changed: one that cannot be had is refused now.
+    if (r1.length > 0) {
+      try {
+        upgrade.nc = await upgrade.connect()
+      } catch (error) {
+        await upgrade.close()
+        throw error
+      }
     }
     if (
       request.confirm &&
@@ -223,9 +246,92 @@ export class Upgrade implements Operation<UpgradeResult, ReplaceClaim> {
         order.map((n) => n.id),
         target,
       ))
-    )
+    ) {
+      await upgrade.close()
       throw new MorpheusError('USAGE', 'upgrade cancelled; nothing was changed')
+    }
     return upgrade
+  }
+
+  /**
+   * R1 streams on nodes to upgrade can be moved: another node to move them to, the streams in the
+   * account Morpheus reaches, a JetStream client. Otherwise refused, saying why; nothing changed.
+   */
+  private static checkMovable(deps: ForestDeps, work: NodeReplacement, r1: StreamView[]): void {
+    const forestId = work.forest.id
+    const named = r1.map((s) => `${s.name} on ${s.leader}`).join(', ')
+    const details = {forest_id: forestId, streams: r1.map((s) => ({account: s.account, name: s.name, node: s.leader}))}
+    if (work.nodes.length < 2) {
+      throw new MorpheusError(
+        'USAGE',
+        `forest ${forestId} holds R1 streams (${named}) on its one node: a cloud node is upgraded by a new machine with an empty disk, and there is no other node to move them to first, so they would be lost; nothing was changed`,
+        {
+          details,
+          hint: `Grow the forest first (\`morpheus grow ${forestId}\`), then upgrade: its R1 streams are moved off each node before that node is replaced.`,
+        },
+      )
+    }
+    const elsewhere = r1.filter((s) => s.account !== GLOBAL_ACCOUNT)
+    if (elsewhere.length > 0) {
+      throw new MorpheusError(
+        'USAGE',
+        `forest ${forestId} holds R1 streams in accounts other than the global one (${elsewhere.map((s) => `${s.name} in ${s.account} on ${s.leader}`).join(', ')}): Morpheus moves streams of the global account only, and a cloud node is upgraded by a new machine with an empty disk, so they would be lost; nothing was changed`,
+        {
+          details,
+          hint: 'Give those streams more replicas (`nats stream edit <name> --replicas 3`) or move them off those nodes, then upgrade.',
+        },
+      )
+    }
+    if (!deps.jetstream) {
+      throw new MorpheusError(
+        'USAGE',
+        `forest ${forestId} holds R1 streams on nodes to upgrade (${named}); moving them first needs a JetStream client, which this run has not; nothing was changed`,
+        {details, hint: 'Give those streams three replicas or move them off those nodes first, then upgrade.'},
+      )
+    }
+  }
+
+  /** The forest's nodes over their client ports (through the provider's tunnels where it has them: Hetzner's SSH). */
+  private connect(): Promise<NatsConnection> {
+    const {work} = this
+    return connectNodes({...this.deps, jetstream: this.deps.jetstream!}, work.handle, work.forest, work.nodes, {name: 'morpheus upgrade'})
+  }
+
+  private async close(): Promise<void> {
+    const nc = this.nc
+    this.nc = undefined
+    await nc?.close().catch(() => undefined)
+  }
+
+  /**
+   * Cloud providers: every R1 stream on `node` moves to another node before its machine is replaced
+   * (a new machine starts with an empty disk), each waited for until its new replica is current.
+   * Looked at again right before each node, so streams made during the upgrade are moved too.
+   */
+  private async moveR1Off(node: NodeRecord): Promise<void> {
+    if (!this.work.handle.capabilities.cloud) return
+    const {streams} = await this.look(3000)
+    const here = r1On(streams, [node])
+    if (here.length === 0) return
+    Upgrade.checkMovable(this.deps, this.work, here)
+    // A node replaced since the connection was opened has a new machine (a tunnel to the old one is gone): open it again.
+    if (this.upgraded.length > 0) await this.close()
+    const nc = (this.nc ??= await this.connect())
+    const timeoutMs = (this.request.streamsTimeoutSeconds ?? 120) * 1000
+    // The JetStream API's own view (the monitor's may lag): every R1 stream with its replica on the node.
+    const placements = (await listPlacements(nc)).filter((p) => p.replicas === 1 && p.peers.some((r) => r.server === node.id))
+    for (const p of placements) {
+      if (this.deps.signal.aborted) throw new MorpheusError('INTERRUPTED', `interrupted while moving R1 streams off ${node.id}`)
+      this.deps.progress.report(`${p.name}: moving this R1 stream off ${node.id} first (its new machine starts with an empty disk)`)
+      await moveOff(nc, p.name, node.id, {
+        progress: (m) => this.deps.progress.report(m),
+        signal: this.deps.signal,
+        timeoutMs,
+      })
+      const to = (await streamInfo(nc, p.name)).cluster?.leader ?? null
+      this.moved.push({from: node.id, stream: p.name, to})
+      this.deps.progress.report(`${p.name}: on ${to ?? 'another node'} now, every message with it`)
+    }
   }
 
   async claim(): Promise<ReplaceClaim> {
@@ -248,6 +354,7 @@ export class Upgrade implements Operation<UpgradeResult, ReplaceClaim> {
     const timeout = this.request.streamsTimeoutSeconds ?? 120
     for (const planned of this.order) {
       const node = work.nodes.find((n) => n.id === planned.id)!
+      await this.moveR1Off(node)
       this.deps.progress.report(`${node.id}: lame duck, then ${describeVersions(target)}`)
       await work.replace(node, {graceful: true, versions: target})
       await work.waitWhole(node)
@@ -263,17 +370,19 @@ export class Upgrade implements Operation<UpgradeResult, ReplaceClaim> {
 
   async finish(): Promise<UpgradeResult> {
     const {target, upgraded} = this
+    await this.close()
     await this.work.release(`upgrade: ${describeVersions(target)} on every node`, (f) => void (f.versions = target))
     return this.result(
       'upgraded',
-      `upgraded ${plural(upgraded.length, 'node')} (${upgraded.join(', ') || 'none left'}) to ${describeVersions(target)} in ${this.seconds}s, one at a time; every node runs it`,
-      {streams: this.streamsNow, upgraded},
+      `upgraded ${plural(upgraded.length, 'node')} (${upgraded.join(', ') || 'none left'}) to ${describeVersions(target)} in ${this.seconds}s, one at a time; every node runs it${this.moved.length > 0 ? `; moved ${plural(this.moved.length, 'R1 stream')} off nodes before they were replaced (${this.moved.map((m) => `${m.stream}: ${m.from} → ${m.to ?? '?'}`).join(', ')})` : ''}`,
+      {moved: this.moved, streams: this.streamsNow, upgraded},
     )
   }
 
   /** The operation cleared with a note saying which nodes run which version; the error says so too. */
   async settle(error: unknown): Promise<MorpheusError> {
     const {work, upgraded} = this
+    await this.close()
     const forestId = work.forest.id
     const outcome = this.deps.signal.aborted ? 'interrupted' : 'failed'
     const where = describeByNode(work.nodes)
@@ -297,6 +406,12 @@ export class Upgrade implements Operation<UpgradeResult, ReplaceClaim> {
     if (outcome.kind === 'busy') throw outcome.error
     throw new MorpheusError('REGISTRY', `forest ${this.work.forest.id} was not claimed for the upgrade (${outcome.reason})`)
   }
+}
+
+/** R1 streams whose one replica is on one of `nodes` (as the streams' leaders report on /jsz). */
+function r1On(streams: readonly StreamView[], nodes: readonly Pick<NodeRecord, 'id'>[]): StreamView[] {
+  const names = new Set(nodes.map((n) => n.id))
+  return streams.filter((s) => s.replicas === 1 && s.leader !== null && names.has(s.leader))
 }
 
 /** An upgrade from start to end through a runner of its own (engine tests; the command runs Upgrade through its runner). */

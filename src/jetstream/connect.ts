@@ -22,6 +22,9 @@ export interface JetStreamAccess {
 export const connectForest: NatsConnector = async (servers, options = {}) => {
   try {
     return await connect({
+      // Morpheus names the servers (a forest's nodes, or tunnels to them); the client URLs servers
+      // advertise are their own 127.0.0.1 on a cloud, or another forest's, and must not be tried.
+      ignoreClusterUpdates: true,
       maxReconnectAttempts: -1,
       name: options.name ?? 'morpheus',
       pass: options.auth?.password,

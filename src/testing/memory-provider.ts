@@ -61,6 +61,8 @@ export interface MemoryProviderOptions {
   failReplace?: ReadonlySet<string>
   /** Without replaceNode, like a provider that cannot replace a machine. */
   noReplace?: boolean
+  /** Without reconfigureNode, like a cloud provider that can only make a machine again (Hetzner). */
+  noReconfigure?: boolean
 }
 
 function failed(message: string): Error {
@@ -193,10 +195,14 @@ export class MemoryProvider implements Provider {
     }
   }
 
-  async reconfigureNode(request: ReconfigureRequest): Promise<void> {
-    this.calls.push(`reconfigure ${request.node.id} peers=${request.peers.map((p) => p.id).join(',')}`)
-    const m = this.machines.get(this.key(request.forest.id, request.node.id))
-    if (m) Object.assign(m, {cluster: request.cluster, peers: request.peers.map((p) => p.id)})
+  /** A running node's new peers and cluster flag. Absent with noReconfigure. */
+  get reconfigureNode(): ((request: ReconfigureRequest) => Promise<void>) | undefined {
+    if (this.options.noReconfigure) return undefined
+    return async (request) => {
+      this.calls.push(`reconfigure ${request.node.id} peers=${request.peers.map((p) => p.id).join(',')}`)
+      const m = this.machines.get(this.key(request.forest.id, request.node.id))
+      if (m) Object.assign(m, {cluster: request.cluster, peers: request.peers.map((p) => p.id)})
+    }
   }
 
   async destroyNode(node: NodeRecord, forest: ForestRecord): Promise<void> {

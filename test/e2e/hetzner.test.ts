@@ -1,8 +1,11 @@
+import {jetstream, jetstreamManager} from '@nats-io/jetstream'
 import {existsSync, readFileSync} from 'node:fs'
 
 import {hetznerConfig, type HetznerConfigOptions} from '../fixtures/hetzner-sim/config.js'
 import {HetznerSim} from '../fixtures/hetzner-sim/server.js'
+import {AckedWriter, connectClient} from '../helpers/acked-writer.js'
 import {Sandbox, collect, onTerminal} from '../helpers/cli.js'
+import {connectForest} from '../../src/jetstream/connect.js'
 
 // `morpheus plant cloud` against the Hetzner API simulator (a test fixture: no machine here reaches Hetzner), through
 // the built CLI: the core's user data boots each simulated server as a real nats-server on its loopback Primary IPv4,
@@ -262,20 +265,68 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(sb.registry().forests[id]).toBeUndefined()
   }, 150_000)
 
-  test('a one-node forest cannot grow on Hetzner (no reconfigureNode): exit 5 with what to do, and no server added', async () => {
+  // Growing a one-node Hetzner forest makes node-1 again as a cluster member, its streams carried over SSH (proven on
+  // real nodes in real-nodes.test.ts). These simulated servers run no SSH: the carry cannot start, so grow refuses first.
+  test('a one-node forest whose node cannot be reached over SSH does not grow on Hetzner: exit 5 with why, and no server added or changed', async () => {
     const planted = await sb.json(['plant', 'cloud', 'small', '--yes'])
     const id = planted.forest.id
+    const serverIds = () => [...sim.servers.values()].filter((s: any) => s.labels.forest === id).map((s: any) => s.id)
+    const before = serverIds()
+    expect(before).toHaveLength(1)
     const r = await sb.run(['grow', id, '--auto', '--threshold', '0', '--json'], {timeoutMs: 120_000})
     expect(r.code).toBe(5)
     const out = JSON.parse(r.stdout)
     expect(out).toMatchObject({forest_id: id, status: 'error'})
-    expect(out.error.message).toContain('cannot turn the one-node forest')
-    expect([...sim.servers.values()].filter((s: any) => s.labels.forest === id)).toHaveLength(1)
+    expect(out.error.message).toContain('its JetStream data could not be kept if it grew')
+    expect(out.error.message).toMatch(/cannot reach node-1's NATS client port through SSH \(root@[^)]+\): .*refused\); nothing was changed/)
+    expect(out.error.hint).toContain('providers.hetzner.ssh_identity_file')
+    expect(serverIds()).toEqual(before)
     expect(sb.registry().nodes[id].map((n: any) => n.id)).toEqual(['node-1'])
     expect((await sb.json(['status', id])).health).toBe('healthy')
     await sb.json(['teardown', id, '--yes'])
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
   }, 150_000)
+
+  test('client_access: direct: a one-node forest grows, node-1 made again on its Primary IPs with its R1 stream carried (every acked message there)', async () => {
+    const direct = new Sandbox(config(randomPorts(), {growth: {cooldown_minutes: 0}, hetzner: {client_access: 'direct'}}), {
+      HCLOUD_ENDPOINT: sim.url,
+      HCLOUD_TOKEN: TOKEN,
+    })
+    try {
+      const planted = await direct.json(['plant', 'cloud', 'small', '--yes'])
+      const id = planted.forest.id
+      const servers = () => [...sim.servers.values()].filter((s: any) => s.labels.forest === id)
+      const [old] = servers()
+      const nc = await connectForest([planted.nodes[0].client], {name: 'e2e writer'})
+      await (await jetstreamManager(nc)).streams.add({name: 'ORDERS', subjects: ['orders.>']})
+      for (let i = 1; i <= 50; i++) await jetstream(nc).publish('orders.new', String(i))
+      await nc.close()
+      const r = await direct.runJson(['grow', id, '--auto', '--threshold', '0'], {timeoutMs: 180_000})
+      if (r.code !== 0) throw new Error(`grow failed: ${r.stdout}\n${r.stderr}`)
+      expect(r.out.action).toMatchObject({count: 1, node_ids: ['node-2'], nodes_after: 2})
+      // node-1 is a new server with the old one's name and addresses; the old one is gone.
+      const node1 = servers().find((s: any) => s.labels.node === 'node-1')!
+      expect(node1.id).not.toBe(old.id)
+      expect([node1.name, node1.ipv4, node1.ipv6]).toEqual([old.name, old.ipv4, old.ipv6])
+      expect(sim.servers.has(old.id)).toBe(false)
+      const status = await direct.json(['status', id])
+      expect(status.health).toBe('healthy')
+      // node-2's client port: node-1's URL with node-2's address (the forest's ports).
+      const node2 = direct.registry().nodes[id].find((n: any) => n.id === 'node-2')
+      const url = new URL(planted.nodes[0].client)
+      url.hostname = node2.probe_address ?? node2.ip
+      const after = await connectForest([url.toString()], {name: 'e2e reader'})
+      const info = await (await jetstreamManager(after)).streams.info('ORDERS')
+      expect({messages: info.state.messages, subjects: info.config.subjects}).toEqual({messages: 50, subjects: ['orders.>']})
+      const last = await (await jetstreamManager(after)).streams.getMessage('ORDERS', {seq: 50})
+      expect(last!.string()).toBe('50')
+      await after.close()
+      expect((await direct.runJson(['teardown', id, '--yes'], {timeoutMs: 120_000})).code).toBe(0)
+      expect(servers()).toEqual([])
+    } finally {
+      await direct.cleanup()
+    }
+  }, 300_000)
 
   test("a cloud plant boots its servers in one round (the provider's bound, 10) with the defaults; a forest.parallel in the config still bounds it", async () => {
     /** The create_server actions of a forest's servers: when each started and finished (ms). */
@@ -369,4 +420,147 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
     expect(r.stderr).toMatch(/unavailable \(HTTP 503\)/)
     expect(sim.paid()).toEqual({primaryIps: [], servers: []})
   }, 180_000)
+})
+
+describe('hetzner: shrink and upgrade through the built CLI against the simulator (its servers run the user data’s real nats-server)', () => {
+  let sim: HetznerSim
+  let sb: Sandbox
+  beforeAll(async () => {
+    const block = 100 + Math.floor(Math.random() * 8) * 10
+    sim = new HetznerSim({bootMs: 300, bootNats: true, ipv4Pool: [block, block + 9], tokens: {ro: [], rw: [TOKEN]}})
+    await sim.start()
+    // The simulated servers run no SSH: this machine reaches their client ports itself (client_access: direct).
+    sb = new Sandbox(config(randomPorts(), {hetzner: {client_access: 'direct'}}), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+  })
+  afterAll(async () => {
+    await sim.stop()
+    await sb.cleanup()
+  })
+  afterEach(() => expect(sim.violations).toEqual([]))
+
+  test('3 → 2 nodes under acked writes: replicas moved, the server shut down (NATS in lame duck mode) before it is deleted, nothing of it left, no acked message lost', async () => {
+    const planted = await sb.json(['plant', 'cloud', 'medium', '--yes'], {timeoutMs: 120_000})
+    const id = planted.forest.id
+    const ports = planted.nodes[0].client.split(':').pop()
+    const clients = (): string[] => sb.registry().nodes[id].map((n: any) => `nats://${n.ipv4}:${ports}`)
+    const writer = await AckedWriter.start({
+      intervalMs: 10,
+      servers: clients(),
+      streams: [
+        {name: 'R2', replicas: 2},
+        {name: 'R1', replicas: 1},
+      ],
+    })
+    try {
+      await writer.waitForAcks(100)
+      // The node holding the R1 stream: its one copy has to move before the server goes.
+      const nc = await connectClient(clients())
+      const node = (await (await jetstreamManager(nc)).streams.info('R1')).cluster!.leader!
+      await nc.close()
+      const record = sb.registry().nodes[id].find((n: any) => n.id === node)
+      const serverId = Number(record.provider_ref)
+      const ips = [sim.servers.get(serverId)!.ipv4, sim.servers.get(serverId)!.ipv6]
+      const from = sim.requests.length
+      const r = await sb.runJson(['shrink', id, '--node', node, '--yes'], {timeoutMs: 240_000})
+      if (r.code !== 0) throw new Error(`shrink exited ${r.code}\n${r.stdout}\n${r.stderr}`)
+      expect(r.out).toMatchObject({forest: {node_count: 2, operation: null}, picked: false, removed: {id: node}, resumed: false})
+      expect(r.out.moved).toEqual(expect.arrayContaining([{replicas: 1, replicas_after: 1, stream: 'R1'}]))
+      // The calls on that server: a graceful shutdown, and only then the delete; never a power-off.
+      const onServer = sim.requests
+        .slice(from)
+        .filter((q) => q.method !== 'GET' && q.path.startsWith(`/servers/${serverId}`))
+        .map((q) => `${q.method} ${q.path.replace(/\/\d+/, '/{id}')} ${q.status}`)
+      expect(onServer).toEqual(['POST /servers/{id}/actions/shutdown 201', 'DELETE /servers/{id} 200'])
+      // Its operating system stopped NATS with the unit's stop signal (lame duck mode), and it left by itself.
+      expect(sim.shutdowns).toEqual([expect.objectContaining({code: 0, result: 'exited', server: serverId, signal: 'SIGUSR2'})])
+      // Nothing of it is left: no server, no Primary IP, no firewall rule for its addresses.
+      expect(sim.servers.has(serverId)).toBe(false)
+      for (const ip of ips) expect(ip === undefined || !sim.primaryIps.has(ip)).toBe(true)
+      expect([...sim.servers.values()].filter((s: any) => s.labels.forest === id).map((s: any) => s.labels.node)).not.toContain(node)
+      expect(JSON.stringify([...sim.firewalls.values()][0].rules)).not.toContain(record.ipv4)
+      expect(sb.registry().nodes[id].map((n: any) => n.id)).not.toContain(node)
+
+      await writer.waitForAcks(50, 60_000)
+      await writer.stop()
+      const report = await writer.verify(clients())
+      expect(report.map((x) => [x.stream, x.missing])).toEqual([
+        ['R2', []],
+        ['R1', []],
+      ])
+      expect(report.every((x) => x.acked >= 100)).toBe(true)
+      expect((await sb.json(['status', id])).health).toBe('healthy')
+    } finally {
+      await writer.close()
+    }
+    await sb.json(['teardown', id, '--yes'])
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+  }, 360_000)
+
+  test('upgrade under acked writes: the R1 stream moved off each node before its new server (an empty disk) replaces it; each old server shut down before its delete; no acked message lost', async () => {
+    const planted = await sb.json(['plant', 'cloud', 'medium', '--yes'], {timeoutMs: 120_000})
+    const id = planted.forest.id
+    const port = planted.nodes[0].client.split(':').pop()
+    const clients = (): string[] => sb.registry().nodes[id].map((n: any) => `nats://${n.ipv4}:${port}`)
+    const writer = await AckedWriter.start({
+      intervalMs: 10,
+      servers: clients(),
+      streams: [
+        {name: 'U3', replicas: 3},
+        {name: 'U1', replicas: 1},
+      ],
+    })
+    try {
+      await writer.waitForAcks(100)
+      const nc = await connectClient(clients())
+      const holder = (await (await jetstreamManager(nc)).streams.info('U1')).cluster!.leader!
+      await nc.close()
+      const oldServers = sb.registry().nodes[id].map((n: any) => Number(n.provider_ref))
+      const shutdownsBefore = sim.shutdowns.length
+      const from = sim.requests.length
+
+      const dry = await sb.json(['upgrade', id, '--nats', '2.11.4', '--dry-run'])
+      expect(dry.moved).toEqual([{from: holder, stream: 'U1', to: null}])
+      const r = await sb.runJson(['upgrade', id, '--nats', '2.11.4', '--yes'], {timeoutMs: 300_000})
+      if (r.code !== 0) throw new Error(`upgrade exited ${r.code}\n${r.stdout}\n${r.stderr}`)
+      expect(r.out).toMatchObject({status: 'upgraded', target: {nats: '2.11.4'}})
+      expect([...r.out.upgraded].sort()).toEqual(['node-1', 'node-2', 'node-3'])
+      // U1 left its node before that node's server was replaced (and again wherever it was when its turn came).
+      expect(r.out.moved[0]).toMatchObject({from: holder, stream: 'U1'})
+      for (const m of r.out.moved) expect(m.to).not.toBe(m.from)
+      // Every old server: shut down (NATS in lame duck mode, leaving by itself), then deleted; new servers in their place.
+      for (const serverId of oldServers) {
+        const calls = sim.requests
+          .slice(from)
+          .filter((q) => q.method !== 'GET' && q.path.startsWith(`/servers/${serverId}`))
+          .map((q) => `${q.method} ${q.path.replace(/\/\d+/, '/{id}')} ${q.status}`)
+        expect(calls).toEqual(['POST /servers/{id}/actions/shutdown 201', 'DELETE /servers/{id} 200'])
+        expect(sim.servers.has(serverId)).toBe(false)
+      }
+      expect(
+        sim.shutdowns
+          .slice(shutdownsBefore)
+          .map((x) => [x.server, x.signal, x.result, x.code])
+          .sort(),
+      ).toEqual(oldServers.map((serverId: number) => [serverId, 'SIGUSR2', 'exited', 0]).sort())
+
+      await writer.waitForAcks(50, 60_000)
+      await writer.stop()
+      const report = await writer.verify(clients())
+      expect(report.map((x) => [x.stream, x.missing])).toEqual([
+        ['U3', []],
+        ['U1', []],
+      ])
+      expect(report.every((x) => x.acked >= 100)).toBe(true)
+      const check = await connectClient(clients())
+      const u1 = await (await jetstreamManager(check)).streams.info('U1')
+      await check.close()
+      expect(u1.config.num_replicas).toBe(1)
+      expect(u1.state.messages).toBe(report.find((x) => x.stream === 'U1')!.found)
+      expect((await sb.json(['status', id])).health).toBe('healthy')
+    } finally {
+      await writer.close()
+    }
+    await sb.json(['teardown', id, '--yes'])
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+  }, 420_000)
 })

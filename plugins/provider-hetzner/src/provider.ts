@@ -1,8 +1,10 @@
 import type {
+  ClientTunnel,
   CostEstimate,
   CreatedNode,
   CreateNodeRequest,
   ForestRecord,
+  NatsPorts,
   NodeAddresses,
   NodeRecord,
   NodeReservation,
@@ -31,7 +33,9 @@ import {createPrimaryIp, deletePrimaryIps, forestPrimaryIps, listForestPrimaryIp
 import {estimateCost} from './resources/pricing.js'
 import {replaceServer} from './resources/replace.js'
 import {createServer, deleteServer, firstChoice, listServers, nodeServers, userData} from './resources/servers.js'
+import {shutDownServer} from './resources/shutdown.js'
 import {SshKeys} from './resources/ssh-keys.js'
+import {openClientTunnel} from './resources/ssh-tunnel.js'
 import {settingsOf, type Settings} from './schema.js'
 
 /**
@@ -176,6 +180,13 @@ export class HetznerProvider implements Provider, Cloud {
     )
   }
 
+  /** JetStream administration (grow from one node, shrink, upgrade): the node's client port over SSH (resources/ssh-tunnel.ts). */
+  // Absent with client_access: direct (the core then connects to the node's client URL itself).
+  get clientTunnel(): ((node: NodeRecord, ports: NatsPorts, signal: AbortSignal) => Promise<ClientTunnel>) | undefined {
+    if (this.settings.client_access === 'direct') return undefined
+    return (node, ports, signal) => openClientTunnel(this.context, this.settings, node, ports, signal)
+  }
+
   /** repair and upgrade: a new server for the node, with its name, labels and Primary IPs (resources/replace.ts). */
   async replaceNode(request: ReplaceNodeRequest): Promise<CreatedNode> {
     const plan = await this.ensurePlan(request.signal)
@@ -255,6 +266,22 @@ export class HetznerProvider implements Provider, Cloud {
 
   private userData(request: PlanRequest, node: NodeRecord, sshKeys: string[] = this.sshKeys.publicKeys): string {
     return userData(this, request, node, sshKeys, this.operatorCidrs ?? this.settings.operator_cidrs)
+  }
+
+  /**
+   * shrink: stop the node's NATS gracefully, keeping the server: a shutdown (ACPI), so systemd stops
+   * nats.service with its KillSignal (SIGUSR2: lame duck mode), waited for until the server is off,
+   * at most shutdown_timeout_seconds (then powered off). A server already off, or gone, is fine.
+   */
+  async stopNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void> {
+    const servers = new Map<number, {id: number; name: string}>()
+    for (const s of await nodeServers(this, forest.id, node.id, signal)) servers.set(s.id, s)
+    const ref = Number(node.provider_ref)
+    if (servers.size === 0 && Number.isInteger(ref) && ref > 0) servers.set(ref, {id: ref, name: resourceName(forest.id, node.id)})
+    for (const server of servers.values()) {
+      const how = await shutDownServer(this, server, {limitMs: this.settings.shutdown_timeout_seconds * 1000, signal})
+      this.context.log.debug(`${node.id}: server ${server.name} (${server.id}) ${how.replace('_', ' ')}`)
+    }
   }
 
   async destroyNode(node: NodeRecord, forest: ForestRecord, signal: AbortSignal): Promise<void> {

@@ -32,6 +32,13 @@ export const configSchema: ConfigSchema = {
       "Private key file for SSH to the nodes (Morpheus reaches a node's NATS client port through SSH for grow, shrink and upgrade); empty: ssh's own keys and agent",
     type: 'string',
   },
+  client_access: {
+    default: 'ssh',
+    description:
+      "How Morpheus reaches a node's NATS client port for JetStream administration: ssh (through SSH as root, the default), or direct (this machine reaches the client port itself, e.g. over a VPN)",
+    enum: ['ssh', 'direct'],
+    type: 'string',
+  },
   ipv4: {default: true, description: 'Give each node a public IPv4 address too (IPv6 is always on)', type: 'boolean'},
   route_via: {default: 'ipv6', description: 'Which address the nodes route to each other over', enum: ['ipv6', 'ipv4'], type: 'string'},
   operator_cidrs: {
@@ -47,6 +54,13 @@ export const configSchema: ConfigSchema = {
   },
   poll_interval_seconds: {default: 1, description: 'Time between checks of pending actions', minimum: 0.01, type: 'number'},
   boot_timeout_seconds: {default: 300, description: 'How long a server may take to be created and started', minimum: 1, type: 'integer'},
+  shutdown_timeout_seconds: {
+    default: 120,
+    description:
+      'How long a server may take to shut down (shrink, upgrade: systemd stops NATS in lame duck mode, at most 45 s) before it is powered off',
+    minimum: 1,
+    type: 'integer',
+  },
   parallel: {default: 10, description: 'At most this many API creations at once', maximum: 50, minimum: 1, type: 'integer'},
   request_timeout_seconds: {default: 30, description: 'Time limit of one API request', minimum: 1, type: 'integer'},
 }
@@ -61,6 +75,7 @@ export interface Settings {
   ssh_key: string
   ssh_public_key_path: string
   ssh_identity_file: string
+  client_access: 'ssh' | 'direct'
   ipv4: boolean
   route_via: 'ipv6' | 'ipv4'
   operator_cidrs: string[]
@@ -68,6 +83,7 @@ export interface Settings {
   public_address_url: string
   poll_interval_seconds: number
   boot_timeout_seconds: number
+  shutdown_timeout_seconds: number
   parallel: number
   request_timeout_seconds: number
 }

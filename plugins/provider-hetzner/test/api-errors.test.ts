@@ -221,6 +221,8 @@ describe('the simulator says no as the spec says', () => {
       'PUT /primary_ips/{id} 200',
       'PUT /primary_ips/{id} 200',
     ])
+    // The old server's operating system stopped NATS as the unit says: lame duck (SIGUSR2), left by itself with 0.
+    expect(h.sim.shutdowns).toEqual([expect.objectContaining({code: 0, result: 'exited', server: oldServer.id, signal: 'SIGUSR2'})])
     // Again (a re-run after Ctrl-C), not graceful: the same addresses on yet another server.
     const again = await h.provider.replaceNode!({...request, graceful: false, node: {...node, ...made}})
     expect(again.ip).toBe(node.ip)

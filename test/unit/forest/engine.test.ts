@@ -438,6 +438,34 @@ describe('grow (Growth through the runner)', () => {
     expect((await forestStatus(e.deps, forest.id)).health).toBe('healthy')
   })
 
+  test('a provider that cannot change a running machine (no reconfigureNode, as Hetzner): node-1 is made again as a cluster member with its addresses, then node-2 joins', async () => {
+    const e = engine({capabilities: {cloud: true}, provider: {noReconfigure: true}})
+    const {forest} = await plant(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    const before = stored(e.backend).nodes[forest.id][0]
+    const out = await grow(e.deps, {count: 1, forestId: forest.id})
+    if (out.kind !== 'done') throw new Error(out.kind)
+    const calls = e.provider.calls
+    // With the forest's recorded versions, not the provider's newest default.
+    expect(calls.indexOf('replace node-1 nats=2.10.0')).toBeGreaterThan(-1)
+    expect(calls.indexOf('replace node-1 nats=2.10.0')).toBeLessThan(calls.indexOf('create node-2 peers=node-1'))
+    const node1 = e.provider.machines.get(`${forest.id}/node-1`)!
+    expect(node1).toMatchObject({cluster: true, generation: 2, ip: before.ip, peers: ['node-2']})
+    expect(stored(e.backend).nodes[forest.id].map((n: any) => [n.id, n.ip, n.status])).toEqual([
+      ['node-1', before.ip, 'active'],
+      ['node-2', expect.any(String), 'active'],
+    ])
+  })
+
+  test('... and when that grow fails, node-1 is made again alone (and the new node removed)', async () => {
+    const e = engine({capabilities: {cloud: true}, provider: {failCreate: new Set(['node-2']), noReconfigure: true}})
+    const {forest} = await plant(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    const error = await rejection(grow(e.deps, {count: 1, forestId: forest.id}))
+    expect(error.message).toMatch(/cannot create node-2/)
+    expect(e.provider.calls.filter((c) => c.startsWith('replace'))).toEqual(['replace node-1 nats=2.10.0', 'replace node-1 nats=2.10.0'])
+    expect([...e.provider.machines.values()].map((m) => [m.id, m.cluster, m.generation])).toEqual([['node-1', false, 3]])
+    expect(stored(e.backend).nodes[forest.id].map((n: any) => n.id)).toEqual(['node-1'])
+  })
+
   test('the route credentials cannot be read after the claim: the reserved nodes are dropped and the operation cleared', async () => {
     const e = engine()
     const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})

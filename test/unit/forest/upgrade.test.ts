@@ -64,15 +64,55 @@ describe('upgrade', () => {
     expect(again).toMatchObject({skipped: ['node-2'], status: 'upgraded', upgraded: ['node-3', 'node-1']})
   })
 
-  test('a cloud forest with an R1 stream on a node to upgrade is refused before anything is changed', async () => {
+  test('a cloud forest with an R1 stream on a node to upgrade: the dry run names the move; where it cannot be moved, refused before anything is changed, saying why', async () => {
     const {e, id} = await forest({capabilities: {cloud: true}})
-    const withR1 = async (): Promise<StreamsLook> => ({
-      streams: [r3, {account: '$G', current: true, followers: [], leader: 'node-2', name: 'EVENTS', replicas: 1}],
-      unanswered: {},
-    })
+    const r1 = (account = '$G') => ({account, current: true, followers: [], leader: 'node-2', name: 'EVENTS', replicas: 1})
+    const withR1 = async (): Promise<StreamsLook> => ({streams: [r3, r1()], unanswered: {}})
+    // A dry run says which R1 stream would move off which node first (and connects to nothing).
+    const connects: string[] = []
+    e.deps.jetstream = {
+      connect: async (servers) => Promise.reject(new Error(`no NATS here (${connects.push(...servers)})`)),
+      snapshotDir: '',
+    }
+    const dry = await upgradeForest(e.deps, {dryRun: true, forestId: id, streams: withR1, wanted: {nats: '2.11.0'}})
+    expect(dry.status).toBe('dry_run')
+    expect(dry.moved).toEqual([{from: 'node-2', stream: 'EVENTS', to: null}])
+    expect(dry.message).toContain('moving R1 streams first (EVENTS off node-2)')
+    expect(connects).toEqual([])
+    // The connection the moves need is opened before anything is changed: one that cannot be had is the error.
+    const unreachable = await rejection(upgradeForest(e.deps, {forestId: id, streams: withR1, wanted: {nats: '2.11.0'}}))
+    expect(unreachable.message).toMatch(/no NATS here/)
+    expect(connects.length).toBeGreaterThan(0)
+    expect(stored(e.backend).forests[id]).toMatchObject({operation: null})
+    // No JetStream client at all (an engine without NATS): the move cannot be made, so nothing is.
+    e.deps.jetstream = undefined
     const error = await rejection(upgradeForest(e.deps, {forestId: id, streams: withR1, wanted: {nats: '2.11.0'}}))
     expect(error).toMatchObject({kind: 'USAGE'})
-    expect(error.message).toMatch(/holds R1 streams on nodes to upgrade \(EVENTS on node-2\)/)
+    expect(error.message).toMatch(/holds R1 streams on nodes to upgrade \(EVENTS on node-2\); moving them first needs a JetStream client/)
+    // A stream outside the global account: Morpheus's connection does not reach it.
+    const other = await rejection(
+      upgradeForest(e.deps, {forestId: id, streams: async () => ({streams: [r3, r1('APP')], unanswered: {}}), wanted: {nats: '2.11.0'}}),
+    )
+    expect(other.message).toMatch(/R1 streams in accounts other than the global one \(EVENTS in APP on node-2\)/)
+    expect(e.provider.calls.filter((c) => c.startsWith('replace'))).toEqual([])
+    expect(stored(e.backend).forests[id]).toMatchObject({operation: null, versions: {nats: '2.9.10'}})
+    // A local forest keeps its disk: nothing to move, the upgrade goes on.
+    const local = await forest()
+    const done = await upgradeForest(local.e.deps, {forestId: local.id, streams: withR1, wanted: {nats: '2.11.0'}})
+    expect(done).toMatchObject({moved: [], status: 'upgraded'})
+  })
+
+  test('a one-node cloud forest with an R1 stream is refused: there is no other node to move it to', async () => {
+    const e = engine({capabilities: {cloud: true}, provider: {defaultVersions: {nats: '2.9.10'}}})
+    const {forest: one} = await plant(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    const streams1 = async (): Promise<StreamsLook> => ({
+      streams: [{account: '$G', current: true, followers: [], leader: 'node-1', name: 'ORDERS', replicas: 1}],
+      unanswered: {},
+    })
+    const error = await rejection(upgradeForest(e.deps, {forestId: one.id, streams: streams1, wanted: {nats: '2.11.0'}}))
+    expect(error).toMatchObject({kind: 'USAGE'})
+    expect(error.message).toMatch(/holds R1 streams \(ORDERS on node-1\) on its one node: .* no other node to move them to first/)
+    expect(error.hint).toContain('morpheus grow')
     expect(e.provider.calls.filter((c) => c.startsWith('replace'))).toEqual([])
   })
 

@@ -37,7 +37,9 @@ describe('carrying a one-node forest’s streams: failure paths', () => {
       capabilities: {} as any,
       name: 'fake',
       provider: {
-        endpoints: () => ({client: s.client, monitor: s.monitor}),
+        // A node named `nowhere` has a client URL nothing listens on.
+        endpoints: (n: NodeRecord) =>
+          n.id === 'nowhere' ? {client: 'nats://127.0.0.1:1', monitor: 'http://127.0.0.1:1'} : {client: s.client, monitor: s.monitor},
         natsMode: 'system',
         reconfigureNode: async () => undefined,
       } as any,
@@ -66,7 +68,7 @@ describe('carrying a one-node forest’s streams: failure paths', () => {
     expect(statSync(kept).mode & 0o777).toBe(0o700)
     for (const f of readdirSync(kept)) expect(statSync(join(kept, f)).mode & 0o777).toBe(0o600)
     const failure = new MorpheusError('PROVIDER', 'node-2 could not be created')
-    const ending = await carry.settle(failure, cluster.clients)
+    const ending = await carry.settle(failure, [node])
     expect(ending).toBe(failure)
     const info = await streamInfo(nc, 'EVENTS')
     expect(info.state.messages).toBe(40)
@@ -84,14 +86,14 @@ describe('carrying a one-node forest’s streams: failure paths', () => {
     await carry.save()
     const failure = new MorpheusError('NOT_FORMED', 'the forest did not form')
     // Nowhere to restore to: a client URL nothing listens on.
-    const ending = await carry.settle(failure, ['nats://127.0.0.1:1'])
+    const ending = await carry.settle(failure, [{...node, id: 'nowhere'}])
     expect(ending.kind).toBe('NOT_FORMED')
     expect(ending.message).toContain(join(dir, 'snapshots', forest.id))
     expect(ending.hint).toContain('morpheus grow forest-carry')
-    expect(await restorePending(deps, forest, cluster.clients)).toBe(1)
+    expect(await restorePending(deps, handle, forest, [node])).toBe(1)
     const nc = await connectForest(cluster.clients)
     expect((await streamInfo(nc, 'ORDERS')).state.messages).toBe(25)
     await nc.close()
-    expect(await restorePending(deps, forest, cluster.clients)).toBe(0)
+    expect(await restorePending(deps, handle, forest, [node])).toBe(0)
   }, 120_000)
 })

@@ -182,6 +182,15 @@ describe.each([
       expect(systemdVerify(parsed.files['/etc/systemd/system/nats.service'].content, 'nats.service')).not.toMatch(
         /Invalid|ignoring|Unknown (key|section)/,
       )
+      // Stopped through lame duck mode (SIGUSR2), given longer than nats.conf's lame duck duration and grace.
+      const natsUnit = parsed.files['/etc/systemd/system/nats.service'].content
+      expect(natsUnit).toMatch(/^KillSignal=SIGUSR2$/m)
+      const stopSeconds = Number(/^TimeoutStopSec=(\d+)s$/m.exec(natsUnit)?.[1])
+      const lameDuck = Number(/^lame_duck_duration: "(\d+)s"$/m.exec(conf.content)?.[1])
+      const grace = Number(/^lame_duck_grace_period: "(\d+)s"$/m.exec(conf.content)?.[1])
+      expect(lameDuck).toBe(30)
+      expect(grace).toBe(2)
+      expect(stopSeconds).toBeGreaterThan(lameDuck + grace)
       expect(unit).toMatch(/^Requires=nats\.service$/m)
       expect(unit).toMatch(/^After=network-online\.target nats\.service$/m)
       expect(unit).toContain('Environment="NATS_URL=nats://127.0.0.1:4222"')
@@ -308,6 +317,62 @@ function firewallSync(
   }
   return {calls: readFileSync(join(dir, 'calls'), 'utf8').split('\n').filter(Boolean), dir, state: saved}
 }
+
+describe("the nats unit's stop, on a real nats-server", () => {
+  // What systemd does on `systemctl stop`, a shutdown (shrink, upgrade) or a reboot: the unit's KillSignal to the
+  // server of the user data's nats.conf, with a client connected; SIGKILL only after TimeoutStopSec.
+  test('KillSignal puts nats-server into lame duck mode (the client is told), and it exits cleanly well within TimeoutStopSec', async () => {
+    const {connect} = await import('@nats-io/transport-node')
+    const {localise} = await import('../../fixtures/hetzner-sim/boot.js')
+    const {spawn} = await import('node:child_process')
+    const {files} = parse(renderer.userData(input('system', true, {cluster: false, peers: []})))
+    const unit = files['/etc/systemd/system/nats.service'].content
+    const killSignal = /^KillSignal=(\S+)$/m.exec(unit)?.[1] as NodeJS.Signals
+    const stopMs = Number(/^TimeoutStopSec=(\d+)s$/m.exec(unit)?.[1]) * 1000
+    expect(killSignal).toBe('SIGUSR2')
+    const dir = mkdtempSync(join(tmpdir(), 'nats-unit-'))
+    const address = `127.${20 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`
+    const port = 30000 + Math.floor(Math.random() * 20000)
+    // Bound to a loopback address and ports of its own, its files in a temp directory (as the Hetzner simulator boots it).
+    const conf = localise(files['/etc/nats/nats.conf'].content, address, dir)
+      .replace(/:4222"/, `:${port}"`)
+      .replace(/(http: ".*?):8222"/, `$1:${port + 1}"`)
+    writeFileSync(join(dir, 'nats.conf'), conf, {mode: 0o600})
+    const server = spawn('nats-server', ['-c', join(dir, 'nats.conf')], {stdio: 'ignore'})
+    const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) =>
+      server.once('exit', (code, signal) => resolve({code, signal})),
+    )
+    try {
+      let nc
+      for (let i = 0; !nc; i++) {
+        try {
+          nc = await connect({maxReconnectAttempts: 0, servers: `nats://${address}:${port}`})
+        } catch (error) {
+          if (i > 50) throw error
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      }
+      const events: string[] = []
+      void (async () => {
+        for await (const s of nc.status()) events.push(s.type)
+      })()
+      const started = Date.now()
+      server.kill(killSignal)
+      const end = await Promise.race([exited, new Promise((r) => setTimeout(r, stopMs, 'timeout'))])
+      const took = Date.now() - started
+      // A clean exit (status 0: systemd records a successful stop), not death by the signal, long before systemd's SIGKILL.
+      expect(end).toEqual({code: 0, signal: null})
+      expect(took).toBeLessThan(stopMs)
+      await nc.closed()
+      // The client was told the server is in lame duck mode before it was closed.
+      expect(events).toContain('ldm')
+      expect(events.indexOf('ldm')).toBeLessThan(events.indexOf('disconnect'))
+    } finally {
+      if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL')
+      rmSync(dir, {force: true, recursive: true})
+    }
+  }, 60_000)
+})
 
 describe('userData', () => {
   test("system mode without route credentials: routes only from the forest's nodes", () => {

@@ -1,10 +1,10 @@
 import type {CreatedNode, ReplaceNodeRequest} from 'morpheus/plugin-api'
 
-import type {Server} from '../api/types.js'
 import {addressesOf, type NodeIps} from '../addresses.js'
-import {isCode, type Cloud} from './cloud.js'
+import type {Cloud} from './cloud.js'
 import {nodePrimaryIps} from './primary-ips.js'
 import {createServer, deleteServer, nodeServers, type ServerRun} from './servers.js'
+import {shutDownServer} from './shutdown.js'
 
 /**
  * A new server for an existing node, keeping its name, labels and Primary IPs (so its addresses),
@@ -12,8 +12,9 @@ import {createServer, deleteServer, nodeServers, type ServerRun} from './servers
  *
  * 1. the node's Primary IPs get auto_delete off (PUT /primary_ips/{id}), or deleting the server
  *    would delete them with it;
- * 2. graceful (upgrade): the old server is shut down (ACPI: systemd stops NATS, which hands its
- *    leaderships over) and waited for until it is off (powered off when it does not stop in time);
+ * 2. graceful (upgrade): the old server is shut down (ACPI: systemd stops NATS in lame duck mode, and
+ *    it hands its leaderships over) and waited for until it is off (powered off past
+ *    shutdown_timeout_seconds: resources/shutdown.ts);
  * 3. the old server is deleted: its Primary IPs come free (unassigning them instead would need the
  *    server off as well: server_not_stopped);
  * 4. a server of the same name and labels is created with those Primary IPs (POST /servers
@@ -49,7 +50,12 @@ export async function replaceServer(
   }
   const old = await nodeServers(cloud, forest.id, node.id, signal)
   for (const server of old) {
-    if (request.graceful && server.status === 'running') await shutDown(cloud, server, request)
+    if (request.graceful && server.status === 'running')
+      await shutDownServer(cloud, server, {
+        limitMs: cloud.settings.shutdown_timeout_seconds * 1000,
+        progress: request.progress,
+        signal,
+      })
     request.progress(`deleting the old server ${server.name} (${server.id}); its Primary IPs stay`)
     await deleteServer(cloud, server.id, signal)
   }
@@ -77,46 +83,4 @@ export async function replaceServer(
       })
   }
   return made
-}
-
-/** Shut the server down (ACPI), wait until it is off; power it off when it has not stopped in time. */
-async function shutDown(cloud: Cloud, server: Server, request: ReplaceNodeRequest): Promise<void> {
-  const {signal} = request
-  request.progress(`shutting ${server.name} down (NATS stops cleanly: lame duck)`)
-  const isOff = async () => {
-    try {
-      const {server: now} = await cloud.hc.call(
-        `GET /servers/${server.id}`,
-        (api, sig) => api.GET('/servers/{id}', {params: {path: {id: server.id}}, signal: sig}),
-        signal,
-      )
-      return now?.status === 'off' ? true : undefined
-    } catch (error) {
-      if (isCode(error, 'not_found')) return true
-      throw error
-    }
-  }
-  try {
-    const {action} = await cloud.hc.call(
-      `POST /servers/${server.id}/actions/shutdown`,
-      (api, sig) => api.POST('/servers/{id}/actions/shutdown', {params: {path: {id: server.id}}, signal: sig}),
-      signal,
-    )
-    await cloud.waiter.wait(action, `shutting down ${server.name}`, 60_000, signal)
-    await cloud.context.helpers.pollUntil(isOff, {
-      intervalMs: Math.min(1000, cloud.settings.poll_interval_seconds * 1000),
-      signal,
-      timeoutMs: 60_000,
-      what: `${server.name} off`,
-    })
-  } catch (error) {
-    if (signal.aborted) throw error
-    cloud.context.log.warn(`${server.name} did not shut down cleanly (${(error as Error).message}); powering it off`)
-    const {action} = await cloud.hc.call(
-      `POST /servers/${server.id}/actions/poweroff`,
-      (api, sig) => api.POST('/servers/{id}/actions/poweroff', {params: {path: {id: server.id}}, signal: sig}),
-      signal,
-    )
-    await cloud.waiter.wait(action, `powering off ${server.name}`, 60_000, signal)
-  }
 }
