@@ -603,6 +603,50 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     expect({code: login.code, key: login.stdout.trim().split(' ').slice(0, 2).join(' ')}).toEqual({code: 0, key: freshKey})
   }, 1_000_000)
 
+  test('shrink removes the node of an R1 stream (and of an R3 replica) while the official NATS client writes to both through the forwarders: the CLI moves them through its SSH tunnels, no acked message is lost', async () => {
+    // The registry is on the Storage Box by now: the nodes as status reads them.
+    const names = (await sb.json(['status', forestId])).nodes.map((n: any) => server(n.id).name)
+    expect(names).toHaveLength(6)
+    const servers = await Promise.all(names.map((name: string) => clients.url(name)))
+    const streams = [
+      {name: 'SHRINK_R3', replicas: 3},
+      {name: 'SHRINK_R1', replicas: 1},
+    ]
+    writer = await AckedWriter.start({ignoreClusterUpdates: true, servers, streams})
+    await writer.waitForAcks(100, 120_000)
+    // The node to remove: the one the R1 stream lives on; it holds one of the R3 stream's replicas too (placed so if not).
+    const jsm = await jetstreamManager(writer.nc)
+    const victim = (await jsm.streams.info('SHRINK_R1')).cluster!.leader!
+    const r3 = (await jsm.streams.info('SHRINK_R3')).cluster!
+    const r3Peers = [r3.leader, ...(r3.replicas ?? []).map((p) => p.name)]
+    expect(victim).toMatch(/^node-\d$/)
+    const before = writer.ackedCount
+    const started = Date.now()
+    const r = await sb.runJson(['shrink', forestId, '--node', victim, '--yes'], {timeoutMs: 600_000})
+    timings.shrink = Math.round((Date.now() - started) / 1000)
+    if (r.code !== 0) throw new Error(`shrink failed: ${r.stdout}\n${r.stderr}`)
+    const during = writer.ackedCount - before
+    expect(r.out.removed.id).toBe(victim)
+    expect(r.out.moved.map((m: any) => m.stream)).toEqual(
+      expect.arrayContaining(r3Peers.includes(victim) ? ['SHRINK_R1', 'SHRINK_R3'] : ['SHRINK_R1']),
+    )
+    await writer.waitForAcks(100, 120_000)
+    await writer.stop()
+    const report = await writer.verify()
+    timings.shrinkWriterAcked = writer.ackedCount
+    timings.shrinkWriterErrors = writer.errors
+    expect(during).toBeGreaterThan(0)
+    for (const x of report)
+      expect({acked: x.acked > 0, missing: x.missing, stream: x.stream}).toEqual({acked: true, missing: [], stream: x.stream})
+    const status = await sb.json(['status', forestId])
+    expect(status.health).toBe('healthy')
+    expect(status.nodes.map((n: any) => n.id)).not.toContain(victim)
+    expect(status.nodes).toHaveLength(5)
+    for (const s of streams) await jsm.streams.delete(s.name)
+    await writer.close()
+    writer = undefined
+  }, 900_000)
+
   test('teardown leaves nothing: no server, no Primary IP, no machine', async () => {
     const r = await sb.runJson(['teardown', forestId, '--yes'], {timeoutMs: 300_000})
     if (r.code !== 0) throw new Error(`teardown exited ${r.code}: ${r.stdout}\n${r.stderr}`)
