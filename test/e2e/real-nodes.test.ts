@@ -529,7 +529,26 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     await booter.reboot(name)
     const status0 = await sb.json(['status', forestId])
     const monitors = status0.nodes.map((n: any) => `http://${n.ipv4}:8222`)
-    await waitRoutes(monitors, monitors.length - 1, 180_000)
+    try {
+      await waitRoutes(monitors, monitors.length - 1, 180_000)
+    } catch (error) {
+      const routes = await Promise.all(
+        monitors.map((m: string) =>
+          varz(m).then(
+            (v) => `${m} ${v.server_name} routes ${v.routes}`,
+            (e) => `${m} ${e}`,
+          ),
+        ),
+      )
+      const nats = await booter.exec(name, [
+        'sh',
+        '-c',
+        'systemctl status --no-pager nats.service; journalctl -b -u nats.service --no-pager | tail -n 60',
+      ])
+      throw new Error(`${(error as Error).message}\n${routes.join('\n')}\n${nats.stdout}${nats.stderr}\n${await booter.diagnose(name)}`, {
+        cause: error,
+      })
+    }
     // Routes come first; JetStream catches up a moment later: status turns healthy again.
     let status: any
     await waitFor(async () => (status = await sb.json(['status', forestId])).health === 'healthy', 120_000, 2000).catch(() => undefined)
