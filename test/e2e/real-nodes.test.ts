@@ -196,6 +196,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
 
   afterAll(async () => {
     await writer?.close()
+    await live?.cleanup()
     await clients?.close()
     await booter?.stopAll()
     firewall?.stop()
@@ -704,4 +705,107 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
       await embedded.cleanup()
     }
   }, 700_000)
+  // Issue 17 on real nodes, on a forest of its own (registry none): planted with one node, it grows (node-1 is made
+  // again as a cluster member on its Primary IPs, its streams carried through the CLI's SSH tunnel), grows again, and
+  // is upgraded node by node (each R1 stream moved off a node before its new, empty machine replaces it), while the
+  // official NATS client writes all the time through the forwarders. Shrink and repair: the first forest, above.
+  let live: Sandbox | undefined
+  let liveId = ''
+  const liveServer = (nodeId: string) => [...sim.servers.values()].find((x) => x.labels.forest === liveId && x.labels.node === nodeId)!
+
+  /** A writer through the forwarders of these nodes' machines, once it has 100 acks. */
+  async function liveWriter(ids: string[], streams: Array<{name: string; replicas: number}>): Promise<AckedWriter> {
+    const servers = await Promise.all(ids.map((id) => clients.url(liveServer(id).name)))
+    const w = await AckedWriter.start({ignoreClusterUpdates: true, servers, streams})
+    await w.waitForAcks(100, 120_000)
+    return w
+  }
+
+  /** 100 more acks, then every acked message must be in its stream (read through `through`, else the writer's servers). */
+  async function nothingLost(w: AckedWriter, label: string, through?: string[]): Promise<void> {
+    await w.waitForAcks(100, 180_000)
+    await w.stop()
+    const report = await w.verify(through)
+    timings[`${label}WriterAcked`] = w.ackedCount
+    timings[`${label}WriterErrors`] = w.errors
+    for (const x of report)
+      expect({acked: x.acked > 0, missing: x.missing, stream: x.stream}).toEqual({acked: true, missing: [], stream: x.stream})
+  }
+
+  async function liveHealthy(size: number): Promise<void> {
+    let status: any
+    await waitFor(async () => (status = await live!.json(['status', liveId])).health === 'healthy', 120_000, 2000).catch(() => undefined)
+    expect(status.health).toBe('healthy')
+    expect(status.nodes).toHaveLength(size)
+    expect(status.nodes.every((n: any) => n.health.healthy && n.health.routes === size - 1)).toBe(true)
+  }
+
+  test('grow from one node: node-1 is made again on its Primary IPs as a cluster member and node-2 joins, while the official client writes to its R1 stream; every acked message is there, read through node-2', async () => {
+    live = new Sandbox(hetznerConfig(integration, key), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
+    const planted = await live.runJson(['plant', 'cloud', 'small', '--yes'], {timeoutMs: 600_000})
+    if (planted.code !== 0) throw new Error(`plant failed: ${planted.stdout}\n${planted.stderr}\n${booter.failureReport()}`)
+    liveId = planted.out.forest.id
+    const old = {...liveServer('node-1')}
+    await cloudInitDone(old.name)
+    writer = await liveWriter(['node-1'], [{name: 'ONE_R1', replicas: 1}])
+    const started = Date.now()
+    const r = await live.runJson(['grow', liveId, '--auto', '--threshold', '0'], {timeoutMs: 900_000})
+    timings.growFromOne = Math.round((Date.now() - started) / 1000)
+    if (r.code !== 0) throw new Error(`grow failed: ${r.stdout}\n${r.stderr}\n${booter.failureReport()}`)
+    expect(r.out.action).toMatchObject({count: 1, node_ids: ['node-2'], nodes_after: 2})
+    const fresh = liveServer('node-1')
+    expect(fresh.id).not.toBe(old.id)
+    expect([fresh.name, fresh.ipv4, fresh.ipv6]).toEqual([old.name, old.ipv4, old.ipv6])
+    expect(sim.servers.has(old.id)).toBe(false)
+    await cloudInitDone(fresh.name)
+    await liveHealthy(2)
+    // Read back through node-2 alone: the stream lives in the cluster's meta group now, not only on node-1's disk.
+    await nothingLost(writer, 'growFromOne', [await clients.url(liveServer('node-2').name)])
+    await writer.close()
+    writer = undefined
+  }, 1_200_000)
+
+  test('upgrade of NimsForest on three nodes, one at a time, while the official client writes to an R3 and an R1 stream: every machine is new, the R1 streams moved first, no acked message lost', async () => {
+    const r3 = await live!.runJson(['grow', liveId, '--auto', '--threshold', '0'], {timeoutMs: 600_000})
+    if (r3.code !== 0) throw new Error(`grow to three failed: ${r3.stdout}\n${r3.stderr}`)
+    await liveHealthy(3)
+    const ids = ['node-1', 'node-2', 'node-3']
+    const before = new Map(ids.map((id) => [id, liveServer(id).id]))
+    writer = await liveWriter(ids, [
+      {name: 'UP_R3', replicas: 3},
+      {name: 'UP_R1', replicas: 1},
+    ])
+    // The stream carried by the grow above is data too: it must come through the upgrade whole.
+    const jsm = await jetstreamManager(writer.nc)
+    const carried = (await jsm.streams.info('ONE_R1')).state.messages
+    expect(carried).toBeGreaterThan(0)
+    const build = `${files.url4}/nimsforest/forest-next`
+    const started = Date.now()
+    const r = await live!.runJson(['upgrade', liveId, '--nimsforest', build, '--yes'], {timeoutMs: 1_800_000})
+    timings.upgrade3 = Math.round((Date.now() - started) / 1000)
+    if (r.code !== 0) throw new Error(`upgrade failed: ${r.stdout}\n${r.stderr}\n${booter.failureReport()}`)
+    expect(r.out.status).toBe('upgraded')
+    expect([...r.out.upgraded].sort()).toEqual(ids)
+    expect(r.out.moved.map((m: any) => m.stream)).toEqual(expect.arrayContaining(['ONE_R1', 'UP_R1']))
+    for (const id of ids) {
+      expect(liveServer(id).id).not.toBe(before.get(id))
+      expect(liveServer(id).userData).toContain(build)
+    }
+    expect(live!.registry().forests[liveId].versions.nimsforest).toBe(build)
+    await liveHealthy(3)
+    await nothingLost(writer, 'upgrade')
+    expect((await jsm.streams.info('ONE_R1')).state.messages).toBe(carried)
+    await writer.close()
+    writer = undefined
+  }, 2_400_000)
+
+  test('teardown of the grown and upgraded forest leaves nothing of it', async () => {
+    const r = await live!.runJson(['teardown', liveId, '--yes'], {timeoutMs: 300_000})
+    if (r.code !== 0) throw new Error(`teardown exited ${r.code}: ${r.stdout}\n${r.stderr}`)
+    await booter.idle()
+    expect(sim.paid()).toEqual({primaryIps: [], servers: []})
+    expect(booter.machines.size).toBe(0)
+    await live!.cleanup()
+    live = undefined
+  }, 400_000)
 })
