@@ -393,7 +393,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     } finally {
       firewall.enabled = true
       firewall.sync()
-      booter.stop(99_001)
+      await booter.stop(99_001)
       await booter.idle()
     }
   }, 600_000)
@@ -577,10 +577,18 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     }
   }
 
-  test('repair: a node whose machine died gets a new server with the same name and Primary IPs, booted as a fresh machine; the forest is healthy again', async () => {
-    const victim = server('node-2')
-    // The tests' forwarder into node-2's machine (clients.ts) follows it to the new machine.
-    expect(await serverNameThrough(victim.name)).toBe('node-2')
+  test('repair: a node whose machine died (the leader of an R3 stream the official client writes to all the time) gets a new server with the same name and Primary IPs, booted as a fresh machine; the forest is healthy again, no acked message lost', async () => {
+    // The writer first, through every node's forwarder; the node to kill is its stream's leader.
+    const names = (await sb.json(['status', forestId])).nodes.map((n: any) => server(n.id).name)
+    const servers = await Promise.all(names.map((n: string) => clients.url(n)))
+    writer = await AckedWriter.start({ignoreClusterUpdates: true, servers, streams: [{name: 'REPAIR_R3', replicas: 3}]})
+    await writer.waitForAcks(100, 120_000)
+    const jsm = await jetstreamManager(writer.nc)
+    const victimId = (await jsm.streams.info('REPAIR_R3')).cluster!.leader!
+    expect(victimId).toMatch(/^node-\d$/)
+    const victim = server(victimId)
+    // The tests' forwarder into the victim's machine (clients.ts) follows it to the new machine.
+    expect(await serverNameThrough(victim.name)).toBe(victimId)
     const oldMachine = clients.serving(victim.name)
     expect(oldMachine).toBe(clients.machinePid(victim.name))
     const oldHostKey = await hostKey(victim.name)
@@ -589,7 +597,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     await booter.exec(victim.name, ['systemctl', 'poweroff', '--force', '--force'], 10_000).catch(() => undefined)
     let down: any
     await waitFor(
-      async () => (down = await sb.json(['status', forestId])).nodes.find((n: any) => n.id === 'node-2').health.reachable === false,
+      async () => (down = await sb.json(['status', forestId])).nodes.find((n: any) => n.id === victimId).health.reachable === false,
       120_000,
       1000,
     )
@@ -598,8 +606,8 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     const r = await sb.runJson(['repair', forestId, '--yes'], {timeoutMs: 900_000})
     timings.repair = Math.round((Date.now() - started) / 1000)
     if (r.code !== 0) throw new Error(`repair failed: ${r.stdout}\n${r.stderr}\n${booter.failureReport()}`)
-    expect(r.out).toMatchObject({dead: ['node-2'], replaced: ['node-2'], status: 'repaired'})
-    const fresh = server('node-2')
+    expect(r.out).toMatchObject({dead: [victimId], replaced: [victimId], status: 'repaired'})
+    const fresh = server(victimId)
     expect(fresh.id).not.toBe(victim.id)
     expect(fresh.name).toBe(victim.name)
     expect([fresh.ipv4, fresh.ipv6].filter((x) => x !== undefined).sort()).toEqual(ips)
@@ -609,8 +617,8 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     expect(status.health).toBe('healthy')
     expect(status.nodes.every((n: any) => n.health.healthy && n.health.routes === status.nodes.length - 1)).toBe(true)
     // The same server name back in the cluster (not a new peer beside a dead one).
-    expect((await varz(`http://${status.nodes.find((n: any) => n.id === 'node-2').ipv4}:8222`)).server_name).toBe('node-2')
-    expect(await serverNameThrough(fresh.name)).toBe('node-2')
+    expect((await varz(`http://${status.nodes.find((n: any) => n.id === victimId).ipv4}:8222`)).server_name).toBe(victimId)
+    expect(await serverNameThrough(fresh.name)).toBe(victimId)
     expect(clients.serving(fresh.name)).toBe(clients.machinePid(fresh.name))
     expect(clients.serving(fresh.name)).not.toBe(oldMachine)
     // A new machine has new SSH host keys on the same addresses (as a server Hetzner makes anew): whoever keeps
@@ -618,9 +626,35 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     const freshKey = await hostKey(fresh.name)
     expect(freshKey).toMatch(/^ssh-ed25519 /)
     expect(freshKey).not.toBe(oldHostKey)
-    const node2 = status.nodes.find((n: any) => n.id === 'node-2')
-    const login = await ssh(key.identityFile, node2.ipv6, ['cat', '/etc/ssh/ssh_host_ed25519_key.pub'])
+    const repaired = status.nodes.find((n: any) => n.id === victimId)
+    const login = await ssh(key.identityFile, repaired.ipv6, ['cat', '/etc/ssh/ssh_host_ed25519_key.pub'])
     expect({code: login.code, key: login.stdout.trim().split(' ').slice(0, 2).join(' ')}).toEqual({code: 0, key: freshKey})
+    // Every acked message is in the R3 stream, which has its three replicas again, all current.
+    await writer.waitForAcks(100, 180_000)
+    await writer.stop()
+    timings.repairWriterAcked = writer.ackedCount
+    timings.repairWriterErrors = writer.errors
+    for (const x of await writer.verify())
+      expect({acked: x.acked > 0, missing: x.missing, stream: x.stream}).toEqual({acked: true, missing: [], stream: x.stream})
+    let cluster: any
+    const whole = async () => {
+      cluster = (await jsm.streams.info('REPAIR_R3')).cluster
+      return (cluster.replicas ?? []).length === 2 && cluster.replicas.every((p: any) => p.current && !p.offline)
+    }
+    await waitFor(whole, 120_000, 1000).catch(() => undefined)
+    expect({
+      leader: cluster.leader,
+      replicas: cluster.replicas.map((p: any) => ({current: p.current, offline: p.offline ?? false})),
+    }).toEqual({
+      leader: expect.stringMatching(/^node-\d$/),
+      replicas: [
+        {current: true, offline: false},
+        {current: true, offline: false},
+      ],
+    })
+    await jsm.streams.delete('REPAIR_R3')
+    await writer.close()
+    writer = undefined
   }, 1_000_000)
 
   test('shrink removes the node of an R1 stream (and of an R3 replica) while the official NATS client writes to both through the forwarders: the CLI moves them through its SSH tunnels, no acked message is lost', async () => {
