@@ -148,6 +148,10 @@ describe('morpheus shrink', () => {
     const planted = await sb.json(['plant', 'local', '--nodes', '4'])
     const id = planted.forest.id
     const writer = await AckedWriter.start({intervalMs: 10, servers: clientsOf(sb, id).slice(0, 3), streams: [{name: 'R3', replicas: 3}]})
+    // A client of node-4's own: its lame duck then lasts its grace period (2 s) before it closes its clients, so the
+    // Ctrl-C below lands while the node is stopping (a server with no client leaves lame duck in milliseconds, and
+    // the shrink could finish before the signal arrived).
+    const holder = await connectClient([clientsOf(sb, id)[3]], {ignoreClusterUpdates: true})
     try {
       await writer.waitForAcks(50)
       // Text mode: the progress lines on stderr say when it is stopping the node.
@@ -178,6 +182,7 @@ describe('morpheus shrink', () => {
       expect((await writer.verify(clientsOf(sb, id))).map((x) => x.missing)).toEqual([[]])
       expect((await sb.json(['status', id])).health).toBe('healthy')
     } finally {
+      await holder.close()
       await writer.close()
     }
   }, 480_000)
