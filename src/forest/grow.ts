@@ -5,7 +5,7 @@ import {findForest} from '../registry/document.js'
 import {UNCHANGED} from '../registry/store.js'
 import {addressFields, NodeBatch} from './batch.js'
 import {loadProvider, type ForestDeps, type ProviderHandle} from './deps.js'
-import {OneNodeData, restorePending, runsAsCluster} from './one-node.js'
+import {cannotCluster, OneNodeData, restorePending, runsAsCluster} from './one-node.js'
 import {operation, sameOperation, staleHint, staleOperation} from './operation.js'
 import {elsewhereError, otherDevice} from './ownership.js'
 import {chooseNatsMode, loadClusterAuth, preflight, reserveNodes, type NodeView} from './plant.js'
@@ -209,13 +209,7 @@ export class Growth implements Operation<AddNodesResult> {
       systemUser: batch.systemUser,
     }
     if (provider.reconfigureNode) return provider.reconfigureNode(request)
-    if (!provider.replaceNode) {
-      throw new MorpheusError(
-        'PROVIDER',
-        `provider ${this.handle.name} cannot turn the one-node forest ${batch.forest.id} into a cluster (it has neither reconfigureNode nor replaceNode)`,
-        {hint: 'Plant a new forest with three nodes instead, or use a provider that can.'},
-      )
-    }
+    if (!provider.replaceNode) throw cannotCluster(this.handle, batch.forest)
     this.deps.progress.report(
       `${node.id}: a new machine with the same addresses (provider ${this.handle.name} cannot change a running one)`,
     )

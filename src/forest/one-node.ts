@@ -55,6 +55,15 @@ async function varz(monitor: string, signal: AbortSignal): Promise<{jetstream?: 
   }
 }
 
+/** The provider can neither restart node-1 with a cluster block nor make its machine again: a one-node forest cannot grow. */
+export function cannotCluster(handle: ProviderHandle, forest: ForestRecord, tail = ''): MorpheusError {
+  return new MorpheusError(
+    'PROVIDER',
+    `provider ${handle.name} cannot turn the one-node forest ${forest.id} into a cluster (it has neither reconfigureNode nor replaceNode)${tail}`,
+    {hint: 'Plant a new forest with three nodes instead, or use a provider that can.'},
+  )
+}
+
 /**
  * Does the node run with a cluster block already (a forest shrunk to one node)? New nodes then join it
  * as it is: a provider that would have to make its machine again (replaceNode) must not, or the
@@ -83,15 +92,7 @@ export class OneNodeData {
   ) {}
 
   static async check(deps: ForestDeps, handle: ProviderHandle, forest: ForestRecord, node: NodeRecord): Promise<OneNodeData | undefined> {
-    if (!handle.provider.reconfigureNode && !handle.provider.replaceNode) {
-      throw new MorpheusError(
-        'PROVIDER',
-        `provider ${handle.name} cannot turn the one-node forest ${forest.id} into a cluster (it has neither reconfigureNode nor replaceNode); nothing was changed`,
-        {
-          hint: 'Plant a new forest with three nodes instead, or use a provider that can.',
-        },
-      )
-    }
+    if (!handle.provider.reconfigureNode && !handle.provider.replaceNode) throw cannotCluster(handle, forest, '; nothing was changed')
     if (!deps.jetstream) return undefined
     const mode = forest.nats_mode ?? handle.provider.natsMode
     if (mode === 'embedded') {
