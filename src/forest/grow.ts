@@ -5,7 +5,7 @@ import {findForest} from '../registry/document.js'
 import {UNCHANGED} from '../registry/store.js'
 import {addressFields, NodeBatch} from './batch.js'
 import {loadProvider, type ForestDeps, type ProviderHandle} from './deps.js'
-import {cannotCluster, OneNodeData, restorePending, runsAsCluster} from './one-node.js'
+import {cannotCluster, OneNodeData, restorePending} from './one-node.js'
 import {operation, sameOperation, staleHint, staleOperation} from './operation.js'
 import {elsewhereError, otherDevice} from './ownership.js'
 import {chooseNatsMode, loadClusterAuth, preflight, reserveNodes, type NodeView} from './plant.js'
@@ -75,11 +75,9 @@ export class Growth implements Operation<AddNodesResult> {
     await preflight(handle, deps.signal)
     // A forest of one node: its JetStream data is carried into the cluster, or grow refuses here, before anything is touched.
     const nodes = doc.nodes[forest.id] ?? []
-    const carry = nodes.length === 1 ? await OneNodeData.check(deps, handle, forest, nodes[0]) : undefined
+    const {carry, clustered} = nodes.length === 1 ? await OneNodeData.check(deps, handle, forest, nodes[0]) : {clustered: false}
     // A provider that remakes node-1's machine (no reconfigureNode) must not remake a cluster member: it keeps it.
-    const clustered =
-      nodes.length === 1 && !handle.provider.reconfigureNode && !carry ? await runsAsCluster(deps, handle, forest, nodes[0]) : false
-    return new Growth(deps, handle, request, since, carry, clustered)
+    return new Growth(deps, handle, request, since, carry, clustered && !handle.provider.reconfigureNode)
   }
 
   get forest(): ForestRecord | undefined {

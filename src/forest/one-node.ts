@@ -46,7 +46,10 @@ function refuse(forest: ForestRecord, why: string, hint: string): MorpheusError 
   )
 }
 
-async function varz(monitor: string, signal: AbortSignal): Promise<{jetstream?: {config?: unknown; meta?: unknown}} | undefined> {
+async function varz(
+  monitor: string,
+  signal: AbortSignal,
+): Promise<{cluster?: {name?: string}; jetstream?: {config?: unknown; meta?: unknown}} | undefined> {
   try {
     const response = await fetch(`${monitor}/varz`, {signal: AbortSignal.any([signal, AbortSignal.timeout(5000)])})
     return response.ok ? ((await response.json()) as {jetstream?: {meta?: unknown}}) : undefined
@@ -65,14 +68,14 @@ export function cannotCluster(handle: ProviderHandle, forest: ForestRecord, tail
 }
 
 /**
- * Does the node run with a cluster block already (a forest shrunk to one node)? New nodes then join it
- * as it is: a provider that would have to make its machine again (replaceNode) must not, or the
- * streams only it holds would be gone.
+ * What grow learns of the one node of a forest before it claims it: its JetStream data to carry
+ * (absent: nothing to carry), and whether it runs with a cluster block already (a forest shrunk to
+ * one node; new nodes then join it as it is, and a provider that would make its machine again must
+ * not, or the streams only it holds would be gone).
  */
-export async function runsAsCluster(deps: ForestDeps, handle: ProviderHandle, forest: ForestRecord, node: NodeRecord): Promise<boolean> {
-  const {monitor} = endpointsOf(handle.provider, node, nodePorts(node, forest, deps.settings.ports))
-  const info = (await varz(monitor, deps.signal)) as {cluster?: {name?: string}} | undefined
-  return Boolean(info?.cluster?.name)
+export interface OneNodeLook {
+  carry?: OneNodeData
+  clustered: boolean
 }
 
 /**
@@ -91,9 +94,9 @@ export class OneNodeData {
     readonly node: NodeRecord,
   ) {}
 
-  static async check(deps: ForestDeps, handle: ProviderHandle, forest: ForestRecord, node: NodeRecord): Promise<OneNodeData | undefined> {
+  static async check(deps: ForestDeps, handle: ProviderHandle, forest: ForestRecord, node: NodeRecord): Promise<OneNodeLook> {
     if (!handle.provider.reconfigureNode && !handle.provider.replaceNode) throw cannotCluster(handle, forest, '; nothing was changed')
-    if (!deps.jetstream) return undefined
+    if (!deps.jetstream) return {clustered: false}
     const mode = forest.nats_mode ?? handle.provider.natsMode
     if (mode === 'embedded') {
       throw refuse(
@@ -106,9 +109,10 @@ export class OneNodeData {
     const {monitor} = endpointsOf(handle.provider, node, ports)
     const info = await varz(monitor, deps.signal)
     if (!info) throw refuse(forest, `${node.id} does not answer on ${monitor}`, `Check it with \`morpheus status ${forest.id}\`.`)
-    if (!info.jetstream?.config) return undefined
+    const clustered = Boolean(info.cluster?.name)
+    if (!info.jetstream?.config) return {clustered}
     // Already a cluster member (a forest shrunk to one node): the new node joins it, nothing to carry.
-    if (info.jetstream.meta) return undefined
+    if (info.jetstream.meta) return {clustered: true}
     const carry = new OneNodeData(deps as ForestDeps & {jetstream: JetStreamAccess}, handle, forest, node)
     try {
       carry.nc = await connectNodes(carry.deps, handle, forest, [node], {name: 'morpheus grow'})
@@ -122,7 +126,7 @@ export class OneNodeData {
           "Morpheus carries the data over the node's client port (through SSH on a cloud): see `morpheus status` for the node.",
       )
     }
-    return carry
+    return {carry, clustered: false}
   }
 
   private get dir(): string {

@@ -59,7 +59,7 @@ describe('carrying a one-node forest’s streams: failure paths', () => {
 
   test('saved: node-1 no longer has the stream, the snapshot is a 0600 file; the failed grow restores it with every message and its subjects', async () => {
     await write('EVENTS', 40)
-    const carry = (await OneNodeData.check(deps, handle, forest, node))!
+    const carry = (await OneNodeData.check(deps, handle, forest, node)).carry!
     expect(carry).toBeDefined()
     await carry.save()
     const nc = await connectForest(cluster.clients)
@@ -82,7 +82,7 @@ describe('carrying a one-node forest’s streams: failure paths', () => {
 
   test('when even that fails, the error names the kept snapshots and the next grow restores them (restorePending)', async () => {
     await write('ORDERS', 25)
-    const carry = (await OneNodeData.check(deps, handle, forest, node))!
+    const carry = (await OneNodeData.check(deps, handle, forest, node)).carry!
     await carry.save()
     const failure = new MorpheusError('NOT_FORMED', 'the forest did not form')
     // Nowhere to restore to: a client URL nothing listens on.
