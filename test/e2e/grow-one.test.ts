@@ -49,7 +49,7 @@ describe('grow of a one-node forest keeps its JetStream data', () => {
       const billing = await (await jetstreamManager(nc)).consumers.info('ORDERS', 'billing')
       expect(billing.ack_floor.stream_seq).toBeGreaterThanOrEqual(20)
       await nc.close()
-      expect((await sb.json(['status', id])).health).toBe('healthy')
+      expect(await sb.settled(id)).toEqual({health: 'healthy', problems: []})
       // The snapshots were removed once restored; the files that held them were 0600 in a 0700 directory.
       const snapshots = join(sb.env.MORPHEUS_DATA_DIR!, 'snapshots', id)
       expect(existsSync(snapshots)).toBe(false)

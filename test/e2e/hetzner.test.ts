@@ -309,8 +309,7 @@ describe('hetzner: plant cloud, status, list, teardown through the built CLI aga
       expect(node1.id).not.toBe(old.id)
       expect([node1.name, node1.ipv4, node1.ipv6]).toEqual([old.name, old.ipv4, old.ipv6])
       expect(sim.servers.has(old.id)).toBe(false)
-      const status = await direct.json(['status', id])
-      expect(status.health).toBe('healthy')
+      expect(await direct.settled(id)).toEqual({health: 'healthy', problems: []})
       // node-2's client port: node-1's URL with node-2's address (the forest's ports).
       const node2 = direct.registry().nodes[id].find((n: any) => n.id === 'node-2')
       const url = new URL(planted.nodes[0].client)
@@ -488,7 +487,7 @@ describe('hetzner: shrink and upgrade through the built CLI against the simulato
         ['R1', []],
       ])
       expect(report.every((x) => x.acked >= 100)).toBe(true)
-      expect((await sb.json(['status', id])).health).toBe('healthy')
+      expect(await sb.settled(id)).toEqual({health: 'healthy', problems: []})
     } finally {
       await writer.close()
     }
@@ -556,7 +555,7 @@ describe('hetzner: shrink and upgrade through the built CLI against the simulato
       await check.close()
       expect(u1.config.num_replicas).toBe(1)
       expect(u1.state.messages).toBe(report.find((x) => x.stream === 'U1')!.found)
-      expect((await sb.json(['status', id])).health).toBe('healthy')
+      expect(await sb.settled(id)).toEqual({health: 'healthy', problems: []})
     } finally {
       await writer.close()
     }

@@ -81,9 +81,8 @@ describe('repair and upgrade of a local forest under acked writes, through the b
     expect(readFileSync(join(sb.dir, 'local', forestId, victim.id, 'nats.conf'), 'utf8')).toMatch(/system_account: "SYS"/)
 
     await writer.waitForAcks(100)
-    const status = await sb.json(['status', forestId])
-    expect(status.health).toBe('healthy')
-    expect(status.forest.operation).toBeNull()
+    expect(await sb.settled(forestId)).toEqual({health: 'healthy', problems: []})
+    expect(sb.registry().forests[forestId].operation).toBeNull()
     expect(await r3Current(nodes)).toBe(true)
     // verify() reads what was acked until stop(): the writer stops first.
     await writer.stop()
@@ -132,7 +131,7 @@ describe('repair and upgrade of a local forest under acked writes, through the b
     // Again: nothing to do.
     expect((await sb.json(['upgrade', forestId, '--nats', copy, '--yes'])).status).toBe('up_to_date')
     await writer2.waitForAcks(100)
-    expect((await sb.json(['status', forestId])).health).toBe('healthy')
+    expect(await sb.settled(forestId)).toEqual({health: 'healthy', problems: []})
     expect(await r3Current(nodes)).toBe(true)
     await writer2.stop()
     for (const r of [...(await writer2.verify()), ...(await writer!.verify())]) {
@@ -196,6 +195,6 @@ describe('repair interrupted by Ctrl-C, through the built CLI', () => {
     const doc = sb.registry()
     expect(doc.nodes[forestId].map((n: any) => n.status)).toEqual(['active', 'active', 'active'])
     expect(doc.forests[forestId].operation).toBeNull()
-    expect((await sb.json(['status', forestId])).health).toBe('healthy')
+    expect(await sb.settled(forestId)).toEqual({health: 'healthy', problems: []})
   }, 180_000)
 })

@@ -102,6 +102,34 @@ export class Sandbox {
     return {...r, out}
   }
 
+  /**
+   * `morpheus status <forest> --json` until it says healthy, for at most `timeoutMs`: right after an
+   * operation under writes a replica may still be catching up (the full /healthz then answers 503 for
+   * a moment). Returns the health and each node's problem as last seen, so a forest that stays
+   * degraded fails with the reason: `expect(await sb.settled(id)).toEqual({health: 'healthy', problems: []})`.
+   */
+  async settled(forestId: string, timeoutMs = 30000): Promise<{health: string; problems: string[]}> {
+    const start = Date.now()
+    const deadline = start + timeoutMs
+    let first: string[] | undefined
+    for (;;) {
+      const status = await this.json(['status', forestId])
+      const nodes = status.nodes as any[]
+      // Unhealthy nodes by their error; where all are healthy but the cluster is not whole, every
+      // node's routes and JetStream leader.
+      let problems = nodes
+        .filter((n) => !n.health?.healthy)
+        .map((n) => `${n.id}: ${n.health?.error ?? (n.health ? 'not healthy' : 'not probed')}`)
+      if (problems.length === 0 && status.health !== 'healthy')
+        problems = nodes.map((n) => `${n.id}: ${n.health?.routes} routes, leader ${n.health?.jetstream_leader ?? 'none'}`)
+      if (status.health === 'healthy' && first)
+        process.stderr.write(`status of ${forestId} became healthy after ${Date.now() - start} ms; first seen: ${first.join('; ')}\n`)
+      if (status.health === 'healthy' || Date.now() > deadline) return {health: status.health, problems}
+      first ??= [status.health, ...problems]
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+
   /** Kill (by pid, never by name) every node process this sandbox started, then remove it. */
   async cleanup(): Promise<void> {
     for (const pid of nodeProcesses(this.dir)) {
