@@ -54,6 +54,23 @@ function sandbox(): Sandbox {
   return s
 }
 
+/** `registry init --setup existing-box` on Apache's `folder`, its password from $SB_PASSWORD. */
+function existingBox(folder: string): string[] {
+  return [
+    'registry',
+    'init',
+    '--setup',
+    'existing-box',
+    '--url',
+    `${apache.origin}/${folder}/registry.json`,
+    '--username',
+    apache.username,
+    '--password-env',
+    'SB_PASSWORD',
+    '--json',
+  ]
+}
+
 test("new box: every node's user data mounts the registry folder as the read-only sub-account; the box's own password is in none, in no encoding", async () => {
   const s = sandbox()
   const init = await s.run(
@@ -83,42 +100,12 @@ test("new box: every node's user data mounts the registry folder as the read-onl
 
 test('no node account (a WebDAV server the API does not know): a cloud plant is refused, exit 3 with how to make one; nothing is left', async () => {
   const s = sandbox()
-  const init = await s.run(
-    [
-      'registry',
-      'init',
-      '--setup',
-      'existing-box',
-      '--url',
-      `${apache.origin}/plain/registry.json`,
-      '--username',
-      apache.username,
-      '--password-env',
-      'SB_PASSWORD',
-      '--json',
-    ],
-    {env: {SB_PASSWORD: apache.password}},
-  )
+  const init = await s.run(existingBox('plain'), {env: {SB_PASSWORD: apache.password}})
   expect(init.code).toBe(0)
   assertMatchesSchema(['registry', 'init'], JSON.parse(init.stdout))
   expect(JSON.parse(init.stdout).setup.node_account.created).toBe(false)
   // A token the API refuses: the registry is still set up; the node account is left to be made by hand.
-  const refused = await s.run(
-    [
-      'registry',
-      'init',
-      '--setup',
-      'existing-box',
-      '--url',
-      `${apache.origin}/plain/registry.json`,
-      '--username',
-      apache.username,
-      '--password-env',
-      'SB_PASSWORD',
-      '--json',
-    ],
-    {env: {HCLOUD_TOKEN: 'not-the-token', SB_PASSWORD: apache.password}},
-  )
+  const refused = await s.run(existingBox('plain'), {env: {HCLOUD_TOKEN: 'not-the-token', SB_PASSWORD: apache.password}})
   expect(refused.code).toBe(0)
   expect(JSON.parse(refused.stdout).setup.node_account).toEqual(
     expect.objectContaining({created: false, reason: expect.stringMatching(/refused the token/)}),
@@ -138,22 +125,7 @@ test('no node account (a WebDAV server the API does not know): a cloud plant is 
 test('a node account made by hand: registry.node_username / node_password (secret: masked, file 0600) go into the user data, the main password does not', async () => {
   const s = sandbox()
   const env = {NODE_PW: 'Hand-made-node-pw-3!', SB_PASSWORD: apache.password}
-  const init = await s.run(
-    [
-      'registry',
-      'init',
-      '--setup',
-      'existing-box',
-      '--url',
-      `${apache.origin}/byhand/registry.json`,
-      '--username',
-      apache.username,
-      '--password-env',
-      'SB_PASSWORD',
-      '--json',
-    ],
-    {env},
-  )
+  const init = await s.run(existingBox('byhand'), {env})
   expect(init.code).toBe(0)
   expect((await s.run(['config', 'set', 'registry.node_username', 'u777-sub1'], {env})).code).toBe(0)
   expect((await s.run(['config', 'set', 'registry.node_password', '${NODE_PW}'], {env})).code).toBe(0)

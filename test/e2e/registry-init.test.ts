@@ -41,19 +41,22 @@ function expectNoSecret(text: string) {
   for (const pw of [...passwords, apache.password]) expect(text).not.toContain(pw)
 }
 
+/** `registry init --setup new-box` of the box morpheus-e2e, its WebDAV on Apache. */
+const newBoxArgs = (): string[] => [
+  'registry',
+  'init',
+  '--setup',
+  'new-box',
+  '--box-name',
+  'morpheus-e2e',
+  '--webdav-origin',
+  apache.origin,
+  '--json',
+]
+
 test('new box: created through the API, ready, WebDAV/SMB/external on, config 0600, document created; a re-run reuses it', async () => {
   const s = sandbox()
-  const r = await s.run([
-    'registry',
-    'init',
-    '--setup',
-    'new-box',
-    '--box-name',
-    'morpheus-e2e',
-    '--webdav-origin',
-    apache.origin,
-    '--json',
-  ])
+  const r = await s.run(newBoxArgs())
   expect(r.code).toBe(0)
   const out = JSON.parse(r.stdout)
   expect(out.created).toBe(true)
@@ -103,17 +106,7 @@ test('new box: created through the API, ready, WebDAV/SMB/external on, config 06
   expect(r.stdout + r.stderr).not.toContain(subs[0].password)
 
   // Idempotent: the box is found by name (its password reset, since it was not known here).
-  const again = await s.run([
-    'registry',
-    'init',
-    '--setup',
-    'new-box',
-    '--box-name',
-    'morpheus-e2e',
-    '--webdav-origin',
-    apache.origin,
-    '--json',
-  ])
+  const again = await s.run(newBoxArgs())
   expect(again.code).toBe(0)
   expect(JSON.parse(again.stdout)).toEqual(
     expect.objectContaining({created: false, setup: expect.objectContaining({box: expect.objectContaining({existed: true})})}),

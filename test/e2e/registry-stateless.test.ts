@@ -33,20 +33,22 @@ describe.each(WEBDAV_SERVERS)('registry on $name', (kind) => {
     apache?.stop()
   })
 
-  test('plant from HOME A; list, status and teardown from HOME B with only a copy of the config', async () => {
-    const env = {SB_PASSWORD: apache.password}
-    const a = new Sandbox(undefined, env)
+  /**
+   * A sandbox whose registry is `file` on this server (its password from $SB_PASSWORD). The nodes'
+   * files are on this machine: an absolute data_dir, so a copy of the config finds them
+   * (provider-local resolves a relative one against the config's own directory).
+   */
+  function sandboxOn(file: string, registryLines: string[] = []): Sandbox {
+    const a = new Sandbox(undefined, {SB_PASSWORD: apache.password})
     sandboxes.push(a)
-    // The nodes' files are on this machine: an absolute data_dir, so the copied config finds them
-    // (provider-local resolves a relative one against the config's own directory: see the report).
     a.writeRawConfig(
       [
         'registry:',
         '  type: storagebox',
-        `  url: ${apache.url}registry.json`,
+        `  url: ${apache.url}${file}`,
         `  username: ${apache.username}`,
         '  password: ${SB_PASSWORD}',
-        `  storagebox_host: ${apache.host}`,
+        ...registryLines,
         'providers:',
         '  local:',
         `    first_address: ${a.firstAddress}`,
@@ -54,6 +56,12 @@ describe.each(WEBDAV_SERVERS)('registry on $name', (kind) => {
         '',
       ].join('\n'),
     )
+    return a
+  }
+
+  test('plant from HOME A; list, status and teardown from HOME B with only a copy of the config', async () => {
+    const env = {SB_PASSWORD: apache.password}
+    const a = sandboxOn('registry.json', [`  storagebox_host: ${apache.host}`])
     const init = await a.json(['registry', 'init', '--yes'])
     expect(init.probe.concurrency).toBe('lock')
     const planted = await a.run(['plant', 'local', 'small', '--json'], {timeoutMs: 120_000})
@@ -81,23 +89,7 @@ describe.each(WEBDAV_SERVERS)('registry on $name', (kind) => {
   }, 240_000)
 
   test('a corrupt secrets file stops a plant with a registry error (exit 4) naming the file; the file is left as it was', async () => {
-    const env = {SB_PASSWORD: apache.password}
-    const a = new Sandbox(undefined, env)
-    sandboxes.push(a)
-    a.writeRawConfig(
-      [
-        'registry:',
-        '  type: storagebox',
-        `  url: ${apache.url}corrupt.json`,
-        `  username: ${apache.username}`,
-        '  password: ${SB_PASSWORD}',
-        'providers:',
-        '  local:',
-        `    first_address: ${a.firstAddress}`,
-        `    data_dir: ${join(a.dir, 'local')}`,
-        '',
-      ].join('\n'),
-    )
+    const a = sandboxOn('corrupt.json')
     expect((await a.run(['registry', 'init', '--yes', '--json'])).code).toBe(0)
     const path = join(apache.root, 'morpheus', 'corrupt.secrets.json')
     writeFileSync(path, '{"forests": not json')

@@ -3,6 +3,7 @@ import {Growth, type AddNodesRequest, type AddNodesResult} from '../../src/fores
 import {Plant, type PlantRequest, type PlantResult} from '../../src/forest/plant.js'
 import {OperationRunner, type Outcome} from '../../src/forest/runner.js'
 import type {ProviderCapabilities} from '../../src/plugin-api/index.js'
+import type {StreamsLook} from '../../src/monitor/streams.js'
 import {RegistryStore, type StoreOptions} from '../../src/registry/store.js'
 import {MemoryProvider, type MemoryProviderOptions} from '../../src/testing/memory-provider.js'
 import {MemoryRegistry} from '../../src/testing/memory-registry.js'
@@ -79,3 +80,19 @@ export async function plant(deps: ForestDeps, request: PlantRequest): Promise<Pl
 export async function grow(deps: ForestDeps, request: AddNodesRequest): Promise<Outcome<AddNodesResult>> {
   return new OperationRunner({signal: deps.signal}).run(await Growth.prepare(deps, request))
 }
+
+/** An R3 stream led by node-1 with node-2 and node-3 current: what a whole three-node forest's /jsz shows. */
+export const CURRENT_R3 = {
+  account: '$G',
+  current: true,
+  followers: [
+    {current: true, name: 'node-2'},
+    {current: true, name: 'node-3'},
+  ],
+  leader: 'node-1',
+  name: 'R3',
+  replicas: 3,
+}
+
+/** A streams look (the `streams` option of repair and upgrade) that finds only CURRENT_R3. */
+export const currentStreams = async (): Promise<StreamsLook> => ({streams: [CURRENT_R3], unanswered: {}})

@@ -32,7 +32,7 @@ import {destroyOrphan, findOrphans} from './resources/orphans.js'
 import {createPrimaryIp, deletePrimaryIps, forestPrimaryIps, listForestPrimaryIps, nodePrimaryIps} from './resources/primary-ips.js'
 import {estimateCost} from './resources/pricing.js'
 import {replaceServer} from './resources/replace.js'
-import {createServer, deleteServer, firstChoice, listServers, nodeServers, userData} from './resources/servers.js'
+import {createServer, deleteServer, firstChoice, listServers, nodeServers, userData, type ServerRun} from './resources/servers.js'
 import {shutDownServer} from './resources/shutdown.js'
 import {SshKeys} from './resources/ssh-keys.js'
 import {openClientTunnel} from './resources/ssh-tunnel.js'
@@ -165,19 +165,18 @@ export class HetznerProvider implements Provider, Cloud {
       ips = (await forestPrimaryIps(this, forest.id, signal)).get(request.node.id) ?? {}
       this.ips.set(key, ips)
     }
-    return createServer(
-      this,
-      {
-        ips,
-        ipsMoved: (moved) => this.ips.set(key, moved),
-        plan,
-        refreshFirewall: (sig) => refreshFirewall(this, forest, this.operator, sig),
-        sshKeyNames: this.sshKeys.names,
-        unavailable: this.unavailable,
-        userData: (r, node) => this.userData(r, node),
-      },
-      request,
-    )
+    return createServer(this, {...this.serverSetup(forest, plan), ips, ipsMoved: (moved) => this.ips.set(key, moved)}, request)
+  }
+
+  /** What creating a node's server needs beyond the request: shared by a new node and a replaced one. */
+  private serverSetup(forest: ForestRecord, plan: Plan): Omit<ServerRun, 'ips' | 'ipsMoved'> {
+    return {
+      plan,
+      refreshFirewall: (sig) => refreshFirewall(this, forest, this.operator, sig),
+      sshKeyNames: this.sshKeys.names,
+      unavailable: this.unavailable,
+      userData: (r, node) => this.userData(r, node),
+    }
   }
 
   /** JetStream administration (grow from one node, shrink, upgrade): the node's client port over SSH (resources/ssh-tunnel.ts). */
@@ -192,18 +191,7 @@ export class HetznerProvider implements Provider, Cloud {
     const plan = await this.ensurePlan(request.signal)
     await this.sshKeys.ensure(request.signal)
     const {forest} = request
-    const made = await replaceServer(
-      this,
-      {
-        ipsMoved: () => undefined,
-        plan,
-        refreshFirewall: (sig) => refreshFirewall(this, forest, this.operator, sig),
-        sshKeyNames: this.sshKeys.names,
-        unavailable: this.unavailable,
-        userData: (r, node) => this.userData(r, node),
-      },
-      request,
-    )
+    const made = await replaceServer(this, {...this.serverSetup(forest, plan), ipsMoved: () => undefined}, request)
     this.ips.delete(this.key(forest.id, request.node.id))
     return made
   }

@@ -23,6 +23,35 @@ async function api(sim: HetznerSim, method: string, path: string, body?: unknown
   return {body: text ? JSON.parse(text) : undefined, headers: res.headers, status: res.status}
 }
 
+/** An IPv6 Primary IP with `labels`, held by a server made beside Morpheus (by hand, another tool). */
+async function heldAddress(
+  sim: HetznerSim,
+  labels: Record<string, string>,
+  ipName: string,
+  serverName: string,
+): Promise<{ip: any; server: any}> {
+  const ip = (
+    await api(sim, 'POST', '/primary_ips', {
+      assignee_type: 'server',
+      auto_delete: false,
+      labels,
+      location: 'fsn1',
+      name: ipName,
+      type: 'ipv6',
+    })
+  ).body.primary_ip
+  const server = (
+    await api(sim, 'POST', '/servers', {
+      image: 'ubuntu-24.04',
+      location: 'fsn1',
+      name: serverName,
+      public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id},
+      server_type: 'cpx22',
+    })
+  ).body.server
+  return {ip, server}
+}
+
 async function until(check: () => boolean, ms = 5000): Promise<void> {
   for (const end = Date.now() + ms; !check();) {
     if (Date.now() > end) throw new Error('condition not reached in time')
@@ -423,25 +452,12 @@ describe('what Morpheus does with each error', () => {
   test('primary_ip_assigned: a node whose address another server holds fails clearly; that address is not taken from it (must_be_unassigned is reported, not fatal)', async () => {
     h = await harness()
     const forestId = 'forest-held'
-    const ip = (
-      await api(h.sim, 'POST', '/primary_ips', {
-        assignee_type: 'server',
-        auto_delete: false,
-        labels: {'managed-by': 'morpheus', forest: forestId, node: 'node-1', role: 'edge'},
-        location: 'fsn1',
-        name: 'held-v6',
-        type: 'ipv6',
-      })
-    ).body.primary_ip
-    const holder = (
-      await api(h.sim, 'POST', '/servers', {
-        image: 'ubuntu-24.04',
-        location: 'fsn1',
-        name: 'someone-else',
-        public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id},
-        server_type: 'cpx22',
-      })
-    ).body.server
+    const {ip, server: holder} = await heldAddress(
+      h.sim,
+      {'managed-by': 'morpheus', forest: forestId, node: 'node-1', role: 'edge'},
+      'held-v6',
+      'someone-else',
+    )
     const result = await drivePlant(h.provider, {count: 1, forestId, ports: h.context.ports})
     const error = result.errors.get('node-1') as any
     expect(error.code).toBe('FAILED')
@@ -479,29 +495,12 @@ describe('what Morpheus does with each error', () => {
     const result = await drivePlant(h.provider, {count: 1, forestId: 'forest-unassign', ports: h.context.ports})
     expect([...result.errors.values()]).toEqual([])
     // An address of the forest that a server outside the forest holds (put there by hand).
-    const ip = (
-      await api(h.sim, 'POST', '/primary_ips', {
-        assignee_type: 'server',
-        auto_delete: false,
-        labels: {'managed-by': 'morpheus', forest: 'forest-unassign'},
-        location: 'fsn1',
-        name: 'by-hand',
-        type: 'ipv6',
-      })
-    ).body.primary_ip
-    const other = (
-      await api(h.sim, 'POST', '/servers', {
-        image: 'ubuntu-24.04',
-        location: 'fsn1',
-        name: 'outside',
-        public_net: {enable_ipv4: false, enable_ipv6: true, ipv6: ip.id},
-        server_type: 'cpx22',
-      })
-    ).body.server
+    const {ip, server: other} = await heldAddress(h.sim, {'managed-by': 'morpheus', forest: 'forest-unassign'}, 'by-hand', 'outside')
     const error = await rejection(driveTeardown(h.provider, result.forest, result.nodes))
     expect(error.message).toMatch(
       /DELETE \/primary_ips\/\d+: must_be_unassigned \(HTTP 422\): Primary IP with ID \d+ is still assigned to server \d+/,
     )
+    expect(error.message).toContain(`DELETE /primary_ips/${ip.id}:`)
     expect(error.hint).toMatch(/Unassign/)
     expect(h.sim.servers.has(other.id)).toBe(true)
     await api(h.sim, 'DELETE', `/servers/${other.id}`)

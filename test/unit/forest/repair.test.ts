@@ -1,26 +1,10 @@
 import {majorityDown, Repair, repairForest} from '../../../src/forest/repair.js'
 import {OperationRunner, type PhaseRunner} from '../../../src/forest/runner.js'
 import type {StreamsLook} from '../../../src/monitor/streams.js'
-import {engine, grow, plant, stored} from '../../helpers/engine.js'
+import {CURRENT_R3, currentStreams, engine, grow, plant, stored} from '../../helpers/engine.js'
 import {rejection} from '../../helpers/unit.js'
 
-const current: StreamsLook = {
-  streams: [
-    {
-      account: '$G',
-      current: true,
-      followers: [
-        {current: true, name: 'node-2'},
-        {current: true, name: 'node-3'},
-      ],
-      leader: 'node-1',
-      name: 'R3',
-      replicas: 3,
-    },
-  ],
-  unanswered: {},
-}
-const streams = async () => current
+const streams = currentStreams
 
 function kill(e: ReturnType<typeof engine>, forestId: string, ...ids: string[]) {
   for (const id of ids) e.provider.machines.get(`${forestId}/${id}`)!.running = false
@@ -184,7 +168,7 @@ describe('repair', () => {
     const behind: StreamsLook = {
       streams: [
         {
-          ...current.streams[0],
+          ...CURRENT_R3,
           current: false,
           followers: [
             {current: true, name: 'node-2'},

@@ -4,6 +4,17 @@ import {OperationRunner, type Phase} from '../../../src/forest/runner.js'
 import {engine, plant, stored, type Engine} from '../../helpers/engine.js'
 import {rejection} from '../../helpers/unit.js'
 
+/** Counts the operation's settle() calls (the runner must settle once, and never after its own wait). */
+function countSettles(op: {settle(error: unknown): Promise<unknown>}): {count: number} {
+  const counter = {count: 0}
+  const settle = op.settle.bind(op)
+  op.settle = (error) => {
+    counter.count++
+    return settle(error)
+  }
+  return counter
+}
+
 /** Phases run as the command's relay runs them, remembering titles and the runner's state in each. */
 function shown(runner: () => OperationRunner, onPhase: (title: string) => void = () => undefined) {
   const seen: Array<[string, string]> = []
@@ -78,18 +89,13 @@ describe('the operation runner: plant', () => {
   ])('interrupted in "%s", %s ms in: settled once, the registry lists exactly the machines that exist', async (phase, delay) => {
     const e = engine({provider: {createDelayMs: 30, noRoutes: phase.startsWith('Waiting')}, settings: {form_timeout_seconds: 5}})
     const planting = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
-    let settles = 0
-    const settle = planting.settle.bind(planting)
-    planting.settle = (error) => {
-      settles++
-      return settle(error)
-    }
+    const settles = countSettles(planting)
     const {runner} = runnerFor(e, (title) => {
       if (title.startsWith(phase)) setTimeout(() => e.controller.abort(), delay)
     })
     const error = await rejection(runner.run(planting))
     expect(error.kind).toBe('INTERRUPTED')
-    expect(settles).toBe(1)
+    expect(settles.count).toBe(1)
     const doc = stored(e.backend)
     const id = planting.forest!.id
     expect(doc.forests[id]).toMatchObject({operation: null, status: 'interrupted'})
@@ -130,12 +136,7 @@ describe('the operation runner: plant', () => {
   test("a second Ctrl-C waits for the first one's settle and gets its error; settle runs once", async () => {
     const e = engine({provider: {createDelayMs: 40}})
     const planting = await Plant.prepare(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
-    let settles = 0
-    const settle = planting.settle.bind(planting)
-    planting.settle = (error) => {
-      settles++
-      return settle(error)
-    }
+    const settles = countSettles(planting)
     let second: Promise<unknown> | undefined
     const {runner} = runnerFor(e, (title) => {
       if (!title.startsWith('Creating')) return
@@ -146,7 +147,7 @@ describe('the operation runner: plant', () => {
     })
     const error = await rejection(runner.run(planting))
     expect(await second).toBe(error)
-    expect(settles).toBe(1)
+    expect(settles.count).toBe(1)
     expect(stored(e.backend).forests[planting.forest!.id]).toMatchObject({operation: null, status: 'interrupted'})
   })
 
@@ -185,12 +186,7 @@ describe('the operation runner: plant', () => {
     const e = engine()
     e.backend.latencyMs = 40
     const planting = await Plant.prepare(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
-    let settles = 0
-    const settle = planting.settle.bind(planting)
-    planting.settle = (error) => {
-      settles++
-      return settle(error)
-    }
+    const settles = countSettles(planting)
     const finish = planting.finish.bind(planting)
     let second: Promise<unknown> | undefined
     const runner = new OperationRunner()
@@ -204,7 +200,7 @@ describe('the operation runner: plant', () => {
     expect(await second).toBeUndefined()
     // It stopped waiting as soon as the plant was over, not after its 5 s.
     expect(Date.now() - started).toBeLessThan(2000)
-    expect(settles).toBe(0)
+    expect(settles.count).toBe(0)
     expect(stored(e.backend).forests[out.result.forest.id]).toMatchObject({operation: null, status: 'active'})
   })
 

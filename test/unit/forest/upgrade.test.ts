@@ -1,20 +1,10 @@
 import {runsTarget, upgradeForest} from '../../../src/forest/upgrade.js'
 import type {StreamsLook} from '../../../src/monitor/streams.js'
-import {engine, plant, stored} from '../../helpers/engine.js'
+import {CURRENT_R3, currentStreams, engine, plant, stored} from '../../helpers/engine.js'
 import {rejection} from '../../helpers/unit.js'
 
-const r3 = {
-  account: '$G',
-  current: true,
-  followers: [
-    {current: true, name: 'node-2'},
-    {current: true, name: 'node-3'},
-  ],
-  leader: 'node-1',
-  name: 'R3',
-  replicas: 3,
-}
-const streams = async (): Promise<StreamsLook> => ({streams: [r3], unanswered: {}})
+const r3 = CURRENT_R3
+const streams = currentStreams
 
 async function forest(options: Parameters<typeof engine>[0] = {}) {
   const e = engine({provider: {defaultVersions: {nats: '2.9.10'}}, ...options})

@@ -28,74 +28,58 @@ export class SshKeys {
   }
 
   private async findPlanned(): Promise<string[]> {
-    const {context, settings: s} = this.cloud
+    const s = this.cloud.settings
     const keys: string[] = []
-    if (s.ssh_key) {
-      const signal = AbortSignal.timeout(s.request_timeout_seconds * 1000)
-      const found = await this.cloud.hc.call(
-        'GET /ssh_keys',
-        (api, sig) => api.GET('/ssh_keys', {params: {query: {name: s.ssh_key}}, signal: sig}),
-        signal,
-      )
-      const key = found.ssh_keys.find((k) => k.name === s.ssh_key)
-      if (!key)
-        throw context.error(
-          'FAILED',
-          `no SSH key named "${s.ssh_key}" in the Hetzner project`,
-          'Upload it in the Hetzner Console (Security > SSH keys), or set providers.hetzner.ssh_public_key_path to a public key file to upload.',
-        )
-      keys.push(key.public_key)
-    }
+    if (s.ssh_key) keys.push((await this.projectKey(s.ssh_key, AbortSignal.timeout(s.request_timeout_seconds * 1000))).public_key)
     if (s.ssh_public_key_path) {
-      const path = context.resolvePath(s.ssh_public_key_path)
-      try {
-        const publicKey = readFileSync(path, 'utf8').trim()
-        fingerprint(publicKey)
-        if (!keys.includes(publicKey)) keys.push(publicKey)
-      } catch (error) {
-        throw context.error(
-          'PREREQUISITE',
-          `cannot use the SSH public key ${path}: ${(error as Error).message}`,
-          'Point providers.hetzner.ssh_public_key_path at a .pub file (ssh-keygen -t ed25519 makes one).',
-        )
-      }
+      const {publicKey} = this.localKey(s.ssh_public_key_path)
+      if (!keys.includes(publicKey)) keys.push(publicKey)
     }
     return keys
+  }
+
+  /** The project's key named `name` (providers.hetzner.ssh_key); a missing one is an error. */
+  private async projectKey(name: string, signal: AbortSignal): Promise<{name: string; public_key: string}> {
+    const found = await this.cloud.hc.call(
+      'GET /ssh_keys',
+      (api, sig) => api.GET('/ssh_keys', {params: {query: {name}}, signal: sig}),
+      signal,
+    )
+    const key = found.ssh_keys.find((k) => k.name === name)
+    if (!key)
+      throw this.cloud.context.error(
+        'FAILED',
+        `no SSH key named "${name}" in the Hetzner project`,
+        'Upload it in the Hetzner Console (Security > SSH keys), or set providers.hetzner.ssh_public_key_path to a public key file to upload.',
+      )
+    return key
+  }
+
+  /** The local public key file (providers.hetzner.ssh_public_key_path), read and fingerprinted. */
+  private localKey(setting: string): {path: string; publicKey: string; fp: string} {
+    const path = this.cloud.context.resolvePath(setting)
+    try {
+      const publicKey = readFileSync(path, 'utf8').trim()
+      return {fp: fingerprint(publicKey), path, publicKey}
+    } catch (error) {
+      throw this.cloud.context.error(
+        'PREREQUISITE',
+        `cannot use the SSH public key ${path}: ${(error as Error).message}`,
+        'Point providers.hetzner.ssh_public_key_path at a .pub file (ssh-keygen -t ed25519 makes one).',
+      )
+    }
   }
 
   async ensure(signal: AbortSignal): Promise<void> {
     if (this.ready) return
     const {context, settings: s} = this.cloud
     if (s.ssh_key) {
-      const found = await this.cloud.hc.call(
-        'GET /ssh_keys',
-        (api, sig) => api.GET('/ssh_keys', {params: {query: {name: s.ssh_key}}, signal: sig}),
-        signal,
-      )
-      const key = found.ssh_keys.find((k) => k.name === s.ssh_key)
-      if (!key)
-        throw context.error(
-          'FAILED',
-          `no SSH key named "${s.ssh_key}" in the Hetzner project`,
-          'Upload it in the Hetzner Console (Security > SSH keys), or set providers.hetzner.ssh_public_key_path to a public key file to upload.',
-        )
+      const key = await this.projectKey(s.ssh_key, signal)
       this.names.push(key.name)
       this.publicKeys.push(key.public_key)
     }
     if (s.ssh_public_key_path) {
-      const path = context.resolvePath(s.ssh_public_key_path)
-      let publicKey: string
-      let fp: string
-      try {
-        publicKey = readFileSync(path, 'utf8').trim()
-        fp = fingerprint(publicKey)
-      } catch (error) {
-        throw context.error(
-          'PREREQUISITE',
-          `cannot use the SSH public key ${path}: ${(error as Error).message}`,
-          'Point providers.hetzner.ssh_public_key_path at a .pub file (ssh-keygen -t ed25519 makes one).',
-        )
-      }
+      const {fp, path, publicKey} = this.localKey(s.ssh_public_key_path)
       const found = await this.cloud.hc.call(
         'GET /ssh_keys',
         (api, sig) => api.GET('/ssh_keys', {params: {query: {fingerprint: fp}}, signal: sig}),
