@@ -39,7 +39,7 @@ export interface AddNodesResult {
  */
 export class Growth implements Operation<AddNodesResult> {
   batch?: NodeBatch
-  /** The node that ran alone and was given a cluster block for this growth. */
+  /** The node that ran alone and is (being) given a cluster block for this growth: settle makes it alone again. */
   private reconfigured?: NodeRecord
   private readonly started = Date.now()
 
@@ -177,13 +177,15 @@ export class Growth implements Operation<AddNodesResult> {
     if (existing.length !== 1 || this.clustered) return
     const [node] = existing
     this.deps.progress.report(`${node.id}: joining a cluster (it ran alone)`)
+    // Set before the remake starts: a remake cut short (Ctrl-C, a failed create) may have removed the
+    // old machine already, and settle must make node-1 again alone then too.
+    this.reconfigured = node
     await this.remake(
       node,
       true,
       batch.nodes.filter((n) => n.id !== node.id && n.ip),
       this.deps.signal,
     )
-    this.reconfigured = node
   }
 
   /**

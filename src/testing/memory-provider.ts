@@ -59,6 +59,11 @@ export interface MemoryProviderOptions {
   defaultVersions?: NodeVersions
   /** replaceNode of these node ids throws (after the old machine is gone). */
   failReplace?: ReadonlySet<string>
+  /**
+   * replaceNode waits this long between removing the old machine and making the new one (a cloud's
+   * delete-then-create); an abort in that wait throws with no machine for the node.
+   */
+  replaceDelayMs?: number
   /** Without replaceNode, like a provider that cannot replace a machine. */
   noReplace?: boolean
   /** Without reconfigureNode, like a cloud provider that can only make a machine again (Hetzner). */
@@ -67,6 +72,22 @@ export interface MemoryProviderOptions {
 
 function failed(message: string): Error {
   return Object.assign(new Error(message), {code: 'FAILED'})
+}
+
+/** Wait `ms`; an abort of `signal` cuts it short with a FAILED 'aborted' (what a provider call does). */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(failed('aborted'))
+    const t = setTimeout(resolve, ms)
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t)
+        reject(failed('aborted'))
+      },
+      {once: true},
+    )
+  })
 }
 
 /**
@@ -134,19 +155,7 @@ export class MemoryProvider implements Provider {
         running: true,
       })
     }
-    if (this.options.createDelayMs) {
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(resolve, this.options.createDelayMs)
-        request.signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t)
-            reject(failed('aborted'))
-          },
-          {once: true},
-        )
-      })
-    }
+    if (this.options.createDelayMs) await abortableDelay(this.options.createDelayMs, request.signal)
     if (request.signal.aborted) throw failed('aborted')
     if (this.options.failCreate?.has(node.id)) throw failed(`cannot create ${node.id}`)
     const ip = node.ip || this.machines.get(this.key(forest.id, node.id))?.ip || `10.2.0.${this.next++}`
@@ -180,6 +189,7 @@ export class MemoryProvider implements Provider {
       const old = this.machines.get(this.key(forest.id, node.id))
       this.machines.delete(this.key(forest.id, node.id))
       if (this.options.failReplace?.has(node.id)) throw failed(`cannot replace ${node.id}`)
+      if (this.options.replaceDelayMs) await abortableDelay(this.options.replaceDelayMs, request.signal)
       const versions = this.versionsFor(request.versions)
       this.machines.set(this.key(forest.id, node.id), {
         cluster: request.cluster,

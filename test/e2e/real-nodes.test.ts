@@ -739,7 +739,8 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
       await embedded.cleanup()
     }
   }, 700_000)
-  // Issue 17 on real nodes, on a forest of its own (registry none): planted with one node, it grows (node-1 is made
+  // Issue 17 on real nodes, on a forest of its own (registry none): planted with one node, a grow is interrupted while
+  // node-1 is being made again (settled: node-1 alone again, its stream restored), then it grows (node-1 is made
   // again as a cluster member on its Primary IPs, its streams carried through the CLI's SSH tunnel), grows again, and
   // is upgraded node by node (each R1 stream moved off a node before its new, empty machine replaces it), while the
   // official NATS client writes all the time through the forwarders. Shrink and repair: the first forest, above.
@@ -774,16 +775,48 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     expect(status.nodes.every((n: any) => n.health.healthy && n.health.routes === size - 1)).toBe(true)
   }
 
-  test('grow from one node: node-1 is made again on its Primary IPs as a cluster member and node-2 joins, while the official client writes to its R1 stream; every acked message is there, read through node-2', async () => {
+  test("Ctrl-C during grow from one node, while node-1 is being made again (its old server deleted): exit 130; node-1 is made again alone on its Primary IPs, its R1 stream restored from the CLI's snapshot; no acked message lost", async () => {
     live = new Sandbox(hetznerConfig(integration, key), {HCLOUD_ENDPOINT: sim.url, HCLOUD_TOKEN: TOKEN})
     const planted = await live.runJson(['plant', 'cloud', 'small', '--yes'], {timeoutMs: 600_000})
     if (planted.code !== 0) throw new Error(`plant failed: ${planted.stdout}\n${planted.stderr}\n${booter.failureReport()}`)
     liveId = planted.out.forest.id
     const old = {...liveServer('node-1')}
     await cloudInitDone(old.name)
+    // The writer goes on into the next test (the grow itself): one writer, so its ids are never written twice.
     writer = await liveWriter(['node-1'], [{name: 'ONE_R1', replicas: 1}])
     const started = Date.now()
-    const r = await live.runJson(['grow', liveId, '--auto', '--threshold', '0'], {timeoutMs: 900_000})
+    const child = live.spawn(['grow', liveId, '--auto', '--threshold', '0', '--json'])
+    let out = ''
+    child.stdout!.on('data', (d) => (out += d))
+    child.stderr!.on('data', (d) => (out += d))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    // The window that matters: node-1's old server is gone (its streams carried out to the CLI's disk), the new one not yet whole.
+    await waitFor(() => !sim.servers.has(old.id), 300_000, 100)
+    child.kill('SIGINT')
+    const code = await exited
+    timings.growFromOneInterrupted = Math.round((Date.now() - started) / 1000)
+    expect({code, out}).toEqual({code: 130, out: expect.stringContaining('interrupted')})
+    const doc = live.registry()
+    expect(doc.forests[liveId].operation).toBeNull()
+    expect(doc.nodes[liveId].map((n: any) => [n.id, n.status])).toEqual([['node-1', 'active']])
+    // node-1 again, alone, on its addresses; node-2 was never made or is gone again.
+    const alone = liveServer('node-1')
+    expect([alone.name, alone.ipv4, alone.ipv6]).toEqual([old.name, old.ipv4, old.ipv6])
+    expect([...sim.servers.values()].filter((x) => x.labels.forest === liveId).map((x) => x.labels.node)).toEqual(['node-1'])
+    await cloudInitDone(alone.name)
+    await liveHealthy(1)
+    const [monitor] = (await live.json(['status', liveId])).nodes.map((n: any) => n.monitor)
+    expect(Boolean((await varz(monitor)).cluster?.name)).toBe(false) // no cluster block: it runs alone
+    // Every message acked so far is in the stream again (restored from the snapshot), and writes are acked again.
+    await writer.waitForAcks(50, 180_000)
+    for (const x of await writer.verify())
+      expect({acked: x.acked > 0, missing: x.missing, stream: x.stream}).toEqual({acked: true, missing: [], stream: x.stream})
+  }, 1_200_000)
+
+  test('grow from one node: node-1 is made again on its Primary IPs as a cluster member and node-2 joins, while the official client writes to its R1 stream; every acked message is there, read through node-2', async () => {
+    const old = {...liveServer('node-1')}
+    const started = Date.now()
+    const r = await live!.runJson(['grow', liveId, '--auto', '--threshold', '0'], {timeoutMs: 900_000})
     timings.growFromOne = Math.round((Date.now() - started) / 1000)
     if (r.code !== 0) throw new Error(`grow failed: ${r.stdout}\n${r.stderr}\n${booter.failureReport()}`)
     expect(r.out.action).toMatchObject({count: 1, node_ids: ['node-2'], nodes_after: 2})
@@ -794,8 +827,8 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     await cloudInitDone(fresh.name)
     await liveHealthy(2)
     // Read back through node-2 alone: the stream lives in the cluster's meta group now, not only on node-1's disk.
-    await nothingLost(writer, 'growFromOne', [await clients.url(liveServer('node-2').name)])
-    await writer.close()
+    await nothingLost(writer!, 'growFromOne', [await clients.url(liveServer('node-2').name)])
+    await writer!.close()
     writer = undefined
   }, 1_200_000)
 

@@ -164,14 +164,18 @@ export class AckedWriter {
     await this.loop
   }
 
-  /** Read every stream back (through `servers`, or the writer's own) and report what is missing. */
+  /**
+   * Read every stream back (through `servers`, or the writer's own) and report which ids acked before the
+   * read are missing. After stop() that is every acked id; while writing, those acked so far.
+   */
   async verify(servers?: string[]): Promise<StreamReport[]> {
     const nc = servers ? await connectClient(servers, this.options) : this.nc
     try {
       const out: StreamReport[] = []
       for (const s of this.options.streams) {
+        // The acks known before the read: safe while the writer still writes (what is acked later is not looked for).
+        const acked = [...(this.acked.get(s.name) ?? [])]
         const found = await readIds(nc, s.name)
-        const acked = this.acked.get(s.name) ?? []
         out.push({stream: s.name, acked: acked.length, found: found.size, missing: acked.filter((id) => !found.has(id))})
       }
       return out

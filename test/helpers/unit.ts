@@ -18,3 +18,11 @@ export async function rejection(promise: Promise<unknown>): Promise<any> {
   }
   throw new Error('expected a rejection')
 }
+
+/** Resolves once `check()` holds (looked at every 10 ms); throws after `ms`. */
+export async function until(check: () => boolean, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !check();) {
+    if (Date.now() > end) throw new Error('condition not reached in time')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}

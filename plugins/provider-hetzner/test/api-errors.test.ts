@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import {drivePlant, driveTeardown, forestRecord} from '../../../test/fixtures/hetzner-sim/drive.js'
 import {GENERIC, OPERATION_SPECIFIC} from '../../../test/fixtures/hetzner-sim/errors.js'
 import type {HetznerSim} from '../../../test/fixtures/hetzner-sim/server.js'
-import {rejection} from '../../../test/helpers/unit.js'
+import {rejection, until} from '../../../test/helpers/unit.js'
 import {harness, TOKEN, type Harness} from './helpers.js'
 
 // The API's "no", as the official spec lists it, and what Morpheus does with each: the simulator answers every
@@ -50,13 +50,6 @@ async function heldAddress(
     })
   ).body.server
   return {ip, server}
-}
-
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !check();) {
-    if (Date.now() > end) throw new Error('condition not reached in time')
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 const selectorOf = (forestId: string) => ({label_selector: {selector: `managed-by=morpheus,forest=${forestId}`}, type: 'label_selector'})

@@ -6,7 +6,7 @@ import {teardown} from '../../../src/forest/teardown.js'
 import {RegistryStore} from '../../../src/registry/store.js'
 import {MemoryRegistry} from '../../../src/testing/memory-registry.js'
 import {engine, grow, plant, stored} from '../../helpers/engine.js'
-import {rejection} from '../../helpers/unit.js'
+import {rejection, until} from '../../helpers/unit.js'
 
 describe('plant', () => {
   test('a 3-node forest forms; every node booted with the full peer list; recorded active', async () => {
@@ -464,6 +464,29 @@ describe('grow (Growth through the runner)', () => {
     expect(e.provider.calls.filter((c) => c.startsWith('replace'))).toEqual(['replace node-1 nats=2.10.0', 'replace node-1 nats=2.10.0'])
     expect([...e.provider.machines.values()].map((m) => [m.id, m.cluster, m.generation])).toEqual([['node-1', false, 3]])
     expect(stored(e.backend).nodes[forest.id].map((n: any) => n.id)).toEqual(['node-1'])
+  })
+
+  test('... and Ctrl-C while node-1 is being made again (its old machine gone, the new one not yet made): node-1 is made again alone; a re-run grows it', async () => {
+    const e = engine({capabilities: {cloud: true}, provider: {noReconfigure: true, replaceDelayMs: 200}})
+    const {forest} = await plant(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    const before = stored(e.backend).nodes[forest.id][0]
+    const growing = grow(e.deps, {count: 1, forestId: forest.id})
+    await until(() => e.provider.calls.includes('replace node-1 nats=2.10.0'))
+    expect(e.provider.machines.has(`${forest.id}/node-1`)).toBe(false)
+    e.controller.abort()
+    const error = await rejection(growing)
+    expect(error.kind).toBe('INTERRUPTED')
+    expect([...e.provider.machines.values()].map((m) => [m.id, m.cluster, m.ip])).toEqual([['node-1', false, before.ip]])
+    const doc = stored(e.backend)
+    expect(doc.nodes[forest.id].map((n: any) => [n.id, n.status])).toEqual([['node-1', 'active']])
+    expect(doc.forests[forest.id].operation).toBeNull()
+    expect((await forestStatus(e.deps, forest.id)).health).toBe('healthy')
+
+    const again = engine({backend: e.backend, capabilities: {cloud: true}, provider: {noReconfigure: true}})
+    for (const [k, m] of e.provider.machines) again.provider.machines.set(k, m)
+    const out = await grow(again.deps, {count: 1, forestId: forest.id})
+    expect(out.kind).toBe('done')
+    expect(again.provider.machines.get(`${forest.id}/node-1`)).toMatchObject({cluster: true, ip: before.ip, peers: ['node-2']})
   })
 
   test('the route credentials cannot be read after the claim: the reserved nodes are dropped and the operation cleared', async () => {
