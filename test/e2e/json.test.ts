@@ -30,8 +30,12 @@ function sandbox(config?: string, env: NodeJS.ProcessEnv = {}): Sandbox {
 }
 
 /** `morpheus <args> --json`, validated against its schema; counted for the coverage check. `code`: the exit code expected. */
-async function check(s: Sandbox, args: string[], code = 0): Promise<any> {
-  const r = await s.runJson(args, {timeoutMs: 120_000})
+/** What the last check() printed on stderr. */
+let lastStderr = ''
+
+async function check(s: Sandbox, args: string[], code = 0, env: NodeJS.ProcessEnv = {}): Promise<any> {
+  const r = await s.runJson(args, {env, timeoutMs: 120_000})
+  lastStderr = r.stderr
   if (r.code !== code) throw new Error(`morpheus ${args.join(' ')} --json exited ${r.code}, expected ${code}\n${r.stdout}\n${r.stderr}`)
   const id = schemaFor(args)
     .replace(/\.json$/, '')
@@ -193,8 +197,11 @@ test('a local forest: plant, list, status, grow, teardown and the other commands
   await check(s, ['upgrade', id, '--nats', '9.9.9', '--yes'], 5) // no such nats-server here
   // shrink: 2 → 1 node (the newest, named), then refused below one node.
   await check(s, ['shrink', 'forest-nope', '--yes'], 6)
-  const shrunk = await check(s, ['shrink', id, '--yes'])
+  const shrunk = await check(s, ['shrink', id, '--yes'], 0, {MORPHEUS_DEBUG: '1'})
   expect(shrunk).toMatchObject({forest: {id, node_count: 1}, moved: [], picked: true, removed: {id: 'node-2'}, resumed: false})
+  // MORPHEUS_DEBUG: the progress on stderr, timed, even with --json (stdout is the JSON document alone: runJson parsed it).
+  expect(lastStderr).toMatch(/^\[\+\d+\.\ds\] Moving node-2's replicas to the other nodes\.\.\.$/m)
+  expect(lastStderr).toMatch(/^\[\+\d+\.\ds\] {3}node-2: removing its machine$/m)
   expect(shrunk.nodes.map((n: {id: string}) => n.id)).toEqual(['node-1'])
   await check(s, ['shrink', id, '--yes'], 2)
 

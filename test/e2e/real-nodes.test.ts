@@ -46,6 +46,8 @@ const execFileP = promisify(execFile)
 const ENABLED = process.env.MORPHEUS_REAL_NODES === '1'
 const CACHE = process.env.MORPHEUS_REAL_NODES_CACHE || '/var/cache/morpheus-test'
 const TOKEN = 'real-nodes-token-6bc1bee22e409f96e93d7e117393172a'
+/** The live-forest operations print their progress, timed, on stderr (a failure's message shows where it stood). */
+const DEBUG = {MORPHEUS_DEBUG: '1'}
 /**
  * cloud-init modules that fail on the minimal image for reasons of the image alone: `locale` (debootstrap's
  * minbase has no en_US.UTF-8 locale for update-locale to set; Hetzner's images have one). Nothing else.
@@ -603,7 +605,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     )
     expect(down.health).toBe('degraded')
     const started = Date.now()
-    const r = await sb.runJson(['repair', forestId, '--yes'], {timeoutMs: 900_000})
+    const r = await sb.runJson(['repair', forestId, '--yes'], {env: DEBUG, timeoutMs: 900_000})
     timings.repair = Math.round((Date.now() - started) / 1000)
     if (r.code !== 0) throw new Error(`repair failed: ${r.stdout}\n${r.stderr}\n${booter.failureReport()}`)
     expect(r.out).toMatchObject({dead: [victimId], replaced: [victimId], status: 'repaired'})
@@ -676,7 +678,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     expect(victim).toMatch(/^node-\d$/)
     const before = writer.ackedCount
     const started = Date.now()
-    const r = await sb.runJson(['shrink', forestId, '--node', victim, '--yes'], {timeoutMs: 600_000})
+    const r = await sb.runJson(['shrink', forestId, '--node', victim, '--yes'], {env: DEBUG, timeoutMs: 600_000})
     timings.shrink = Math.round((Date.now() - started) / 1000)
     if (r.code !== 0) throw new Error(`shrink failed: ${r.stdout}\n${r.stderr}`)
     const during = writer.ackedCount - before
@@ -785,7 +787,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     // The writer goes on into the next test (the grow itself): one writer, so its ids are never written twice.
     writer = await liveWriter(['node-1'], [{name: 'ONE_R1', replicas: 1}])
     const started = Date.now()
-    const child = live.spawn(['grow', liveId, '--auto', '--threshold', '0', '--json'])
+    const child = live.spawn(['grow', liveId, '--auto', '--threshold', '0', '--json'], {env: DEBUG})
     let out = ''
     child.stdout!.on('data', (d) => (out += d))
     child.stderr!.on('data', (d) => (out += d))
@@ -816,7 +818,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
   test('grow from one node: node-1 is made again on its Primary IPs as a cluster member and node-2 joins, while the official client writes to its R1 stream; every acked message is there, read through node-2', async () => {
     const old = {...liveServer('node-1')}
     const started = Date.now()
-    const r = await live!.runJson(['grow', liveId, '--auto', '--threshold', '0'], {timeoutMs: 900_000})
+    const r = await live!.runJson(['grow', liveId, '--auto', '--threshold', '0'], {env: DEBUG, timeoutMs: 900_000})
     timings.growFromOne = Math.round((Date.now() - started) / 1000)
     if (r.code !== 0) throw new Error(`grow failed: ${r.stdout}\n${r.stderr}\n${booter.failureReport()}`)
     expect(r.out.action).toMatchObject({count: 1, node_ids: ['node-2'], nodes_after: 2})
@@ -848,7 +850,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     expect(carried).toBeGreaterThan(0)
     const build = `${files.url4}/nimsforest/forest-next`
     const started = Date.now()
-    const r = await live!.runJson(['upgrade', liveId, '--nimsforest', build, '--yes'], {timeoutMs: 1_800_000})
+    const r = await live!.runJson(['upgrade', liveId, '--nimsforest', build, '--yes'], {env: DEBUG, timeoutMs: 1_800_000})
     timings.upgrade3 = Math.round((Date.now() - started) / 1000)
     if (r.code !== 0) throw new Error(`upgrade failed: ${r.stdout}\n${r.stderr}\n${booter.failureReport()}`)
     expect(r.out.status).toBe('upgraded')

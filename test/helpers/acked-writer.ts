@@ -100,6 +100,18 @@ export async function readIds(nc: NatsConnection, stream: string): Promise<Set<n
 }
 
 export class AckedWriter {
+  /** Writers started and not closed yet (closeAll). */
+  private static readonly open = new Set<AckedWriter>()
+
+  /**
+   * Close every writer still open. A test that fails before its own close() leaves its writer
+   * publishing, and each publish re-arms a client timer: Jest would never exit. Registered below as
+   * an afterAll of every test file that imports this module.
+   */
+  static async closeAll(): Promise<void> {
+    await Promise.all([...AckedWriter.open].map((w) => w.close().catch(() => undefined)))
+  }
+
   /** Acked ids per stream. */
   readonly acked = new Map<string, number[]>()
   /** Publishes that were not acked (timeouts, no responders, errors while a node changes). */
@@ -119,6 +131,7 @@ export class AckedWriter {
     if (options.create !== false) for (const s of options.streams) await ensureStream(nc, s)
     const writer = new AckedWriter(nc, jetstream(nc, {timeout: 3000}), options)
     for (const s of options.streams) writer.acked.set(s.name, [])
+    AckedWriter.open.add(writer)
     writer.loop = writer.run()
     return writer
   }
@@ -143,7 +156,7 @@ export class AckedWriter {
 
   private async run(): Promise<void> {
     const interval = this.options.intervalMs ?? 20
-    while (this.running) {
+    while (this.running && !this.nc.isClosed()) {
       for (const s of this.options.streams) {
         if (!this.running) break
         const id = this.next++
@@ -185,8 +198,12 @@ export class AckedWriter {
   }
 
   async close(): Promise<void> {
+    AckedWriter.open.delete(this)
     this.running = false
     await this.loop
     await this.nc.close()
   }
 }
+
+// Every test file that uses a writer closes what its failed tests left open (see closeAll).
+if (typeof afterAll === 'function') afterAll(() => AckedWriter.closeAll())

@@ -40,4 +40,18 @@ describe('AckedWriter against a real nats-server', () => {
     expect(after[0].missing).toEqual([victim])
     await writer.close()
   })
+
+  it('verify() while writing looks only for what was acked before it read; closeAll() stops a writer a failed test left open', async () => {
+    const writer = await AckedWriter.start({servers: [client], streams: [{name: 'LEFT', replicas: 1}], intervalMs: 1})
+    await writer.waitForAcks(50)
+    const [report] = await writer.verify()
+    expect(report).toMatchObject({missing: [], stream: 'LEFT'})
+    expect(report.acked).toBeGreaterThanOrEqual(50)
+    // Left open, as a test that throws before its close() leaves it: its publishes would keep Jest alive.
+    await AckedWriter.closeAll()
+    expect(writer.nc.isClosed()).toBe(true)
+    const count = writer.ackedCount
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(writer.ackedCount).toBe(count)
+  })
 })
