@@ -12,9 +12,10 @@
 //   3. node-1 restarts as a cluster member and the new nodes join (grow as before);
 //   4. each snapshot is restored into the cluster's meta group, its subjects given back, and its
 //      message count checked against the snapshot's.
-// A failure after step 2 tries the restore once more wherever JetStream answers; what still fails
-// keeps its snapshot files, and the next grow of the forest on this device restores them
-// (restorePending).
+// A failure after step 2 (Ctrl-C included) tries the restore again wherever JetStream answers (node-1
+// alone again, once it has booted), for up to forest.form_timeout_seconds; what still fails keeps its
+// snapshot files, and the next grow of the forest on this device restores them: into node-1 before
+// it carries (step 1), or into the cluster when node-1 is a member already (restorePending).
 import {chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
@@ -148,6 +149,14 @@ export class OneNodeData {
   }
 
   private async saveAll(nc: NatsConnection): Promise<void> {
+    // Streams an earlier grow carried out and could not give back (Ctrl-C, a node that came back
+    // late): into node-1 first, so they are carried with the others (and their files not overwritten).
+    const kept = readKept(this.dir)
+    if (kept.length > 0) {
+      this.report(`restoring ${kept.length} stream${kept.length === 1 ? '' : 's'} an earlier grow kept in ${this.dir}`)
+      await restoreInto(this.deps, nc, kept, (m) => this.report(m))
+      rmSync(this.dir, {force: true, recursive: true})
+    }
     const infos = await streamInfos(nc)
     if (infos.length === 0) return void this.report('no JetStream streams to carry')
     mkdirSync(this.dir, {mode: 0o700, recursive: true})
@@ -174,12 +183,12 @@ export class OneNodeData {
   /** Step 4: restore every snapshot into the cluster, give each its subjects back, check its count. */
   async restore(nodes: readonly NodeRecord[]): Promise<void> {
     if (this.saved.length === 0) return
-    await restoreInto(
-      this.deps,
-      () => connectNodes(this.deps, this.handle, this.forest, nodes, {name: 'morpheus grow'}),
-      this.saved,
-      (m) => this.report(m),
-    )
+    const nc = await connectNodes(this.deps, this.handle, this.forest, nodes, {name: 'morpheus grow'})
+    try {
+      await restoreInto(this.deps, nc, this.saved, (m) => this.report(m))
+    } finally {
+      await nc.close().catch(() => undefined)
+    }
     rmSync(this.dir, {force: true, recursive: true})
   }
 
@@ -192,22 +201,36 @@ export class OneNodeData {
     await this.close()
     const dir = this.keptAt
     if (!dir) return error
-    try {
-      const reach = () => connectNodes(this.deps, this.handle, this.forest, nodes, {name: 'morpheus grow'})
-      await restoreInto(this.deps, reach, this.saved, (m) => this.report(m), 3)
-      rmSync(dir, {force: true, recursive: true})
-      return error
-    } catch {
-      return new MorpheusError(
-        error.kind,
-        `${error.message}; node-1's JetStream streams are kept in ${dir} (snapshots taken before it changed)`,
-        {
-          cause: error,
-          details: {...error.details, snapshots: dir},
-          hint: `Run \`morpheus grow ${this.forest.id}\` again on this device: once the forest has a JetStream leader, it restores them first. ${error.hint ?? ''}`.trim(),
-        },
-      )
+    // node-1 may have just been made again (a cloud): it answers once it has booted. Tried until
+    // forest.form_timeout_seconds have passed (on a clock of its own: a Ctrl-C has fired already).
+    const deadline = Date.now() + (this.deps.settings.form_timeout_seconds ?? 120) * 1000
+    for (let attempt = 1; ; attempt++) {
+      let nc: NatsConnection | undefined
+      try {
+        nc = await connectNodes({...this.deps, signal: AbortSignal.timeout(60_000)}, this.handle, this.forest, nodes, {
+          name: 'morpheus grow',
+        })
+        await restoreInto(this.deps, nc, this.saved, (m) => this.report(m), 3)
+        rmSync(dir, {force: true, recursive: true})
+        return error
+      } catch (restoreError) {
+        // A stream restored with other contents than its snapshot's is not a matter of waiting.
+        if (Date.now() > deadline || (restoreError as MorpheusError).kind === 'UNEXPECTED') break
+        if (attempt === 1) this.report(`waiting for JetStream to answer to give its streams back (${(restoreError as Error).message})`)
+        await new Promise((r) => setTimeout(r, 2000))
+      } finally {
+        await nc?.close().catch(() => undefined)
+      }
     }
+    return new MorpheusError(
+      error.kind,
+      `${error.message}; node-1's JetStream streams are kept in ${dir} (snapshots taken before it changed)`,
+      {
+        cause: error,
+        details: {...error.details, snapshots: dir},
+        hint: `Run \`morpheus grow ${this.forest.id}\` again on this device: it restores them first. ${error.hint ?? ''}`.trim(),
+      },
+    )
   }
 
   async close(): Promise<void> {
@@ -223,50 +246,69 @@ export class OneNodeData {
 }
 
 async function restoreInto(
-  deps: ForestDeps & {jetstream: JetStreamAccess},
-  reach: () => Promise<NatsConnection>,
+  deps: ForestDeps,
+  nc: NatsConnection,
   saved: readonly Saved[],
   report: (m: string) => void,
   tries = 10,
 ): Promise<void> {
-  const nc = await reach()
-  try {
-    for (const {original, snapshot} of saved) {
-      const name = original.name
-      let restored = false
-      try {
-        await streamInfo(nc, name)
-        restored = true // an earlier run restored it
-      } catch (error) {
-        if (!isJetStreamError(error, ERR.STREAM_NOT_FOUND)) throw error
-      }
-      if (!restored) {
-        // The meta leader may still be settling right after the cluster formed: a few tries.
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await restoreStream(nc, snapshot)
-            break
-          } catch (error) {
-            if (attempt >= tries || deps.signal.aborted) throw error
-            await new Promise((r) => setTimeout(r, 1000))
-          }
+  for (const {original, snapshot} of saved) {
+    const name = original.name
+    let found = false
+    try {
+      await streamInfo(nc, name)
+      found = true // an earlier run restored it (and writers may have added to it since)
+    } catch (error) {
+      if (!isJetStreamError(error, ERR.STREAM_NOT_FOUND)) throw error
+    }
+    if (!found) {
+      // The meta leader may still be settling right after the cluster formed: a few tries.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await restoreStream(nc, snapshot)
+          break
+        } catch (error) {
+          if (attempt >= tries || deps.signal.aborted) throw error
+          await new Promise((r) => setTimeout(r, 1000))
         }
       }
-      const info = await streamInfo(nc, name)
-      if (JSON.stringify(info.config.subjects ?? []) !== JSON.stringify(original.subjects ?? [])) {
-        await api(nc, `${API_PREFIX}.STREAM.UPDATE.${name}`, {...info.config, subjects: original.subjects})
-      }
-      if (info.state.messages !== snapshot.state.messages || info.state.last_seq !== snapshot.state.last_seq) {
-        throw new MorpheusError(
-          'UNEXPECTED',
-          `stream ${name} was restored with ${info.state.messages} messages (last ${info.state.last_seq}); its snapshot had ${snapshot.state.messages} (last ${snapshot.state.last_seq})`,
-        )
-      }
-      report(`${name}: restored in the cluster, ${info.state.messages} message${info.state.messages === 1 ? '' : 's'}`)
     }
-  } finally {
-    await nc.close().catch(() => undefined)
+    const info = await streamInfo(nc, name)
+    if (JSON.stringify(info.config.subjects ?? []) !== JSON.stringify(original.subjects ?? [])) {
+      await api(nc, `${API_PREFIX}.STREAM.UPDATE.${name}`, {...info.config, subjects: original.subjects})
+    }
+    // Restored now: exactly the snapshot. Found restored: at least the snapshot (written to since).
+    const short = found
+      ? info.state.last_seq < snapshot.state.last_seq
+      : info.state.messages !== snapshot.state.messages || info.state.last_seq !== snapshot.state.last_seq
+    if (short) {
+      throw new MorpheusError(
+        'UNEXPECTED',
+        `stream ${name} was restored with ${info.state.messages} messages (last ${info.state.last_seq}); its snapshot had ${snapshot.state.messages} (last ${snapshot.state.last_seq})`,
+      )
+    }
+    report(`${name}: restored in the cluster, ${info.state.messages} message${info.state.messages === 1 ? '' : 's'}`)
   }
+}
+
+/** The snapshots an earlier grow kept in `dir` (none when there is no such directory). */
+function readKept(dir: string): Saved[] {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -5))
+  } catch {
+    return []
+  }
+  return names.map((name) => {
+    const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as {
+      config: StreamConfig
+      original: StreamConfig
+      state: StreamSnapshot['state']
+    }
+    return {original: meta.original, snapshot: {config: meta.config, data: readFileSync(join(dir, `${name}.snapshot`)), state: meta.state}}
+  })
 }
 
 /**
@@ -282,27 +324,15 @@ export async function restorePending(
   const access = deps.jetstream
   if (!access) return 0
   const dir = join(access.snapshotDir, forest.id)
-  let names: string[]
-  try {
-    names = readdirSync(dir)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => f.slice(0, -5))
-  } catch {
-    return 0
-  }
-  const saved: Saved[] = names.map((name) => {
-    const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as {
-      config: StreamConfig
-      original: StreamConfig
-      state: StreamSnapshot['state']
-    }
-    return {original: meta.original, snapshot: {config: meta.config, data: readFileSync(join(dir, `${name}.snapshot`)), state: meta.state}}
-  })
+  const saved = readKept(dir)
   if (saved.length === 0) return 0
   deps.progress.report(`restoring ${saved.length} stream${saved.length === 1 ? '' : 's'} an earlier grow kept in ${dir}`)
-  const withAccess = deps as ForestDeps & {jetstream: JetStreamAccess}
-  const reach = () => connectNodes(withAccess, handle, forest, nodes, {name: 'morpheus grow'})
-  await restoreInto(withAccess, reach, saved, (m) => deps.progress.report(m))
+  const nc = await connectNodes({...deps, jetstream: access}, handle, forest, nodes, {name: 'morpheus grow'})
+  try {
+    await restoreInto(deps, nc, saved, (m) => deps.progress.report(m))
+  } finally {
+    await nc.close().catch(() => undefined)
+  }
   rmSync(dir, {force: true, recursive: true})
   return saved.length
 }

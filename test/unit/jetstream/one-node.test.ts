@@ -30,7 +30,8 @@ describe('carrying a one-node forest’s streams: failure paths', () => {
     deps = {
       jetstream: {connect: connectForest, snapshotDir: join(dir, 'snapshots')},
       progress: {report: (m: string) => void lines.push(m)},
-      settings: {ports: {client: 4222, cluster: 6222, monitor: 8222}},
+      // form_timeout_seconds: how long a settle tries to give the streams back.
+      settings: {form_timeout_seconds: 2, ports: {client: 4222, cluster: 6222, monitor: 8222}},
       signal: new AbortController().signal,
     } as unknown as ForestDeps
     handle = {
@@ -93,6 +94,34 @@ describe('carrying a one-node forest’s streams: failure paths', () => {
     expect(await restorePending(deps, handle, forest, [node])).toBe(1)
     const nc = await connectForest(cluster.clients)
     expect((await streamInfo(nc, 'ORDERS')).state.messages).toBe(25)
+    await nc.close()
+    expect(await restorePending(deps, handle, forest, [node])).toBe(0)
+  }, 120_000)
+
+  test('kept snapshots go back into node-1 before the next grow carries: carried with the streams written since, none lost', async () => {
+    await write('KEPT', 12)
+    const first = (await OneNodeData.check(deps, handle, forest, node)).carry!
+    await first.save()
+    const ending = await first.settle(new MorpheusError('INTERRUPTED', 'interrupted'), [{...node, id: 'nowhere'}])
+    expect(ending.message).toContain('streams are kept in')
+    // node-1 runs on without KEPT; a stream is written meanwhile.
+    await write('SINCE', 5)
+    const second = (await OneNodeData.check(deps, handle, forest, node)).carry!
+    lines.length = 0
+    await second.save()
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/restoring \d streams? an earlier grow kept/),
+        expect.stringMatching(/KEPT: snapshot of 12 messages/),
+        expect.stringMatching(/SINCE: snapshot of 5 messages/),
+      ]),
+    )
+    await second.restore([node])
+    const nc = await connectForest(cluster.clients)
+    expect([(await streamInfo(nc, 'KEPT')).state.messages, (await streamInfo(nc, 'SINCE')).state.messages]).toEqual([12, 5])
+    expect((await streamInfo(nc, 'KEPT')).config.subjects).toEqual(['KEPT.>'])
+    // (ORDERS, given back by the test above, was carried along.)
+    for (const name of ['KEPT', 'SINCE', 'ORDERS']) await (await jetstreamManager(nc)).streams.delete(name).catch(() => undefined)
     await nc.close()
     expect(await restorePending(deps, handle, forest, [node])).toBe(0)
   }, 120_000)
