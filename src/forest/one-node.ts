@@ -183,12 +183,7 @@ export class OneNodeData {
   /** Step 4: restore every snapshot into the cluster, give each its subjects back, check its count. */
   async restore(nodes: readonly NodeRecord[]): Promise<void> {
     if (this.saved.length === 0) return
-    const nc = await connectNodes(this.deps, this.handle, this.forest, nodes, {name: 'morpheus grow'})
-    try {
-      await restoreInto(this.deps, nc, this.saved, (m) => this.report(m))
-    } finally {
-      await nc.close().catch(() => undefined)
-    }
+    await restoreThrough(this.deps, this.handle, this.forest, nodes, this.saved, (m) => this.report(m))
     rmSync(this.dir, {force: true, recursive: true})
   }
 
@@ -205,12 +200,10 @@ export class OneNodeData {
     // forest.form_timeout_seconds have passed (on a clock of its own: a Ctrl-C has fired already).
     const deadline = Date.now() + (this.deps.settings.form_timeout_seconds ?? 120) * 1000
     for (let attempt = 1; ; attempt++) {
-      let nc: NatsConnection | undefined
       try {
-        nc = await connectNodes({...this.deps, signal: AbortSignal.timeout(60_000)}, this.handle, this.forest, nodes, {
-          name: 'morpheus grow',
-        })
-        await restoreInto(this.deps, nc, this.saved, (m) => this.report(m), 3)
+        // Each try on a signal of its own: the command's fired with the Ctrl-C.
+        const deps = {...this.deps, signal: AbortSignal.timeout(60_000)}
+        await restoreThrough(deps, this.handle, this.forest, nodes, this.saved, (m) => this.report(m), 3)
         rmSync(dir, {force: true, recursive: true})
         return error
       } catch (restoreError) {
@@ -218,8 +211,6 @@ export class OneNodeData {
         if (Date.now() > deadline || (restoreError as MorpheusError).kind === 'UNEXPECTED') break
         if (attempt === 1) this.report(`waiting for JetStream to answer to give its streams back (${(restoreError as Error).message})`)
         await new Promise((r) => setTimeout(r, 2000))
-      } finally {
-        await nc?.close().catch(() => undefined)
       }
     }
     return new MorpheusError(
@@ -291,6 +282,24 @@ async function restoreInto(
   }
 }
 
+/** restoreInto through a connection to `nodes` (each through its provider's tunnel), closed afterwards. */
+async function restoreThrough(
+  deps: ForestDeps & {jetstream: JetStreamAccess},
+  handle: ProviderHandle,
+  forest: ForestRecord,
+  nodes: readonly NodeRecord[],
+  saved: readonly Saved[],
+  report: (m: string) => void,
+  tries?: number,
+): Promise<void> {
+  const nc = await connectNodes(deps, handle, forest, nodes, {name: 'morpheus grow'})
+  try {
+    await restoreInto(deps, nc, saved, report, tries)
+  } finally {
+    await nc.close().catch(() => undefined)
+  }
+}
+
 /** The snapshots an earlier grow kept in `dir` (none when there is no such directory). */
 function readKept(dir: string): Saved[] {
   let names: string[]
@@ -327,12 +336,7 @@ export async function restorePending(
   const saved = readKept(dir)
   if (saved.length === 0) return 0
   deps.progress.report(`restoring ${saved.length} stream${saved.length === 1 ? '' : 's'} an earlier grow kept in ${dir}`)
-  const nc = await connectNodes({...deps, jetstream: access}, handle, forest, nodes, {name: 'morpheus grow'})
-  try {
-    await restoreInto(deps, nc, saved, (m) => deps.progress.report(m))
-  } finally {
-    await nc.close().catch(() => undefined)
-  }
+  await restoreThrough({...deps, jetstream: access}, handle, forest, nodes, saved, (m) => deps.progress.report(m))
   rmSync(dir, {force: true, recursive: true})
   return saved.length
 }

@@ -632,12 +632,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     const login = await ssh(key.identityFile, repaired.ipv6, ['cat', '/etc/ssh/ssh_host_ed25519_key.pub'])
     expect({code: login.code, key: login.stdout.trim().split(' ').slice(0, 2).join(' ')}).toEqual({code: 0, key: freshKey})
     // Every acked message is in the R3 stream, which has its three replicas again, all current.
-    await writer.waitForAcks(100, 180_000)
-    await writer.stop()
-    timings.repairWriterAcked = writer.ackedCount
-    timings.repairWriterErrors = writer.errors
-    for (const x of await writer.verify())
-      expect({acked: x.acked > 0, missing: x.missing, stream: x.stream}).toEqual({acked: true, missing: [], stream: x.stream})
+    await nothingLost(writer, 'repair')
     let cluster: any
     const whole = async () => {
       cluster = (await jsm.streams.info('REPAIR_R3')).cluster
@@ -686,14 +681,8 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     expect(r.out.moved.map((m: any) => m.stream)).toEqual(
       expect.arrayContaining(r3Peers.includes(victim) ? ['SHRINK_R1', 'SHRINK_R3'] : ['SHRINK_R1']),
     )
-    await writer.waitForAcks(100, 120_000)
-    await writer.stop()
-    const report = await writer.verify()
-    timings.shrinkWriterAcked = writer.ackedCount
-    timings.shrinkWriterErrors = writer.errors
+    await nothingLost(writer, 'shrink', undefined, 120_000)
     expect(during).toBeGreaterThan(0)
-    for (const x of report)
-      expect({acked: x.acked > 0, missing: x.missing, stream: x.stream}).toEqual({acked: true, missing: [], stream: x.stream})
     const status = await sb.json(['status', forestId])
     expect(status.health).toBe('healthy')
     expect(status.nodes.map((n: any) => n.id)).not.toContain(victim)
@@ -758,14 +747,21 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     return w
   }
 
-  /** 100 more acks, then every acked message must be in its stream (read through `through`, else the writer's servers). */
-  async function nothingLost(w: AckedWriter, label: string, through?: string[]): Promise<void> {
-    await w.waitForAcks(100, 180_000)
+  /**
+   * 100 more acks (within `waitMs`), then the writer stops and every acked message must be in its stream
+   * (read through `through`, else the writer's servers). Its counts go into the timings under `label`.
+   */
+  async function nothingLost(w: AckedWriter, label: string, through?: string[], waitMs = 180_000): Promise<void> {
+    await w.waitForAcks(100, waitMs)
     await w.stop()
-    const report = await w.verify(through)
     timings[`${label}WriterAcked`] = w.ackedCount
     timings[`${label}WriterErrors`] = w.errors
-    for (const x of report)
+    await allThere(w, through)
+  }
+
+  /** Every message the writer has had acked so far is in its stream (it may still be writing). */
+  async function allThere(w: AckedWriter, through?: string[]): Promise<void> {
+    for (const x of await w.verify(through))
       expect({acked: x.acked > 0, missing: x.missing, stream: x.stream}).toEqual({acked: true, missing: [], stream: x.stream})
   }
 
@@ -811,8 +807,7 @@ async function waitRoutes(monitors: string[], routes: number, timeoutMs = 120_00
     expect(Boolean((await varz(monitor)).cluster?.name)).toBe(false) // no cluster block: it runs alone
     // Every message acked so far is in the stream again (restored from the snapshot), and writes are acked again.
     await writer.waitForAcks(50, 180_000)
-    for (const x of await writer.verify())
-      expect({acked: x.acked > 0, missing: x.missing, stream: x.stream}).toEqual({acked: true, missing: [], stream: x.stream})
+    await allThere(writer)
   }, 1_200_000)
 
   test('grow from one node: node-1 is made again on its Primary IPs as a cluster member and node-2 joins, while the official client writes to its R1 stream; every acked message is there, read through node-2', async () => {
