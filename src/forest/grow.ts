@@ -251,10 +251,11 @@ export class Growth implements Operation<AddNodesResult> {
   async settle(error: unknown): Promise<MorpheusError> {
     if (!this.batch) return asError(error)
     const ending = await settleBatch(this.batch, 'grow', error)
-    // A cloud rolls the new nodes back: the node that ran alone goes back to running alone, or it
-    // would wait for peers that are gone (and JetStream would have no leader).
+    // The node that ran alone goes back to running alone when no new node is left to join it (a cloud
+    // rolls them back; elsewhere none was started yet), or it would wait for peers that never come
+    // (no JetStream leader, and its carried streams could not be given back).
     const node = this.reconfigured
-    if (node && this.handle.capabilities.cloud) {
+    if (node && (this.handle.capabilities.cloud || this.batch.attempted.size === 0)) {
       await this.remake(node, false, [], AbortSignal.timeout(600_000)).catch((e) =>
         this.deps.log.warn(
           `${node.id} still has a cluster block after the failed grow (${pluginMessage(e)}); it runs without a JetStream leader until a node joins it`,

@@ -489,6 +489,25 @@ describe('grow (Growth through the runner)', () => {
     expect(again.provider.machines.get(`${forest.id}/node-1`)).toMatchObject({cluster: true, ip: before.ip, peers: ['node-2']})
   })
 
+  test('Ctrl-C right after node-1 was given its cluster block, before any new node was started (local): node-1 runs alone again', async () => {
+    const e = engine()
+    const {forest} = await plant(e.deps, {nodes: 1, provider: 'memory', size: 'x'})
+    const report = e.deps.progress.report.bind(e.deps.progress)
+    e.deps.progress.report = (m: string) => {
+      report(m)
+      if (m.includes('joining a cluster')) e.controller.abort()
+    }
+    const error = await rejection(grow(e.deps, {count: 1, forestId: forest.id}))
+    expect(error.kind).toBe('INTERRUPTED')
+    expect(e.provider.calls.filter((c) => c.startsWith('reconfigure') || c.startsWith('create node-2'))).toEqual([
+      'reconfigure node-1 peers=node-2',
+      'reconfigure node-1 peers=',
+    ])
+    expect([...e.provider.machines.values()].map((m) => [m.id, m.cluster])).toEqual([['node-1', false]])
+    expect(stored(e.backend).nodes[forest.id].map((n: any) => n.id)).toEqual(['node-1'])
+    expect((await forestStatus(e.deps, forest.id)).health).toBe('healthy')
+  })
+
   test('the route credentials cannot be read after the claim: the reserved nodes are dropped and the operation cleared', async () => {
     const e = engine()
     const {forest} = await plant(e.deps, {nodes: 3, provider: 'memory', size: 'x'})
